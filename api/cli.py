@@ -1,0 +1,26 @@
+"""The ``xinfang`` command: a thin shell over importable functions.
+
+Each area keeps its commands in ``api/commands/<area>.py``; they are registered here. A user's
+mistake raises ``click.ClickException`` (exit 1, one readable paragraph, no traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# module path -> attribute holding a click command or group
+COMMAND_MODULES: tuple[tuple[str, str], ...] = (
+    ("api.commands.route", "route"),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xinfang")
+def main() -> None:
+    """xinfang: route citizens' petition letters under the 2022 《信访工作条例》."""
+
+
+for _module, _attr in COMMAND_MODULES:
+    main.add_command(getattr(importlib.import_module(_module), _attr))

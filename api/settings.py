@@ -1,0 +1,63 @@
+"""The service's one settings object, read from ``XINFANG_*`` environment variables and ``.env``.
+
+Only the shells (the CLI, the web app, batch workers) read settings; they pass explicit values to
+``classifier``, ``routing``, ``intake`` and ``store``, which never look at the environment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_DEV_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Settings of a xinfang installation. Every field is documented; a test enforces it."""
+
+    model_config = SettingsConfigDict(env_prefix="XINFANG_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="production refuses development secrets"
+    )
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'xinfang.sqlite3'}",
+        description="SQLAlchemy URL; SQLite by default, postgresql+psycopg://... for PostgreSQL",
+    )
+    models_dir: Path = Field(default=PROJECT_ROOT / "models", description="the model registry folder")
+    model_version: str | None = Field(
+        default=None, description="serve this model version instead of the one promoted in the registry"
+    )
+    rulebook_dir: Path = Field(default=PROJECT_ROOT / "data" / "rulebook", description="rulebook YAML files")
+    departments_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "departments.yaml", description="the department catalogue"
+    )
+    shared_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data", description="training data (messages.csv, annotations)"
+    )
+    storage_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "files", description="where uploaded and scanned source files are kept"
+    )
+    secret_key: str = Field(default=_DEV_SECRET, description="signs session cookies and CSRF tokens")
+    max_letter_chars: int = Field(default=200_000, description="longer letters are truncated and flagged")
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="largest accepted upload")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production" and self.secret_key == _DEV_SECRET:
+            raise ValueError(
+                "XINFANG_SECRET_KEY is the development default; set a random value in production, "
+                f"e.g. XINFANG_SECRET_KEY={secrets.token_urlsafe(32)}"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Segmentation, features and the three-headed letter classifier."""

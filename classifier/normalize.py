@@ -1,0 +1,78 @@
+"""Text normalisation applied before segmentation, rules and features.
+
+Normalisation never changes the length of the text: every character maps to exactly one character.
+That keeps the offsets of a rule's match valid in the letter the officer sees, so the page can
+highlight the very characters that made a rule fire.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Full-width ASCII variants (！ to ～) sit at a fixed offset from their half-width forms.
+_FULLWIDTH_OFFSET = 0xFEE0
+_FULLWIDTH_FIRST, _FULLWIDTH_LAST = 0xFF01, 0xFF5E
+
+# Chinese punctuation is kept as is: it carries sentence boundaries that the rule layer uses to
+# scope negation, and jieba's dictionary knows it.
+_KEEP_FULLWIDTH = set("，。！？：；（）【】「」、《》〈〉…—“”‘’")
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_MASK_RUN = re.compile(r"[*＊xX×]{2,}")
+_MASK_DIGITS = re.compile(r"(?<![0-9])0{3,}(?:-0{3,})*(?![0-9])")
+
+
+def _char(c: str) -> str:
+    code = ord(c)
+    if c in _KEEP_FULLWIDTH:
+        return c
+    if _FULLWIDTH_FIRST <= code <= _FULLWIDTH_LAST:
+        return chr(code - _FULLWIDTH_OFFSET)
+    if c == "\u3000" or c == "\t" or c == "\xa0":
+        return " "
+    if c == "\r":
+        return "\n"
+    if unicodedata.category(c) in ("Cc", "Cf") and c != "\n":
+        return " "
+    return c
+
+
+def normalize(text: str) -> str:
+    """Return ``text`` with width, white space and masked digits made uniform, same length.
+
+    - full-width letters, digits and ASCII punctuation become half-width; Chinese punctuation stays;
+    - ideographic spaces, tabs, control characters and carriage returns become spaces or line breaks;
+    - masked runs (``*****``, ``0000-00000000``) become ``#`` so they do not look like numbers.
+    """
+    out = "".join(_char(c) for c in text)
+    out = _MASK_RUN.sub(lambda m: "#" * len(m.group()), out)
+    return _MASK_DIGITS.sub(lambda m: "".join("#" if ch == "0" else ch for ch in m.group()), out)
+
+
+_CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+
+
+def compact(text: str) -> tuple[str, list[int]]:
+    """Drop white space next to Chinese characters, as scans and OCR insert it mid-sentence.
+
+    Returns the compacted text and, for each of its characters, its offset in ``text``, so a
+    match found in the compact form can be highlighted in the original. White space between
+    two Latin words is kept: it separates them.
+    """
+    kept: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    for m in _SPACE_NEXT_TO_CJK.finditer(text):
+        kept.append(text[pos : m.start()])
+        offsets.extend(range(pos, m.start()))
+        pos = m.end()
+    kept.append(text[pos:])
+    offsets.extend(range(pos, len(text)))
+    return "".join(kept), offsets
+
+
+def han_count(text: str) -> int:
+    """Number of Chinese characters, the unit letter-length checks are made in."""
+    return len(_HAN.findall(text))

@@ -1,0 +1,1 @@
+"""Intake of files and scans: decoding, OCR, particulars, and resumable batch triage."""

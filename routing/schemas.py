@@ -1,0 +1,163 @@
+"""The data that crosses package boundaries: a letter in, rule hits, and the route proposal out.
+
+These are frozen pydantic models so that a proposal can be stored as JSON, sent over the API and
+read back into exactly the same object (the batch/single identity test relies on that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Letter(_Frozen):
+    """One letter as the pipeline sees it. ``received_on`` starts the statutory clocks."""
+
+    id: str | None = None
+    title: str = ""
+    text: str = ""
+    received_on: dt.date | None = None
+    form: Literal["letter", "online", "visit", "call"] = "letter"
+    visitors: int | None = Field(default=None, ge=1, description="number of people in a visit (第二十条第三款)")
+    ocr_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class LegalBasis(_Frozen):
+    """Where a rule comes from: an article of the 2022 条例 with a short quote, or a practice rule."""
+
+    source: str = "信访工作条例（2022）"
+    article: str
+    quote: str
+
+
+class RuleHit(_Frozen):
+    """One rule that fired on one letter, with the text that made it fire."""
+
+    rule_id: str
+    title: str
+    kind: Literal["channel", "exclusion", "flag"]
+    channel: str | None = None
+    disposition: str | None = None
+    target_body: str | None = None
+    flags: tuple[str, ...] = ()
+    priority: int
+    legal_basis: LegalBasis
+    field: Literal["title", "text"]
+    start: int
+    end: int
+    matched: str
+
+
+class LabelScore(_Frozen):
+    code: str
+    name: str
+    p: float
+
+
+class HeadPrediction(_Frozen):
+    """The classifier's answer for one head: top-1 label, its probability, and the top 3."""
+
+    label: str
+    name: str
+    p: float
+    top: tuple[LabelScore, ...]
+
+    @property
+    def margin(self) -> float:
+        return self.top[0].p - self.top[1].p if len(self.top) > 1 else self.top[0].p
+
+
+class FeatureWeight(_Frozen):
+    feature: str
+    weight: float
+
+
+class Deadline(_Frozen):
+    """A statutory time limit that applies to the proposed route."""
+
+    code: str
+    label: str
+    basis: str
+    days: int
+    unit: Literal["calendar_days", "working_days", "months"]
+    extension_days: int = 0
+    starts: str = Field(description="the event that starts the clock")
+    due: dt.date | None = Field(default=None, description="None when the clock has not started yet")
+    calendar_note: str | None = None
+
+
+class ReviewReason(_Frozen):
+    code: Literal[
+        "low_confidence",
+        "small_margin",
+        "conflicting_rules",
+        "urgent",
+        "multiple_matters",
+        "empty_text",
+        "too_short",
+        "no_chinese",
+        "truncated",
+        "low_ocr_confidence",
+        "model_rule_disagreement",
+        "procedural_flag",
+    ]
+    message: str
+
+
+class RouteProposal(_Frozen):
+    """The route a machine proposes for one letter. An officer confirms or corrects it.
+
+    ``source`` says whether the channel came from a statutory rule, the learned channel head or the
+    category (accusation -> discipline, suggestion -> suggestion).
+    """
+
+    letter_id: str | None
+    category: HeadPrediction
+    domain: HeadPrediction
+    department: HeadPrediction
+    channel: str
+    channel_name: str
+    channel_source: Literal["rule", "model", "category"]
+    channel_scores: tuple[LabelScore, ...] = ()
+    disposition: str
+    disposition_name: str
+    target_body: str
+    deadlines: tuple[Deadline, ...] = ()
+    confidential: bool
+    urgent: bool
+    needs_review: bool
+    review_reasons: tuple[ReviewReason, ...] = ()
+    rule_hits: tuple[RuleHit, ...] = ()
+    evidence: dict[str, tuple[FeatureWeight, ...]] = Field(default_factory=dict)
+    confidence: float
+    model_version: str
+    rulebook_version: str
+
+    @property
+    def department_top(self) -> list[dict[str, object]]:
+        return [{"code": s.code, "name": s.name, "p": s.p} for s in self.department.top]
+
+    def summary(self) -> dict[str, object]:
+        """The flat record written per line by batch routing and exports."""
+        return {
+            "id": self.letter_id,
+            "category": self.category.label,
+            "domain": self.domain.label,
+            "department": self.department.label,
+            "department_top": self.department_top,
+            "channel": self.channel,
+            "disposition": self.disposition,
+            "target_body": self.target_body,
+            "confidential": self.confidential,
+            "urgent": self.urgent,
+            "needs_review": self.needs_review,
+            "review_reasons": [r.code for r in self.review_reasons],
+            "confidence": round(self.confidence, 4),
+            "rules": [h.rule_id for h in self.rule_hits],
+        }

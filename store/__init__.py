@@ -1,0 +1,1 @@
+"""Persistence: letters, proposals, decisions, users and the audit log (SQLAlchemy, Alembic)."""

@@ -1,0 +1,36 @@
+"""Small dialect-specific SQL helpers shared by the repository modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignore(
+    session: Session, model: Any, values: dict[str, Any], conflict_columns: Sequence[str]
+) -> Insert:
+    """``INSERT ... ON CONFLICT (cols) DO NOTHING`` for the session's backend.
+
+    Used where two transactions may race to create the same row (a counter, the audit head, a
+    source file): the loser's insert becomes a no-op instead of an error that aborts its transaction.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return (
+            postgresql.insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        )
+    if dialect == "sqlite":
+        return (
+            sqlite.insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        )
+    raise NotImplementedError(
+        f"unsupported database dialect {dialect!r}; xinfang supports sqlite and postgresql"
+    )

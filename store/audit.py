@@ -1,0 +1,223 @@
+"""The hash-chained audit log: who saw or did what, and proof that nobody edited it afterwards.
+
+Every event's ``hash`` is ``sha256(canonical_json(event) + prev_hash)``, where the event is
+``{seq, at, actor, action, object, details}`` and canonical JSON sorts keys, keeps non-ASCII text
+and has no spaces. Editing, deleting or reordering a row breaks the chain from that row on, and
+``verify_chain`` names the first broken ``seq``. The single ``audit_head`` row holds the last seq
+and hash: appenders lock it (so two transactions never both append seq N), and it reveals
+truncation of the newest events. On top of that the migrations install triggers that refuse
+UPDATE and DELETE on the table.
+
+Details are masked (``store.masking.mask_record``) before they are hashed and stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store._sql import insert_ignore
+from store.errors import InvalidValueError
+from store.masking import mask_record
+from store.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+
+# Known actions. An unknown one is refused so that typos do not split the log into synonyms;
+# add new actions here.
+AUDIT_ACTIONS: dict[str, str] = {
+    "login": "a user signed in",
+    "login_failed": "a sign-in was refused (wrong password, locked or inactive account)",
+    "logout": "a user signed out",
+    "register_letter": "a letter was registered and given its case number",
+    "view_letter": "a user opened a letter",
+    "view_confidential": "a user opened a confidential letter (检举控告) or its particulars",
+    "decide": "an officer confirmed or corrected a route proposal",
+    "export": "data left the system (export file, report)",
+    "promote_model": "a model version was promoted to serve proposals",
+    "user_created": "an account was created",
+    "user_updated": "an account's role, department, password or active flag changed",
+    "batch_created": "a batch of scanned files was started",
+    "file_received": "a source file was recorded",
+    "file_failed": "processing a source file failed",
+}
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One place where the audit chain does not verify."""
+
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.problem}"
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON text hashed by the chain: sorted keys, UTF-8 text as is, no whitespace."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def event_hash(
+    *,
+    seq: int,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    object: str | None,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """The chain hash of one event given the hash of the event before it."""
+    body = {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "object": object,
+        "details": details,
+    }
+    return hashlib.sha256((canonical_json(body) + prev_hash).encode("utf-8")).hexdigest()
+
+
+def append_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """Append one event to the audit log in the caller's transaction.
+
+    The event becomes visible when the transaction commits; if it rolls back the event never
+    happened, and the chain has no gap because the head row rolled back with it.
+
+    Args:
+        session: the open session.
+        actor: username, or a system actor such as ``"intake-batch"``.
+        action: one of ``AUDIT_ACTIONS``.
+        object: what the action was about, e.g. ``"letter:XF-2026-000123"``.
+        details: JSON-serialisable facts; personal data in them is masked before storing.
+        at: when it happened (aware datetime); defaults to now.
+
+    Returns:
+        The new ``AuditEvent`` (flushed, with its ``seq`` and ``hash``).
+
+    Raises:
+        InvalidValueError: unknown action, empty actor, or details that are not JSON.
+    """
+    if action not in AUDIT_ACTIONS:
+        raise InvalidValueError(
+            f"unknown audit action {action!r}; allowed: {', '.join(sorted(AUDIT_ACTIONS))}. "
+            "Add a new action to store.audit.AUDIT_ACTIONS with a description."
+        )
+    if not actor or not actor.strip():
+        raise InvalidValueError("audit actor is empty; pass the username or a system actor name")
+    at = at or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise InvalidValueError(f"audit time {at!r} is naive; pass an aware datetime")
+    # Timestamps are stored to the microsecond on both backends; hash what will be read back.
+    at = at.astimezone(dt.UTC)
+    try:
+        # Round-trip through canonical JSON so the stored value is exactly what was hashed.
+        masked = json.loads(canonical_json(mask_record(details or {})))
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"audit details for {action!r} are not JSON-serialisable: {exc}") from exc
+
+    session.execute(insert_ignore(session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH}, ["id"]))
+    # FOR UPDATE makes concurrent appenders queue here on PostgreSQL (SQLite holds the write lock already).
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq = head.seq + 1
+    digest = event_hash(
+        seq=seq, at=at, actor=actor, action=action, object=object, details=masked, prev_hash=head.hash
+    )
+    event = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object=object,
+        details=masked,
+        prev_hash=head.hash,
+        hash=digest,
+    )
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session, *, batch_size: int = 1000) -> list[ChainProblem]:
+    """Check every audit event against its hash and its predecessor, and the head against the last event.
+
+    Returns:
+        The problems found, in seq order; an empty list means the log is intact.
+    """
+    problems: list[ChainProblem] = []
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    # Plain rows, not ORM objects: verification may read millions of events and must not fill the
+    # caller's identity map.
+    columns = [
+        AuditEvent.__table__.c[name]
+        for name in ("seq", "at", "actor", "action", "object", "details", "prev_hash", "hash")
+    ]
+    rows = session.execute(select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=batch_size))
+    for event in rows:
+        if event.seq != expected_seq:
+            problems.append(
+                ChainProblem(
+                    event.seq,
+                    f"expected seq {expected_seq} next, found {event.seq}: events "
+                    f"{expected_seq}..{event.seq - 1} are missing",
+                )
+            )
+        if event.prev_hash != prev_hash:
+            problems.append(
+                ChainProblem(event.seq, "prev_hash does not match the hash of the event before it")
+            )
+        recomputed = event_hash(
+            seq=event.seq,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            object=event.object,
+            details=event.details,
+            prev_hash=event.prev_hash,
+        )
+        if recomputed != event.hash:
+            problems.append(ChainProblem(event.seq, "content does not match its hash (the row was edited)"))
+        expected_seq = event.seq + 1
+        prev_hash = event.hash
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
+    last_seq = expected_seq - 1
+    if head is None:
+        if last_seq:
+            problems.append(ChainProblem(last_seq, "the audit head row is missing"))
+    elif head.seq != last_seq or head.hash != prev_hash:
+        problems.append(
+            ChainProblem(
+                head.seq,
+                f"the head records seq {head.seq} but the last event is seq {last_seq}: "
+                "newest events were deleted or the head was edited",
+            )
+        )
+    return problems
+
+
+def events_for(session: Session, object: str) -> list[AuditEvent]:
+    """All events about ``object`` (e.g. ``"letter:XF-2026-000123"``), oldest first."""
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.object == object).order_by(AuditEvent.seq))
+    )

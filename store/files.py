@@ -1,0 +1,356 @@
+"""Source files and batches for the triage of scanned letters, made idempotent by constraints.
+
+A file is identified by its sha256 (unique): recording the same bytes twice returns the first
+record. A worker ``claim_file``s a file (``received`` -> ``processing``) with a conditional UPDATE,
+so two workers never process the same file; it ends with ``mark_file_done`` or
+``mark_file_failed``. Letters registered from a file carry ``(source_file_id, source_part)``, which
+is unique, so reprocessing a file cannot register its letters twice.
+
+State machine::
+
+    received --claim--> processing --done--> done
+                            |   \\--fail--> failed --claim(include_failed)--> processing
+                            \\--release_stale_claims--> received
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from pathlib import PurePosixPath, PureWindowsPath
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from store._sql import insert_ignore
+from store.audit import append_event
+from store.errors import InvalidStateError, InvalidValueError, NotFoundError
+from store.models import Batch, Letter, SourceFile
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_ERROR_CHARS = 2000
+_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+
+
+def sanitise_filename(name: str, *, max_len: int = 255) -> str:
+    """A display-safe file name: no directories, control or shell characters; NFC; at most ``max_len``.
+
+    ``"../../etc/passwd"`` -> ``"passwd"``; ``"C:\\scans\\来信 1.pdf"`` -> ``"来信 1.pdf"``; an empty
+    result becomes ``"unnamed"``. The extension is kept when the name is shortened.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
+    name = _UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
+    if not name:
+        return "unnamed"
+    if len(name) > max_len:
+        stem, dot, ext = name.rpartition(".")
+        keep_ext = bool(dot) and 0 < len(ext) <= 16
+        return stem[: max_len - len(ext) - 1] + "." + ext if keep_ext else name[:max_len]
+    return name
+
+
+def create_batch(session: Session, *, created_by: str, now: dt.datetime | None = None) -> Batch:
+    """Start a batch of files for triage."""
+    if not created_by.strip():
+        raise InvalidValueError("created_by is empty; pass the username or batch actor starting the batch")
+    now = now or dt.datetime.now(dt.UTC)
+    batch = Batch(
+        created_by=created_by, created_at=now, file_count=0, done_count=0, failed_count=0, letter_count=0
+    )
+    session.add(batch)
+    session.flush()
+    append_event(session, actor=created_by, action="batch_created", object=f"batch:{batch.id}", at=now)
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    """The batch with id ``batch_id``; raises ``NotFoundError``."""
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"batch {batch_id} does not exist; start one with create_batch")
+    return batch
+
+
+def record_source_file(
+    session: Session,
+    *,
+    sha256: str,
+    original_name: str,
+    media_type: str,
+    size_bytes: int,
+    stored_path: str,
+    batch_id: int | None = None,
+    pages: int | None = None,
+    recorded_by: str = "intake",
+    now: dt.datetime | None = None,
+) -> tuple[SourceFile, bool]:
+    """Record a received file once per content hash.
+
+    Safe against races: two workers recording the same bytes both get the one row.
+
+    Args:
+        session: the open session.
+        sha256: lowercase hex digest of the file's bytes.
+        original_name: the name it arrived with; stored sanitised (``sanitise_filename``).
+        media_type: e.g. ``application/pdf``, ``image/png``.
+        size_bytes: the file's size.
+        stored_path: where the bytes are kept (relative to the storage folder).
+        batch_id: the batch it arrived in.
+        pages: number of pages, when known.
+        recorded_by: actor for the audit log.
+        now: time received (aware); defaults to now.
+
+    Returns:
+        ``(source_file, created)``; ``created`` is False when the same content was recorded before
+        (the existing row is returned unchanged, whatever its batch and status).
+
+    Raises:
+        InvalidValueError: malformed hash, negative size or pages, empty media type or path.
+        NotFoundError: ``batch_id`` names no batch.
+    """
+    sha256 = sha256.strip().lower()
+    if not SHA256_RE.match(sha256):
+        raise InvalidValueError(
+            f"sha256 {sha256!r} is not 64 lowercase hex digits; pass hashlib.sha256(data).hexdigest()"
+        )
+    if size_bytes < 0:
+        raise InvalidValueError(f"size_bytes must not be negative, got {size_bytes}")
+    if pages is not None and pages < 0:
+        raise InvalidValueError(f"pages must not be negative, got {pages}")
+    if not media_type.strip() or "/" not in media_type:
+        raise InvalidValueError(f"media_type {media_type!r} is not a media type like application/pdf")
+    if not stored_path.strip():
+        raise InvalidValueError("stored_path is empty; store the bytes first and pass where they are")
+    if batch_id is not None:
+        get_batch(session, batch_id)
+    now = now or dt.datetime.now(dt.UTC)
+    inserted = session.execute(
+        insert_ignore(
+            session,
+            SourceFile,
+            {
+                "sha256": sha256,
+                "original_name": sanitise_filename(original_name),
+                "media_type": media_type.strip().lower(),
+                "size_bytes": size_bytes,
+                "stored_path": stored_path,
+                "pages": pages,
+                "status": "received",
+                "attempts": 0,
+                "batch_id": batch_id,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ["sha256"],
+        ).returning(SourceFile.id)
+    ).scalar_one_or_none()
+    source_file = session.scalars(
+        select(SourceFile).where(SourceFile.sha256 == sha256).execution_options(populate_existing=True)
+    ).one()
+    created = inserted is not None
+    if created:
+        if batch_id is not None:
+            session.execute(update(Batch).where(Batch.id == batch_id).values(file_count=Batch.file_count + 1))
+        append_event(
+            session,
+            actor=recorded_by,
+            action="file_received",
+            object=f"file:{source_file.id}",
+            details={
+                "sha256": sha256,
+                "media_type": source_file.media_type,
+                "size_bytes": size_bytes,
+                "batch_id": batch_id,
+            },
+            at=now,
+        )
+    return source_file, created
+
+
+def get_source_file(session: Session, file_id: int) -> SourceFile:
+    """The source file with id ``file_id``; raises ``NotFoundError``."""
+    source_file = session.get(SourceFile, file_id)
+    if source_file is None:
+        raise NotFoundError(f"source file {file_id} does not exist")
+    return source_file
+
+
+def source_file_by_hash(session: Session, sha256: str) -> SourceFile | None:
+    """The source file with this content hash, or None."""
+    return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256.strip().lower()))
+
+
+def letter_exists_for_hash(session: Session, sha256: str) -> bool:
+    """Whether any letter has been registered from the file with this content hash."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Letter.source_file_id == SourceFile.id, SourceFile.sha256 == sha256.strip().lower()
+                )
+            )
+        )
+    )
+
+
+def claim_file(
+    session: Session,
+    file_id: int,
+    *,
+    worker: str,
+    include_failed: bool = False,
+    now: dt.datetime | None = None,
+) -> SourceFile | None:
+    """Take a file for processing: ``received`` (or ``failed`` with ``include_failed``) -> ``processing``.
+
+    Returns:
+        The claimed file, or None when it is not claimable (another worker has it, or it is done).
+        Commit promptly so other workers see the claim.
+
+    Raises:
+        NotFoundError: no such file.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    claimable = ("received", "failed") if include_failed else ("received",)
+    claimed = session.execute(
+        update(SourceFile)
+        .where(SourceFile.id == file_id, SourceFile.status.in_(claimable))
+        .values(
+            status="processing",
+            claimed_by=worker,
+            claimed_at=now,
+            attempts=SourceFile.attempts + 1,
+            error=None,
+            updated_at=now,
+        )
+        .returning(SourceFile.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if claimed is None:
+        get_source_file(session, file_id)  # raises NotFoundError for a wrong id
+        return None
+    source_file = session.scalars(
+        select(SourceFile).where(SourceFile.id == file_id).execution_options(populate_existing=True)
+    ).one()
+    return source_file
+
+
+def claim_next_file(
+    session: Session, *, worker: str, batch_id: int | None = None, now: dt.datetime | None = None
+) -> SourceFile | None:
+    """Claim the oldest ``received`` file (of one batch, if given), or return None when there is none.
+
+    On PostgreSQL concurrent workers skip each other's candidates (``FOR UPDATE SKIP LOCKED``);
+    SQLite serialises writers anyway.
+    """
+    stmt = select(SourceFile.id).where(SourceFile.status == "received").order_by(SourceFile.id).limit(1)
+    if batch_id is not None:
+        stmt = stmt.where(SourceFile.batch_id == batch_id)
+    file_id = session.scalar(stmt.with_for_update(skip_locked=True))
+    if file_id is None:
+        return None
+    return claim_file(session, file_id, worker=worker, now=now)
+
+
+def _finish(session: Session, file_id: int, values: dict[str, object]) -> SourceFile:
+    source_file = get_source_file(session, file_id)
+    done = session.execute(
+        update(SourceFile)
+        .where(SourceFile.id == file_id, SourceFile.status == "processing")
+        .values(**values)
+        .returning(SourceFile.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if done is None:
+        raise InvalidStateError(
+            f"source file {file_id} is {source_file.status!r}, not 'processing'; claim it (claim_file) "
+            "before marking it done or failed"
+        )
+    session.refresh(source_file)
+    return source_file
+
+
+def mark_file_done(
+    session: Session, file_id: int, *, pages: int | None = None, now: dt.datetime | None = None
+) -> SourceFile:
+    """Finish a claimed file successfully; its letters are those registered with its ``source_file_id``.
+
+    Raises:
+        InvalidStateError: the file is not ``processing``.
+        NotFoundError: no such file.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    if pages is not None and pages < 0:
+        raise InvalidValueError(f"pages must not be negative, got {pages}")
+    values: dict[str, object] = {"status": "done", "error": None, "updated_at": now}
+    if pages is not None:
+        values["pages"] = pages
+    source_file = _finish(session, file_id, values)
+    if source_file.batch_id is not None:
+        n_letters = len(source_file.letter_ids)
+        session.execute(
+            update(Batch)
+            .where(Batch.id == source_file.batch_id)
+            .values(done_count=Batch.done_count + 1, letter_count=Batch.letter_count + n_letters)
+        )
+    return source_file
+
+
+def mark_file_failed(
+    session: Session, file_id: int, reason: str, *, actor: str = "intake", now: dt.datetime | None = None
+) -> SourceFile:
+    """Finish a claimed file as failed, keeping why (at most 2,000 characters, personal numbers masked).
+
+    Raises:
+        InvalidValueError: empty reason.
+        InvalidStateError: the file is not ``processing``.
+        NotFoundError: no such file.
+    """
+    from store.masking import mask_text
+
+    reason = (mask_text(reason.strip()) or "")[:MAX_ERROR_CHARS]
+    if not reason:
+        raise InvalidValueError("a failed file needs a reason (what went wrong and what to do)")
+    now = now or dt.datetime.now(dt.UTC)
+    source_file = _finish(session, file_id, {"status": "failed", "error": reason, "updated_at": now})
+    if source_file.batch_id is not None:
+        session.execute(
+            update(Batch).where(Batch.id == source_file.batch_id).values(failed_count=Batch.failed_count + 1)
+        )
+    append_event(
+        session,
+        actor=actor,
+        action="file_failed",
+        object=f"file:{file_id}",
+        details={"reason": reason[:200]},
+        at=now,
+    )
+    return source_file
+
+
+def release_stale_claims(
+    session: Session, *, older_than: dt.timedelta, now: dt.datetime | None = None
+) -> int:
+    """Return files stuck in ``processing`` longer than ``older_than`` (a crashed worker) to ``received``.
+
+    Returns:
+        How many files were released.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    result = session.execute(
+        update(SourceFile)
+        .where(SourceFile.status == "processing", SourceFile.claimed_at < now - older_than)
+        .values(status="received", claimed_by=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def batch_files(session: Session, batch_id: int, *, status: str | None = None) -> list[SourceFile]:
+    """The files of a batch in arrival order, optionally only those in one status."""
+    stmt = select(SourceFile).where(SourceFile.batch_id == batch_id).order_by(SourceFile.id)
+    if status is not None:
+        stmt = stmt.where(SourceFile.status == status)
+    return list(session.scalars(stmt))

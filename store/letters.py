@@ -1,0 +1,787 @@
+"""Letters, proposals and decisions: registering a letter, storing proposals, deciding, the queue.
+
+Functions take an open ``Session`` first and never commit: the caller owns the transaction
+(``store.db.session_scope``). Registering a letter and deciding also append their audit event in
+the same transaction, so a decision without its audit entry cannot exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, case, false, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from routing.codes import DOMAINS, Category, Channel, Disposition
+from routing.schemas import RouteProposal
+from store._sql import insert_ignore
+from store.audit import append_event
+from store.errors import (
+    ConflictError,
+    DuplicateError,
+    InvalidStateError,
+    InvalidValueError,
+    NotFoundError,
+    ReasonRequiredError,
+)
+from store.models import (
+    DECISION_FIELDS,
+    FORMS,
+    LETTER_STATUSES,
+    SOURCES,
+    CaseCounter,
+    Decision,
+    Letter,
+    Proposal,
+    User,
+)
+
+# China Standard Time has had no daylight saving since 1991: a fixed offset is exact and needs no tzdata.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="CST")
+CASE_NUMBER_PREFIX = "XF"
+CASE_NUMBER_RE = re.compile(r"^XF-(\d{4})-(\d{6,})$")
+_ID_NUMBER_RE = re.compile(r"^(\d{17}[\dX]|\d{15})$")
+_PHONE_RE = re.compile(r"^\+?[\d\- ()]{5,30}$")
+_ALLOWED: dict[str, Collection[str]] = {
+    "category": tuple(Category),
+    "channel": tuple(Channel),
+    "disposition": tuple(Disposition),
+    "domain": DOMAINS,
+}
+
+
+def china_today() -> dt.date:
+    """Today's date in China, the calendar that statutory deadlines and case numbers follow."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+def format_case_number(year: int, number: int) -> str:
+    """``format_case_number(2026, 123) == "XF-2026-000123"``."""
+    return f"{CASE_NUMBER_PREFIX}-{year:04d}-{number:06d}"
+
+
+def _next_case_number(session: Session, year: int) -> str:
+    session.execute(insert_ignore(session, CaseCounter, {"year": year, "last_number": 0}, ["year"]))
+    # The UPDATE takes the row lock: a concurrent registration waits for this transaction, then
+    # increments the committed value, so two letters never share a number. A rollback returns the
+    # number, so numbers have no gaps either.
+    number = session.execute(
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(last_number=CaseCounter.last_number + 1)
+        .returning(CaseCounter.last_number)
+    ).scalar_one()
+    return format_case_number(year, number)
+
+
+def _clean_optional(name: str, value: str | None, max_len: int | None = None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if max_len is not None and len(value) > max_len:
+        raise InvalidValueError(f"{name} is {len(value)} characters long; at most {max_len} are allowed")
+    return value
+
+
+def _check_choice(name: str, value: str, allowed: Collection[str]) -> str:
+    if value not in allowed:
+        raise InvalidValueError(f"{name} {value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
+    return value
+
+
+def create_letter(
+    session: Session,
+    *,
+    title: str,
+    text: str,
+    created_by: str,
+    form: str = "letter",
+    received_on: dt.date | None = None,
+    visitors: int | None = None,
+    petitioner_name: str | None = None,
+    petitioner_organisation: str | None = None,
+    address: str | None = None,
+    contact_phone: str | None = None,
+    id_number: str | None = None,
+    request: str | None = None,
+    facts: str | None = None,
+    reasons: str | None = None,
+    source: str = "manual",
+    source_file_id: int | None = None,
+    source_part: int | None = None,
+    now: dt.datetime | None = None,
+) -> Letter:
+    """Register a letter and give it the next case number of the year (一事一码, ``XF-2026-000123``).
+
+    Args:
+        session: the open session.
+        title: the letter's title (may be empty for scans without one).
+        text: the letter's text.
+        created_by: username of the registering officer, or the batch actor.
+        form: ``letter`` 来信, ``online`` 网上信访, ``visit`` 来访 or ``call`` 来电.
+        received_on: the day the letter arrived (starts the statutory clocks); defaults to today in China.
+        visitors: number of people in a visit.
+        petitioner_name, petitioner_organisation, address, contact_phone, id_number, request, facts,
+            reasons: the particulars of 条例 第十九条; all optional.
+        source: ``manual`` (typed in by an officer) or ``batch`` (scanned-file triage).
+        source_file_id: the ``SourceFile`` the letter was read from.
+        source_part: position of the letter within that file (0 for the first); a file's part is
+            registered once, which makes reprocessing idempotent.
+        now: registration time (aware); defaults to now. Its date in China gives the case-number year.
+
+    Returns:
+        The new ``Letter`` (flushed; status ``pending``, version 1).
+
+    Raises:
+        InvalidValueError: a field is not allowed (the message names it and the allowed values).
+        DuplicateError: this part of this source file is already registered.
+        NotFoundError: ``source_file_id`` names no source file.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        raise InvalidValueError(f"registration time {now!r} is naive; pass an aware datetime")
+    today = now.astimezone(CHINA_TZ).date()
+    _check_choice("form", form, FORMS)
+    _check_choice("source", source, SOURCES)
+    if received_on is None:
+        received_on = today
+    elif received_on > today:
+        raise InvalidValueError(
+            f"received_on {received_on} is in the future (today is {today}); check the date"
+        )
+    if visitors is not None and visitors < 1:
+        raise InvalidValueError(f"visitors must be at least 1, got {visitors}; leave it empty when unknown")
+    if len(title) > 500:
+        raise InvalidValueError(f"title is {len(title)} characters long; at most 500 are allowed")
+    if not created_by or not created_by.strip():
+        raise InvalidValueError(
+            "created_by is empty; pass the registering officer's username or the batch actor"
+        )
+    id_number = _clean_optional("id_number", id_number)
+    if id_number is not None:
+        id_number = id_number.upper()
+        if not _ID_NUMBER_RE.match(id_number):
+            raise InvalidValueError(
+                f"id_number {id_number!r} is not a 居民身份证号码: expected 18 characters (17 digits and a "
+                "digit or X) or 15 digits; leave it empty if the letter gives none"
+            )
+    contact_phone = _clean_optional("contact_phone", contact_phone, 40)
+    if contact_phone is not None and not _PHONE_RE.match(contact_phone):
+        raise InvalidValueError(
+            f"contact_phone {contact_phone!r} is not a phone number: use digits, spaces, '-', '+' or brackets"
+        )
+    if source_part is not None and source_file_id is None:
+        raise InvalidValueError("source_part is set but source_file_id is not; pass both or neither")
+    if source_file_id is not None and source_part is None:
+        source_part = 0
+
+    if source_file_id is not None:
+        from store.models import SourceFile
+
+        if session.get(SourceFile, source_file_id) is None:
+            raise NotFoundError(
+                f"source file {source_file_id} does not exist; record it first (record_source_file)"
+            )
+        existing = session.scalar(
+            select(Letter.case_number).where(
+                Letter.source_file_id == source_file_id, Letter.source_part == source_part
+            )
+        )
+        if existing is not None:
+            raise DuplicateError(
+                f"part {source_part} of source file {source_file_id} is already registered as {existing}; "
+                "a reprocessed file must not register its letters again"
+            )
+
+    letter = Letter(
+        title=title,
+        text=text,
+        form=form,
+        received_on=received_on,
+        visitors=visitors,
+        petitioner_name=_clean_optional("petitioner_name", petitioner_name, 200),
+        petitioner_organisation=_clean_optional("petitioner_organisation", petitioner_organisation, 300),
+        address=_clean_optional("address", address, 500),
+        contact_phone=contact_phone,
+        id_number=id_number,
+        request=_clean_optional("request", request),
+        facts=_clean_optional("facts", facts),
+        reasons=_clean_optional("reasons", reasons),
+        source=source,
+        source_file_id=source_file_id,
+        source_part=source_part,
+        created_by=created_by,
+        created_at=now,
+        status="pending",
+        version=1,
+    )
+    try:
+        # A savepoint keeps the caller's transaction usable if a concurrent reprocessing of the same
+        # file wins the race to the unique constraint.
+        with session.begin_nested():
+            letter.case_number = _next_case_number(session, today.year)
+            session.add(letter)
+            session.flush()
+    except IntegrityError as exc:
+        raise DuplicateError(
+            f"part {source_part} of source file {source_file_id} was registered concurrently; "
+            "a reprocessed file must not register its letters again"
+        ) from exc
+    append_event(
+        session,
+        actor=created_by,
+        action="register_letter",
+        object=f"letter:{letter.case_number}",
+        details={"letter_id": letter.id, "form": form, "source": source, "source_file_id": source_file_id},
+        at=now,
+    )
+    return letter
+
+
+def get_letter(session: Session, letter_id: int) -> Letter:
+    """The letter with id ``letter_id``.
+
+    Raises:
+        NotFoundError: no such letter.
+    """
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise NotFoundError(f"letter {letter_id} does not exist; check the id or look it up by case number")
+    return letter
+
+
+def get_letter_by_case_number(session: Session, case_number: str) -> Letter:
+    """The letter with case number ``case_number`` (``XF-2026-000123``).
+
+    Raises:
+        NotFoundError: no such letter (the message says when the number is malformed).
+    """
+    letter = session.scalar(select(Letter).where(Letter.case_number == case_number.strip()))
+    if letter is None:
+        hint = "" if CASE_NUMBER_RE.match(case_number.strip()) else " (case numbers look like XF-2026-000123)"
+        raise NotFoundError(f"no letter has case number {case_number!r}{hint}")
+    return letter
+
+
+def add_proposal(
+    session: Session, letter_id: int, proposal: RouteProposal, *, now: dt.datetime | None = None
+) -> Proposal:
+    """Store a machine proposal for a letter. Earlier proposals stay; the newest one is current.
+
+    The letter's version goes up, so an officer who decided on an older proposal gets a
+    ``ConflictError`` and sees the new one first.
+
+    Args:
+        session: the open session.
+        letter_id: the letter the proposal is for.
+        proposal: the ``RouteProposal``; its ``letter_id`` must be None, the letter id or its case number.
+        now: when it was made (aware); defaults to now.
+
+    Returns:
+        The new ``Proposal`` row.
+
+    Raises:
+        NotFoundError: no such letter.
+        InvalidValueError: the proposal names a different letter.
+    """
+    letter = get_letter(session, letter_id)
+    if proposal.letter_id not in (None, str(letter.id), letter.case_number):
+        raise InvalidValueError(
+            f"the proposal is for letter {proposal.letter_id!r} but was added to letter {letter.id} "
+            f"({letter.case_number}); route the right letter"
+        )
+    dues = [d.due for d in proposal.deadlines if d.due is not None]
+    row = Proposal(
+        letter_id=letter.id,
+        proposal=proposal.model_dump(mode="json"),
+        model_version=proposal.model_version,
+        rulebook_version=proposal.rulebook_version,
+        created_at=now or dt.datetime.now(dt.UTC),
+        category=proposal.category.label,
+        domain=proposal.domain.label,
+        department=proposal.department.label,
+        channel=proposal.channel,
+        disposition=proposal.disposition,
+        confidential=proposal.confidential,
+        needs_review=proposal.needs_review,
+        urgent=proposal.urgent,
+        earliest_due=min(dues) if dues else None,
+    )
+    session.add(row)
+    session.execute(
+        update(Letter)
+        .where(Letter.id == letter.id)
+        .values(version=Letter.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    session.expire(letter, ["version"])
+    return row
+
+
+def latest_proposal(session: Session, letter_id: int) -> Proposal | None:
+    """The newest proposal for a letter, or None when it has none yet."""
+    return session.scalar(
+        select(Proposal).where(Proposal.letter_id == letter_id).order_by(Proposal.id.desc()).limit(1)
+    )
+
+
+def latest_decision(session: Session, letter_id: int) -> Decision | None:
+    """The decision in force for a letter (the newest one), or None when it is undecided."""
+    return session.scalar(
+        select(Decision).where(Decision.letter_id == letter_id).order_by(Decision.id.desc()).limit(1)
+    )
+
+
+def decide(
+    session: Session,
+    letter_id: int,
+    *,
+    expected_version: int,
+    decided_by: str,
+    category: str,
+    domain: str,
+    department: str,
+    channel: str,
+    disposition: str,
+    reason: str | None = None,
+    comment: str | None = None,
+    proposal_id: int | None = None,
+    department_codes: Collection[str] | None = None,
+    now: dt.datetime | None = None,
+) -> Decision:
+    """Record an officer's decision on a letter: confirm the proposal or correct it.
+
+    Optimistic locking: the letter's version is bumped with ``UPDATE ... WHERE version =
+    expected_version``. Of two officers deciding the same version at once exactly one succeeds; the
+    other gets ``ConflictError`` and must reload. Deciding an already decided letter records a
+    correction, which supersedes the earlier decision and always needs a reason.
+
+    Args:
+        session: the open session.
+        letter_id: the letter.
+        expected_version: the letter version the officer saw (``Letter.version``).
+        decided_by: username of an active user.
+        category, domain, department, channel, disposition: the final route.
+        reason: why the route differs from the proposal; required when any field differs, and for corrections.
+        comment: a free note for colleagues.
+        proposal_id: the proposal the officer saw; defaults to the newest. It must be the newest one.
+        department_codes: the known department codes (``Catalogue.codes``); when given,
+            ``department`` is checked against them.
+        now: decision time (aware); defaults to now.
+
+    Returns:
+        The new ``Decision``.
+
+    Raises:
+        InvalidValueError: a code is not allowed, or the letter has no proposal to decide on.
+        ReasonRequiredError: fields differ from the proposal (or it is a correction) and no reason was given.
+        NotFoundError: no such letter, user or proposal.
+        InvalidStateError: the deciding user is inactive.
+        ConflictError: the letter's version is no longer ``expected_version``.
+    """
+    values = {
+        "category": category,
+        "domain": domain,
+        "department": department,
+        "channel": channel,
+        "disposition": disposition,
+    }
+    for name, allowed in _ALLOWED.items():
+        _check_choice(name, values[name], allowed)
+    if department_codes is not None:
+        _check_choice("department", department, department_codes)
+    elif not department.strip():
+        raise InvalidValueError("department is empty; pass a department code from the catalogue")
+    reason = _clean_optional("reason", reason)
+    comment = _clean_optional("comment", comment)
+    now = now or dt.datetime.now(dt.UTC)
+
+    user = session.scalar(select(User).where(User.username == decided_by))
+    if user is None:
+        raise NotFoundError(f"user {decided_by!r} does not exist; decisions are made by registered users")
+    if not user.active:
+        raise InvalidStateError(f"user {decided_by!r} is deactivated and cannot decide")
+
+    with session.begin_nested():  # a refused decision leaves the caller's transaction as it was
+        result = session.execute(
+            update(Letter)
+            .where(Letter.id == letter_id, Letter.version == expected_version)
+            .values(version=Letter.version + 1, status="decided")
+            .returning(Letter.version, Letter.case_number)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if result is None:
+            current = session.scalar(select(Letter.version).where(Letter.id == letter_id))
+            if current is None:
+                raise NotFoundError(f"letter {letter_id} does not exist; check the id")
+            raise ConflictError(letter_id, expected_version, current)
+        new_version, case_number = result
+        # Read the proposal only now that this transaction holds the letter's row lock: a proposal
+        # added concurrently has bumped the version and made the UPDATE above fail instead.
+        newest = latest_proposal(session, letter_id)
+        if newest is None:
+            raise InvalidValueError(
+                f"letter {letter_id} has no proposal to decide on; route it first (store.add_proposal)"
+            )
+        if proposal_id is not None and proposal_id != newest.id:
+            raise InvalidValueError(
+                f"proposal {proposal_id} is not the current proposal of letter {letter_id} "
+                f"(that is {newest.id}); reload the letter and decide on the current proposal"
+            )
+        previous = latest_decision(session, letter_id)
+        proposed = newest.field_values()
+        changed = [f for f in DECISION_FIELDS if values[f] != proposed[f]]
+        if changed and reason is None:
+            raise ReasonRequiredError(
+                f"the decision changes {', '.join(changed)} from the proposal "
+                f"({', '.join(f'{f}: {proposed[f]} -> {values[f]}' for f in changed)}); give a reason"
+            )
+        if previous is not None and reason is None:
+            raise ReasonRequiredError(
+                f"letter {letter_id} was already decided (decision {previous.id} by {previous.decided_by}); "
+                "a correction needs a reason"
+            )
+        decision = Decision(
+            letter_id=letter_id,
+            proposal_id=newest.id,
+            supersedes_id=previous.id if previous is not None else None,
+            decided_by=decided_by,
+            decided_at=now,
+            agreed_with_proposal=not changed,
+            changed_fields=changed,
+            reason=reason,
+            comment=comment,
+            letter_version=new_version,
+            **values,
+        )
+        session.add(decision)
+        session.flush()
+    # The UPDATE bypassed the ORM; a Letter already loaded in this session must not show the old version.
+    loaded = session.identity_map.get(identity_key(Letter, letter_id))
+    if loaded is not None:
+        session.expire(loaded, ["version", "status"])
+    append_event(
+        session,
+        actor=decided_by,
+        action="decide",
+        object=f"letter:{case_number}",
+        details={
+            "letter_id": letter_id,
+            "decision_id": decision.id,
+            "proposal_id": newest.id,
+            "supersedes_id": decision.supersedes_id,
+            "agreed_with_proposal": not changed,
+            "changed_fields": changed,
+            **values,
+        },
+        at=now,
+    )
+    return decision
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One row of the officer queue: the letter's listing fields and its current proposal's key fields.
+
+    No letter text and no particulars: lists show only what is needed to pick the next letter.
+    """
+
+    letter_id: int
+    case_number: str
+    title: str
+    form: str
+    received_on: dt.date
+    status: str
+    version: int
+    source: str
+    created_at: dt.datetime
+    proposal_id: int | None
+    category: str | None
+    domain: str | None
+    department: str | None
+    channel: str | None
+    confidential: bool
+    needs_review: bool
+    urgent: bool
+    earliest_due: dt.date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """A page of the queue, the number of letters matching the filters, and counts among them."""
+
+    items: list[QueueItem]
+    count: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _queue_select(columns: list[Any]) -> tuple[Select[Any], Any]:
+    newest = (
+        select(Proposal.letter_id, func.max(Proposal.id).label("proposal_id"))
+        .group_by(Proposal.letter_id)
+        .subquery("newest")
+    )
+    stmt = (
+        select(*columns)
+        .select_from(Letter)
+        .outerjoin(newest, newest.c.letter_id == Letter.id)
+        .outerjoin(Proposal, Proposal.id == newest.c.proposal_id)
+    )
+    return stmt, newest
+
+
+def list_queue(
+    session: Session,
+    *,
+    form: str | None = None,
+    category: str | None = None,
+    department: str | None = None,
+    channel: str | None = None,
+    overdue: bool | None = None,
+    needs_review: bool | None = None,
+    urgent: bool | None = None,
+    confidential: bool | None = None,
+    status: str | None = "pending",
+    today: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> QueuePage:
+    """The officers' work queue, most urgent first, then by the earliest statutory deadline.
+
+    Category, department, channel and the flags filter on each letter's current (newest) proposal;
+    letters without a proposal yet match only when those filters are not set. A letter is overdue
+    when it is still pending and its earliest deadline is before ``today``.
+
+    Args:
+        session: the open session.
+        form, category, department, channel, overdue, needs_review, urgent, confidential, status:
+            filters; None means "any". ``status`` defaults to ``pending``.
+        today: the date overdue is judged against; defaults to today in China.
+        limit: page size (1..500).
+        offset: rows to skip.
+
+    Returns:
+        ``QueuePage(items, count, counts)`` where ``count`` is the number of letters matching the
+        filters and ``counts`` has ``urgent``, ``needs_review``, ``overdue``, ``confidential``,
+        ``pending`` and ``decided`` among them.
+
+    Raises:
+        InvalidValueError: an unknown form, status, category or channel, or a bad page.
+    """
+    if form is not None:
+        _check_choice("form", form, FORMS)
+    if status is not None:
+        _check_choice("status", status, LETTER_STATUSES)
+    if category is not None:
+        _check_choice("category", category, _ALLOWED["category"])
+    if channel is not None:
+        _check_choice("channel", channel, _ALLOWED["channel"])
+    if not 1 <= limit <= 500:
+        raise InvalidValueError(f"limit must be between 1 and 500, got {limit}")
+    if offset < 0:
+        raise InvalidValueError(f"offset must not be negative, got {offset}")
+    today = today or china_today()
+
+    is_overdue = and_(
+        Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today
+    )
+    is_urgent = func.coalesce(Proposal.urgent, false())
+    conditions: list[Any] = []
+    if form is not None:
+        conditions.append(Letter.form == form)
+    if status is not None:
+        conditions.append(Letter.status == status)
+    for column, value in (
+        (Proposal.category, category),
+        (Proposal.department, department),
+        (Proposal.channel, channel),
+        (Proposal.needs_review, needs_review),
+        (Proposal.urgent, urgent),
+        (Proposal.confidential, confidential),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if overdue is True:
+        conditions.append(is_overdue)
+    elif overdue is False:
+        conditions.append(~is_overdue)
+
+    def flag(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    counts_stmt, _ = _queue_select(
+        [
+            func.count(Letter.id),
+            flag(Proposal.urgent.is_(True)),
+            flag(Proposal.needs_review.is_(True)),
+            flag(is_overdue),
+            flag(Proposal.confidential.is_(True)),
+            flag(Letter.status == "pending"),
+            flag(Letter.status == "decided"),
+        ]
+    )
+    total, n_urgent, n_review, n_overdue, n_confidential, n_pending, n_decided = session.execute(
+        counts_stmt.where(*conditions)
+    ).one()
+
+    items_stmt, _ = _queue_select(
+        [
+            Letter.id,
+            Letter.case_number,
+            Letter.title,
+            Letter.form,
+            Letter.received_on,
+            Letter.status,
+            Letter.version,
+            Letter.source,
+            Letter.created_at,
+            Proposal.id,
+            Proposal.category,
+            Proposal.domain,
+            Proposal.department,
+            Proposal.channel,
+            Proposal.confidential,
+            Proposal.needs_review,
+            Proposal.urgent,
+            Proposal.earliest_due,
+            case((is_overdue, True), else_=False),
+        ]
+    )
+    rows = session.execute(
+        items_stmt.where(*conditions)
+        .order_by(
+            is_urgent.desc(),
+            Proposal.earliest_due.is_(None),
+            Proposal.earliest_due,
+            Letter.received_on,
+            Letter.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = [
+        QueueItem(
+            letter_id=r[0],
+            case_number=r[1],
+            title=r[2],
+            form=r[3],
+            received_on=r[4],
+            status=r[5],
+            version=r[6],
+            source=r[7],
+            created_at=r[8],
+            proposal_id=r[9],
+            category=r[10],
+            domain=r[11],
+            department=r[12],
+            channel=r[13],
+            confidential=bool(r[14]),
+            needs_review=bool(r[15]),
+            urgent=bool(r[16]),
+            earliest_due=r[17],
+            overdue=bool(r[18]),
+        )
+        for r in rows
+    ]
+    counts = {
+        "urgent": int(n_urgent),
+        "needs_review": int(n_review),
+        "overdue": int(n_overdue),
+        "confidential": int(n_confidential),
+        "pending": int(n_pending),
+        "decided": int(n_decided),
+    }
+    return QueuePage(items=items, count=int(total), counts=counts)
+
+
+@dataclass(frozen=True)
+class TrainingLabel:
+    """The label officers gave a letter, as retraining reads it. Never a machine proposal."""
+
+    letter_id: int
+    case_number: str
+    title: str
+    text: str
+    form: str
+    received_on: dt.date
+    category: str
+    domain: str
+    department: str
+    channel: str
+    disposition: str
+    decision_id: int
+    decided_by: str
+    decided_at: dt.datetime
+    agreed_with_proposal: bool
+    corrected: bool = False  # the final decision supersedes an earlier one
+
+    def labels(self) -> dict[str, str]:
+        """The label of each decision field."""
+        return {f: getattr(self, f) for f in DECISION_FIELDS}
+
+
+def decisions_for_training(
+    session: Session, *, decided_after: dt.datetime | None = None, decided_before: dt.datetime | None = None
+) -> list[TrainingLabel]:
+    """The officers' final labels, one per decided letter, oldest letter first.
+
+    The label is the letter's newest decision: a correction outranks the decision it supersedes.
+    Proposals are never used as labels; a letter that was only proposed for is absent.
+
+    Args:
+        session: the open session.
+        decided_after: only letters whose final decision is at or after this time.
+        decided_before: only letters whose final decision is before this time.
+    """
+    newest = (
+        select(Decision.letter_id, func.max(Decision.id).label("decision_id"))
+        .group_by(Decision.letter_id)
+        .subquery("newest_decision")
+    )
+    stmt = (
+        select(Decision, Letter)
+        .join(newest, newest.c.decision_id == Decision.id)
+        .join(Letter, Letter.id == Decision.letter_id)
+        .order_by(Letter.id)
+    )
+    if decided_after is not None:
+        stmt = stmt.where(Decision.decided_at >= decided_after)
+    if decided_before is not None:
+        stmt = stmt.where(Decision.decided_at < decided_before)
+    labels = []
+    for decision, letter in session.execute(stmt).tuples():
+        labels.append(
+            TrainingLabel(
+                letter_id=letter.id,
+                case_number=letter.case_number,
+                title=letter.title,
+                text=letter.text,
+                form=letter.form,
+                received_on=letter.received_on,
+                decision_id=decision.id,
+                decided_by=decision.decided_by,
+                decided_at=decision.decided_at,
+                agreed_with_proposal=decision.agreed_with_proposal,
+                corrected=decision.supersedes_id is not None,
+                **decision.field_values(),
+            )
+        )
+    return labels
+
+
+def letter_counts(session: Session) -> dict[str, int]:
+    """Number of letters per status (``pending``, ``decided``)."""
+    rows = session.execute(select(Letter.status, func.count()).group_by(Letter.status)).all()
+    counts = dict.fromkeys(LETTER_STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts

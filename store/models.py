@@ -1,0 +1,372 @@
+"""The tables of xinfang, as SQLAlchemy 2 declarative models.
+
+Machine proposals and officer decisions are different rows (a decision never overwrites a
+proposal); proposals, decisions and audit events are append-only. The schema is created and
+changed only by the Alembic migrations in ``store/migrations`` (``store.db.upgrade``); a test
+checks that the migrated schema matches these models.
+
+Codes (category, channel, disposition, domain) are stored as the strings of ``routing.codes``;
+a code is never renamed because stored decisions refer to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from routing.schemas import RouteProposal
+
+# Letter forms of 条例 第十七条: 来信, 网上信访, 来访, 来电.
+FORMS: tuple[str, ...] = ("letter", "online", "visit", "call")
+FORM_NAMES: dict[str, str] = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
+SOURCES: tuple[str, ...] = ("manual", "batch")
+LETTER_STATUSES: tuple[str, ...] = ("pending", "decided")
+ROLES: tuple[str, ...] = (
+    "intake_officer",
+    "supervisor",
+    "analyst",
+    "administrator",
+    "department_handler",
+    "discipline_inspector",
+)
+FILE_STATUSES: tuple[str, ...] = ("received", "processing", "done", "failed")
+# The decision fields an officer confirms or corrects, in display order.
+DECISION_FIELDS: tuple[str, ...] = ("category", "domain", "department", "channel", "disposition")
+
+# Constraint names are fixed so that migrations can refer to them on every backend.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no timezone type and hands back naive datetimes; this stores UTC and always returns an
+    aware UTC value, so hashes over timestamps (the audit chain) are the same on SQLite and PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime, e.g. datetime.now(UTC)")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class CaseCounter(Base):
+    """The last case number given out per year; the row lock on it makes numbers unique and gapless."""
+
+    __tablename__ = "case_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Letter(Base):
+    """One registered 信访事项 with its 一事一码 case number and the particulars of 条例 第十九条."""
+
+    __tablename__ = "letters"
+    __table_args__ = (
+        CheckConstraint(_in("form", FORMS), name="form"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(_in("status", LETTER_STATUSES), name="status"),
+        CheckConstraint("visitors IS NULL OR visitors >= 1", name="visitors"),
+        CheckConstraint("version >= 1", name="version"),
+        # Reprocessing a scanned file must not register its letters twice.
+        UniqueConstraint("source_file_id", "source_part"),
+        Index(None, "status", "received_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    form: Mapped[str] = mapped_column(String(16), nullable=False)
+    received_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    visitors: Mapped[int | None] = mapped_column(Integer)
+    petitioner_name: Mapped[str | None] = mapped_column(String(200))
+    petitioner_organisation: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(500))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    id_number: Mapped[str | None] = mapped_column(String(18))
+    request: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), nullable=False, default="manual")
+    source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"), index=True)
+    source_part: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    proposals: Mapped[list[Proposal]] = relationship(
+        back_populates="letter", order_by="Proposal.id", viewonly=True
+    )
+    decisions: Mapped[list[Decision]] = relationship(
+        back_populates="letter", order_by="Decision.id", viewonly=True
+    )
+    source_file: Mapped[SourceFile | None] = relationship(back_populates="letters", viewonly=True)
+
+    def __repr__(self) -> str:
+        return f"Letter(id={self.id}, case_number={self.case_number!r}, status={self.status!r})"
+
+
+class Proposal(Base):
+    """A machine route proposal for a letter (append-only), with its key fields indexed for the queue."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (Index(None, "letter_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False)
+    proposal: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    model_version: Mapped[str] = mapped_column(String(128), nullable=False)
+    rulebook_version: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    category: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    domain: Mapped[str] = mapped_column(String(32), nullable=False)
+    department: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    disposition: Mapped[str] = mapped_column(String(32), nullable=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, nullable=False, index=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, nullable=False, index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, nullable=False, index=True)
+    earliest_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+    letter: Mapped[Letter] = relationship(back_populates="proposals", viewonly=True)
+
+    def route_proposal(self) -> RouteProposal:
+        """The stored proposal as the ``RouteProposal`` it was made from."""
+        return RouteProposal.model_validate(self.proposal)
+
+    def field_values(self) -> dict[str, str]:
+        """The proposed value of each decision field (``DECISION_FIELDS``)."""
+        return {f: getattr(self, f) for f in DECISION_FIELDS}
+
+    def __repr__(self) -> str:
+        return f"Proposal(id={self.id}, letter_id={self.letter_id}, category={self.category!r})"
+
+
+class Decision(Base):
+    """An officer's confirmation or correction of a proposal (append-only; the latest per letter wins)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint("agreed_with_proposal OR reason IS NOT NULL", name="reason_when_changed"),
+        Index(None, "letter_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), nullable=False, index=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    decided_by: Mapped[str] = mapped_column(ForeignKey("users.username"), nullable=False, index=True)
+    decided_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    category: Mapped[str] = mapped_column(String(32), nullable=False)
+    domain: Mapped[str] = mapped_column(String(32), nullable=False)
+    department: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    disposition: Mapped[str] = mapped_column(String(32), nullable=False)
+    agreed_with_proposal: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    changed_fields: Mapped[list[str]] = mapped_column(nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    letter_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    letter: Mapped[Letter] = relationship(back_populates="decisions", viewonly=True)
+    proposal: Mapped[Proposal] = relationship(viewonly=True)
+
+    def field_values(self) -> dict[str, str]:
+        """The decided value of each decision field (``DECISION_FIELDS``)."""
+        return {f: getattr(self, f) for f in DECISION_FIELDS}
+
+    def __repr__(self) -> str:
+        return f"Decision(id={self.id}, letter_id={self.letter_id}, agreed={self.agreed_with_proposal})"
+
+
+class User(Base):
+    """A person who signs in to the workbench. There is no default user and no default password."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(
+            "(role = 'department_handler') = (department IS NOT NULL)", name="department_for_handlers"
+        ),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    department: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column()
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    last_login_at: Mapped[dt.datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:  # never the hash
+        return f"User(username={self.username!r}, role={self.role!r}, active={self.active})"
+
+
+class AuditEvent(Base):
+    """One entry of the hash-chained audit log (append-only).
+
+    ``hash = sha256(canonical JSON of (seq, at, actor, action, object, details) + prev_hash)``; see
+    ``store.audit``.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    object: Mapped[str | None] = mapped_column(String(200), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+    def __repr__(self) -> str:
+        return f"AuditEvent(seq={self.seq}, action={self.action!r}, actor={self.actor!r})"
+
+
+class AuditHead(Base):
+    """The single row naming the last audit event; appenders lock it so the chain never forks."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class Batch(Base):
+    """One batch of scanned files handed to triage, with running totals."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    file_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    done_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    failed_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    letter_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+
+    files: Mapped[list[SourceFile]] = relationship(
+        back_populates="batch", order_by="SourceFile.id", viewonly=True
+    )
+
+
+class SourceFile(Base):
+    """A received file (scan, PDF, text); its sha256 is unique so a file is processed once."""
+
+    __tablename__ = "source_files"
+    __table_args__ = (
+        CheckConstraint(_in("status", FILE_STATUSES), name="status"),
+        CheckConstraint("size_bytes >= 0", name="size"),
+        Index(None, "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    original_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    stored_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column()
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+
+    batch: Mapped[Batch | None] = relationship(back_populates="files", viewonly=True)
+    letters: Mapped[list[Letter]] = relationship(
+        back_populates="source_file", order_by="Letter.source_part", viewonly=True
+    )
+
+    @property
+    def letter_ids(self) -> list[int]:
+        """Ids of the letters registered from this file, in part order."""
+        return [letter.id for letter in self.letters]
+
+    def __repr__(self) -> str:
+        return f"SourceFile(id={self.id}, sha256={self.sha256[:12]}…, status={self.status!r})"
+
+
+APPEND_ONLY_TABLES: tuple[str, ...] = ("proposals", "decisions", "audit_events")
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "DECISION_FIELDS",
+    "FILE_STATUSES",
+    "FORMS",
+    "FORM_NAMES",
+    "LETTER_STATUSES",
+    "ROLES",
+    "SOURCES",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Batch",
+    "CaseCounter",
+    "Decision",
+    "Letter",
+    "Proposal",
+    "SourceFile",
+    "User",
+]

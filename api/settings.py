@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=_DEV_SECRET, description="signs session cookies and CSRF tokens")
     max_letter_chars: int = Field(default=200_000, description="longer letters are truncated and flagged")
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="largest accepted upload")
+    session_max_age: int = Field(
+        default=8 * 3600, ge=60, description="seconds a signed-in page session lasts (one working day)"
+    )
+    token_max_age: int = Field(default=8 * 3600, ge=60, description="seconds an API bearer token stays valid")
+    login_attempts: int = Field(
+        default=20, ge=1, description="sign-in attempts allowed per client address per login_window seconds"
+    )
+    login_window: int = Field(default=300, ge=1, description="seconds of the per-address sign-in rate limit")
+    migrate_on_start: bool = Field(
+        default=True, description="the web app applies the database migrations when it starts"
+    )
+    preload_model: bool = Field(
+        default=True, description="the web app loads the routing model when it starts, not on first use"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

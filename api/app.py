@@ -1,0 +1,272 @@
+"""The web application: the JSON API under ``/api/v1`` and the officers' pages, built by a factory.
+
+Nothing is built at import time. ``create_app(settings)`` makes the database engine, the template
+environment and the middleware; the migrations run and the routing model is loaded when the app
+starts (its lifespan), so importing this module is cheap and tests build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from api import errors
+from api.errors import ServiceUnavailable, error_body
+from api.settings import Settings, get_settings
+
+log = logging.getLogger("xinfang.api")
+
+HERE = Path(__file__).resolve().parent
+API_V1 = "/api/v1"
+SESSION_COOKIE = "xinfang_session"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RouterHolder:
+    """Loads the routing model once, on first need, and remembers why if it could not.
+
+    Args:
+        settings: where the model registry is and which version to serve.
+        router: an already loaded router (tests, benchmarks); then nothing is loaded from disk.
+    """
+
+    def __init__(self, settings: Settings, router: Any | None = None) -> None:
+        self._settings = settings
+        self._router = router
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._router is not None
+
+    @property
+    def model_version(self) -> str | None:
+        return str(getattr(self._router, "model_version", None) or "") or None
+
+    def get(self) -> Any:
+        """The router; raises ``ServiceUnavailable`` (503) with the load error when there is none."""
+        if self._router is not None:
+            return self._router
+        with self._lock:
+            if self._router is None and self._error is None:
+                self._load()
+        if self._router is None:
+            raise ServiceUnavailable(f"the routing model is not available: {self._error}")
+        return self._router
+
+    def _load(self) -> None:
+        try:
+            from routing.router import Router
+
+            model_dir = self._settings.models_dir
+            if self._settings.model_version:
+                model_dir = model_dir / self._settings.model_version
+            self._router = Router.load(model_dir=model_dir)
+        except Exception as exc:  # the reason is kept and shown on every request that needs the model
+            self._error = (
+                f"{type(exc).__name__}: {exc}. Train and promote a model (xinfang train ...), or set "
+                "XINFANG_MODELS_DIR / XINFANG_MODEL_VERSION to an existing one, then restart."
+            )
+            log.error("routing model not loaded: %s", self._error)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 before they are read into memory.
+
+    A declared ``Content-Length`` is checked up front; a chunked body is counted as it streams in
+    and cut off at the limit, so a lying client cannot push more than the limit either.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._refuse(scope, send, int(declared))
+                return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(received)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge as exc:
+            if not started:
+                await self._refuse(scope, send, exc.size)
+
+    async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+        import json
+
+        message = (
+            f"the request body is {size} bytes or more, over the limit of {self.limit} bytes "
+            "(XINFANG_MAX_UPLOAD_BYTES); send a smaller file or split it"
+        )
+        body = json.dumps(error_body(413, message), ensure_ascii=False).encode("utf-8")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class SecurityHeaders:
+    """Headers that keep the pages from being framed, sniffed or made to load foreign scripts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if not path.startswith(("/docs", "/redoc")):
+                    headers.append((
+                        b"content-security-policy",
+                        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                    ))
+                if path.startswith(("/letters", "/api/v1/letters", "/api/v1/exports", "/api/v1/audit")):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+
+
+def create_app(settings: Settings | None = None, *, router: Any | None = None) -> FastAPI:
+    """Build the web application.
+
+    Args:
+        settings: the installation's settings; defaults to :func:`api.settings.get_settings`.
+        router: an already loaded ``routing.router.Router``; by default the app loads the model
+            named by ``settings`` when it starts.
+
+    Returns:
+        The FastAPI app. Run it with ``xinfang serve`` (uvicorn) or a test client.
+    """
+    from store.db import make_engine, make_session_factory
+
+    settings = settings or get_settings()
+    if settings.database_url.startswith("sqlite:///"):
+        db_path = Path(settings.database_url.removeprefix("sqlite:///"))
+        if str(db_path) not in ("", ":memory:"):
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    holder = RouterHolder(settings, router)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            from store.db import upgrade
+
+            upgrade(settings.database_url)
+        if settings.preload_model:
+            try:
+                holder.get()
+            except ServiceUnavailable:
+                pass  # logged by the holder; the pages that need the model answer 503 with the reason
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="xinfang",
+        summary="Routing of petition letters (信访来信) under the 2022 《信访工作条例》",
+        version="1",
+        lifespan=lifespan,
+        openapi_url=f"{API_V1}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.routers = holder
+    app.state.templates = _templates()
+
+    from api.security import LoginLimiter, TokenSigner
+
+    app.state.token_signer = TokenSigner(settings.secret_key, settings.token_max_age)
+    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+
+    errors.install(app)
+    from api.pages import PAGE_ROUTERS
+    from api.routes import API_ROUTERS
+
+    for api_router in API_ROUTERS:
+        app.include_router(api_router, prefix=API_V1)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # Outermost first: the body limit answers before anything reads the body.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        same_site="strict",
+        https_only=settings.environment == "production",
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + _FORM_OVERHEAD)
+    return app
+
+
+# A multipart form carries the particulars and boundaries besides the file itself.
+_FORM_OVERHEAD = 256 * 1024
+
+
+def _templates() -> Jinja2Templates:
+    from api.pages.render import configure_templates
+
+    return configure_templates(Jinja2Templates(directory=HERE / "templates"))

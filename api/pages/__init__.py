@@ -1,0 +1,9 @@
+"""The officers' web pages (Chinese UI): sign-in, queue, registering a letter, the letter page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.pages import admin, auth, letters
+
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, letters.router, admin.router)

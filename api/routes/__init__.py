@@ -1,0 +1,16 @@
+"""The JSON API under ``/api/v1``: one ``APIRouter`` per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import audit, auth, exports, letters, meta, users
+
+API_ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    letters.router,
+    exports.router,
+    audit.router,
+    users.router,
+    meta.router,
+)

@@ -1,0 +1,139 @@
+"""Letters: the queue, registering (JSON or a text file), reading one, and deciding on its proposal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from api import access, views, workflows
+from api.deps import CatalogueDep, CurrentUser, RouterDep, SessionDep, SettingsDep, api_role
+from api.errors import Forbidden
+from api.schemas import (
+    DecisionCreate,
+    DecisionPublic,
+    DecisionsPublic,
+    Form as LetterForm,
+    LetterCreate,
+    LetterReceipt,
+    LetterPublic,
+    QueuePublic,
+    error_responses,
+)
+from api.uploads import read_text_upload
+from routing.codes import Category
+from store.models import User
+from store.queries_api import list_queue_for
+
+router = APIRouter(prefix="/letters", tags=["letters"])
+
+# Checked before the model is asked for, so a role that may not register gets 403, not a 503.
+Registrar = Annotated[User, api_role(access.REGISTER_LETTERS, "register letters")]
+
+
+class LetterFileForm(BaseModel):
+    """The particulars sent beside an uploaded text file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=500)
+    form: LetterForm = "letter"
+    received_on: str | None = Field(default=None, max_length=10, description="YYYY-MM-DD")
+    visitors: int | None = Field(default=None, ge=1, le=10_000)
+    petitioner_name: str | None = Field(default=None, max_length=200)
+    petitioner_organisation: str | None = Field(default=None, max_length=300)
+    id_number: str | None = Field(default=None, max_length=18)
+    address: str | None = Field(default=None, max_length=500)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    request: str | None = Field(default=None, max_length=20_000)
+    facts: str | None = Field(default=None, max_length=50_000)
+    reasons: str | None = Field(default=None, max_length=50_000)
+
+
+def _receipt(registered: workflows.Registered, user: CurrentUser, catalogue: CatalogueDep) -> LetterReceipt:
+    letter = registered.bundle.letter
+    return LetterReceipt(
+        case_number=letter.case_number,
+        status=letter.status,  # type: ignore[arg-type]
+        confidential=views.letter_state(registered.bundle).confidential,
+        readable=registered.readable,
+        letter=views.letter_public(registered.bundle, user, catalogue) if registered.readable else None,
+    )
+
+
+@router.get("", response_model=QueuePublic, responses=error_responses(401, 403, 422))
+def list_letters(
+    session: SessionDep,
+    user: CurrentUser,
+    catalogue: CatalogueDep,
+    form: LetterForm | None = None,
+    category: Category | None = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: bool | None = None,
+    needs_review: bool | None = None,
+    status: Literal["pending", "decided", "all"] = "pending",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> QueuePublic:
+    """The queue of letters the caller may see, most urgent and nearest deadline first."""
+    if user.role not in access.READ_LETTERS:
+        raise Forbidden(f"role {user.role!r} has no letter queue")
+    page = list_queue_for(
+        session, **access.queue_scope(user),  # type: ignore[arg-type]
+        form=form, category=category.value if category else None, department=department,
+        overdue=overdue, needs_review=needs_review, status=None if status == "all" else status,
+        limit=limit, offset=offset,
+    )
+    return QueuePublic(data=[views.queue_item(i, catalogue) for i in page.items], count=page.count,
+                       counts=page.counts)
+
+
+@router.post("", response_model=LetterReceipt, status_code=201, responses=error_responses(401, 403, 413, 422, 503))
+def create_letter(
+    payload: LetterCreate, session: SessionDep, user: Registrar, router_: RouterDep, catalogue: CatalogueDep
+) -> LetterReceipt:
+    """Register a letter: it gets its case number and the machine's route proposal."""
+    return _receipt(workflows.register_letter(session, router_, user, payload), user, catalogue)
+
+
+@router.post("/file", response_model=LetterReceipt, status_code=201,
+             responses=error_responses(400, 401, 403, 413, 415, 422, 503))
+def create_letter_from_file(
+    file: Annotated[UploadFile, File(description="the letter as a UTF-8 or GB 18030 .txt file")],
+    fields: Annotated[LetterFileForm, Form()],
+    session: SessionDep,
+    user: Registrar,
+    router_: RouterDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> LetterReceipt:
+    """Register a letter uploaded as a text file, with its particulars as form fields."""
+    _, text = read_text_upload(file.filename, file.content_type, file.file, settings.max_upload_bytes)
+    payload = LetterCreate.model_validate({**fields.model_dump(exclude_none=True), "text": text})
+    return _receipt(workflows.register_letter(session, router_, user, payload), user, catalogue)
+
+
+@router.get("/{case_number}", response_model=LetterPublic, responses=error_responses(401, 403, 404))
+def read_letter(case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep) -> LetterPublic:
+    """One letter with its current proposal and its decisions (404 when the caller may not open it)."""
+    bundle = workflows.open_letter(session, user, case_number)
+    return views.letter_public(bundle, user, catalogue)
+
+
+@router.get("/{case_number}/decisions", response_model=DecisionsPublic, responses=error_responses(401, 403, 404))
+def list_decisions(case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep) -> DecisionsPublic:
+    """The decisions on a letter, oldest first (the last one is in force)."""
+    bundle = workflows.open_letter(session, user, case_number)
+    data = [views.decision_public(d, catalogue) for d in bundle.decisions]
+    return DecisionsPublic(data=data, count=len(data))
+
+
+@router.post("/{case_number}/decisions", response_model=DecisionPublic, status_code=201,
+             responses=error_responses(401, 403, 404, 409, 422))
+def create_decision(
+    case_number: str, payload: DecisionCreate, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep
+) -> DecisionPublic:
+    """Confirm or correct the current proposal; 409 when the letter changed since it was read."""
+    decision = workflows.decide_letter(session, user, case_number, payload, catalogue)
+    return views.decision_public(decision, catalogue)

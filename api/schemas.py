@@ -1,0 +1,368 @@
+"""The shapes of the JSON API: one schema per direction (``XCreate`` in, ``XPublic`` out).
+
+Only what a schema names leaves the service. Output schemas are built from stored rows by the
+``from_*`` helpers in ``api/views.py``, which also apply the masking a role calls for; an output
+schema never carries a field "just in case".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from routing.codes import Category, Channel, Disposition
+from routing.schemas import Deadline, FeatureWeight, HeadPrediction, LabelScore, ReviewReason, RuleHit
+
+Form = Literal["letter", "online", "visit", "call"]
+Role = Literal[
+    "intake_officer", "supervisor", "analyst", "administrator", "department_handler", "discipline_inspector"
+]
+
+# Control characters other than line breaks and tabs have no place in a letter and break exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if _CONTROL.search(value):
+        bad = _CONTROL.search(value)
+        assert bad is not None
+        raise ValueError(
+            f"contains the control character U+{ord(bad.group()):04X}; remove it (only line breaks and tabs are allowed)"
+        )
+    value = value.strip()
+    return value or None
+
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Particulars(_In):
+    """The particulars a letter should state (条例 第十九条): who writes, how to reach them, what they ask."""
+
+    petitioner_name: str | None = Field(default=None, max_length=200, description="姓名（名称）")
+    petitioner_organisation: str | None = Field(default=None, max_length=300, description="单位／组织名称")
+    id_number: str | None = Field(default=None, max_length=18, description="公民身份号码")
+    address: str | None = Field(default=None, max_length=500, description="住址")
+    contact_phone: str | None = Field(default=None, max_length=40, description="联系方式")
+    request: str | None = Field(default=None, max_length=20_000, description="信访请求")
+    facts: str | None = Field(default=None, max_length=50_000, description="事实")
+    reasons: str | None = Field(default=None, max_length=50_000, description="理由")
+
+    @field_validator(
+        "petitioner_name", "petitioner_organisation", "id_number", "address", "contact_phone",
+        "request", "facts", "reasons",
+    )
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        return _clean(value)
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{17}[\dXx]|\d{15}", value):
+            raise ValueError(f"{value!r} is not a 15- or 18-character 公民身份号码 (digits, last may be X)")
+        return value.upper() if value else value
+
+
+class LetterCreate(Particulars):
+    """A letter registered by an officer: its text and the particulars of 第十九条."""
+
+    title: str = Field(default="", max_length=500, description="标题（可空）")
+    text: str = Field(min_length=1, max_length=500_000, description="来信正文")
+    form: Form = Field(default="letter", description="来信 letter / 网上信访 online / 来访 visit / 来电 call")
+    received_on: dt.date | None = Field(default=None, description="收到日期；starts the statutory clocks; default today")
+    visitors: int | None = Field(default=None, ge=1, le=10_000, description="来访人数, only for visits")
+
+    @field_validator("title", "text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        # Scans and PDFs leave form feeds and the like in the text; normalisation turns them into
+        # spaces. A NUL byte, though, cannot be stored (PostgreSQL refuses it) and means a binary file.
+        if "\x00" in value:
+            raise ValueError("contains a NUL byte (U+0000): this is not text; send the letter as UTF-8 text")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LetterCreate:
+        if not self.text:
+            raise ValueError("text is empty; paste the letter's text or upload a .txt file")
+        if self.visitors is not None and self.form != "visit":
+            raise ValueError(f"visitors is only for form 'visit' (got form {self.form!r}); leave it empty")
+        if self.received_on is not None and self.received_on > dt.date.today() + dt.timedelta(days=1):
+            raise ValueError(f"received_on {self.received_on} is in the future; give the day the letter arrived")
+        return self
+
+
+class ParticularsPublic(_Out):
+    """The 第十九条 particulars as the caller's role may see them (masked where it has no need)."""
+
+    petitioner_name: str | None
+    petitioner_organisation: str | None
+    id_number: str | None
+    address: str | None
+    contact_phone: str | None
+    request: str | None
+    facts: str | None
+    reasons: str | None
+    masked: bool = Field(description="true when personal data was masked for the caller's role")
+
+
+class ProposalPublic(_Out):
+    """The machine's proposal as stored: never overwritten, with the versions it came from."""
+
+    id: int
+    created_at: dt.datetime
+    model_version: str
+    rulebook_version: str
+    category: HeadPrediction
+    domain: HeadPrediction
+    department: HeadPrediction
+    channel: str
+    channel_name: str
+    channel_source: Literal["rule", "model", "category"]
+    channel_scores: list[LabelScore]
+    disposition: str
+    disposition_name: str
+    target_body: str
+    deadlines: list[Deadline]
+    confidential: bool
+    urgent: bool
+    needs_review: bool
+    review_reasons: list[ReviewReason]
+    rule_hits: list[RuleHit]
+    evidence: dict[str, list[FeatureWeight]]
+    confidence: float
+
+
+class DecisionCreate(_In):
+    """An officer's decision on a proposal: every field left empty keeps the proposed value.
+
+    Any change needs a ``reason``. ``letter_version`` is the version the officer read; if someone
+    decided in between, the decision is refused with 409 and nothing is stored.
+    """
+
+    proposal_id: int = Field(ge=1, description="the proposal being confirmed or corrected")
+    letter_version: int = Field(ge=1, description="the letter's version as read (optimistic locking)")
+    category: Category | None = None
+    domain: str | None = Field(default=None, max_length=32)
+    department: str | None = Field(default=None, max_length=64)
+    channel: Channel | None = None
+    disposition: Disposition | None = None
+    reason: str | None = Field(default=None, max_length=5_000, description="required when any field changes")
+    comment: str | None = Field(default=None, max_length=5_000)
+
+    @field_validator("reason", "comment", "domain", "department")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        return _clean(value)
+
+
+class DecisionPublic(_Out):
+    id: int
+    proposal_id: int
+    supersedes_id: int | None
+    decided_by: str
+    decided_at: dt.datetime
+    category: str
+    domain: str
+    department: str
+    department_name: str
+    channel: str
+    disposition: str
+    agreed_with_proposal: bool
+    changed_fields: list[str]
+    reason: str | None
+    comment: str | None
+
+
+class DecisionsPublic(_Out):
+    data: list[DecisionPublic]
+    count: int
+
+
+class LetterPublic(_Out):
+    """A letter with its latest proposal and its decisions, as the caller's role may see it."""
+
+    case_number: str
+    title: str
+    text: str
+    form: Form
+    received_on: dt.date
+    visitors: int | None
+    particulars: ParticularsPublic
+    source: str
+    created_by: str
+    created_at: dt.datetime
+    status: Literal["pending", "decided"]
+    version: int
+    confidential: bool
+    proposal: ProposalPublic | None
+    decisions: list[DecisionPublic]
+
+
+class LetterReceipt(_Out):
+    """What registering a letter returns to a role that may not read it back (an accusation)."""
+
+    case_number: str
+    status: Literal["pending", "decided"]
+    confidential: bool
+    readable: bool = Field(description="false when the caller's role may not open this letter")
+    letter: LetterPublic | None
+
+
+class QueueItem(_Out):
+    """One line of the queue: enough to sort and pick a letter; no text and no particulars.
+
+    The route fields are the newest decision's when the letter is decided, else the newest proposal's.
+    """
+
+    case_number: str
+    title: str
+    form: Form
+    received_on: dt.date
+    status: Literal["pending", "decided"]
+    category: str | None
+    domain: str | None
+    department: str | None
+    department_name: str | None
+    channel: str | None
+    confidential: bool
+    urgent: bool
+    needs_review: bool
+    earliest_due: dt.date | None
+    overdue: bool
+
+
+class QueuePublic(_Out):
+    data: list[QueueItem]
+    count: int = Field(description="letters matching the filters (all pages)")
+    counts: dict[str, int] = Field(description="pending, needs_review, urgent and overdue among the matches")
+
+
+class TokenPublic(_Out):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class UserPublic(_Out):
+    username: str
+    display_name: str
+    role: Role
+    department: str | None
+    active: bool
+
+
+class UserCreate(_In):
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    display_name: str = Field(min_length=1, max_length=200)
+    role: Role
+    department: str | None = Field(default=None, max_length=64, description="required for department_handler")
+    password: str = Field(min_length=1, max_length=1024)
+
+    @field_validator("display_name")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        cleaned = _clean(value)
+        if not cleaned:
+            raise ValueError("display_name is empty")
+        return cleaned
+
+
+class UsersPublic(_Out):
+    data: list[UserPublic]
+    count: int
+
+
+class AuditEventPublic(_Out):
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object: str | None
+    details: dict[str, object]
+    hash: str
+
+
+class AuditPublic(_Out):
+    data: list[AuditEventPublic]
+    count: int
+    chain_ok: bool | None = Field(default=None, description="result of verifying the chain, when asked")
+
+
+class ExportRow(_Out):
+    case_number: str
+    received_on: dt.date
+    form: Form
+    status: Literal["pending", "decided"]
+    petitioner: str | None
+    category: str | None
+    domain: str | None
+    department: str | None
+    channel: str | None
+    disposition: str | None
+    confidential: bool
+    agreed_with_proposal: bool | None
+    decided_at: dt.datetime | None
+
+
+class ExportPublic(_Out):
+    data: list[ExportRow]
+    count: int
+    masked: bool
+
+
+class DepartmentPublic(_Out):
+    code: str
+    name: str
+
+
+class LabelsPublic(_Out):
+    """The label sets a client needs to build a decision form."""
+
+    categories: dict[str, str]
+    domains: list[str]
+    channels: dict[str, str]
+    dispositions: dict[str, str]
+    departments: list[DepartmentPublic]
+    forms: dict[str, str]
+
+
+class HealthPublic(_Out):
+    ok: bool
+    database: bool
+    model_loaded: bool
+    model_version: str | None
+
+
+class ErrorDetail(_Out):
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ErrorPublic(_Out):
+    """The one shape of every error the API returns."""
+
+    ok: Literal[False]
+    error: str
+    errors: list[ErrorDetail]
+    status: int
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` documenting the error shape for ``codes`` (401 and 422 are usual)."""
+    return {code: {"model": ErrorPublic} for code in codes}

@@ -1,0 +1,146 @@
+"""The workbench's operations, shared by the JSON routes and the pages so both behave the same.
+
+Each function takes the open session, the acting user and plain values; it calls ``routing`` for
+the proposal and ``store`` for persistence and the audit log, and checks the permission policy of
+``api.access``. None of them commits: the request's unit of work (``api.deps.SessionDep``) does,
+so a letter and its proposal are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api import access
+from api.errors import Forbidden, NotAuthenticated, NotFound, TooManyRequests
+from api.schemas import DecisionCreate, LetterCreate
+from api.security import LoginLimiter
+from routing.catalogue import Catalogue
+from routing.schemas import Letter as RoutingLetter
+from store.audit import append_event
+from store.errors import NotFoundError
+from store.letters import add_proposal, china_today, create_letter, decide
+from store.models import Decision, User
+from store.queries_api import LetterBundle, letter_bundle
+from store.users import authenticate
+
+
+@dataclass(frozen=True)
+class Registered:
+    bundle: LetterBundle
+    readable: bool
+
+
+def register_letter(session: Session, router: Any, user: User, payload: LetterCreate) -> Registered:
+    """Route a letter and store it with its proposal; returns whether ``user`` may read it back.
+
+    The proposal is made before the letter is stored: the case-number counter is locked from the
+    moment a number is taken until the transaction ends, and routing inside that window would make
+    every other registration wait for the model.
+    """
+    if user.role not in access.REGISTER_LETTERS:
+        raise Forbidden(f"role {user.role!r} may not register letters; ask an intake officer")
+    received_on = payload.received_on or china_today()
+    proposal = router.propose(
+        RoutingLetter(
+            title=payload.title, text=payload.text, received_on=received_on, form=payload.form,
+            visitors=payload.visitors,
+        )
+    )
+    letter = create_letter(
+        session, title=payload.title, text=payload.text, created_by=user.username, form=payload.form,
+        received_on=received_on, visitors=payload.visitors, petitioner_name=payload.petitioner_name,
+        petitioner_organisation=payload.petitioner_organisation, address=payload.address,
+        contact_phone=payload.contact_phone, id_number=payload.id_number, request=payload.request,
+        facts=payload.facts, reasons=payload.reasons,
+    )
+    row = add_proposal(session, letter.id, proposal.model_copy(update={"letter_id": letter.case_number}))
+    session.refresh(letter, ["version"])
+    bundle = LetterBundle(letter=letter, proposal=row, decisions=[])
+    readable = access.can_read(user, access.LetterState(proposal=row, decision=None))
+    return Registered(bundle=bundle, readable=readable)
+
+
+def _hidden(case_number: str) -> NotFound:
+    # The same answer as for a case number that does not exist, so a handler cannot even learn that
+    # a confidential letter with that number is there.
+    return NotFound(f"no letter has case number {case_number!r} that you may open")
+
+
+def open_letter(session: Session, user: User, case_number: str, *, purpose: str = "view") -> LetterBundle:
+    """Load a letter for ``user`` or refuse as if it did not exist; audits views of confidential ones."""
+    if user.role not in access.READ_LETTERS:
+        raise Forbidden(f"role {user.role!r} may not open letters")
+    try:
+        bundle = letter_bundle(session, case_number)
+    except NotFoundError:
+        raise _hidden(case_number) from None
+    state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    if not access.can_read(user, state):
+        if state.confidential:
+            # A refused look at a confidential letter is worth knowing about too.
+            append_event(session, actor=user.username, action="view_confidential",
+                         object=f"letter:{bundle.letter.case_number}", details={"allowed": False, "purpose": purpose})
+        raise _hidden(case_number)
+    if state.confidential:
+        append_event(session, actor=user.username, action="view_confidential",
+                     object=f"letter:{bundle.letter.case_number}", details={"allowed": True, "purpose": purpose})
+    return bundle
+
+
+def decide_letter(session: Session, user: User, case_number: str, payload: DecisionCreate,
+                  catalogue: Catalogue) -> Decision:
+    """Record ``user``'s decision; fields left empty keep the proposed value."""
+    bundle = open_letter(session, user, case_number, purpose="decide")
+    state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    if not access.can_decide(user, state):
+        raise Forbidden(f"role {user.role!r} may read this letter but not decide on it")
+    if bundle.proposal is None:
+        raise NotFound(f"letter {case_number} has no proposal yet; route it first")
+    proposed = bundle.proposal.field_values()
+    values = {
+        "category": payload.category.value if payload.category else proposed["category"],
+        "domain": payload.domain or proposed["domain"],
+        "department": payload.department or proposed["department"],
+        "channel": payload.channel.value if payload.channel else proposed["channel"],
+        "disposition": payload.disposition.value if payload.disposition else proposed["disposition"],
+    }
+    return decide(
+        session, bundle.letter.id, expected_version=payload.letter_version, decided_by=user.username,
+        reason=payload.reason, comment=payload.comment, proposal_id=payload.proposal_id,
+        department_codes=catalogue.codes, **values,
+    )
+
+
+def record_export(session: Session, user: User, *, what: str, count: int, masked: bool,
+                  filters: dict[str, object]) -> None:
+    append_event(session, actor=user.username, action="export", object=what,
+                 details={"rows": count, "masked": masked, "filters": {k: str(v) for k, v in filters.items()}})
+
+
+def received_today() -> dt.date:
+    return china_today()
+
+
+def sign_in(session: Session, limiter: LoginLimiter, address: str, username: str, password: str) -> User:
+    """Check a sign-in; refuses with 429 when the address tried too often, 401 on any failure.
+
+    The store counts failures per account (and locks it) and audits every attempt; those writes are
+    committed here even when the sign-in is refused, or a refusal would erase its own trace.
+    """
+    wait = limiter.hit(address)
+    if wait:
+        raise TooManyRequests(
+            f"too many sign-in attempts from this address; wait {wait} seconds and try again", retry_after=wait
+        )
+    result = authenticate(session, username.strip(), password)
+    session.commit()
+    if not result.ok:
+        raise NotAuthenticated(
+            "sign-in refused: wrong username or password, or the account is locked or deactivated. "
+            "Try again later or ask an administrator."
+        )
+    return result.raise_for_failure()

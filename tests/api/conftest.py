@@ -1,0 +1,143 @@
+"""Fixtures of the web tests: a fresh migrated database per test, one account per role, an app.
+
+The database is SQLite unless ``DATABASE_URL`` points at PostgreSQL; then the tests marked
+``both_backends`` run on a fresh PostgreSQL database as well. SQLite databases are copied from one
+migrated template per session, which keeps each test's setup to a file copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.settings import Settings
+from store.db import make_engine, make_session_factory, session_scope, upgrade
+from store.users import create_user
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standin_router import StandInRouter  # noqa: E402
+
+# Tests live outside the service, so reading the environment here does not bypass api/settings.py.
+PG_URL = os.environ.get("DATABASE_URL", "")
+PASSWORD = "Ting-feng 2026 yu"
+ROLES = ("intake_officer", "supervisor", "analyst", "administrator", "department_handler", "discipline_inspector")
+# One account per role; the handler works for the housing bureau (住房和城乡建设局).
+HANDLER_DEPARTMENT = "housing"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    add_users(f"sqlite:///{path}")  # argon2 hashing is slow on purpose: do it once, copy the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def standin_router() -> StandInRouter:
+    return StandInRouter()
+
+
+def _pg_database() -> Iterator[str]:
+    url = make_url(PG_URL)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"xinfang_api_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        db_url = url.set(database=name).render_as_string(hide_password=False)
+        upgrade(db_url)
+        add_users(db_url)
+        yield db_url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A fresh migrated database; tests parametrise ``database_url`` indirectly to add PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "xinfang.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    if not PG_URL.startswith("postgresql"):
+        pytest.skip("PostgreSQL runs need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
+    yield from _pg_database()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "secret_key": "test-secret-" + "x" * 32,
+        "preload_model": False,
+        "migrate_on_start": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+def add_users(database_url: str) -> dict[str, str]:
+    """One active account per role, named after the role; returns role -> username."""
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            for role in ROLES:
+                create_user(session, username=role.replace("_", "."), password=PASSWORD, role=role,
+                            display_name=f"测试{role}", department=HANDLER_DEPARTMENT if role == "department_handler" else None)
+    finally:
+        engine.dispose()
+    return {role: role.replace("_", ".") for role in ROLES}
+
+
+@pytest.fixture
+def users(database_url: str) -> dict[str, str]:
+    """role -> username of the accounts every test database starts with."""
+    return {role: role.replace("_", ".") for role in ROLES}
+
+
+@pytest.fixture
+def app(settings: Settings, standin_router: StandInRouter, users: dict[str, str]) -> Any:
+    return create_app(settings, router=standin_router)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def token_for(client: TestClient, users: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """role -> Authorization header of a fresh token for that role's account."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def get(role: str) -> dict[str, str]:
+        if role not in cache:
+            r = client.post("/api/v1/auth/token", data={"username": users[role], "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            cache[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return cache[role]
+
+    return get

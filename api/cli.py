@@ -13,6 +13,7 @@ import click
 # module path -> attribute holding a click command or group
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("api.commands.route", "route"),
+    ("api.commands.serve", "serve"),
 )
 
 

@@ -14,6 +14,9 @@ import click
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("api.commands.route", "route"),
     ("api.commands.serve", "serve"),
+    ("api.commands.admin", "db"),
+    ("api.commands.admin", "users"),
+    ("api.commands.admin", "audit"),
 )
 
 

@@ -166,11 +166,18 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
     from alembic import command
 
     engine = make_engine(url)
+    _ensure_sqlite_directory(engine.url)
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection=connection), revision)
     finally:
         engine.dispose()
+
+
+def _ensure_sqlite_directory(url: URL) -> None:
+    # A first `xinfang db upgrade` should not fail only because var/ does not exist yet.
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def current_revision(url: str | URL) -> str | None:

@@ -759,7 +759,7 @@ def decisions_for_training(
     if decided_before is not None:
         stmt = stmt.where(Decision.decided_at < decided_before)
     labels = []
-    for decision, letter in session.execute(stmt).tuples():
+    for decision, letter in session.execute(stmt):
         labels.append(
             TrainingLabel(
                 letter_id=letter.id,

@@ -1,0 +1,139 @@
+"""Database fixtures: every test gets a fresh, migrated database on SQLite, and on PostgreSQL too
+when ``DATABASE_URL`` points at a server (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``).
+
+On PostgreSQL each test gets its own uniquely named schema in the database ``DATABASE_URL`` names,
+dropped afterwards, so tests never see each other's rows or the tables already in that database.
+On SQLite each test gets its own file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import store.users
+from store.db import make_engine, make_session_factory, upgrade
+
+# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
+PG_URL = os.environ.get("DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_admin_engine() -> Engine:
+    url = make_url(PG_URL)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated once per test session; tests get copies of the file."""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _pg_schema_url(schema: str) -> str:
+    return (
+        make_url(PG_URL)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A uniquely named, empty schema on the DATABASE_URL server, dropped afterwards.
+
+    A schema per test costs a fraction of a database per test, and the URL pins ``search_path``
+    to it, so the code under test sees an empty database of its own.
+    """
+    if not PG_URL.startswith("postgresql"):
+        pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
+    schema = f"xinfang_test_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database (not migrated)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'xinfang.sqlite3'}"
+        return
+    with _pg_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh database migrated to the newest revision."""
+    if request.param == "sqlite":
+        path = tmp_path / "xinfang.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    with _pg_schema() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """An open session; the test commits when it needs other sessions to see its rows."""
+    with factory() as session:
+        yield session
+        session.rollback()
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+_FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id with small cost parameters, so tests that create users stay fast.
+
+    ``test_users.py::test_production_hash_parameters`` opts out (``@pytest.mark.real_argon2``) and
+    checks the parameters actually used in production.
+    """
+    if request.node.get_closest_marker("real_argon2") is None:
+        monkeypatch.setattr(store.users, "password_hasher", lambda: _FAST_HASHER)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_argon2: use the production argon2 cost parameters")

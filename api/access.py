@@ -87,7 +87,9 @@ class LetterState:
     @property
     def confidential(self) -> bool:
         if self.decision is not None:
-            return self.decision.category == Category.accusation or self.decision.channel == Channel.discipline
+            return (
+                self.decision.category == Category.accusation or self.decision.channel == Channel.discipline
+            )
         if self.proposal is not None:
             return bool(
                 self.proposal.confidential

@@ -7,6 +7,7 @@ starts (its lifespan), so importing this module is cheap and tests build as many
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -141,8 +142,13 @@ class BodyLimit:
             "(XINFANG_MAX_UPLOAD_BYTES); send a smaller file or split it"
         )
         body = json.dumps(error_body(413, message), ensure_ascii=False).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -172,11 +178,13 @@ class SecurityHeaders:
                     (b"x-frame-options", b"DENY"),
                 ]
                 if not path.startswith(("/docs", "/redoc")):
-                    headers.append((
-                        b"content-security-policy",
-                        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-                    ))
+                    headers.append(
+                        (
+                            b"content-security-policy",
+                            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                            b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                        )
+                    )
                 if path.startswith(("/letters", "/api/v1/letters", "/api/v1/exports", "/api/v1/audit")):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -213,10 +221,9 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
 
             upgrade(settings.database_url)
         if settings.preload_model:
-            try:
+            # A failure is logged by the holder; the pages that need the model answer 503 with the reason.
+            with contextlib.suppress(ServiceUnavailable):
                 holder.get()
-            except ServiceUnavailable:
-                pass  # logged by the holder; the pages that need the model answer 503 with the reason
         yield
         engine.dispose()
 

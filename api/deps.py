@@ -75,7 +75,8 @@ def get_api_user(
     user = _active_user(session, claims.user_id, claims.fingerprint) if claims else None
     if user is None:
         raise NotAuthenticated(
-            "the bearer token is invalid or expired, or the account changed; get a new one from POST /api/v1/auth/token"
+            "the bearer token is invalid or expired, or the account changed; "
+            "get a new one from POST /api/v1/auth/token"
         )
     return user
 

@@ -109,7 +109,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         # Pydantic puts the offending input in "input"; it may be a whole letter with personal data,
         # so only its location, message and type go back (and into logs).
-        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type", "")})
+        out.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": err.get("type", ""),
+            }
+        )
     return out
 
 
@@ -124,8 +130,13 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return f"invalid value for {where or 'the request'}: {first['msg']}{more}"
 
 
-def _respond(request: Request, status: int, message: str, errors: list[dict[str, Any]] | None,
-             headers: dict[str, str] | None = None) -> Response:
+def _respond(
+    request: Request,
+    status: int,
+    message: str,
+    errors: list[dict[str, Any]] | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if _is_api(request):
         return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
     if status == 401:
@@ -189,8 +200,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _model_validation(request: Request, exc: ValidationError) -> Response:
         # Raised when a route builds an input schema itself (an upload's text plus its form fields).
-        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        errors = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
         return _respond(request, 422, _validation_message(errors), errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -75,7 +75,8 @@ def highlight(
         if not 0 <= hit.start < hit.end <= len(text):
             raise ValueError(
                 f"rule {hit.rule_id} matched at {hit.start}:{hit.end}, outside the {field_name} "
-                f"({len(text)} characters); the proposal was made for a different text, route the letter again"
+                f"({len(text)} characters); the proposal was made for a different text, "
+                "route the letter again"
             )
         rule_spans.append((hit.start, hit.end, hit.rule_id, number))
     word_spans = _word_spans(normalized, words)
@@ -96,8 +97,9 @@ def highlight(
     return segments
 
 
-def strongest_words(evidence: dict[str, tuple[FeatureWeight, ...]], head: str = "department",
-                    limit: int = 8) -> list[FeatureWeight]:
+def strongest_words(
+    evidence: dict[str, tuple[FeatureWeight, ...]], head: str = "department", limit: int = 8
+) -> list[FeatureWeight]:
     """The words that pushed the model most towards its answer for ``head``, strongest first."""
     weights = [w for w in evidence.get(head, ()) if w.weight > 0]
     return sorted(weights, key=lambda w: -w.weight)[:limit]
@@ -109,7 +111,7 @@ def qr_svg(case_no: str) -> str:
 
 
 def deadline_state(deadline: Deadline, today: dt.date) -> str:
-    """``overdue``, ``soon`` (three days or fewer left), ``open``, or ``not_started`` when there is no date."""
+    """``overdue``, ``soon`` (three days or fewer left), ``open``, or ``not_started`` without a date."""
     if deadline.due is None:
         return "not_started"
     if deadline.due < today:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -32,7 +32,8 @@ def _clean(value: str | None) -> str | None:
         bad = _CONTROL.search(value)
         assert bad is not None
         raise ValueError(
-            f"contains the control character U+{ord(bad.group()):04X}; remove it (only line breaks and tabs are allowed)"
+            f"contains the control character U+{ord(bad.group()):04X}; "
+            "remove it (only line breaks and tabs are allowed)"
         )
     value = value.strip()
     return value or None
@@ -62,8 +63,14 @@ class Particulars(_In):
     reasons: str | None = Field(default=None, max_length=50_000, description="理由")
 
     @field_validator(
-        "petitioner_name", "petitioner_organisation", "id_number", "address", "contact_phone",
-        "request", "facts", "reasons",
+        "petitioner_name",
+        "petitioner_organisation",
+        "id_number",
+        "address",
+        "contact_phone",
+        "request",
+        "facts",
+        "reasons",
     )
     @classmethod
     def _no_control(cls, value: str | None) -> str | None:
@@ -83,7 +90,9 @@ class LetterCreate(Particulars):
     title: str = Field(default="", max_length=500, description="标题（可空）")
     text: str = Field(min_length=1, max_length=500_000, description="来信正文")
     form: Form = Field(default="letter", description="来信 letter / 网上信访 online / 来访 visit / 来电 call")
-    received_on: dt.date | None = Field(default=None, description="收到日期；starts the statutory clocks; default today")
+    received_on: dt.date | None = Field(
+        default=None, description="收到日期；starts the statutory clocks; default today"
+    )
     visitors: int | None = Field(default=None, ge=1, le=10_000, description="来访人数, only for visits")
 
     @field_validator("title", "text")
@@ -102,7 +111,9 @@ class LetterCreate(Particulars):
         if self.visitors is not None and self.form != "visit":
             raise ValueError(f"visitors is only for form 'visit' (got form {self.form!r}); leave it empty")
         if self.received_on is not None and self.received_on > dt.date.today() + dt.timedelta(days=1):
-            raise ValueError(f"received_on {self.received_on} is in the future; give the day the letter arrived")
+            raise ValueError(
+                f"received_on {self.received_on} is in the future; give the day the letter arrived"
+            )
         return self
 
 
@@ -293,7 +304,7 @@ class AuditEventPublic(_Out):
     actor: str
     action: str
     object: str | None
-    details: dict[str, object]
+    details: dict[str, Any]
     hash: str
 
 

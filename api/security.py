@@ -49,7 +49,11 @@ class TokenSigner:
             data = self._serializer.loads(token, max_age=self.max_age)
         except (SignatureExpired, BadSignature):
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("f"), str):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("u"), int)
+            or not isinstance(data.get("f"), str)
+        ):
             return None
         return TokenClaims(user_id=data["u"], fingerprint=data["f"])
 

@@ -32,7 +32,9 @@ def safe_filename(name: str | None) -> str:
     return name
 
 
-def read_text_upload(name: str | None, content_type: str | None, stream: BinaryIO, max_bytes: int) -> tuple[str, str]:
+def read_text_upload(
+    name: str | None, content_type: str | None, stream: BinaryIO, max_bytes: int
+) -> tuple[str, str]:
     """Check and decode an uploaded text file.
 
     Args:
@@ -55,7 +57,8 @@ def read_text_upload(name: str | None, content_type: str | None, stream: BinaryI
     if not safe.lower().endswith(TEXT_SUFFIXES) or media not in TEXT_TYPES:
         raise UnsupportedMediaType(
             f"file {safe!r} of type {media or 'unknown'!r} is not accepted here; upload a plain-text "
-            f"file ({', '.join(TEXT_SUFFIXES)}, text/plain). Scanned letters and PDFs go through batch intake."
+            f"file ({', '.join(TEXT_SUFFIXES)}, text/plain). "
+            "Scanned letters and PDFs go through batch intake."
         )
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:

@@ -43,42 +43,75 @@ def department_name(catalogue: Catalogue, code: str | None) -> str | None:
 def proposal_public(row: Proposal) -> ProposalPublic:
     p = row.route_proposal()
     return ProposalPublic(
-        id=row.id, created_at=row.created_at, model_version=row.model_version,
-        rulebook_version=row.rulebook_version, category=p.category, domain=p.domain,
-        department=p.department, channel=p.channel, channel_name=p.channel_name,
-        channel_source=p.channel_source, channel_scores=list(p.channel_scores[:3]),
-        disposition=p.disposition, disposition_name=p.disposition_name, target_body=p.target_body,
-        deadlines=list(p.deadlines), confidential=p.confidential, urgent=p.urgent,
-        needs_review=p.needs_review, review_reasons=list(p.review_reasons), rule_hits=list(p.rule_hits),
-        evidence={k: list(v) for k, v in p.evidence.items()}, confidence=p.confidence,
+        id=row.id,
+        created_at=row.created_at,
+        model_version=row.model_version,
+        rulebook_version=row.rulebook_version,
+        category=p.category,
+        domain=p.domain,
+        department=p.department,
+        channel=p.channel,
+        channel_name=p.channel_name,
+        channel_source=p.channel_source,
+        channel_scores=list(p.channel_scores[:3]),
+        disposition=p.disposition,
+        disposition_name=p.disposition_name,
+        target_body=p.target_body,
+        deadlines=list(p.deadlines),
+        confidential=p.confidential,
+        urgent=p.urgent,
+        needs_review=p.needs_review,
+        review_reasons=list(p.review_reasons),
+        rule_hits=list(p.rule_hits),
+        evidence={k: list(v) for k, v in p.evidence.items()},
+        confidence=p.confidence,
     )
 
 
 def decision_public(row: Decision, catalogue: Catalogue) -> DecisionPublic:
     return DecisionPublic(
-        id=row.id, proposal_id=row.proposal_id, supersedes_id=row.supersedes_id,
-        decided_by=row.decided_by, decided_at=row.decided_at, category=row.category,
-        domain=row.domain, department=row.department,
+        id=row.id,
+        proposal_id=row.proposal_id,
+        supersedes_id=row.supersedes_id,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        category=row.category,
+        domain=row.domain,
+        department=row.department,
         department_name=department_name(catalogue, row.department) or row.department,
-        channel=row.channel, disposition=row.disposition,
-        agreed_with_proposal=row.agreed_with_proposal, changed_fields=list(row.changed_fields),
-        reason=row.reason, comment=row.comment,
+        channel=row.channel,
+        disposition=row.disposition,
+        agreed_with_proposal=row.agreed_with_proposal,
+        changed_fields=list(row.changed_fields),
+        reason=row.reason,
+        comment=row.comment,
     )
 
 
 def particulars_public(letter: Letter, unmasked: bool) -> ParticularsPublic:
     if unmasked:
         return ParticularsPublic(
-            petitioner_name=letter.petitioner_name, petitioner_organisation=letter.petitioner_organisation,
-            id_number=letter.id_number, address=letter.address, contact_phone=letter.contact_phone,
-            request=letter.request, facts=letter.facts, reasons=letter.reasons, masked=False,
+            petitioner_name=letter.petitioner_name,
+            petitioner_organisation=letter.petitioner_organisation,
+            id_number=letter.id_number,
+            address=letter.address,
+            contact_phone=letter.contact_phone,
+            request=letter.request,
+            facts=letter.facts,
+            reasons=letter.reasons,
+            masked=False,
         )
     m = masking.mask_letter_particulars(letter)
     return ParticularsPublic(
-        petitioner_name=m["petitioner_name"], petitioner_organisation=m["petitioner_organisation"],
-        id_number=m["id_number"], address=m["address"], contact_phone=m["contact_phone"],
-        request=masking.mask_text(letter.request), facts=masking.mask_text(letter.facts),
-        reasons=masking.mask_text(letter.reasons), masked=True,
+        petitioner_name=m["petitioner_name"],
+        petitioner_organisation=m["petitioner_organisation"],
+        id_number=m["id_number"],
+        address=m["address"],
+        contact_phone=m["contact_phone"],
+        request=masking.mask_text(letter.request),
+        facts=masking.mask_text(letter.facts),
+        reasons=masking.mask_text(letter.reasons),
+        masked=True,
     )
 
 
@@ -88,14 +121,19 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
     unmasked = access.sees_particulars(user, state)
     letter = bundle.letter
     return LetterPublic(
-        case_number=letter.case_number, title=letter.title,
+        case_number=letter.case_number,
+        title=letter.title,
         text=letter.text if unmasked else (masking.mask_text(letter.text) or ""),
         form=letter.form,  # type: ignore[arg-type]
-        received_on=letter.received_on, visitors=letter.visitors,
-        particulars=particulars_public(letter, unmasked), source=letter.source,
-        created_by=letter.created_by, created_at=letter.created_at,
+        received_on=letter.received_on,
+        visitors=letter.visitors,
+        particulars=particulars_public(letter, unmasked),
+        source=letter.source,
+        created_by=letter.created_by,
+        created_at=letter.created_at,
         status=letter.status,  # type: ignore[arg-type]
-        version=letter.version, confidential=state.confidential,
+        version=letter.version,
+        confidential=state.confidential,
         proposal=proposal_public(bundle.proposal) if bundle.proposal is not None else None,
         decisions=[decision_public(d, catalogue) for d in bundle.decisions],
     )
@@ -103,24 +141,36 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
 
 def queue_item(item: StoreQueueItem, catalogue: Catalogue) -> QueueItem:
     return QueueItem(
-        case_number=item.case_number, title=masking.mask_text(item.title) or "",
+        case_number=item.case_number,
+        title=masking.mask_text(item.title) or "",
         form=item.form,  # type: ignore[arg-type]
-        received_on=item.received_on, status=item.status,  # type: ignore[arg-type]
-        category=item.category, domain=item.domain, department=item.department,
-        department_name=department_name(catalogue, item.department), channel=item.channel,
-        confidential=item.confidential, urgent=item.urgent, needs_review=item.needs_review,
-        earliest_due=item.earliest_due, overdue=item.overdue,
+        received_on=item.received_on,
+        status=item.status,  # type: ignore[arg-type]
+        category=item.category,
+        domain=item.domain,
+        department=item.department,
+        department_name=department_name(catalogue, item.department),
+        channel=item.channel,
+        confidential=item.confidential,
+        urgent=item.urgent,
+        needs_review=item.needs_review,
+        earliest_due=item.earliest_due,
+        overdue=item.overdue,
     )
 
 
 def export_row(item: StoreQueueItem, letter: Letter, decision: Decision | None, unmasked: bool) -> ExportRow:
     name = letter.petitioner_name or letter.petitioner_organisation
     return ExportRow(
-        case_number=letter.case_number, received_on=letter.received_on,
+        case_number=letter.case_number,
+        received_on=letter.received_on,
         form=letter.form,  # type: ignore[arg-type]
         status=letter.status,  # type: ignore[arg-type]
         petitioner=name if unmasked else masking.mask_name(name),
-        category=item.category, domain=item.domain, department=item.department, channel=item.channel,
+        category=item.category,
+        domain=item.domain,
+        department=item.department,
+        channel=item.channel,
         disposition=decision.disposition if decision is not None else None,
         confidential=item.confidential,
         agreed_with_proposal=decision.agreed_with_proposal if decision is not None else None,
@@ -130,13 +180,22 @@ def export_row(item: StoreQueueItem, letter: Letter, decision: Decision | None, 
 
 def user_public(user: User) -> UserPublic:
     return UserPublic(
-        username=user.username, display_name=user.display_name,
+        username=user.username,
+        display_name=user.display_name,
         role=user.role,  # type: ignore[arg-type]
-        department=user.department, active=user.active,
+        department=user.department,
+        active=user.active,
     )
 
 
 def audit_event_public(event: AuditEvent) -> AuditEventPublic:
     details: dict[str, Any] = dict(event.details or {})
-    return AuditEventPublic(seq=event.seq, at=event.at, actor=event.actor, action=event.action,
-                            object=event.object, details=details, hash=event.hash)
+    return AuditEventPublic(
+        seq=event.seq,
+        at=event.at,
+        actor=event.actor,
+        action=event.action,
+        object=event.object,
+        details=details,
+        hash=event.hash,
+    )

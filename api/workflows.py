@@ -46,16 +46,29 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     received_on = payload.received_on or china_today()
     proposal = router.propose(
         RoutingLetter(
-            title=payload.title, text=payload.text, received_on=received_on, form=payload.form,
+            title=payload.title,
+            text=payload.text,
+            received_on=received_on,
+            form=payload.form,
             visitors=payload.visitors,
         )
     )
     letter = create_letter(
-        session, title=payload.title, text=payload.text, created_by=user.username, form=payload.form,
-        received_on=received_on, visitors=payload.visitors, petitioner_name=payload.petitioner_name,
-        petitioner_organisation=payload.petitioner_organisation, address=payload.address,
-        contact_phone=payload.contact_phone, id_number=payload.id_number, request=payload.request,
-        facts=payload.facts, reasons=payload.reasons,
+        session,
+        title=payload.title,
+        text=payload.text,
+        created_by=user.username,
+        form=payload.form,
+        received_on=received_on,
+        visitors=payload.visitors,
+        petitioner_name=payload.petitioner_name,
+        petitioner_organisation=payload.petitioner_organisation,
+        address=payload.address,
+        contact_phone=payload.contact_phone,
+        id_number=payload.id_number,
+        request=payload.request,
+        facts=payload.facts,
+        reasons=payload.reasons,
     )
     row = add_proposal(session, letter.id, proposal.model_copy(update={"letter_id": letter.case_number}))
     session.refresh(letter, ["version"])
@@ -82,17 +95,28 @@ def open_letter(session: Session, user: User, case_number: str, *, purpose: str 
     if not access.can_read(user, state):
         if state.confidential:
             # A refused look at a confidential letter is worth knowing about too.
-            append_event(session, actor=user.username, action="view_confidential",
-                         object=f"letter:{bundle.letter.case_number}", details={"allowed": False, "purpose": purpose})
+            append_event(
+                session,
+                actor=user.username,
+                action="view_confidential",
+                object=f"letter:{bundle.letter.case_number}",
+                details={"allowed": False, "purpose": purpose},
+            )
         raise _hidden(case_number)
     if state.confidential:
-        append_event(session, actor=user.username, action="view_confidential",
-                     object=f"letter:{bundle.letter.case_number}", details={"allowed": True, "purpose": purpose})
+        append_event(
+            session,
+            actor=user.username,
+            action="view_confidential",
+            object=f"letter:{bundle.letter.case_number}",
+            details={"allowed": True, "purpose": purpose},
+        )
     return bundle
 
 
-def decide_letter(session: Session, user: User, case_number: str, payload: DecisionCreate,
-                  catalogue: Catalogue) -> Decision:
+def decide_letter(
+    session: Session, user: User, case_number: str, payload: DecisionCreate, catalogue: Catalogue
+) -> Decision:
     """Record ``user``'s decision; fields left empty keep the proposed value."""
     bundle = open_letter(session, user, case_number, purpose="decide")
     state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
@@ -109,16 +133,32 @@ def decide_letter(session: Session, user: User, case_number: str, payload: Decis
         "disposition": payload.disposition.value if payload.disposition else proposed["disposition"],
     }
     return decide(
-        session, bundle.letter.id, expected_version=payload.letter_version, decided_by=user.username,
-        reason=payload.reason, comment=payload.comment, proposal_id=payload.proposal_id,
-        department_codes=catalogue.codes, **values,
+        session,
+        bundle.letter.id,
+        expected_version=payload.letter_version,
+        decided_by=user.username,
+        reason=payload.reason,
+        comment=payload.comment,
+        proposal_id=payload.proposal_id,
+        department_codes=catalogue.codes,
+        category=values["category"],
+        domain=values["domain"],
+        department=values["department"],
+        channel=values["channel"],
+        disposition=values["disposition"],
     )
 
 
-def record_export(session: Session, user: User, *, what: str, count: int, masked: bool,
-                  filters: dict[str, object]) -> None:
-    append_event(session, actor=user.username, action="export", object=what,
-                 details={"rows": count, "masked": masked, "filters": {k: str(v) for k, v in filters.items()}})
+def record_export(
+    session: Session, user: User, *, what: str, count: int, masked: bool, filters: dict[str, object]
+) -> None:
+    append_event(
+        session,
+        actor=user.username,
+        action="export",
+        object=what,
+        details={"rows": count, "masked": masked, "filters": {k: str(v) for k, v in filters.items()}},
+    )
 
 
 def received_today() -> dt.date:
@@ -134,7 +174,8 @@ def sign_in(session: Session, limiter: LoginLimiter, address: str, username: str
     wait = limiter.hit(address)
     if wait:
         raise TooManyRequests(
-            f"too many sign-in attempts from this address; wait {wait} seconds and try again", retry_after=wait
+            f"too many sign-in attempts from this address; wait {wait} seconds and try again",
+            retry_after=wait,
         )
     result = authenticate(session, username.strip(), password)
     session.commit()

@@ -27,7 +27,9 @@ def user_by_id(session: Session, user_id: int) -> User | None:
 
 
 def _newest(model: Any, name: str) -> Any:
-    return select(model.letter_id, func.max(model.id).label("row_id")).group_by(model.letter_id).subquery(name)
+    return (
+        select(model.letter_id, func.max(model.id).label("row_id")).group_by(model.letter_id).subquery(name)
+    )
 
 
 def _scoped_select(columns: list[Any]) -> tuple[Select[Any], Any]:
@@ -114,7 +116,9 @@ def list_queue_for(
     eff_domain = func.coalesce(Decision.domain, Proposal.domain)
     eff_channel = func.coalesce(Decision.channel, Proposal.channel)
     is_confidential = _is_confidential()
-    is_overdue = and_(Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today)
+    is_overdue = and_(
+        Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today
+    )
     is_review = func.coalesce(Proposal.needs_review, false())
     conditions: list[Any] = []
     if confidential is True:
@@ -141,25 +145,43 @@ def list_queue_for(
     def flag(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    counts_stmt, _ = _scoped_select([
-        func.count(Letter.id),
-        flag(Proposal.urgent.is_(True)),
-        flag(Proposal.needs_review.is_(True)),
-        flag(is_overdue),
-        flag(is_confidential),
-        flag(Letter.status == "pending"),
-        flag(Letter.status == "decided"),
-    ])
+    counts_stmt, _ = _scoped_select(
+        [
+            func.count(Letter.id),
+            flag(Proposal.urgent.is_(True)),
+            flag(Proposal.needs_review.is_(True)),
+            flag(is_overdue),
+            flag(is_confidential),
+            flag(Letter.status == "pending"),
+            flag(Letter.status == "decided"),
+        ]
+    )
     total, n_urgent, n_review, n_overdue, n_conf, n_pending, n_decided = session.execute(
         counts_stmt.where(*conditions)
     ).one()
-    items_stmt, _ = _scoped_select([
-        Letter.id, Letter.case_number, Letter.title, Letter.form, Letter.received_on, Letter.status,
-        Letter.version, Letter.source, Letter.created_at, Proposal.id, eff_category, eff_domain,
-        eff_department, eff_channel, case((is_confidential, True), else_=False),
-        func.coalesce(Proposal.needs_review, false()), func.coalesce(Proposal.urgent, false()),
-        Proposal.earliest_due, case((is_overdue, True), else_=False),
-    ])
+    items_stmt, _ = _scoped_select(
+        [
+            Letter.id,
+            Letter.case_number,
+            Letter.title,
+            Letter.form,
+            Letter.received_on,
+            Letter.status,
+            Letter.version,
+            Letter.source,
+            Letter.created_at,
+            Proposal.id,
+            eff_category,
+            eff_domain,
+            eff_department,
+            eff_channel,
+            case((is_confidential, True), else_=False),
+            func.coalesce(Proposal.needs_review, false()),
+            func.coalesce(Proposal.urgent, false()),
+            Proposal.earliest_due,
+            case((is_overdue, True), else_=False),
+        ]
+    )
     rows = session.execute(
         items_stmt.where(*conditions)
         .order_by(
@@ -175,16 +197,35 @@ def list_queue_for(
     ).all()
     items = [
         QueueItem(
-            letter_id=r[0], case_number=r[1], title=r[2], form=r[3], received_on=r[4], status=r[5],
-            version=r[6], source=r[7], created_at=r[8], proposal_id=r[9], category=r[10], domain=r[11],
-            department=r[12], channel=r[13], confidential=bool(r[14]), needs_review=bool(r[15]),
-            urgent=bool(r[16]), earliest_due=r[17], overdue=bool(r[18]),
+            letter_id=r[0],
+            case_number=r[1],
+            title=r[2],
+            form=r[3],
+            received_on=r[4],
+            status=r[5],
+            version=r[6],
+            source=r[7],
+            created_at=r[8],
+            proposal_id=r[9],
+            category=r[10],
+            domain=r[11],
+            department=r[12],
+            channel=r[13],
+            confidential=bool(r[14]),
+            needs_review=bool(r[15]),
+            urgent=bool(r[16]),
+            earliest_due=r[17],
+            overdue=bool(r[18]),
         )
         for r in rows
     ]
     counts = {
-        "urgent": int(n_urgent), "needs_review": int(n_review), "overdue": int(n_overdue),
-        "confidential": int(n_conf), "pending": int(n_pending), "decided": int(n_decided),
+        "urgent": int(n_urgent),
+        "needs_review": int(n_review),
+        "overdue": int(n_overdue),
+        "confidential": int(n_conf),
+        "pending": int(n_pending),
+        "decided": int(n_decided),
     }
     return QueuePage(items=items, count=int(total), counts=counts)
 
@@ -211,11 +252,15 @@ def letter_bundle(session: Session, case_number: str) -> LetterBundle:
     from store.letters import get_letter_by_case_number, latest_proposal
 
     letter = get_letter_by_case_number(session, case_number)
-    decisions = list(session.scalars(select(Decision).where(Decision.letter_id == letter.id).order_by(Decision.id)))
+    decisions = list(
+        session.scalars(select(Decision).where(Decision.letter_id == letter.id).order_by(Decision.id))
+    )
     return LetterBundle(letter=letter, proposal=latest_proposal(session, letter.id), decisions=decisions)
 
 
-def letter_bundles_for_ids(session: Session, letter_ids: list[int]) -> dict[int, tuple[Letter, Decision | None]]:
+def letter_bundles_for_ids(
+    session: Session, letter_ids: list[int]
+) -> dict[int, tuple[Letter, Decision | None]]:
     """Letters by id with their newest decision (for exports of a queue page)."""
     if not letter_ids:
         return {}
@@ -230,7 +275,12 @@ def letter_bundles_for_ids(session: Session, letter_ids: list[int]) -> dict[int,
 
 
 def list_audit_events(
-    session: Session, *, action: str | None = None, actor: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[list[AuditEvent], int]:
     """Audit events, newest first, with the number matching the filters."""
     from store.errors import InvalidValueError
@@ -258,5 +308,7 @@ def table_counts(session: Session) -> dict[str, int]:
     out = {}
     for name, model in (("letters", Letter), ("proposals", Proposal), ("decisions", Decision)):
         out[name] = int(session.scalar(select(func.count()).select_from(model)) or 0)
-    out["case_numbers_distinct"] = int(session.scalar(select(func.count(func.distinct(Letter.case_number)))) or 0)
+    out["case_numbers_distinct"] = int(
+        session.scalar(select(func.count(func.distinct(Letter.case_number)))) or 0
+    )
     return out

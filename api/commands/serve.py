@@ -7,11 +7,22 @@ import click
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="port (0 = any free)")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="worker processes (each loads the model)")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="port (0 = any free)"
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="worker processes (each loads the model)",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve the officers' workbench at http://HOST:PORT/ (API under /api/v1, docs at /docs).
 
@@ -29,7 +40,14 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         raise click.ClickException(str(exc)) from exc
     if workers > 1:
         # Each worker process builds its own app (and engine) from the same settings.
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, proxy_headers=False)
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            proxy_headers=False,
+        )
         return
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=False)

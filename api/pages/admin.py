@@ -20,11 +20,28 @@ from store.users import create_user, list_users
 router = APIRouter()
 
 
-def _users_page(request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep,
-                error: str | None = None, created: str | None = None, status_code: int = 200) -> Response:
+def _users_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    error: str | None = None,
+    created: str | None = None,
+    status_code: int = 200,
+) -> Response:
     users = [views.user_public(u) for u in list_users(session)]
-    return render(request, "users.html", {"user": user, "users": users, "departments": catalogue.departments,
-                                          "error": error, "created": created}, status_code=status_code)
+    return render(
+        request,
+        "users.html",
+        {
+            "user": user,
+            "users": users,
+            "departments": catalogue.departments,
+            "error": error,
+            "created": created,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/users")
@@ -49,10 +66,19 @@ def add_user_page(
     if user.role not in access.MANAGE_USERS:
         raise Forbidden(f"role {user.role!r} may not manage accounts")
     if department and department not in catalogue.codes:
-        return _users_page(request, session, user, catalogue, error=f"未知部门代码 {department}", status_code=422)
+        return _users_page(
+            request, session, user, catalogue, error=f"未知部门代码 {department}", status_code=422
+        )
     try:
-        created = create_user(session, username=username.strip(), password=password, role=role,
-                              display_name=display_name, department=department or None, created_by=user.username)
+        created = create_user(
+            session,
+            username=username.strip(),
+            password=password,
+            role=role,
+            display_name=display_name,
+            department=department or None,
+            created_by=user.username,
+        )
     except StoreError as exc:
         session.rollback()
         return _users_page(request, session, user, catalogue, error=str(exc), status_code=422)
@@ -65,5 +91,14 @@ def audit_page(request: Request, session: SessionDep, user: PageUser) -> Respons
         raise Forbidden(f"role {user.role!r} may not read the audit log")
     events, total = list_audit_events(session, limit=200)
     problems = [str(p) for p in verify_chain(session)]
-    return render(request, "audit.html", {"user": user, "events": [views.audit_event_public(e) for e in events],
-                                          "count": total, "chain_ok": not problems, "problems": problems})
+    return render(
+        request,
+        "audit.html",
+        {
+            "user": user,
+            "events": [views.audit_event_public(e) for e in events],
+            "count": total,
+            "chain_ok": not problems,
+            "problems": problems,
+        },
+    )

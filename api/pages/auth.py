@@ -43,15 +43,29 @@ def login(
     try:
         user = workflows.sign_in(session, limiter, address, username, password)
     except NotAuthenticated:
-        return render(request, "login.html", {"next": _safe_next(next), "username": username,
-                                              "error": "用户名或密码错误，或账户已被锁定、停用。"}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": _safe_next(next),
+                "username": username,
+                "error": "用户名或密码错误，或账户已被锁定、停用。",
+            },
+            status_code=401,
+        )
     except TooManyRequests as exc:
-        return render(request, "login.html", {"next": _safe_next(next), "username": username,
-                                              "error": "登录尝试过于频繁，请稍后再试。"}, status_code=429,
-                      headers=exc.headers)
+        return render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "username": username, "error": "登录尝试过于频繁，请稍后再试。"},
+            status_code=429,
+            headers=exc.headers,
+        )
     # A fresh session on sign-in: a token planted before it (session fixation) is worth nothing after.
     request.session.clear()
-    request.session.update({"uid": user.id, "fp": password_fingerprint(user.password_hash), "csrf": new_csrf_token()})
+    request.session.update(
+        {"uid": user.id, "fp": password_fingerprint(user.password_hash), "csrf": new_csrf_token()}
+    )
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

@@ -13,7 +13,8 @@ from api.security import csrf_matches
 def check_csrf(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> None:
     if not csrf_matches(request.session.get("csrf"), csrf_token):
         raise Forbidden(
-            "the form's security token is missing or out of date (CSRF check); reload the page and submit it again"
+            "the form's security token is missing or out of date (CSRF check); "
+            "reload the page and submit it again"
         )
 
 

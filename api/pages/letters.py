@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -47,23 +46,48 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
     if filters["status"] not in ("pending", "decided", "all"):
         filters["status"] = "pending"
     page = list_queue_for(
-        session, **access.queue_scope(user),  # type: ignore[arg-type]
-        form=filters["form"], category=filters["category"], department=filters["department"],
-        overdue=filters["overdue"], needs_review=filters["needs_review"],
-        status=None if filters["status"] == "all" else filters["status"], limit=200,
+        session,
+        **access.queue_scope(user),  # type: ignore[arg-type]
+        form=filters["form"],
+        category=filters["category"],
+        department=filters["department"],
+        overdue=filters["overdue"],
+        needs_review=filters["needs_review"],
+        status=None if filters["status"] == "all" else filters["status"],
+        limit=200,
     )
-    public = QueuePublic(data=[views.queue_item(i, catalogue) for i in page.items], count=page.count,
-                         counts=page.counts)
-    return render(request, "queue.html", {"user": user, "page": public, "filters": filters,
-                                          "departments": catalogue.departments})
+    public = QueuePublic(
+        data=[views.queue_item(i, catalogue) for i in page.items], count=page.count, counts=page.counts
+    )
+    return render(
+        request,
+        "queue.html",
+        {"user": user, "page": public, "filters": filters, "departments": catalogue.departments},
+    )
 
 
-def _new_form(request: Request, user: Any, settings: Any, values: dict[str, Any], error: str | None = None,
-              errors: list[dict[str, Any]] | None = None, status_code: int = 200) -> Response:
-    return render(request, "new_letter.html", {
-        "user": user, "values": values, "error": error, "errors": errors or [],
-        "today": china_today().isoformat(), "max_upload_mb": settings.max_upload_bytes // (1024 * 1024),
-    }, status_code=status_code)
+def _new_form(
+    request: Request,
+    user: Any,
+    settings: Any,
+    values: dict[str, Any],
+    error: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "new_letter.html",
+        {
+            "user": user,
+            "values": values,
+            "error": error,
+            "errors": errors or [],
+            "today": china_today().isoformat(),
+            "max_upload_mb": settings.max_upload_bytes // (1024 * 1024),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/letters/new")
@@ -73,8 +97,21 @@ def new_letter_form(request: Request, user: PageUser, settings: SettingsDep) -> 
     return _new_form(request, user, settings, {})
 
 
-_TEXT_FIELDS = ("title", "text", "form", "received_on", "visitors", "petitioner_name", "petitioner_organisation",
-                "id_number", "address", "contact_phone", "request", "facts", "reasons")
+_TEXT_FIELDS = (
+    "title",
+    "text",
+    "form",
+    "received_on",
+    "visitors",
+    "petitioner_name",
+    "petitioner_organisation",
+    "id_number",
+    "address",
+    "contact_phone",
+    "request",
+    "facts",
+    "reasons",
+)
 
 
 @router.post("/letters/new", dependencies=[CsrfChecked])
@@ -102,23 +139,40 @@ def register(
     if user.role not in access.REGISTER_LETTERS:
         raise Forbidden(f"role {user.role!r} may not register letters")
     values: dict[str, Any] = {
-        "title": title, "text": text, "form": form, "received_on": received_on, "visitors": visitors,
-        "petitioner_name": petitioner_name, "petitioner_organisation": petitioner_organisation,
-        "id_number": id_number, "address": address, "contact_phone": contact_phone, "request": request_,
-        "facts": facts, "reasons": reasons,
+        "title": title,
+        "text": text,
+        "form": form,
+        "received_on": received_on,
+        "visitors": visitors,
+        "petitioner_name": petitioner_name,
+        "petitioner_organisation": petitioner_organisation,
+        "id_number": id_number,
+        "address": address,
+        "contact_phone": contact_phone,
+        "request": request_,
+        "facts": facts,
+        "reasons": reasons,
     }
     if file is not None and file.filename:
         try:
-            _, values["text"] = read_text_upload(file.filename, file.content_type, file.file,
-                                                 settings.max_upload_bytes)
+            _, values["text"] = read_text_upload(
+                file.filename, file.content_type, file.file, settings.max_upload_bytes
+            )
         except ApiError as exc:
             return _new_form(request, user, settings, values, error=exc.message, status_code=exc.status)
     payload_values = {k: v for k, v in values.items() if v not in ("", None)}
     try:
         payload = LetterCreate.model_validate(payload_values)
     except ValidationError as exc:
-        return _new_form(request, user, settings, values, error="登记信息有误，请检查后重新提交。",
-                         errors=_validation_errors(exc), status_code=422)
+        return _new_form(
+            request,
+            user,
+            settings,
+            values,
+            error="登记信息有误，请检查后重新提交。",
+            errors=_validation_errors(exc),
+            status_code=422,
+        )
     try:
         registered = workflows.register_letter(session, router_, user, payload)
     except InvalidValueError as exc:
@@ -127,14 +181,28 @@ def register(
     case_number = registered.bundle.letter.case_number
     if registered.readable:
         return RedirectResponse(f"/letters/{case_number}", status_code=303)
-    return render(request, "registered.html", {
-        "user": user, "case_number": case_number, "qr": presenters.qr_svg(case_number),
-        "confidential": views.letter_state(registered.bundle).confidential,
-    }, status_code=201)
+    return render(
+        request,
+        "registered.html",
+        {
+            "user": user,
+            "case_number": case_number,
+            "qr": presenters.qr_svg(case_number),
+            "confidential": views.letter_state(registered.bundle).confidential,
+        },
+        status_code=201,
+    )
 
 
-def _letter_page(request: Request, user: Any, bundle: LetterBundle, catalogue: Catalogue,
-                 form: dict[str, Any] | None = None, error: str | None = None, status_code: int = 200) -> Response:
+def _letter_page(
+    request: Request,
+    user: Any,
+    bundle: LetterBundle,
+    catalogue: Catalogue,
+    form: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     letter: LetterPublic = views.letter_public(bundle, user, catalogue)
     state = views.letter_state(bundle)
     p = letter.proposal
@@ -143,8 +211,9 @@ def _letter_page(request: Request, user: Any, bundle: LetterBundle, catalogue: C
     title_segments = [presenters.Segment(letter.title)] if letter.title else []
     deadlines: list[Any] = []
     if p is not None:
-        words = presenters.strongest_words({k: tuple(v) for k, v in p.evidence.items()},
-                                           head="department", limit=8)
+        words = presenters.strongest_words(
+            {k: tuple(v) for k, v in p.evidence.items()}, head="department", limit=8
+        )
         if not words:
             words = presenters.strongest_words({k: tuple(v) for k, v in p.evidence.items()}, head="category")
         word_texts = [w.feature for w in words]
@@ -157,20 +226,37 @@ def _letter_page(request: Request, user: Any, bundle: LetterBundle, catalogue: C
         today = china_today()
         deadlines = [(d, presenters.deadline_state(d, today)) for d in p.deadlines]
     if form is None:
-        current = bundle.decision.field_values() if bundle.decision else (
-            bundle.proposal.field_values() if bundle.proposal else {})
+        current = (
+            bundle.decision.field_values()
+            if bundle.decision
+            else (bundle.proposal.field_values() if bundle.proposal else {})
+        )
         form = dict(current)
-    return render(request, "letter.html", {
-        "user": user, "letter": letter, "qr": presenters.qr_svg(letter.case_number),
-        "text_segments": text_segments, "title_segments": title_segments, "words": words,
-        "deadlines": deadlines, "can_decide": access.can_decide(user, state), "form": form, "error": error,
-        "departments": catalogue.departments, "domains": DOMAINS,
-    }, status_code=status_code)
+    return render(
+        request,
+        "letter.html",
+        {
+            "user": user,
+            "letter": letter,
+            "qr": presenters.qr_svg(letter.case_number),
+            "text_segments": text_segments,
+            "title_segments": title_segments,
+            "words": words,
+            "deadlines": deadlines,
+            "can_decide": access.can_decide(user, state),
+            "form": form,
+            "error": error,
+            "departments": catalogue.departments,
+            "domains": DOMAINS,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/letters/{case_number}")
-def letter_page(case_number: str, request: Request, session: SessionDep, user: PageUser,
-                catalogue: CatalogueDep) -> Response:
+def letter_page(
+    case_number: str, request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep
+) -> Response:
     bundle = workflows.open_letter(session, user, case_number)
     return _letter_page(request, user, bundle, catalogue)
 
@@ -193,10 +279,21 @@ def decide_page(
     reason: Annotated[str, Form(max_length=5000)] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    form = {"category": category, "domain": domain, "department": department, "channel": channel,
-            "disposition": disposition, "reason": reason, "comment": comment}
-    raw: dict[str, Any] = {"proposal_id": proposal_id, "letter_version": letter_version,
-                           "reason": reason or None, "comment": comment or None}
+    form = {
+        "category": category,
+        "domain": domain,
+        "department": department,
+        "channel": channel,
+        "disposition": disposition,
+        "reason": reason,
+        "comment": comment,
+    }
+    raw: dict[str, Any] = {
+        "proposal_id": proposal_id,
+        "letter_version": letter_version,
+        "reason": reason or None,
+        "comment": comment or None,
+    }
     if action != "accept":
         raw.update({k: v for k, v in form.items() if k not in ("reason", "comment") and v})
     try:
@@ -204,19 +301,16 @@ def decide_page(
         workflows.decide_letter(session, user, case_number, payload, catalogue)
     except (ValidationError, InvalidValueError, ConflictError) as exc:
         session.rollback()
+        shown: dict[str, Any] | None
         bundle = workflows.open_letter(session, user, case_number)
         if isinstance(exc, ConflictError):
             message, status = "本件已被他人确认或更新，请查看最新内容后重新确认。", 409
-            form = None  # show what is in force now, not the stale choice
+            shown = None  # what is in force now, not the stale choice
         elif isinstance(exc, ValidationError):
-            message, status = "；".join(e["msg"] for e in exc.errors()), 422
+            message, status, shown = "；".join(e["msg"] for e in exc.errors()), 422, form
         else:
-            message, status = str(exc), 422
+            message, status, shown = str(exc), 422, form
         if status == 422 and "reason" in message:
             message = "更改了建议内容（或更正已有确认），必须填写理由。" + message
-        return _letter_page(request, user, bundle, catalogue, form=form, error=message, status_code=status)
+        return _letter_page(request, user, bundle, catalogue, form=shown, error=message, status_code=status)
     return RedirectResponse(f"/letters/{case_number}#decisions", status_code=303)
-
-
-def _today() -> dt.date:
-    return china_today()

@@ -20,13 +20,26 @@ from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES
 
 FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
 STATUS_NAMES = {"pending": "待处理", "decided": "已确认"}
-FIELD_NAMES = {"category": "类别", "domain": "领域", "department": "承办部门", "channel": "处理途径",
-               "disposition": "处理方式"}
+FIELD_NAMES = {
+    "category": "类别",
+    "domain": "领域",
+    "department": "承办部门",
+    "channel": "处理途径",
+    "disposition": "处理方式",
+}
 REVIEW_NAMES = {
-    "low_confidence": "置信度低", "small_margin": "前两名接近", "conflicting_rules": "规则冲突",
-    "urgent": "紧急", "multiple_matters": "多项诉求", "empty_text": "正文为空", "too_short": "正文过短",
-    "no_chinese": "无中文", "truncated": "已截断", "low_ocr_confidence": "识别质量低",
-    "model_rule_disagreement": "模型与规则不一致", "procedural_flag": "程序性提示",
+    "low_confidence": "置信度低",
+    "small_margin": "前两名接近",
+    "conflicting_rules": "规则冲突",
+    "urgent": "紧急",
+    "multiple_matters": "多项诉求",
+    "empty_text": "正文为空",
+    "too_short": "正文过短",
+    "no_chinese": "无中文",
+    "truncated": "已截断",
+    "low_ocr_confidence": "识别质量低",
+    "model_rule_disagreement": "模型与规则不一致",
+    "procedural_flag": "程序性提示",
 }
 
 
@@ -48,9 +61,15 @@ def configure_templates(templates: Jinja2Templates) -> Jinja2Templates:
     env.filters["date"] = _date
     env.filters["percent"] = _percent
     env.globals.update(
-        FORM_NAMES=FORM_NAMES, STATUS_NAMES=STATUS_NAMES, CATEGORY_NAMES=CATEGORY_NAMES,
-        CHANNEL_NAMES=CHANNEL_NAMES, DISPOSITION_NAMES=DISPOSITION_NAMES, ROLE_NAMES=ROLE_NAMES,
-        FIELD_NAMES=FIELD_NAMES, REVIEW_NAMES=REVIEW_NAMES, UNIT_NAMES=UNIT_NAMES,
+        FORM_NAMES=FORM_NAMES,
+        STATUS_NAMES=STATUS_NAMES,
+        CATEGORY_NAMES=CATEGORY_NAMES,
+        CHANNEL_NAMES=CHANNEL_NAMES,
+        DISPOSITION_NAMES=DISPOSITION_NAMES,
+        ROLE_NAMES=ROLE_NAMES,
+        FIELD_NAMES=FIELD_NAMES,
+        REVIEW_NAMES=REVIEW_NAMES,
+        UNIT_NAMES=UNIT_NAMES,
     )
     return templates
 
@@ -64,20 +83,41 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200,
-           headers: dict[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     full = {"request": request, "csrf_token": csrf_token(request), **context}
     full.setdefault("user", None)
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
 
 
-def render_error(request: Request, status: int, message: str, errors: list[dict[str, Any]],
-                 headers: dict[str, str] | None = None) -> Response:
-    titles = {400: "请求有误", 403: "无权访问", 404: "未找到", 409: "已被他人修改", 413: "文件过大",
-              415: "文件类型不支持", 422: "填写有误", 429: "尝试过于频繁", 503: "服务暂不可用"}
+def render_error(
+    request: Request,
+    status: int,
+    message: str,
+    errors: list[dict[str, Any]],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    titles = {
+        400: "请求有误",
+        403: "无权访问",
+        404: "未找到",
+        409: "已被他人修改",
+        413: "文件过大",
+        415: "文件类型不支持",
+        422: "填写有误",
+        429: "尝试过于频繁",
+        503: "服务暂不可用",
+    }
     return render(
-        request, "error.html",
+        request,
+        "error.html",
         {"status": status, "title": titles.get(status, "出错了"), "message": message, "errors": errors},
-        status_code=status, headers=headers,
+        status_code=status,
+        headers=headers,
     )

@@ -26,7 +26,9 @@ def issue_token(
     """Exchange a username and password for a bearer token (OAuth2 password form)."""
     address = request.client.host if request.client else "unknown"
     user = workflows.sign_in(session, limiter, address, username, password)
-    return TokenPublic(access_token=signer.issue(user.id, user.password_hash), expires_in=settings.token_max_age)
+    return TokenPublic(
+        access_token=signer.issue(user.id, user.password_hash), expires_in=settings.token_max_age
+    )
 
 
 @router.get("/me", response_model=UserPublic, responses=error_responses(401))

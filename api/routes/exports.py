@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from api import access, views, workflows
 from api.deps import SessionDep, api_role
-from api.schemas import ExportPublic, Form as LetterForm, error_responses
+from api.schemas import ExportPublic, error_responses
+from api.schemas import Form as LetterForm
 from routing.codes import Category
 from store.models import User
 from store.queries_api import letter_bundles_for_ids, list_queue_for
@@ -30,14 +31,23 @@ def export_letters(
 ) -> ExportPublic:
     """The letters the caller may see as flat rows; petitioners' names masked unless the role needs them."""
     page = list_queue_for(
-        session, **access.queue_scope(user),  # type: ignore[arg-type]
-        form=form, category=category.value if category else None,
-        status=None if status == "all" else status, limit=limit, offset=offset,
+        session,
+        **access.queue_scope(user),  # type: ignore[arg-type]
+        form=form,
+        category=category.value if category else None,
+        status=None if status == "all" else status,
+        limit=limit,
+        offset=offset,
     )
     unmasked = user.role in access.UNMASKED_EXPORT
     loaded = letter_bundles_for_ids(session, [i.letter_id for i in page.items])
     rows = [views.export_row(i, *loaded[i.letter_id], unmasked=unmasked) for i in page.items]
-    workflows.record_export(session, user, what="letters", count=len(rows), masked=not unmasked,
-                            filters={"form": form, "category": category, "status": status,
-                                     "limit": limit, "offset": offset})
+    workflows.record_export(
+        session,
+        user,
+        what="letters",
+        count=len(rows),
+        masked=not unmasked,
+        filters={"form": form, "category": category, "status": status, "limit": limit, "offset": offset},
+    )
     return ExportPublic(data=rows, count=len(rows), masked=not unmasked)

@@ -14,12 +14,14 @@ from api.schemas import (
     DecisionCreate,
     DecisionPublic,
     DecisionsPublic,
-    Form as LetterForm,
     LetterCreate,
-    LetterReceipt,
     LetterPublic,
+    LetterReceipt,
     QueuePublic,
     error_responses,
+)
+from api.schemas import (
+    Form as LetterForm,
 )
 from api.uploads import read_text_upload
 from routing.codes import Category
@@ -33,9 +35,12 @@ Registrar = Annotated[User, api_role(access.REGISTER_LETTERS, "register letters"
 
 
 class LetterFileForm(BaseModel):
-    """The particulars sent beside an uploaded text file."""
+    """The particulars sent beside an uploaded text file.
 
-    model_config = ConfigDict(extra="forbid")
+    Unknown fields are not refused here because the file itself arrives in the same form body.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     title: str = Field(default="", max_length=500)
     form: LetterForm = "letter"
@@ -80,16 +85,25 @@ def list_letters(
     if user.role not in access.READ_LETTERS:
         raise Forbidden(f"role {user.role!r} has no letter queue")
     page = list_queue_for(
-        session, **access.queue_scope(user),  # type: ignore[arg-type]
-        form=form, category=category.value if category else None, department=department,
-        overdue=overdue, needs_review=needs_review, status=None if status == "all" else status,
-        limit=limit, offset=offset,
+        session,
+        **access.queue_scope(user),  # type: ignore[arg-type]
+        form=form,
+        category=category.value if category else None,
+        department=department,
+        overdue=overdue,
+        needs_review=needs_review,
+        status=None if status == "all" else status,
+        limit=limit,
+        offset=offset,
     )
-    return QueuePublic(data=[views.queue_item(i, catalogue) for i in page.items], count=page.count,
-                       counts=page.counts)
+    return QueuePublic(
+        data=[views.queue_item(i, catalogue) for i in page.items], count=page.count, counts=page.counts
+    )
 
 
-@router.post("", response_model=LetterReceipt, status_code=201, responses=error_responses(401, 403, 413, 422, 503))
+@router.post(
+    "", response_model=LetterReceipt, status_code=201, responses=error_responses(401, 403, 413, 422, 503)
+)
 def create_letter(
     payload: LetterCreate, session: SessionDep, user: Registrar, router_: RouterDep, catalogue: CatalogueDep
 ) -> LetterReceipt:
@@ -97,8 +111,12 @@ def create_letter(
     return _receipt(workflows.register_letter(session, router_, user, payload), user, catalogue)
 
 
-@router.post("/file", response_model=LetterReceipt, status_code=201,
-             responses=error_responses(400, 401, 403, 413, 415, 422, 503))
+@router.post(
+    "/file",
+    response_model=LetterReceipt,
+    status_code=201,
+    responses=error_responses(400, 401, 403, 413, 415, 422, 503),
+)
 def create_letter_from_file(
     file: Annotated[UploadFile, File(description="the letter as a UTF-8 or GB 18030 .txt file")],
     fields: Annotated[LetterFileForm, Form()],
@@ -115,22 +133,32 @@ def create_letter_from_file(
 
 
 @router.get("/{case_number}", response_model=LetterPublic, responses=error_responses(401, 403, 404))
-def read_letter(case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep) -> LetterPublic:
+def read_letter(
+    case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep
+) -> LetterPublic:
     """One letter with its current proposal and its decisions (404 when the caller may not open it)."""
     bundle = workflows.open_letter(session, user, case_number)
     return views.letter_public(bundle, user, catalogue)
 
 
-@router.get("/{case_number}/decisions", response_model=DecisionsPublic, responses=error_responses(401, 403, 404))
-def list_decisions(case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep) -> DecisionsPublic:
+@router.get(
+    "/{case_number}/decisions", response_model=DecisionsPublic, responses=error_responses(401, 403, 404)
+)
+def list_decisions(
+    case_number: str, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep
+) -> DecisionsPublic:
     """The decisions on a letter, oldest first (the last one is in force)."""
     bundle = workflows.open_letter(session, user, case_number)
     data = [views.decision_public(d, catalogue) for d in bundle.decisions]
     return DecisionsPublic(data=data, count=len(data))
 
 
-@router.post("/{case_number}/decisions", response_model=DecisionPublic, status_code=201,
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{case_number}/decisions",
+    response_model=DecisionPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def create_decision(
     case_number: str, payload: DecisionCreate, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep
 ) -> DecisionPublic:

@@ -36,5 +36,9 @@ def health(request: Request) -> HealthPublic:
     except Exception:
         database = False
     holder = request.app.state.routers
-    return HealthPublic(ok=database and holder.loaded, database=database, model_loaded=holder.loaded,
-                        model_version=holder.model_version)
+    return HealthPublic(
+        ok=database and holder.loaded,
+        database=database,
+        model_loaded=holder.loaded,
+        model_version=holder.model_version,
+    )

@@ -30,10 +30,16 @@ def add_user(payload: UserCreate, session: SessionDep, user: Admin, catalogue: C
     """Create an account; the password must pass the strength policy."""
     if payload.department is not None and payload.department not in catalogue.codes:
         raise InvalidInput(
-            f"department {payload.department!r} is not in the catalogue; known codes: {', '.join(catalogue.codes)}"
+            f"department {payload.department!r} is not in the catalogue; "
+            f"known codes: {', '.join(catalogue.codes)}"
         )
     created = create_user(
-        session, username=payload.username, password=payload.password, role=payload.role,
-        display_name=payload.display_name, department=payload.department, created_by=user.username,
+        session,
+        username=payload.username,
+        password=payload.password,
+        role=payload.role,
+        display_name=payload.display_name,
+        department=payload.department,
+        created_by=user.username,
     )
     return views.user_public(created)

@@ -27,11 +27,18 @@ from store.users import create_user
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from standin_router import StandInRouter  # noqa: E402
+from web_factories import PASSWORD, make_settings  # noqa: E402
 
 # Tests live outside the service, so reading the environment here does not bypass api/settings.py.
 PG_URL = os.environ.get("DATABASE_URL", "")
-PASSWORD = "Ting-feng 2026 yu"
-ROLES = ("intake_officer", "supervisor", "analyst", "administrator", "department_handler", "discipline_inspector")
+ROLES = (
+    "intake_officer",
+    "supervisor",
+    "analyst",
+    "administrator",
+    "department_handler",
+    "discipline_inspector",
+)
 # One account per role; the handler works for the housing bureau (住房和城乡建设局).
 HANDLER_DEPARTMENT = "housing"
 
@@ -81,18 +88,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     yield from _pg_database()
 
 
-def make_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "database_url": database_url,
-        "secret_key": "test-secret-" + "x" * 32,
-        "preload_model": False,
-        "migrate_on_start": False,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
@@ -104,8 +99,14 @@ def add_users(database_url: str) -> dict[str, str]:
     try:
         with session_scope(make_session_factory(engine)) as session:
             for role in ROLES:
-                create_user(session, username=role.replace("_", "."), password=PASSWORD, role=role,
-                            display_name=f"测试{role}", department=HANDLER_DEPARTMENT if role == "department_handler" else None)
+                create_user(
+                    session,
+                    username=role.replace("_", "."),
+                    password=PASSWORD,
+                    role=role,
+                    display_name=f"测试{role}",
+                    department=HANDLER_DEPARTMENT if role == "department_handler" else None,
+                )
     finally:
         engine.dispose()
     return {role: role.replace("_", ".") for role in ROLES}

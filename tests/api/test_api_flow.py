@@ -12,7 +12,7 @@ from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, letter_payload
 def register(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
     r = client.post("/api/v1/letters", json=letter_payload(**fields), headers=headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    return dict(r.json())
 
 
 def test_register_read_and_decide(client: TestClient, token_for: Any) -> None:
@@ -27,10 +27,16 @@ def test_register_read_and_decide(client: TestClient, token_for: Any) -> None:
     assert len(p["department"]["top"]) == 3
     assert p["deadlines"][0]["due"] == "2026-11-17"  # shown as the pipeline computed it
     assert letter["particulars"]["petitioner_name"] == "张三丰"  # the intake officer needs it
-    r = client.post(f"/api/v1/letters/{case}/decisions", headers=officer, json={
-        "proposal_id": p["id"], "letter_version": letter["version"], "department": "urban_management",
-        "reason": "属违章搭建问题，由城管执法局处理",
-    })
+    r = client.post(
+        f"/api/v1/letters/{case}/decisions",
+        headers=officer,
+        json={
+            "proposal_id": p["id"],
+            "letter_version": letter["version"],
+            "department": "urban_management",
+            "reason": "属违章搭建问题，由城管执法局处理",
+        },
+    )
     assert r.status_code == 201, r.text
     decision = r.json()
     assert decision["agreed_with_proposal"] is False
@@ -47,9 +53,15 @@ def test_correction_without_reason_is_refused_and_nothing_stored(client: TestCli
     officer = token_for("intake_officer")
     case = register(client, officer)["case_number"]
     letter = client.get(f"/api/v1/letters/{case}", headers=officer).json()
-    r = client.post(f"/api/v1/letters/{case}/decisions", headers=officer, json={
-        "proposal_id": letter["proposal"]["id"], "letter_version": letter["version"], "department": "transport",
-    })
+    r = client.post(
+        f"/api/v1/letters/{case}/decisions",
+        headers=officer,
+        json={
+            "proposal_id": letter["proposal"]["id"],
+            "letter_version": letter["version"],
+            "department": "transport",
+        },
+    )
     assert r.status_code == 422
     assert "reason" in r.json()["error"]
     assert client.get(f"/api/v1/letters/{case}/decisions", headers=officer).json()["count"] == 0
@@ -72,15 +84,22 @@ def test_rule_hits_carry_offsets_into_the_text(client: TestClient, token_for: An
     case = register(client, officer, text=ARBITRATION_TEXT)["case_number"]
     p = client.get(f"/api/v1/letters/{case}", headers=officer).json()["proposal"]
     hit = next(h for h in p["rule_hits"] if h["field"] == "text")
-    assert ARBITRATION_TEXT[hit["start"]:hit["end"]] == hit["matched"]
+    assert ARBITRATION_TEXT[hit["start"] : hit["end"]] == hit["matched"]
     assert p["channel"] == "arbitration"
 
 
-def test_accusation_receipt_hides_the_letter_from_the_registering_officer(client: TestClient, token_for: Any) -> None:
+def test_accusation_receipt_hides_the_letter_from_the_registering_officer(
+    client: TestClient, token_for: Any
+) -> None:
     officer = token_for("intake_officer")
     receipt = register(client, officer, text=ACCUSATION_TEXT)
-    assert receipt == {"case_number": receipt["case_number"], "status": "pending", "confidential": True,
-                       "readable": False, "letter": None}
+    assert receipt == {
+        "case_number": receipt["case_number"],
+        "status": "pending",
+        "confidential": True,
+        "readable": False,
+        "letter": None,
+    }
     assert client.get(f"/api/v1/letters/{receipt['case_number']}", headers=officer).status_code == 404
 
 

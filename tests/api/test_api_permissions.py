@@ -1,0 +1,362 @@
+"""The permission matrix: every endpoint (API and pages) x every role, and not signed in.
+
+The letters in play:
+
+- ``pending``: an ordinary letter (物业 → housing), not yet decided;
+- ``decided``: an ordinary letter decided for housing, the department handler's own department;
+- ``accusation``: an accusation about the housing bureau, proposed for housing (confidential);
+- ``accusation_decided``: the same, decided by a discipline inspector as an accusation for housing.
+
+A letter a role may not open answers 404, exactly like a case number that does not exist.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from web_factories import ACCUSATION_TEXT, PASSWORD, letter_payload, make_settings
+
+from api.app import create_app
+
+ANON = "anonymous"
+ROLES = (
+    "intake_officer",
+    "supervisor",
+    "analyst",
+    "administrator",
+    "department_handler",
+    "discipline_inspector",
+)
+WHO = (*ROLES, ANON)
+
+IN, SU, AN, AD, HA, DI = ROLES
+
+
+def expect(default: int, **by_role: int) -> dict[str, int]:
+    table = dict.fromkeys(WHO, default)
+    table.update({k: v for k, v in by_role.items()})
+    return table
+
+
+# (method, path, body kind, expected status per role). Paths name letters by their key in the world.
+API: list[tuple[str, str, str | None, dict[str, int]]] = [
+    ("GET", "/api/v1/auth/me", None, expect(200, anonymous=401)),
+    ("GET", "/api/v1/health", None, expect(200)),
+    ("GET", "/api/v1/labels", None, expect(200, anonymous=401)),
+    ("GET", "/api/v1/letters", None, expect(200, administrator=403, anonymous=401)),
+    ("POST", "/api/v1/letters", "letter", expect(403, intake_officer=201, supervisor=201, anonymous=401)),
+    ("POST", "/api/v1/letters/file", "file", expect(403, intake_officer=201, supervisor=201, anonymous=401)),
+    (
+        "GET",
+        "/api/v1/letters/{pending}",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{decided}",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation_decided}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{decided}/decisions",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation_decided}/decisions",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{pending}/decisions",
+        "decision",
+        expect(404, intake_officer=201, supervisor=201, analyst=403, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation}/decisions",
+        "decision",
+        expect(404, supervisor=201, discipline_inspector=201, administrator=403, anonymous=401),
+    ),
+    ("GET", "/api/v1/exports/letters", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
+    ("GET", "/api/v1/audit", None, expect(403, supervisor=200, anonymous=401)),
+    ("GET", "/api/v1/users", None, expect(403, administrator=200, anonymous=401)),
+    ("POST", "/api/v1/users", "user", expect(403, administrator=201, anonymous=401)),
+]
+
+# Pages answer "not signed in" with a redirect to the login form.
+PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
+    ("GET", "/", None, expect(200, administrator=303, anonymous=303)),
+    ("GET", "/letters/new", None, expect(403, intake_officer=200, supervisor=200, anonymous=303)),
+    ("POST", "/letters/new", "page_letter", expect(403, intake_officer=303, supervisor=303, anonymous=303)),
+    (
+        "GET",
+        "/letters/{pending}",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{decided}",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{accusation}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{accusation_decided}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{pending}/decide",
+        "page_decision",
+        expect(404, intake_officer=303, supervisor=303, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{accusation}/decide",
+        "page_decision",
+        expect(404, supervisor=303, discipline_inspector=303, administrator=403, anonymous=303),
+    ),
+    ("GET", "/audit", None, expect(403, supervisor=200, anonymous=303)),
+    ("GET", "/admin/users", None, expect(403, administrator=200, anonymous=303)),
+    ("POST", "/admin/users", "page_user", expect(403, administrator=201, anonymous=303)),
+    ("POST", "/logout", "csrf_only", expect(303)),
+    ("GET", "/login", None, expect(200)),
+]
+# Routes outside the matrix on purpose: the token endpoint (its own tests), the API docs, static files.
+UNLISTED = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/login"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/static"),
+}
+
+
+def _template(path: str) -> str:
+    return (
+        path.replace("{pending}", "{case_number}")
+        .replace("{decided}", "{case_number}")
+        .replace("{accusation_decided}", "{case_number}")
+        .replace("{accusation}", "{case_number}")
+    )
+
+
+def test_matrix_covers_every_route(app: Any) -> None:
+    covered = {(m, _template(p)) for m, p, _, _ in API + PAGES} | UNLISTED
+    routes = set()
+    for route in app.routes:
+        for method in getattr(route, "methods", None) or {"GET"}:
+            if method != "HEAD":
+                routes.add((method, getattr(route, "path", "/static")))
+    assert routes - covered == set(), "add these routes to the permission matrix"
+
+
+@pytest.fixture(scope="module")
+def mx_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, standin_router: Any) -> Any:
+    # One database for the whole matrix: the cases only read, or act on a letter made for them.
+    path = tmp_path_factory.mktemp("matrix") / "matrix.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return create_app(make_settings(f"sqlite:///{path}", login_attempts=1000), router=standin_router)
+
+
+class Actor:
+    """A signed-in browser session and an API token for one role (or neither, for anonymous)."""
+
+    def __init__(self, app: Any, role: str) -> None:
+        self.client = TestClient(app, raise_server_exceptions=False)
+        self.headers: dict[str, str] = {}
+        if role != ANON:
+            r = self.client.post(
+                "/api/v1/auth/token", data={"username": role.replace("_", "."), "password": PASSWORD}
+            )
+            assert r.status_code == 200, r.text
+            self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            r = self.client.post(
+                "/login",
+                data={
+                    "username": role.replace("_", "."),
+                    "password": PASSWORD,
+                    "csrf_token": self.csrf(),
+                    "next": "/",
+                },
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
+
+    def csrf(self) -> str:
+        page = self.client.get("/login").text
+        return str(page.split('name="csrf_token" value="')[1].split('"')[0])
+
+
+@pytest.fixture(scope="module")
+def actors(mx_app: Any) -> dict[str, Actor]:
+    return {who: Actor(mx_app, who) for who in WHO}
+
+
+def _new_letter(
+    actors: dict[str, Actor], text: str | None = None, decide_as: str | None = None
+) -> dict[str, Any]:
+    sup = actors[SU]
+    r = sup.client.post(
+        "/api/v1/letters", json=letter_payload(**({"text": text} if text else {})), headers=sup.headers
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()["case_number"]
+    if decide_as is not None:
+        letter = sup.client.get(f"/api/v1/letters/{case}", headers=sup.headers).json()
+        who = actors[decide_as]
+        r = who.client.post(
+            f"/api/v1/letters/{case}/decisions",
+            headers=who.headers,
+            json={
+                "proposal_id": letter["proposal"]["id"],
+                "letter_version": letter["version"],
+                "department": "housing",
+            },
+        )
+        assert r.status_code == 201, r.text
+    return dict(sup.client.get(f"/api/v1/letters/{case}", headers=sup.headers).json())
+
+
+@pytest.fixture(scope="module")
+def world(actors: dict[str, Actor]) -> dict[str, dict[str, Any]]:
+    built = {
+        "pending": _new_letter(actors),
+        "decided": _new_letter(actors, decide_as=SU),
+        "accusation": _new_letter(actors, ACCUSATION_TEXT),
+        "accusation_decided": _new_letter(actors, ACCUSATION_TEXT, decide_as=DI),
+    }
+    assert built["accusation"]["proposal"]["department"]["label"] == "housing"
+    return built
+
+
+def _call(
+    client: TestClient,
+    method: str,
+    path: str,
+    body: str | None,
+    headers: dict[str, str],
+    csrf: str,
+    letter: dict[str, Any] | None,
+) -> int:
+    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+    if body == "letter":
+        kwargs["json"] = letter_payload()
+    elif body == "file":
+        kwargs["files"] = {"file": ("来信.txt", "小区物业乱收费，请求处理。".encode(), "text/plain")}
+        kwargs["data"] = {"title": "物业", "form": "letter"}
+    elif body == "decision":
+        assert letter is not None
+        kwargs["json"] = {"proposal_id": letter["proposal"]["id"], "letter_version": letter["version"]}
+    elif body == "user":
+        kwargs["json"] = {
+            "username": f"new.{uuid.uuid4().hex[:8]}",
+            "display_name": "新同事",
+            "role": "analyst",
+            "password": "Qing-shui 2026 he",
+        }
+    elif body == "page_letter":
+        kwargs["data"] = {"csrf_token": csrf, "text": "小区物业乱收费，请求处理。", "form": "letter"}
+    elif body == "page_decision":
+        assert letter is not None
+        kwargs["data"] = {
+            "csrf_token": csrf,
+            "proposal_id": letter["proposal"]["id"],
+            "letter_version": letter["version"],
+            "action": "accept",
+        }
+    elif body == "page_user":
+        kwargs["data"] = {
+            "csrf_token": csrf,
+            "username": f"new.{uuid.uuid4().hex[:8]}",
+            "display_name": "新同事",
+            "role": "analyst",
+            "password": "Qing-shui 2026 he",
+        }
+    elif body == "csrf_only":
+        kwargs["data"] = {"csrf_token": csrf}
+    return int(client.request(method, path, **kwargs).status_code)
+
+
+def _cases(table: list[tuple[str, str, str | None, dict[str, int]]]) -> list[Any]:
+    return [
+        pytest.param(m, p, b, who, want[who], id=f"{m} {p} {who}") for m, p, b, want in table for who in WHO
+    ]
+
+
+def _resolve(
+    path: str, body: str | None, world: dict[str, dict[str, Any]], actors: dict[str, Actor]
+) -> tuple[str, dict[str, Any] | None]:
+    for key in ("accusation_decided", "accusation", "decided", "pending"):
+        if "{" + key + "}" in path:
+            letter = world[key]
+            if body in ("decision", "page_decision"):  # deciding changes the letter: use a fresh one
+                letter = _new_letter(actors, ACCUSATION_TEXT if key.startswith("accusation") else None)
+            return path.replace("{" + key + "}", letter["case_number"]), letter
+    return path, None
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who", "status"), _cases(API))
+def test_api_permissions(
+    actors: dict[str, Actor],
+    world: dict[str, dict[str, Any]],
+    method: str,
+    path: str,
+    body: str | None,
+    who: str,
+    status: int,
+) -> None:
+    url, letter = _resolve(path, body, world, actors)
+    actor = actors[who]
+    got = _call(actor.client, method, url, body, actor.headers, "", letter)
+    assert got == status, f"{who} {method} {path}: got {got}, want {status}"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "who", "status"), _cases(PAGES))
+def test_page_permissions(
+    actors: dict[str, Actor],
+    world: dict[str, dict[str, Any]],
+    method: str,
+    path: str,
+    body: str | None,
+    who: str,
+    status: int,
+) -> None:
+    url, letter = _resolve(path, body, world, actors)
+    actor = actors[who]
+    got = _call(actor.client, method, url, body, {}, actor.csrf(), letter)
+    assert got == status, f"{who} {method} {path}: got {got}, want {status}"
+    if path == "/logout" and who != ANON:  # sign back in for the cases that follow
+        actors[who] = Actor(actor.client.app, who)

@@ -281,23 +281,28 @@ def _hmm_cut(buffer: str) -> Sequence[str]:
     return _finalseg_cached(buffer)
 
 
+def _check_rjieba_entries(entries: Iterable[Entry]) -> None:
+    """Refuse the user entries whose effect in jieba the rjieba backend cannot reproduce."""
+    for word, freq, _ in entries:
+        if freq == 0:
+            raise SegmenterError(
+                f"user entry {word!r} has frequency 0 (a deletion); the rjieba backend cannot "
+                "reproduce how jieba deletes words. Give it a positive frequency or use backend='jieba'."
+            )
+        if len(word) == 1 and word.isascii() and word.isalnum():
+            raise SegmenterError(
+                f"user entry {word!r} is a single Latin letter or digit; with it the rjieba backend "
+                "could not take joined letters apart as jieba does. Remove it or use backend='jieba'."
+            )
+
+
 class _RJiebaEngine:
     """jieba's algorithm with the route in Rust; the five differences of the module docstring closed."""
 
     def __init__(self, entries: tuple[Entry, ...]) -> None:
         import rjieba
 
-        for word, freq, _ in entries:
-            if freq == 0:
-                raise SegmenterError(
-                    f"user entry {word!r} has frequency 0 (a deletion); the rjieba backend cannot "
-                    "reproduce how jieba deletes words. Give it a positive frequency or use backend='jieba'."
-                )
-            if len(word) == 1 and word.isascii() and word.isalnum():
-                raise SegmenterError(
-                    f"user entry {word!r} is a single Latin letter or digit; with it the rjieba backend "
-                    "could not take joined letters apart as jieba does. Remove it or use backend='jieba'."
-                )
+        _check_rjieba_entries(entries)
         user = _resolve_frequencies(entries)
         main = _main_dictionary()
 
@@ -313,6 +318,7 @@ class _RJiebaEngine:
         if padding:
             engine.add_word(_TOTAL_PAD_WORD, padding, None)
         self._engine = engine
+        self.total = reference_total
         # Latin-and-digit words the route may return whole; any other such token is a joined run.
         self._alnum_words = frozenset(w for w in final if len(w) > 1 and w.isascii() and w.isalnum())
 
@@ -386,6 +392,8 @@ class Segmenter:
             raise SegmenterError(f"unknown segmenter backend {backend!r}; choose one of {BACKENDS}")
         self.backend = backend
         self.entries = read_user_dict(user_dict) if user_dict else ()
+        if backend == "rjieba":
+            _check_rjieba_entries(self.entries)
         self._engine: _Engine | None = None
         self._lock = threading.Lock()
 
@@ -402,6 +410,8 @@ class Segmenter:
             )
         self.backend = backend
         self.entries = tuple((e[0], e[1], e[2]) for e in state["entries"])
+        if backend == "rjieba":
+            _check_rjieba_entries(self.entries)
         self._engine = None
         self._lock = threading.Lock()
 

@@ -87,6 +87,23 @@ def event_hash(
     return hashlib.sha256((canonical_json(body) + prev_hash).encode("utf-8")).hexdigest()
 
 
+def lock_audit_head(session: Session) -> tuple[int, str]:
+    """Take the audit head's row lock for this transaction and return ``(last seq, last hash)``.
+
+    Lock order: a transaction that appends audit events takes this lock before any other row lock
+    (case counters, letters, users, files). Every store function that audits or changes a letter
+    does so first; call this yourself before changing rows when your own transaction appends
+    events afterwards. With one order for everyone, PostgreSQL transactions queue instead of
+    deadlocking. (On SQLite the whole database is locked by ``BEGIN IMMEDIATE`` anyway.)
+    """
+    session.execute(insert_ignore(session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH}, ["id"]))
+    # FOR UPDATE makes concurrent appenders queue here on PostgreSQL.
+    row = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    return int(row[0]), str(row[1])
+
+
 def append_event(
     session: Session,
     *,
@@ -133,14 +150,10 @@ def append_event(
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"audit details for {action!r} are not JSON-serialisable: {exc}") from exc
 
-    session.execute(insert_ignore(session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH}, ["id"]))
-    # FOR UPDATE makes concurrent appenders queue here on PostgreSQL (SQLite holds the write lock already).
-    head = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
-    seq = head.seq + 1
+    last_seq, last_hash = lock_audit_head(session)
+    seq = last_seq + 1
     digest = event_hash(
-        seq=seq, at=at, actor=actor, action=action, object=object, details=masked, prev_hash=head.hash
+        seq=seq, at=at, actor=actor, action=action, object=object, details=masked, prev_hash=last_hash
     )
     event = AuditEvent(
         seq=seq,
@@ -149,7 +162,7 @@ def append_event(
         action=action,
         object=object,
         details=masked,
-        prev_hash=head.hash,
+        prev_hash=last_hash,
         hash=digest,
     )
     session.add(event)

@@ -24,7 +24,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from store._sql import insert_ignore
-from store.audit import append_event
+from store.audit import append_event, lock_audit_head
 from store.errors import InvalidStateError, InvalidValueError, NotFoundError
 from store.models import Batch, Letter, SourceFile
 
@@ -59,6 +59,7 @@ def create_batch(session: Session, *, created_by: str, now: dt.datetime | None =
     batch = Batch(
         created_by=created_by, created_at=now, file_count=0, done_count=0, failed_count=0, letter_count=0
     )
+    lock_audit_head(session)
     session.add(batch)
     session.flush()
     append_event(session, actor=created_by, action="batch_created", object=f"batch:{batch.id}", at=now)
@@ -126,6 +127,7 @@ def record_source_file(
     if batch_id is not None:
         get_batch(session, batch_id)
     now = now or dt.datetime.now(dt.UTC)
+    lock_audit_head(session)  # lock order: audit head, then the file row
     inserted = session.execute(
         insert_ignore(
             session,
@@ -314,6 +316,7 @@ def mark_file_failed(
     if not reason:
         raise InvalidValueError("a failed file needs a reason (what went wrong and what to do)")
     now = now or dt.datetime.now(dt.UTC)
+    lock_audit_head(session)
     source_file = _finish(session, file_id, {"status": "failed", "error": reason, "updated_at": now})
     if source_file.batch_id is not None:
         session.execute(

@@ -21,7 +21,7 @@ from sqlalchemy.orm.util import identity_key
 from routing.codes import DOMAINS, Category, Channel, Disposition
 from routing.schemas import RouteProposal
 from store._sql import insert_ignore
-from store.audit import append_event
+from store.audit import append_event, lock_audit_head
 from store.errors import (
     ConflictError,
     DuplicateError,
@@ -223,6 +223,7 @@ def create_letter(
         status="pending",
         version=1,
     )
+    lock_audit_head(session)  # lock order: audit head, then the case counter
     try:
         # A savepoint keeps the caller's transaction usable if a concurrent reprocessing of the same
         # file wins the race to the unique constraint.
@@ -315,6 +316,7 @@ def add_proposal(
         urgent=proposal.urgent,
         earliest_due=min(dues) if dues else None,
     )
+    lock_audit_head(session)  # lock order: audit head, then the letter row
     session.add(row)
     session.execute(
         update(Letter)
@@ -411,6 +413,7 @@ def decide(
     if not user.active:
         raise InvalidStateError(f"user {decided_by!r} is deactivated and cannot decide")
 
+    lock_audit_head(session)  # lock order: audit head, then the letter row
     with session.begin_nested():  # a refused decision leaves the caller's transaction as it was
         result = session.execute(
             update(Letter)

@@ -4,7 +4,8 @@ There is no built-in account. The first administrator is created with ``xinfang 
 which asks for the password; no function here has a default password.
 
 Sign-in failures are counted per account: after ``max_failures`` consecutive failures the account
-is locked for ``lockout`` (both parameters of ``authenticate``). ``authenticate`` returns a
+is locked for ``lockout`` (both parameters of ``authenticate``); once the lock has expired, the
+next wrong password locks it again, and only a successful sign-in resets the count. ``authenticate`` returns a
 ``LoginResult`` instead of raising, because the failure counters and the ``login_failed`` audit
 event must be committed even when the sign-in is refused.
 """
@@ -20,10 +21,10 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session
 
-from store.audit import append_event
+from store.audit import append_event, lock_audit_head
 from store.errors import (
     AuthenticationError,
     DuplicateError,
@@ -31,7 +32,7 @@ from store.errors import (
     NotFoundError,
     WeakPasswordError,
 )
-from store.models import ROLES, User
+from store.models import ROLES, User, UTCDateTime
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
@@ -160,12 +161,14 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise DuplicateError(f"username {username!r} is taken; choose another or update the existing account")
     now = now or dt.datetime.now(dt.UTC)
+    password_hash = password_hasher().hash(password)
+    lock_audit_head(session)  # before the insert: one lock order for every auditing transaction
     user = User(
         username=username,
         display_name=display_name,
         role=role,
         department=department,
-        password_hash=password_hasher().hash(password),
+        password_hash=password_hash,
         active=True,
         created_at=now,
         password_changed_at=now,
@@ -214,7 +217,9 @@ def set_password(
     user = get_user(session, username)
     check_password_strength(password, username=username)
     now = now or dt.datetime.now(dt.UTC)
-    user.password_hash = password_hasher().hash(password)
+    password_hash = password_hasher().hash(password)
+    lock_audit_head(session)
+    user.password_hash = password_hash
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None
@@ -262,6 +267,8 @@ def update_user(
         changes["display_name"] = display_name.strip()
     if active is not None and active != user.active:
         changes["active"] = active
+    if changes:
+        lock_audit_head(session)
     for key, value in changes.items():
         setattr(user, key, value)
     session.flush()
@@ -328,9 +335,11 @@ def authenticate(
     Returns:
         ``LoginResult``; ``result.ok`` is True only for a correct password on an active, unlocked account.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     hasher = password_hasher()
-    user = session.scalar(select(User).where(User.username == username).with_for_update())
+    # No row lock while verifying: argon2 is deliberately slow and other sign-ins must not queue
+    # behind it. The counters are changed afterwards with one atomic UPDATE.
+    user = session.scalar(select(User).where(User.username == username))
     if user is None:
         # Spend the same time as for a real account, so timing does not reveal which usernames exist.
         _dummy_verify(hasher, password)
@@ -342,18 +351,22 @@ def authenticate(
     try:
         hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        failures = user.failed_logins + 1
-        locked_until = now + lockout if failures >= max_failures else None
-        session.execute(
+        lock_audit_head(session)  # lock order: audit head first, then the user row
+        # Counted on the row as it is now, so concurrent wrong guesses all count.
+        _, locked_until = session.execute(
             update(User)
             .where(User.id == user.id)
             .values(
                 failed_logins=User.failed_logins + 1,
                 last_failed_at=now,
-                locked_until=locked_until,
+                locked_until=case(
+                    (User.failed_logins + 1 >= max_failures, literal(now + lockout, UTCDateTime())),
+                    else_=None,
+                ),
             )
+            .returning(User.failed_logins, User.locked_until)
             .execution_options(synchronize_session=False)
-        )
+        ).one()
         session.expire(user, ["failed_logins", "last_failed_at", "locked_until"])
         _audit_failure(session, user.username, "locked_now" if locked_until else "wrong_password", now)
         if locked_until is not None:
@@ -362,8 +375,10 @@ def authenticate(
     if not user.active:
         _audit_failure(session, user.username, "inactive", now)
         return LoginResult("inactive", user=user)
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    new_hash = hasher.hash(password) if hasher.check_needs_rehash(user.password_hash) else None
+    lock_audit_head(session)
+    if new_hash is not None:
+        user.password_hash = new_hash
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

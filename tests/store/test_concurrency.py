@@ -145,3 +145,34 @@ def test_two_workers_claiming_one_file_exactly_one_gets_it(factory: sessionmaker
 
     outcomes = _run_together(2, worker)
     assert sorted(o for o in outcomes if isinstance(o, bool)) == [False, True], outcomes
+
+
+def test_auditing_before_deciding_queues_instead_of_deadlocking(factory: sessionmaker[Session]) -> None:
+    """One officer's request audits a view and then decides; another decides straight away.
+
+    Both take the audit head before the letter row (store's lock order), so the second waits for
+    the first instead of the two holding one lock each and waiting for the other.
+    """
+    from store.audit import append_event
+
+    with session_scope(factory) as session:
+        make_user(session, "li.ming")
+        make_user(session, "wang.fang", display_name="王芳")
+        letter_id = make_letter(session).id
+    viewed = threading.Event()
+
+    def viewer_then_decider(i: int, barrier: threading.Barrier) -> object:
+        barrier.wait()
+        if i == 0:
+            with session_scope(factory) as session:
+                append_event(session, actor="li.ming", action="view_confidential", object=f"letter:{letter_id}")
+                viewed.set()
+                time.sleep(0.5)  # the other officer's decide starts meanwhile
+                return decide(session, letter_id, expected_version=2, decided_by="li.ming", **AGREE).id
+        assert viewed.wait(10)
+        with session_scope(factory) as session:
+            return decide(session, letter_id, expected_version=2, decided_by="wang.fang", **AGREE).id
+
+    outcomes = _run_together(2, viewer_then_decider)
+    assert isinstance(outcomes[0], int), outcomes
+    assert isinstance(outcomes[1], ConflictError), outcomes

@@ -102,6 +102,8 @@ def open_letter(session: Session, user: User, case_number: str, *, purpose: str 
                 object=f"letter:{bundle.letter.case_number}",
                 details={"allowed": False, "purpose": purpose},
             )
+            # The refusal rolls the request back; the record of the attempt must survive it.
+            session.commit()
         raise _hidden(case_number)
     if state.confidential:
         append_event(

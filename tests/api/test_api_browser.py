@@ -1,0 +1,171 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the app served by uvicorn on loopback.
+
+An intake officer signs in, registers a letter, sees the highlighted reasons, corrects the
+department with a reason, and the decision is stored; a department handler cannot open an
+accusation. Screenshots of the main pages go to ``test-output/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, PASSWORD, make_settings
+
+from api.app import create_app
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, standin_router: Any
+) -> Iterator[str]:
+    import uvicorn
+
+    path = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app(make_settings(f"sqlite:///{path}"), router=standin_router)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    # Loopback only: a page that tried to reach anything else would fail the test here.
+    context.route(lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort())
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/**")
+
+
+def test_officer_registers_sees_reasons_and_corrects_the_department(live_server: str, page: Any) -> None:
+    base = live_server
+    page.goto(f"{base}/login")
+    shot(page, "01-login")
+    sign_in(page, base, "intake.officer")
+    page.goto(f"{base}/letters/new")
+    page.select_option("#form", "letter")
+    page.fill("#received_on", "2026-11-02")
+    page.fill("#title", "关于公司拖欠工资的来信")
+    page.fill("#text", ARBITRATION_TEXT)
+    page.fill("#petitioner_name", "李四")
+    page.fill("#contact_phone", "13900001111")
+    page.fill("#address", "浙江省杭州市西湖区文三路100号")
+    shot(page, "02-register")
+    page.click("#register")
+    page.wait_for_url(f"{base}/letters/XF-*")
+    case = page.inner_text("#case-number")
+
+    mark = page.locator("#letter-text mark.rule").first
+    assert mark.inner_text().startswith("申请劳动仲裁")
+    assert "第三十一条" in page.inner_text("#reasons")
+    assert "2026-11-17" in page.inner_text("#deadlines")
+    assert page.locator(".qr svg").count() == 1
+    assert page.locator("#p-departments li").count() == 3
+    shot(page, "03-letter-proposal")
+
+    assert page.input_value("#d-department") == "hr_social_security"
+    page.select_option("#d-department", "township")
+    page.click("#correct")  # no reason yet: refused, nothing stored
+    page.wait_for_selector("#decide-error")
+    assert "理由" in page.inner_text("#decide-error")
+    assert page.locator("#decisions").count() == 0
+    page.select_option("#d-department", "township")
+    page.fill("#d-reason", "涉及辖区小微企业，先由属地街道调处")
+    page.click("#correct")
+    page.wait_for_selector("#decisions")
+    row = page.inner_text("#decisions")
+    assert "涉及辖区小微企业，先由属地街道调处" in row and "否（承办部门）" in row
+    assert page.inner_text("#status") == "已确认"
+    shot(page, "04-letter-decided")
+
+    page.goto(f"{base}/?status=all")
+    assert case in page.inner_text("table.queue")
+    shot(page, "05-queue")
+
+
+def test_handler_cannot_open_an_accusation(live_server: str, page: Any, browser: Any) -> None:
+    base = live_server
+    sign_in(page, base, "supervisor")
+    page.goto(f"{base}/letters/new")
+    page.fill("#text", ACCUSATION_TEXT)
+    page.fill("#petitioner_name", "王五")
+    page.click("#register")
+    page.wait_for_url(f"{base}/letters/XF-*")
+    case = page.inner_text("#case-number")
+    assert "检举控告" in page.inner_text(".head")
+    shot(page, "06-accusation-supervisor")
+
+    handler = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    hp = handler.new_page()
+    try:
+        sign_in(hp, base, "department.handler")
+        response = hp.goto(f"{base}/letters/{case}")
+        assert response is not None and response.status == 404
+        body = hp.inner_text("body")
+        assert ACCUSATION_TEXT not in body and "王五" not in body
+        shot(hp, "07-handler-refused")
+        hp.goto(f"{base}/?status=all")
+        assert case not in hp.inner_text("body")
+    finally:
+        handler.close()

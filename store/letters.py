@@ -232,6 +232,8 @@ def create_letter(
             session.add(letter)
             session.flush()
     except IntegrityError as exc:
+        if source_file_id is None:  # not the source-part constraint: a real fault, do not disguise it
+            raise
         raise DuplicateError(
             f"part {source_part} of source file {source_file_id} was registered concurrently; "
             "a reprocessed file must not register its letters again"

@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - other Pythons: every pattern is simply
     _sre_parse = None
 
 from classifier.normalize import compact, normalize
-from routing.rulebook import Context, Rule, Rulebook, Trigger, expand_phrases, expand_terms
+from routing.rulebook import Context, FieldName, Rule, Rulebook, Trigger, expand_phrases, expand_terms
 from routing.schemas import Letter, RuleHit
 
 # Sentence and clause boundaries in normalised text (normalise keeps Chinese punctuation and turns
@@ -47,7 +47,20 @@ from routing.schemas import Letter, RuleHit
 _SENTENCE_BREAKS = "。！？；!?;\n"
 _CLAUSE_BREAKS = _SENTENCE_BREAKS + "，,：:"
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 
 
@@ -209,7 +222,7 @@ class _CTrigger:
 class _CRule:
     rule: Rule
     triggers: tuple[_CTrigger, ...]
-    fields: tuple[str, ...]
+    fields: tuple[FieldName, ...]
 
 
 @dataclass(frozen=True)
@@ -266,7 +279,8 @@ def _compile(rulebook: Rulebook) -> _Compiled:
         return compiled
     terms = rulebook.terms
     rules = tuple(
-        _CRule(r, tuple(_compile_trigger(t, terms) for t in r.triggers), r.applies_to) for r in rulebook.active_rules
+        _CRule(r, tuple(_compile_trigger(t, terms) for t in r.triggers), r.applies_to)
+        for r in rulebook.active_rules
     )
     neg, hyp = rulebook.negation, rulebook.hypothetical
     anchors = {a for cr in rules for t in cr.triggers for p in t.patterns if p.anchors for a in p.anchors}
@@ -387,7 +401,7 @@ def _first_match(c: _Compiled, t: _CTrigger, f: _Field) -> tuple[int, int] | Non
     return best
 
 
-def _hit(rule: Rule, field: str, start: int, end: int, matched: str) -> RuleHit:
+def _hit(rule: Rule, field: FieldName, start: int, end: int, matched: str) -> RuleHit:
     return RuleHit(
         rule_id=rule.id,
         title=rule.title,
@@ -398,7 +412,7 @@ def _hit(rule: Rule, field: str, start: int, end: int, matched: str) -> RuleHit:
         flags=rule.flags,
         priority=rule.priority,
         legal_basis=rule.legal_basis,
-        field=field,  # type: ignore[arg-type]
+        field=field,
         start=start,
         end=end,
         matched=matched,

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from routing.codes import REDIRECT_CHANNELS, Channel, Disposition
 from routing.errors import RulebookError
@@ -41,7 +49,9 @@ _TERM_REF = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
 #: Flags a rule may set, with what each one asks of the intake office. A flag is a fact about the
 #: letter's handling, not a route: it never changes the channel by itself.
 FLAGS: dict[str, str] = {
-    "confidential": "检举控告材料不得透露或者转给被检举、揭发的人员或者单位（第三十条第三款、第四十六条第五项）",
+    "confidential": (
+        "检举控告材料不得透露或者转给被检举、揭发的人员或者单位（第三十条第三款、第四十六条第五项）"
+    ),
     "urgent": "重大、紧急信访事项，应当及时报告本级党委和政府（第二十五条）",
     "representatives_over_limit": "多人走访应当推选代表，代表人数不得超过5人（第二十条第三款）",
     "procedural": "程序性提示：由接待人员核实后处理，不改变办理途径",
@@ -53,7 +63,7 @@ FLAGS: dict[str, str] = {
 }
 
 Kind = Literal["channel", "exclusion", "flag"]
-Field_ = Literal["title", "text"]
+FieldName = Literal["title", "text"]
 
 
 class _Frozen(BaseModel):
@@ -89,7 +99,9 @@ class LetterCondition(_Frozen):
     def holds(self, letter: Letter) -> bool:
         if self.form and letter.form not in self.form:
             return False
-        return self.min_visitors is None or (letter.visitors is not None and letter.visitors >= self.min_visitors)
+        return self.min_visitors is None or (
+            letter.visitors is not None and letter.visitors >= self.min_visitors
+        )
 
 
 class CountCondition(_Frozen):
@@ -165,7 +177,7 @@ class Rule(_Frozen):
     legal_basis: LegalBasis
     note: str = ""
     triggers: tuple[Trigger, ...] = ()
-    applies_to: tuple[Field_, ...] = ("title", "text")
+    applies_to: tuple[FieldName, ...] = ("title", "text")
     examples: Examples | None = None
     retired: bool = False
 
@@ -196,7 +208,9 @@ class Rule(_Frozen):
                 object.__setattr__(self, "disposition", derived)
         elif self.kind == "exclusion":
             if self.disposition not in (Disposition.not_accepted, Disposition.no_longer_accepted):
-                raise ValueError("an 'exclusion' rule needs disposition 'not_accepted' or 'no_longer_accepted'")
+                raise ValueError(
+                    "an 'exclusion' rule needs disposition 'not_accepted' or 'no_longer_accepted'"
+                )
         elif not self.flags:
             raise ValueError("a 'flag' rule needs at least one flag")
         if self.kind != "exclusion" and self.disposition in (
@@ -208,7 +222,9 @@ class Rule(_Frozen):
             if not self.triggers:
                 raise ValueError("an active rule needs at least one trigger")
             if self.examples is None:
-                raise ValueError("an active rule needs 'examples' with 'match' and 'no_match' (2 or more each)")
+                raise ValueError(
+                    "an active rule needs 'examples' with 'match' and 'no_match' (2 or more each)"
+                )
         return self
 
 
@@ -246,7 +262,8 @@ class Rulebook(_Frozen):
             if rule.id == rule_id:
                 return rule
         raise RulebookError(
-            f"no rule with id {rule_id!r} in rulebook {self.version}; known ids: {', '.join(r.id for r in self.rules)}"
+            f"no rule with id {rule_id!r} in rulebook {self.version}; "
+            f"known ids: {', '.join(r.id for r in self.rules)}"
         )
 
 
@@ -290,7 +307,8 @@ def _check_terms(path: Path, rule_id: str, trigger_no: int, trig: Trigger, terms
         for p in phrases:
             if p.startswith("@") and p[1:] not in terms:
                 raise RulebookError(
-                    f"{where}.{name}': unknown term list {p!r}; defined in {MANIFEST_NAME}: {', '.join(sorted(terms))}"
+                    f"{where}.{name}': unknown term list {p!r}; "
+                    f"defined in {MANIFEST_NAME}: {', '.join(sorted(terms))}"
                 )
             if not p:
                 raise RulebookError(f"{where}.{name}': empty phrase; remove it")
@@ -337,14 +355,16 @@ def _parse_rule(path: Path, index: int, raw: Any) -> Rule:
     try:
         return Rule.model_validate(raw)
     except ValidationError as exc:
-        raise RulebookError(f"{path}: rule {rule_id}: {_describe(exc)}") from exc
+        raise RulebookError(f"{path}: rule {rule_id}: {_describe(exc)} (fix the rule and reload)") from exc
 
 
 def _rule_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise RulebookError(f"rulebook path {path} does not exist; pass a directory of *.yaml files or one YAML file")
+        raise RulebookError(
+            f"rulebook path {path} does not exist; pass a directory of *.yaml files or one YAML file"
+        )
     files = sorted(p for p in path.glob("*.yaml") if p.is_file())
     if not files:
         raise RulebookError(f"rulebook directory {path} holds no *.yaml files")
@@ -379,12 +399,14 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
         unknown = set(raw) - _MANIFEST_KEYS - {"rules"}
         if unknown:
             raise RulebookError(
-                f"{f}: unknown top-level key(s) {sorted(unknown)}; allowed: rules, {', '.join(sorted(_MANIFEST_KEYS))}"
+                f"{f}: unknown top-level key(s) {sorted(unknown)}; "
+                f"allowed: rules, {', '.join(sorted(_MANIFEST_KEYS))}"
             )
         if _MANIFEST_KEYS & set(raw):
             if manifest_file is not None:
                 raise RulebookError(
-                    f"{f}: manifest keys {sorted(_MANIFEST_KEYS & set(raw))} are already set in {manifest_file}; "
+                    f"{f}: manifest keys {sorted(_MANIFEST_KEYS & set(raw))} are already set in "
+                    f"{manifest_file}; "
                     f"keep them in {MANIFEST_NAME} only"
                 )
             manifest_file = f

@@ -1,0 +1,269 @@
+"""The rulebook loader: the built-in rules are complete and legally anchored, bad files fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routing.codes import Channel, Disposition
+from routing.engine import match_rules
+from routing.errors import RulebookError
+from routing.rulebook import DEFAULT_RULEBOOK_DIR, FLAGS, MANIFEST_NAME, Rulebook, load_rulebook
+from routing.schemas import Letter
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "xinfang-gongzuo-tiaoli-2022.md"
+REGULATION = "信访工作条例（2022）"
+
+MANIFEST = """\
+version: test-1
+negation: {window: 6, cues: [没有, 不想]}
+hypothetical: {window: 12, scope: sentence, cues: [如果]}
+terms:
+  court: [法院, 法庭]
+"""
+
+GOOD_RULE = """\
+  - id: R-T-01
+    title: 测试规则
+    kind: channel
+    channel: litigation
+    priority: 50
+    legal_basis: {article: 第二十二条第二款, quote: 涉法涉诉信件}
+    triggers:
+      - keywords: [起诉]
+    examples:
+      match: [我已向法院起诉。, 我们起诉了公司。]
+      no_match: [我没有起诉。, 请修路灯。]
+"""
+
+
+@pytest.fixture(scope="module")
+def rulebook() -> Rulebook:
+    return load_rulebook()
+
+
+def write_rulebook(tmp_path: Path, rules: str, manifest: str = MANIFEST, name: str = "rules.yaml") -> Path:
+    (tmp_path / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
+    (tmp_path / name).write_text("rules:\n" + rules, encoding="utf-8")
+    return tmp_path
+
+
+# ------------------------------------------------------------------------------ built-in rulebook
+
+
+def test_builtin_rulebook_loads_through_the_same_loader(rulebook: Rulebook) -> None:
+    assert rulebook == load_rulebook(DEFAULT_RULEBOOK_DIR)
+    assert rulebook.version
+    assert len(rulebook.digest) == 64
+    assert MANIFEST_NAME in rulebook.sources
+
+
+def test_builtin_rulebook_covers_the_checklist(rulebook: Rulebook) -> None:
+    """Every rule family of legal-routing-notes §D has at least one active rule."""
+    active = {r.id for r in rulebook.active_rules}
+    families = {"-".join(i.split("-")[:2]) for i in active}
+    expected = {
+        "R-JJ",
+        "R-ZF",
+        "R-ZC",
+        "R-DY",
+        "R-XZ",
+        "R-LZ",
+        "R-RD",
+        "R-FY",
+        "R-JC",
+        "R-ZXGK",
+        "R-JY",
+        "R-DB",
+        "R-ZD",
+    }
+    assert expected <= families
+    assert {"R-BYSL-1", "R-BYSL-2", "R-BYSL-3", "R-BZSL-1", "R-BZSL-2"} <= active
+
+
+def test_every_rule_has_a_legal_basis_and_examples(rulebook: Rulebook) -> None:
+    """A rule without its anchor in law, or without examples to test it, must not ship."""
+    missing = []
+    for rule in rulebook.active_rules:
+        lb = rule.legal_basis
+        if not (lb.source.strip() and lb.article.strip() and lb.quote.strip()):
+            missing.append(f"{rule.id}: legal_basis")
+        if rule.examples is None or len(rule.examples.match) < 2 or len(rule.examples.no_match) < 2:
+            missing.append(f"{rule.id}: examples")
+        if not rule.note.strip():
+            missing.append(f"{rule.id}: note (why the rule reads the letter this way)")
+    assert not missing, missing
+
+
+def test_every_flag_is_documented(rulebook: Rulebook) -> None:
+    used = {f for r in rulebook.rules for f in r.flags}
+    assert used <= set(FLAGS)
+    assert all(desc.strip() for desc in FLAGS.values())
+
+
+def test_codes_are_from_the_label_sets(rulebook: Rulebook) -> None:
+    for rule in rulebook.rules:
+        assert rule.channel is None or rule.channel in set(Channel)
+        assert rule.disposition is None or rule.disposition in set(Disposition)
+        if rule.kind == "channel":
+            assert rule.channel is not None and rule.disposition is not None
+            assert rule.target_body, f"{rule.id} sets a route but names no body"
+
+
+def test_discipline_rules_are_confidential(rulebook: Rulebook) -> None:
+    """第三十条第三款: an accusation must never reach the accused, so every discipline hit says so."""
+    for rule in rulebook.active_rules:
+        if rule.channel == Channel.discipline:
+            assert "confidential" in rule.flags, rule.id
+
+
+def test_regulation_quotes_are_exact() -> None:
+    """Quotes attributed to the 2022 条例 appear verbatim in its text (when the reference is present)."""
+    if not REFERENCE.exists():
+        pytest.skip(f"needs the 条例 text at {REFERENCE}")
+    text = REFERENCE.read_text(encoding="utf-8")
+    wrong = [
+        (r.id, r.legal_basis.quote)
+        for r in load_rulebook().rules
+        if r.legal_basis.source == REGULATION and r.legal_basis.quote not in text
+    ]
+    assert not wrong
+
+
+def test_regulation_articles_are_named_like_the_regulation(rulebook: Rulebook) -> None:
+    for rule in rulebook.rules:
+        if rule.legal_basis.source == REGULATION:
+            assert rule.legal_basis.article.startswith("第"), rule.id
+
+
+# ----------------------------------------------------------------------------------- validation
+
+
+def test_a_minimal_custom_rulebook_loads(tmp_path: Path) -> None:
+    rb = load_rulebook(write_rulebook(tmp_path, GOOD_RULE))
+    assert [r.id for r in rb.rules] == ["R-T-01"]
+    # the channel fixes the disposition when the file leaves it out (litigation is redirected)
+    assert rb.rules[0].disposition == Disposition.redirect
+    assert rb.terms["court"] == ("法院", "法庭")
+
+
+def test_a_single_file_rulebook_loads(tmp_path: Path) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text(MANIFEST + "rules:\n" + GOOD_RULE, encoding="utf-8")
+    assert load_rulebook(path).rules[0].id == "R-T-01"
+
+
+def _without(rule: str, line_start: str) -> str:
+    return "\n".join(x for x in rule.splitlines() if not x.strip().startswith(line_start)) + "\n"
+
+
+# fmt: off
+INVALID = [
+    ("no-legal-basis", _without(GOOD_RULE, "legal_basis"),
+     r"rule R-T-01: field 'legal_basis': Field required"),
+    ("no-quote", GOOD_RULE.replace(", quote: 涉法涉诉信件", ""), r"rule R-T-01: field 'legal_basis.quote'"),
+    ("no-examples", GOOD_RULE.split("    examples:")[0], r"rule R-T-01: .*needs 'examples'"),
+    ("one-example", GOOD_RULE.replace("[我已向法院起诉。, 我们起诉了公司。]", "[我已向法院起诉。]"),
+     r"rule R-T-01: field 'examples.match': .*at least 2"),
+    ("unknown-channel", GOOD_RULE.replace("channel: litigation", "channel: court"),
+     r"rule R-T-01: field 'channel': Input should be 'litigation'"),
+    ("channel-rule-without-channel", _without(GOOD_RULE, "channel:"), r"rule R-T-01: .*needs 'channel'"),
+    ("exclusion-without-disposition", GOOD_RULE.replace("kind: channel", "kind: exclusion"),
+     r"rule R-T-01: .*'not_accepted' or 'no_longer_accepted'"),
+    ("flag-without-flags", GOOD_RULE.replace("kind: channel", "kind: flag"),
+     r"rule R-T-01: .*at least one flag"),
+    ("unknown-flag", GOOD_RULE.replace("priority: 50", "priority: 50\n    flags: [secret]"),
+     r"rule R-T-01: field 'flags': .*unknown flag.*confidential"),
+    ("bad-id", GOOD_RULE.replace("R-T-01", "rule1"), r"rule rule1: field 'id': .*must look like R-ZF-01"),
+    ("unknown-field", GOOD_RULE.replace("priority: 50", "priority: 50\n    route: x"),
+     r"rule R-T-01: field 'route': Extra inputs are not permitted"),
+    ("no-triggers", GOOD_RULE.replace("      - keywords: [起诉]\n", "").replace("triggers:", "triggers: []"),
+     r"rule R-T-01: .*at least one trigger"),
+    ("empty-trigger", GOOD_RULE.replace("keywords: [起诉]", "negation: false"),
+     r"rule R-T-01: field 'triggers.0': .*needs 'keywords', 'regex'"),
+    ("bad-regex", GOOD_RULE.replace("keywords: [起诉]", "regex: ['(起诉']"),
+     r"rule R-T-01: field 'triggers.0.regex': invalid regex"),
+    ("empty-match-regex", GOOD_RULE.replace("keywords: [起诉]", "regex: ['(?:起诉)?']"),
+     r"rule R-T-01: field 'triggers.0.regex': .*matches the empty string"),
+    ("unknown-term", GOOD_RULE.replace("keywords: [起诉]", "keywords: ['@courts']"),
+     r"rule R-T-01: field 'triggers.0.keywords': unknown term list '@courts'.*court"),
+    ("unknown-term-in-regex", GOOD_RULE.replace("keywords: [起诉]", "regex: ['{{courts}}起诉']"),
+     r"rule R-T-01: field 'triggers.0.regex': unknown term list"),
+    ("bad-priority", GOOD_RULE.replace("priority: 50", "priority: high"), r"rule R-T-01: field 'priority'"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"), [(r, m) for _, r, m in INVALID], ids=[i for i, _, _ in INVALID]
+)
+def test_invalid_rules_are_refused_naming_file_rule_and_field(
+    tmp_path: Path, rules: str, message: str
+) -> None:
+    root = write_rulebook(tmp_path, rules)
+    with pytest.raises(RulebookError, match=message) as info:
+        load_rulebook(root)
+    assert "rules.yaml" in str(info.value)
+
+
+def test_duplicate_ids_fail_naming_both_files(tmp_path: Path) -> None:
+    root = write_rulebook(tmp_path, GOOD_RULE, name="a.yaml")
+    (root / "b.yaml").write_text("rules:\n" + GOOD_RULE, encoding="utf-8")
+    with pytest.raises(
+        RulebookError, match=r"b\.yaml: rule R-T-01: duplicate id, already defined in .*a\.yaml"
+    ):
+        load_rulebook(root)
+
+
+# fmt: off
+BAD_FILES = [
+    ("no-version", {MANIFEST_NAME: MANIFEST.replace("version: test-1\n", ""),
+                    "r.yaml": "rules:\n" + GOOD_RULE},
+     r"no rulebook version; put 'version: \.\.\.'"),
+    ("not-yaml", {MANIFEST_NAME: MANIFEST, "r.yaml": "rules: [\n"}, r"r\.yaml: not valid YAML"),
+    ("not-a-mapping", {MANIFEST_NAME: MANIFEST, "r.yaml": "- id: R-T-01\n"},
+     r"r\.yaml: a rulebook file must be a mapping"),
+    ("unknown-top-key", {MANIFEST_NAME: MANIFEST, "r.yaml": "rulez: []\n"},
+     r"r\.yaml: unknown top-level key\(s\) \['rulez'\]"),
+    ("rules-not-a-list", {MANIFEST_NAME: MANIFEST, "r.yaml": "rules: {a: 1}\n"},
+     r"r\.yaml: 'rules' must be a list"),
+    ("two-manifests", {MANIFEST_NAME: MANIFEST, "r.yaml": "version: x\nrules: []\n"},
+     r"manifest keys .* already set"),
+    ("bad-cues", {MANIFEST_NAME: MANIFEST.replace("cues: [没有, 不想]", "cues: []"), "r.yaml": "rules: []\n"},
+     r"rulebook\.yaml: field 'negation\.cues'"),
+    ("bad-terms", {MANIFEST_NAME: MANIFEST.replace("court: [法院, 法庭]", "court: 法院"),
+                   "r.yaml": "rules: []\n"},
+     r"'terms' must map names to non-empty lists"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("files", "message"), [(f, m) for _, f, m in BAD_FILES], ids=[i for i, _, _ in BAD_FILES]
+)
+def test_malformed_files_are_refused(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, content in files.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(RulebookError, match=message):
+        load_rulebook(tmp_path)
+
+
+def test_missing_and_empty_paths_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(RulebookError, match=r"does not exist; pass a directory"):
+        load_rulebook(tmp_path / "nowhere")
+    with pytest.raises(RulebookError, match=r"holds no \*\.yaml files"):
+        load_rulebook(tmp_path)
+
+
+def test_retired_rule_is_kept_by_id_but_never_fires(tmp_path: Path) -> None:
+    retired = GOOD_RULE.replace("priority: 50", "priority: 50\n    retired: true").split("    examples:")[0]
+    rb = load_rulebook(write_rulebook(tmp_path, retired))
+    assert rb.get("R-T-01").retired
+    assert rb.active_rules == ()
+    assert match_rules(rb, Letter(text="我已向法院起诉。")) == []
+
+
+def test_unknown_rule_id_lists_the_known_ones(rulebook: Rulebook) -> None:
+    with pytest.raises(RulebookError, match=r"no rule with id 'R-XX-99'.*R-ZF-01"):
+        rulebook.get("R-XX-99")

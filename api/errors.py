@@ -215,6 +215,11 @@ def install(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such address: {request.url.path}; see /docs for the API"
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            message = (
+                "the request body could not be parsed; send UTF-8 JSON with Content-Type: application/json "
+                "(or a multipart form where the endpoint takes a file)"
+            )
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
         return _respond(request, exc.status_code, message, None, getattr(exc, "headers", None))

@@ -13,7 +13,7 @@ from api.schemas import TokenPublic, UserPublic, error_responses
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenPublic, responses=error_responses(401, 422, 429))
+@router.post("/token", response_model=TokenPublic, responses=error_responses(400, 401, 422, 429))
 def issue_token(
     request: Request,
     session: SessionDep,

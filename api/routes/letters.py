@@ -102,7 +102,7 @@ def list_letters(
 
 
 @router.post(
-    "", response_model=LetterReceipt, status_code=201, responses=error_responses(401, 403, 413, 422, 503)
+    "", response_model=LetterReceipt, status_code=201, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 def create_letter(
     payload: LetterCreate, session: SessionDep, user: Registrar, router_: RouterDep, catalogue: CatalogueDep
@@ -157,7 +157,7 @@ def list_decisions(
     "/{case_number}/decisions",
     response_model=DecisionPublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def create_decision(
     case_number: str, payload: DecisionCreate, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep

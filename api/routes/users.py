@@ -25,7 +25,9 @@ def read_users(session: SessionDep, user: Admin) -> UsersPublic:
     return UsersPublic(data=[views.user_public(u) for u in users], count=len(users))
 
 
-@router.post("", response_model=UserPublic, status_code=201, responses=error_responses(401, 403, 409, 422))
+@router.post(
+    "", response_model=UserPublic, status_code=201, responses=error_responses(400, 401, 403, 409, 422)
+)
 def add_user(payload: UserCreate, session: SessionDep, user: Admin, catalogue: CatalogueDep) -> UserPublic:
     """Create an account; the password must pass the strength policy."""
     if payload.department is not None and payload.department not in catalogue.codes:

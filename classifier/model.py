@@ -1,0 +1,152 @@
+"""The classifier heads and the trained triage model that bundles them.
+
+``LetterClassifier`` is one head (category, domain, department or channel): a linear SVM over the
+shared feature matrix with sigmoid-calibrated probabilities. It keeps scikit-learn's estimator
+contract. ``TriageModel`` holds one fitted featurizer and every head, so a letter is segmented
+and vectorised once however many heads read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.svm import LinearSVC
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from classifier.errors import NotFittedError
+from classifier.features import LetterVectorizer
+
+HEADS = ("category", "domain", "department", "channel")
+
+
+class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """One head: calibrated linear SVM over letter features.
+
+    Args:
+        C: inverse regularisation strength of the SVM.
+        class_weight: ``"balanced"`` so rare routes (arbitration, personnel_appeal) are not drowned.
+        calibration_cv: folds used to fit the sigmoid calibration; a class needs at least this many
+            examples.
+        max_iter: iterations of the SVM solver.
+    """
+
+    def __init__(
+        self,
+        C: float = 0.5,
+        class_weight: str | None = "balanced",
+        calibration_cv: int = 3,
+        max_iter: int = 5000,
+    ) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration_cv = calibration_cv
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LetterClassifier:
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64])
+        self.classes_ = unique_labels(y)
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, dual="auto")
+        if len(self.classes_) < 2:
+            raise ValueError(f"a head needs at least two classes, got {list(self.classes_)}")
+        labels, counts = np.unique(y, return_counts=True)
+        scarce = [str(label) for label, n in zip(labels, counts, strict=True) if n < self.calibration_cv]
+        if scarce:
+            raise ValueError(
+                f"classes {scarce} have fewer than calibration_cv={self.calibration_cv} examples; "
+                "add examples, lower calibration_cv, or merge the classes"
+            )
+        # ensemble=False keeps a single SVM fitted on all the data (one coefficient matrix, a small
+        # model) and uses the cross-validated decisions only to fit the sigmoid.
+        self.calibrated_ = CalibratedClassifierCV(
+            svm, method="sigmoid", cv=self.calibration_cv, ensemble=False
+        ).fit(X, y, sample_weight=sample_weight)
+        linear = self.calibrated_.calibrated_classifiers_[0].estimator
+        linear.coef_ = linear.coef_.astype(np.float32)
+        linear.intercept_ = linear.intercept_.astype(np.float32)
+        return self
+
+    def _check(self) -> None:
+        try:
+            check_is_fitted(self, "calibrated_")
+        except Exception as exc:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit(X, y) or load a trained model."
+            ) from exc
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        self._check()
+        X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=[np.float32, np.float64])
+        proba: np.ndarray = self.calibrated_.predict_proba(X)
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+    def class_weights(self, label: str) -> np.ndarray:
+        """The linear weights that push a letter towards ``label`` (for explaining a choice)."""
+        self._check()
+        linear = self.calibrated_.calibrated_classifiers_[0].estimator
+        coef = linear.coef_
+        if coef.shape[0] == 1:  # binary: one row, positive means classes_[1]
+            row = coef[0] if label == self.classes_[1] else -coef[0]
+        else:
+            row = coef[list(self.classes_).index(label)]
+        return np.asarray(row)
+
+
+@dataclass
+class HeadOutput:
+    """Probabilities of one head for a batch, columns ordered as ``classes``."""
+
+    classes: tuple[str, ...]
+    proba: np.ndarray
+
+
+@dataclass
+class TriageModel:
+    """A fitted featurizer and its heads; what a model folder holds."""
+
+    featurizer: LetterVectorizer
+    heads: dict[str, LetterClassifier]
+    version: str = "unversioned"
+    meta: dict[str, Any] = field(default_factory=dict)
+    _feature_names: np.ndarray | None = field(default=None, repr=False)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.featurizer.transform(list(texts))
+
+    def predict_heads(self, X: sp.csr_matrix) -> dict[str, HeadOutput]:
+        return {
+            name: HeadOutput(tuple(str(c) for c in head.classes_), head.predict_proba(X))
+            for name, head in self.heads.items()
+        }
+
+    @property
+    def feature_names(self) -> np.ndarray:
+        if self._feature_names is None:
+            self._feature_names = self.featurizer.get_feature_names_out()
+        return self._feature_names
+
+    def strongest_features(
+        self, X_row: sp.csr_matrix, head: str, label: str, k: int = 5
+    ) -> list[tuple[str, float]]:
+        """The ``k`` features of one letter that contributed most to ``label`` in ``head``."""
+        weights = self.heads[head].class_weights(label)
+        row = X_row.tocsr()
+        contributions = row.data * weights[row.indices]
+        order = np.argsort(-contributions)[:k]
+        names = self.feature_names
+        out = []
+        for i in order:
+            if contributions[i] <= 0:
+                break
+            name = str(names[row.indices[i]])
+            out.append((name, float(contributions[i])))
+        return out

@@ -348,6 +348,34 @@ def expand_phrases(phrases: tuple[str, ...], terms: dict[str, tuple[str, ...]]) 
     return tuple(out)
 
 
+def _resolve_terms(path: Path, terms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Expand ``@name`` items inside term lists (a list may include another), refusing cycles."""
+    resolved: dict[str, tuple[str, ...]] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> tuple[str, ...]:
+        if name in resolved:
+            return resolved[name]
+        if name in chain:
+            raise RulebookError(f"{path}: term lists include each other: {' -> '.join((*chain, name))}")
+        out: list[str] = []
+        for item in terms[name]:
+            if item.startswith("@"):
+                if item[1:] not in terms:
+                    raise RulebookError(
+                        f"{path}: term list {name!r} includes unknown list {item!r}; "
+                        f"defined: {', '.join(sorted(terms))}"
+                    )
+                out.extend(resolve(item[1:], (*chain, name)))
+            else:
+                out.append(item)
+        resolved[name] = tuple(dict.fromkeys(out))
+        return resolved[name]
+
+    for name in terms:
+        resolve(name, ())
+    return resolved
+
+
 def _parse_rule(path: Path, index: int, raw: Any) -> Rule:
     if not isinstance(raw, dict):
         raise RulebookError(f"{path}: rules[{index}] must be a mapping, got {type(raw).__name__}")
@@ -420,7 +448,7 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
         for k, v in terms_raw.items()
     ):
         raise RulebookError(f"{manifest_file}: 'terms' must map names to non-empty lists of phrases")
-    terms = {k: tuple(v) for k, v in terms_raw.items()}
+    terms = _resolve_terms(manifest_file, {k: tuple(v) for k, v in terms_raw.items()})
 
     for f, raw in parsed:
         entries = raw.get("rules") or []

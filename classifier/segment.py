@@ -33,6 +33,10 @@ Two backends produce the same words:
      word it already had; jieba-rs counts each word once. The difference is added back as the
      frequency of a word made of a character no block contains, so it never matches.
 
+  On the 6,139 letters with the user dictionary jieba-rs alone matched 5,631; the Latin split
+  (point 2) accounted for 504 of the others, the total (point 5) for 3 (轰/轰轰 against 轰轰/轰)
+  and the rounded HMM for 1. Points 1 and 4 changed no letter there but are closed all the same.
+
   User entries without a frequency get the one the reference computes (jieba's
   ``suggest_freq``), read from a jieba tokenizer built only for that. Entries with frequency 0
   (deletions) and single Latin letters or digits are refused for this backend: jieba treats them

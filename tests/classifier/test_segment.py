@@ -112,6 +112,11 @@ GOLDEN = [
     # jieba-rs alone splits the unknown-word run differently here (常在/浮/邱观).
     ("m04258", "常在浮邱观打醮念经",
      ["常", "在", "浮", "邱观", "打醮", "念经"]),
+    # Near ties of the route: without jieba's total frequency these come out 轰轰/轰 and 掏心/掏肺/地.
+    ("m02029", "就听到轰轰轰的噪音",
+     ["就", "听到", "轰", "轰轰", "的", "噪音"]),
+    ("m02527", "我想掏心掏肺地说几句话",
+     ["我", "想", "掏", "心掏", "肺地", "说", "几句话"]),
 ]
 # fmt: on
 

@@ -1,0 +1,464 @@
+"""Workbench load: N concurrent simulated officers registering and deciding letters over loopback.
+
+The app runs under uvicorn in its own process on 127.0.0.1 (a free port), against a fresh SQLite
+file or a fresh PostgreSQL database; the officers are asyncio tasks in this process sharing one
+HTTP connection pool, each signed in with its own account. Every officer does, per letter:
+
+1. ``POST /api/v1/letters`` (register; the routing model proposes),
+2. ``GET /api/v1/letters/{case}`` (read the proposal, as the letter page does),
+3. ``POST /api/v1/letters/{case}/decisions`` (accept, or every third letter correct the
+   department with a reason),
+4. every fifth letter ``GET /api/v1/letters`` (the queue).
+
+Afterwards the tables are counted directly: letters, proposals and decisions must each equal the
+letters registered, with distinct case numbers, or the run reports them as lost or duplicated.
+
+It prints a table and replaces the ``## Workbench`` section of BENCHMARKS.md (other sections are
+left as they are). Only loopback is used, and every loop is bounded in count and in time.
+
+    python bench/workbench.py --officers 20 --letters 15 --backend both
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import os
+import platform
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## Workbench"
+PASSWORD = "Bench-pass 2026 xf"
+INSPECTOR = "inspector"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+FALLBACK_LETTERS = [
+    ("物业乱收费", "我们小区物业公司乱收费，每月多收三百元停车费，多次反映无人处理，请求责令退还。"),
+    ("拖欠工资", "公司拖欠工资三个月，要求申请劳动仲裁，请求督促发放工资。"),
+    ("噪音扰民", "小区旁边工地夜间施工噪音很大，严重影响休息，请求环保部门查处。"),
+    ("学校收费", "孩子所在学校违规收取资料费，每学期两百元，请求教育局调查。"),
+    ("公交线路", "建议增开一条通往新区的公交线路，方便居民出行。"),
+]
+
+
+def letters_from(data_dir: Path, count: int) -> list[tuple[str, str]]:
+    """``count`` real letters (title, text) from messages.csv, or the built-in few when it is absent."""
+    path = data_dir / "messages.csv"
+    if not path.exists():
+        return [FALLBACK_LETTERS[i % len(FALLBACK_LETTERS)] for i in range(count)]
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [(r["title"], r["text"]) for r in csv.DictReader(f) if r["text"].strip()]
+    step = max(1, len(rows) // count)
+    return [rows[(i * step) % len(rows)] for i in range(count)]
+
+
+# --- the server process -------------------------------------------------------------------------
+
+
+def serve(database_url: str, sock_fd: int, router_kind: str) -> None:
+    """Run the app on an inherited listening socket (the parent picked the free port)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(32),
+        login_attempts=1_000_000,
+        preload_model=True,
+        migrate_on_start=True,
+    )
+    router = None
+    if router_kind == "standin":
+        sys.path.insert(0, str(ROOT / "tests" / "api"))
+        from standin_router import StandInRouter
+
+        router = StandInRouter()
+    app = create_app(settings, router=router)
+    sock = socket.socket(fileno=sock_fd)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+# --- the load ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    registered: int = 0
+    decided: int = 0
+
+    def all(self) -> list[float]:
+        return [x for v in self.latencies.values() for x in v]
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def officer(
+    client: Any,
+    token: str,
+    inspector: str,
+    letters: list[tuple[str, str]],
+    stats: Stats,
+    index: int,
+    deadline: float,
+) -> None:
+    own = {"Authorization": f"Bearer {token}"}
+    discipline = {"Authorization": f"Bearer {inspector}"}
+
+    async def call(kind: str, method: str, url: str, headers: dict[str, str] = own, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            r = await client.request(method, url, headers=headers, **kwargs)
+        except Exception as exc:  # a transport failure counts as an error of this request
+            stats.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+            return None
+        stats.latencies[kind].append(time.perf_counter() - started)
+        if r.status_code >= 400:
+            stats.errors.append(f"{kind}: {r.status_code} {r.text[:200]}")
+            return None
+        return r.json()
+
+    for n, (title, text) in enumerate(letters):
+        if time.monotonic() > deadline:
+            stats.errors.append(f"officer {index}: time budget used up after {n} letters")
+            return
+        receipt = await call(
+            "register",
+            "POST",
+            "/api/v1/letters",
+            json={"title": title[:500], "text": text, "received_on": "2026-11-02"},
+        )
+        if receipt is None:
+            continue
+        stats.registered += 1
+        case = receipt["case_number"]
+        # An accusation is not readable by the intake officer who registered it: the discipline
+        # inspector reads and decides it, as in the office.
+        who = own if receipt["readable"] else discipline
+        letter = await call("read", "GET", f"/api/v1/letters/{case}", headers=who)
+        if letter is None:
+            continue
+        body: dict[str, Any] = {"proposal_id": letter["proposal"]["id"], "letter_version": letter["version"]}
+        if n % 3 == 2:
+            body |= {"department": "township", "reason": "属地街道先行调处"}
+        if (
+            await call("decide", "POST", f"/api/v1/letters/{case}/decisions", headers=who, json=body)
+            is not None
+        ):
+            stats.decided += 1
+        if n % 5 == 4:
+            await call("queue", "GET", "/api/v1/letters?limit=50")
+
+
+async def run_load(
+    base: str, usernames: list[str], letters: list[tuple[str, str]], budget: float
+) -> tuple[Stats, float]:
+    import httpx
+
+    stats = Stats()
+    limits = httpx.Limits(max_connections=len(usernames), max_keepalive_connections=len(usernames))
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+        tokens = []
+        for name in [*usernames, INSPECTOR]:  # sign-in is argon2, slow on purpose: not timed
+            r = await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+            r.raise_for_status()
+            tokens.append(r.json()["access_token"])
+        inspector = tokens.pop()
+        for token in tokens:  # warm the connections and the server's first-request paths, untimed
+            (
+                await client.get("/api/v1/letters?limit=1", headers={"Authorization": f"Bearer {token}"})
+            ).raise_for_status()
+        per = len(letters) // len(usernames)
+        started = time.perf_counter()
+        deadline = time.monotonic() + budget
+        await asyncio.gather(
+            *(
+                officer(client, token, inspector, letters[i * per : (i + 1) * per], stats, i, deadline)
+                for i, token in enumerate(tokens)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    return stats, elapsed
+
+
+# --- one backend ---------------------------------------------------------------------------------
+
+
+def fresh_database(backend: str, pg_url: str, workdir: Path) -> tuple[str, Any]:
+    """A fresh database URL and a function that drops it afterwards."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite3'}", lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(pg_url)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"xinfang_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def prepare(database_url: str, officers: int) -> list[str]:
+    from store.db import make_engine, make_session_factory, session_scope, upgrade
+    from store.users import create_user
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    names = [f"officer{i:02d}" for i in range(officers)]
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            for name in names:
+                create_user(
+                    session,
+                    username=name,
+                    password=PASSWORD,
+                    role="intake_officer",
+                    display_name=f"办信员{name[-2:]}",
+                )
+            create_user(
+                session,
+                username=INSPECTOR,
+                password=PASSWORD,
+                role="discipline_inspector",
+                display_name="纪检监察员",
+            )
+    finally:
+        engine.dispose()
+    return names
+
+
+def count_rows(database_url: str) -> dict[str, int]:
+    from store.db import make_engine, make_session_factory, session_scope
+    from store.queries_api import table_counts
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return table_counts(session)
+    finally:
+        engine.dispose()
+
+
+def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str, str]]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="xinfang-bench-") as tmp:
+        database_url, drop = fresh_database(backend, args.pg_url, Path(tmp))
+        server = None
+        try:
+            usernames = prepare(database_url, args.officers)
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            port = sock.getsockname()[1]
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    database_url,
+                    "--fd",
+                    str(sock.fileno()),
+                    "--router",
+                    args.router,
+                ],
+                pass_fds=[sock.fileno()],
+                cwd=ROOT,
+            )
+            sock.close()
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base, timeout=120, process=server)
+            stats, elapsed = asyncio.run(run_load(base, usernames, letters, args.time_budget))
+            counts = count_rows(database_url)
+        finally:
+            if server is not None:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+            drop()
+    latencies = stats.all()
+    requests = len(latencies)
+    expected = stats.registered
+    intact = (
+        counts["letters"]
+        == counts["proposals"]
+        == counts["decisions"]
+        == counts["case_numbers_distinct"]
+        == expected
+        == stats.decided
+    )
+    return {
+        "backend": backend,
+        "officers": args.officers,
+        "letters": expected,
+        "requests": requests,
+        "elapsed": elapsed,
+        "throughput": requests / elapsed if elapsed else 0.0,
+        "letters_per_s": expected / elapsed if elapsed else 0.0,
+        "p50": pct(latencies, 50) * 1000,
+        "p99": pct(latencies, 99) * 1000,
+        "by_kind": {
+            k: (pct(v, 50) * 1000, pct(v, 99) * 1000, len(v)) for k, v in sorted(stats.latencies.items())
+        },
+        "errors": len(stats.errors),
+        "error_samples": stats.errors[:5],
+        "counts": counts,
+        "intact": intact,
+    }
+
+
+def wait_until_up(base: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} before it answered")
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer {base}/api/v1/health within {timeout:.0f} s")
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"{args.officers} concurrent officers over loopback, {args.letters} letters each (register → read → "
+        "decide; every third a correction with a reason; every fifth also reads the queue). One uvicorn "
+        f"worker; router: {args.router_label}. Python {platform.python_version()}, {os.cpu_count()} cores, "
+        f"load average {load:.1f} at the end, {dt.date.today().isoformat()}.",
+        "",
+        "| backend | letters | requests | errors | p50 ms | p99 ms | requests/s | letters/s | rows intact |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        c = r["counts"]
+        intact = ("yes" if r["intact"] else "**no**") + (
+            f" ({c['letters']} letters, {c['proposals']} proposals, {c['decisions']} decisions, "
+            f"{c['case_numbers_distinct']} case numbers)"
+        )
+        lines.append(
+            f"| {r['backend']} | {r['letters']} | {r['requests']} | {r['errors']} | {r['p50']:.0f} | "
+            f"{r['p99']:.0f} | {r['throughput']:.0f} | {r['letters_per_s']:.1f} | {intact} |"
+        )
+    lines += ["", "Per request (p50 / p99 ms):", ""]
+    lines.append("| backend | " + " | ".join(results[0]["by_kind"]) + " |")
+    lines.append("|---|" + "---:|" * len(results[0]["by_kind"]))
+    for r in results:
+        lines.append(
+            f"| {r['backend']} | "
+            + " | ".join(f"{a:.0f} / {b:.0f}" for a, b, _ in r["by_kind"].values())
+            + " |"
+        )
+    goal = [r for r in results if r["backend"] == "postgresql"]
+    if goal:
+        g = goal[0]
+        met = g["p99"] <= 200 and g["errors"] == 0 and g["intact"] and args.officers >= 20
+        lines += [
+            "",
+            f"Goal (20 officers, p99 ≤ 200 ms, no errors, on PostgreSQL): {'met' if met else 'not met'} "
+            f"(p99 {g['p99']:.0f} ms, {g['errors']} errors).",
+        ]
+    for r in results:
+        if r["error_samples"]:
+            lines += ["", f"Errors on {r['backend']} (first {len(r['error_samples'])}):", ""]
+            lines += [f"- `{e[:160]}`" for e in r["error_samples"]]
+    return "\n".join(lines)
+
+
+def replace_section(path: Path, body: str) -> None:
+    """Replace the ``## Workbench`` section of ``path`` (up to the next ``## ``), or append it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{SECTION}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--officers", type=int, default=20, help="concurrent simulated officers")
+    ap.add_argument("--letters", type=int, default=15, help="letters each officer registers and decides")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--pg-url", default=DEFAULT_PG, help="server to create the fresh benchmark database on")
+    ap.add_argument(
+        "--router",
+        choices=["model", "standin"],
+        default="model",
+        help="model = the promoted model in models/ (XINFANG_MODELS_DIR); standin = the test "
+        "stand-in (real rulebook, keyword heads), for when no model is trained yet",
+    )
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--time-budget", type=float, default=300.0, help="seconds before the officers stop")
+    ap.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md alone")
+    ap.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    ap.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.fd, args.router)
+        return 0
+    if args.officers < 1 or args.letters < 1:
+        ap.error("--officers and --letters must be at least 1")
+    args.router_label = (
+        "the promoted model"
+        if args.router == "model"
+        else "test stand-in (real rulebook, keyword heads; no trained model)"
+    )
+    letters = letters_from(args.data_dir, args.officers * args.letters)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = []
+    for backend in backends:
+        print(f"running {backend} …", flush=True)
+        results.append(run_backend(backend, args, letters))
+    body = render(results, args)
+    print(f"\n{SECTION}\n\n{body}")
+    if not args.no_write:
+        replace_section(args.output, body)
+    return 0 if all(r["errors"] == 0 and r["intact"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())

@@ -215,7 +215,7 @@ class _CTrigger:
     hypothetical: bool
     count_group: str | None
     count_min: int
-    letter: Trigger
+    source: Trigger
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,10 @@ def _compile_trigger(t: Trigger, terms: dict[str, tuple[str, ...]]) -> _CTrigger
         patterns.append(_CPattern(re.compile(_alternation(phrases)), frozenset(phrases)))
     for r in t.regex:
         expanded = expand_terms(r, terms)
-        patterns.append(_CPattern(re.compile(expanded), _anchors(expanded)))
+        regex = re.compile(expanded)
+        # Anchors are compared case-sensitively; a case-insensitive pattern is always run.
+        anchors = None if regex.flags & re.IGNORECASE else _anchors(expanded)
+        patterns.append(_CPattern(regex, anchors))
     return _CTrigger(
         patterns=tuple(patterns),
         context=tuple(_compile_context(c, terms) for c in t.context),
@@ -269,7 +272,7 @@ def _compile_trigger(t: Trigger, terms: dict[str, tuple[str, ...]]) -> _CTrigger
         hypothetical=t.hypothetical == "block",
         count_group=t.count.group if t.count else None,
         count_min=t.count.min if t.count else 0,
-        letter=t,
+        source=t,
     )
 
 
@@ -430,7 +433,7 @@ def _match_one(c: _Compiled, letter: Letter) -> list[RuleHit]:
         cr = c.rules[i]
         found: RuleHit | None = None
         for t in cr.triggers:
-            cond = t.letter.letter
+            cond = t.source.letter
             if cond is not None and not cond.holds(letter):
                 continue
             if not t.patterns:

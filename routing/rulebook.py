@@ -466,7 +466,7 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
                 _check_terms(f, rule.id, t, trig, terms)
             rules.append(rule)
     try:
-        return Rulebook.model_validate(
+        rulebook = Rulebook.model_validate(
             {
                 **manifest,
                 "terms": terms,
@@ -477,3 +477,17 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
         )
     except ValidationError as exc:
         raise RulebookError(f"{manifest_file}: {_describe(exc)}") from exc
+    for name in ("negation", "hypothetical"):
+        for cue in getattr(rulebook, name).cues:
+            try:
+                compiled = re.compile(cue)
+            except re.error as exc:
+                raise RulebookError(
+                    f"{manifest_file}: field '{name}.cues': invalid regex {cue!r} ({exc})"
+                ) from exc
+            if compiled.match(""):
+                raise RulebookError(
+                    f"{manifest_file}: field '{name}.cues': {cue!r} matches the empty string and would "
+                    "drop every match; make it match at least one character"
+                )
+    return rulebook

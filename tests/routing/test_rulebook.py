@@ -216,6 +216,11 @@ def test_duplicate_ids_fail_naming_both_files(tmp_path: Path) -> None:
         load_rulebook(root)
 
 
+def _manifest(old: str, new: str) -> dict[str, str]:
+    assert old in MANIFEST
+    return {MANIFEST_NAME: MANIFEST.replace(old, new), "r.yaml": "rules: []\n"}
+
+
 # fmt: off
 BAD_FILES = [
     ("no-version", {MANIFEST_NAME: MANIFEST.replace("version: test-1\n", ""),
@@ -230,10 +235,16 @@ BAD_FILES = [
      r"r\.yaml: 'rules' must be a list"),
     ("two-manifests", {MANIFEST_NAME: MANIFEST, "r.yaml": "version: x\nrules: []\n"},
      r"manifest keys .* already set"),
-    ("bad-cues", {MANIFEST_NAME: MANIFEST.replace("cues: [没有, 不想]", "cues: []"), "r.yaml": "rules: []\n"},
-     r"rulebook\.yaml: field 'negation\.cues'"),
-    ("bad-terms", {MANIFEST_NAME: MANIFEST.replace("court: [法院, 法庭]", "court: 法院"),
-                   "r.yaml": "rules: []\n"},
+    ("bad-cues", _manifest("cues: [没有, 不想]", "cues: []"), r"rulebook\.yaml: field 'negation\.cues'"),
+    ("bad-cue-regex", _manifest("cues: [没有, 不想]", "cues: ['(没有']"),
+     r"rulebook\.yaml: field 'negation\.cues': invalid regex"),
+    ("empty-cue", _manifest("cues: [如果]", "cues: ['(?:如果)?']"),
+     r"field 'hypothetical\.cues': .*matches the empty string"),
+    ("term-cycle", _manifest("court: [法院, 法庭]", "court: ['@court']"),
+     r"term lists include each other: court -> court"),
+    ("term-unknown-include", _manifest("court: [法院, 法庭]", "court: ['@x']"),
+     r"term list 'court' includes unknown list '@x'"),
+    ("bad-terms", _manifest("court: [法院, 法庭]", "court: 法院"),
      r"'terms' must map names to non-empty lists"),
 ]
 # fmt: on

@@ -84,8 +84,9 @@ class ReadLimits(_Frozen):
             larger images are decompression bombs or absurd scans. Pillow's own bomb check is
             caught as well.
         max_archive_members: most entries in one zip.
-        max_archive_bytes: most uncompressed bytes in one zip, counted while reading, so a header
-            that lies about sizes is caught too.
+        max_archive_bytes: most uncompressed bytes in one zip (nested archives included), checked
+            against the headers and again while reading; a header that understates a member's
+            size fails zipfile's CRC check instead of unpacking more than it declared.
         max_compression_ratio: members larger than 1 MiB that compress better than this are
             treated as zip bombs (scans and PDFs hardly compress; text does 3-10x).
         max_archive_depth: how deep archives may nest (1 = no zip inside a zip).
@@ -606,13 +607,8 @@ def decode_text(data: bytes, display: str = "text") -> tuple[str, str]:
         tried.append("utf-16")
     else:
         if b"\x00" in data:
-            odd_nuls = data[1::2].count(0) / max(len(data) // 2, 1)
-            even_nuls = data[0::2].count(0) / max(len(data) // 2, 1)
-            if max(odd_nuls, even_nuls) > 0.3:
-                raise UnsupportedEncodingError(
-                    f"{display}: looks like UTF-16 without a byte-order mark, which cannot be read reliably; "
-                    "save it as UTF-8 (or UTF-16 with BOM) and upload again"
-                )
+            if _utf16_without_bom(data):
+                raise _utf16_error(display)
             raise UnsupportedFileTypeError(
                 f"{display}: unrecognised binary content (not text, and no known file signature). "
                 f"Supported: {SUPPORTED}"
@@ -628,12 +624,31 @@ def decode_text(data: bytes, display: str = "text") -> tuple[str, str]:
             text, encoding = decoded, candidate
             break
     if text is None:
+        if _utf16_without_bom(data):
+            raise _utf16_error(display)
         suggestion = _suggest_encoding(data)
         raise UnsupportedEncodingError(
             f"{display}: the text is in none of the accepted encodings (tried {', '.join(tried)})"
             f"{suggestion}. Save it as UTF-8 and upload again"
         )
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """Whether the bytes read as Chinese in UTF-16 of either byte order. Chinese UTF-16 has few
+    zero bytes (only ASCII characters have one), so counting them is not enough."""
+    for encoding in ("utf-16-le", "utf-16-be"):
+        decoded = _strict(data, encoding)
+        if decoded and sum(map(_is_han, decoded)) >= 0.3 * len(decoded) and is_plausible_chinese(decoded):
+            return True
+    return False
+
+
+def _utf16_error(display: str) -> UnsupportedEncodingError:
+    return UnsupportedEncodingError(
+        f"{display}: looks like UTF-16 without a byte-order mark, which cannot be read reliably "
+        "(tried utf-8, gb18030, utf-16 with BOM); save it as UTF-8 (or UTF-16 with BOM) and upload again"
+    )
 
 
 def _strict(data: bytes, encoding: str) -> str | None:
@@ -744,7 +759,8 @@ def _open_images(data: bytes, display: str, reader: _Reader) -> Iterator[Image.I
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise CorruptImageError(
-            f"{display}: the image cannot be decoded ({exc}); rescan or resend it"
+            f"{display}: the image cannot be decoded ({exc}); the file is truncated or damaged, "
+            "rescan or resend it"
         ) from exc
     frames = getattr(img, "n_frames", 1)
     if frames > reader.limits.max_pages:
@@ -754,13 +770,17 @@ def _open_images(data: bytes, display: str, reader: _Reader) -> Iterator[Image.I
     for frame in range(frames):
         try:
             img.seek(frame)
-            if img.width * img.height > limit:
-                raise ImageTooLargeError(
-                    f"{display}: page {frame + 1} is {img.width}x{img.height} = "
-                    f"{img.width * img.height:,} pixels, "
-                    f"more than the limit of {limit:,} (A4 at 600 dpi is about 35 million); "
-                    "rescan at 300 dpi or raise ReadLimits.max_image_pixels"
-                )
+        except (OSError, EOFError, ValueError) as exc:
+            raise CorruptImageError(
+                f"{display}: page {frame + 1} cannot be found ({exc}); rescan it"
+            ) from exc
+        if img.width * img.height > limit:
+            raise ImageTooLargeError(
+                f"{display}: page {frame + 1} is {img.width}x{img.height} = "
+                f"{img.width * img.height:,} pixels, more than the limit of {limit:,} "
+                "(A4 at 600 dpi is about 35 million); rescan at 300 dpi or raise ReadLimits.max_image_pixels"
+            )
+        try:
             img.load()
             page = ImageOps.exif_transpose(img) if img.format == "JPEG" else img.copy()
         except Image.DecompressionBombError as exc:
@@ -769,8 +789,8 @@ def _open_images(data: bytes, display: str, reader: _Reader) -> Iterator[Image.I
             ) from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise CorruptImageError(
-                f"{display}: page {frame + 1} cannot be decoded ({exc}); the file is truncated or damaged, "
-                "rescan or resend it"
+                f"{display}: page {frame + 1} cannot be decoded ({exc}); "
+                "the file is truncated or damaged, rescan or resend it"
             ) from exc
         yield _to_8bit(page)
 
@@ -869,7 +889,7 @@ def iter_archive(
 
     Members come in natural name order (``scan2`` before ``scan10``). Refused: absolute paths,
     ``..``, symbolic links, encrypted members, more than ``max_archive_members`` entries, more
-    than ``max_archive_bytes`` uncompressed (counted while reading), members over ``max_bytes``
+    than ``max_archive_bytes`` uncompressed (declared, and counted while reading), members over ``max_bytes``
     and members over 1 MiB that compress more than ``max_compression_ratio`` times. Operating
     system junk (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is skipped with a warning.
 
@@ -927,18 +947,15 @@ def iter_archive(
         total = 0
         for raw, info in members:
             try:
+                # zipfile stops at the declared size and checks the CRC, so a header that
+                # understates a member's size ends in BadZipFile here, not in a flood of bytes.
                 with zf.open(info) as fh:
-                    content = fh.read(info.file_size + 1)
+                    content = fh.read()
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
                 raise CorruptArchiveError(
                     f"{display}: member {safe_name(raw)!r} cannot be unpacked ({exc}); "
                     "ask for the archive again"
                 ) from exc
-            if len(content) > info.file_size:
-                raise UnsafeArchiveError(
-                    f"{display}: member {safe_name(raw)!r} holds more data than its header declares; "
-                    "the archive is forged and is not unpacked"
-                )
             total += len(content)
             if reader is not None and count_pages:
                 # Nested archives share one budget: the outer archive's limit covers all of them.

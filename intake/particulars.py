@@ -57,7 +57,7 @@ _LABELLED_ADDRESS = re.compile(
 )
 _LIVES_AT = re.compile(r"(?:住在|家住|居住在)(?P<value>[^，,。；;\n]{4,60}?)(?=[，,。；;\n]|$)")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(?P<value>1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4})(?![0-9])")
-_LANDLINE = re.compile(r"(?<![0-9])(?P<value>\(?0[1-9][0-9]{1,2}\)?[- ]?[2-9][0-9]{6,7})(?![0-9])")
+_LANDLINE = re.compile(r"(?<![0-9])(?P<value>[(（]?0[1-9][0-9]{1,2}[)）]?[- ]?[2-9][0-9]{6,7})(?![0-9])")
 _ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?P<value>[1-9][0-9]{16}[0-9Xx])(?![0-9A-Za-z])")
 
 
@@ -191,8 +191,8 @@ def extract_particulars(text: str) -> Particulars:
         names=original(names),
         addresses=original(addresses),
         phones=original(phones),
-        id_numbers=original(ids),
-        suspect_id_numbers=original(suspect),
+        id_numbers=tuple(f.model_copy(update={"value": f.value.upper()}) for f in original(ids)),
+        suspect_id_numbers=tuple(f.model_copy(update={"value": f.value.upper()}) for f in original(suspect)),
     )
 
 
@@ -206,6 +206,14 @@ def mask_personal_data(text: str) -> str:
     """
     found = extract_particulars(text)
     spans: list[tuple[int, int, str]] = []
+    # A name found once (我叫王建国) usually comes back unlabelled (the signature): mask it everywhere.
+    named = {f.value for f in found.names if len(f.value) >= 2}
+    for value in sorted(named, key=len, reverse=True):
+        spans.extend(
+            (m.start(), m.end(), mask_name(value) or "")
+            for m in re.finditer(re.escape(value), text)
+            if not any(f.start == m.start() for f in found.names)
+        )
     for kind, masker in (
         (found.names, mask_name),
         (found.addresses, mask_address),
@@ -215,6 +223,10 @@ def mask_personal_data(text: str) -> str:
     ):
         spans.extend((f.start, f.end, masker(f.value) or "") for f in kind)
     out = text
+    last_start = len(text) + 1
     for start, end, masked in sorted(spans, reverse=True):
+        if end > last_start:
+            continue  # overlaps a span already masked (e.g. a name inside an address)
         out = out[:start] + masked + out[end:]
+        last_start = start
     return mask_text(out) or out

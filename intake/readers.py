@@ -18,7 +18,9 @@ Grouping pages into letters (:func:`split_letters`) follows one rule:
 
 Blank pages are *not* separators: duplex scanners produce a blank back for every one-sided sheet,
 and treating those as separators would cut letters in half. They are dropped from the letter text
-and reported in the warnings.
+and reported in the document's warnings; a group of nothing but blank pages (the back of the last
+separator sheet) is no letter. A file of only blank pages therefore yields no letters at all,
+which the caller must report as such.
 """
 
 from __future__ import annotations
@@ -169,7 +171,6 @@ class LetterText(_Frozen):
     page_numbers: tuple[int, ...]
     text: str
     ocr_confidence: float | None = None
-    warnings: tuple[str, ...] = ()
 
     def to_letter(self, **fields: object) -> Letter:
         """A :class:`routing.schemas.Letter` with this text and OCR confidence.
@@ -996,6 +997,9 @@ def split_letters(document: IntakeDocument, splits: Sequence[int] = ()) -> list[
         splits: page numbers (1-based, document-wide) at which a new letter starts, in increasing
             order; page 1 always starts one.
 
+    Returns:
+        The letters in page order; empty when every page is blank or a separator.
+
     Raises:
         SplitError: a split is out of range or the list is not strictly increasing.
     """
@@ -1024,20 +1028,18 @@ def split_letters(document: IntakeDocument, splits: Sequence[int] = ()) -> list[
     if current:
         groups.append(current)
     letters: list[LetterText] = []
-    for index, pages in enumerate(groups):
+    for pages in groups:
         content = [p for p in pages if not p.is_blank]
-        warnings: list[str] = []
         if not content:
-            warnings.append("every page of this letter is blank")
+            continue  # only blank pages: already reported in document.warnings
         member = pages[0].member
         letters.append(
             LetterText(
-                index=index,
+                index=len(letters),
                 source_name=member or document.name,
                 page_numbers=tuple(p.number for p in pages),
                 text="\n".join(p.text for p in content),
                 ocr_confidence=_weighted_confidence(content),
-                warnings=tuple(warnings),
             )
         )
     return letters

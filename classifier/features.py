@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,12 +86,9 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         stop = self._stop
         return [w for w in self._segmenter()(text) if w not in stop]
 
-    def _chars(self, text: str) -> list[str]:
-        s = preprocess(text)
-        grams: list[str] = []
-        for n in range(self.char_ngram_min, self.char_ngram_max + 1):
-            grams += [s[i : i + n] for i in range(len(s) - n + 1)]
-        return grams
+    def _char_keys(self, text: str) -> np.ndarray:
+        """The character n-grams of ``text`` as integer keys (see :func:`_gram_keys`)."""
+        return _gram_keys(preprocess(text), self.char_ngram_min, self.char_ngram_max)
 
     @property
     def _stop(self) -> frozenset[str]:
@@ -101,7 +99,9 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- fitting ----------------------------------------------------------------------------
     @staticmethod
-    def _select(df: Counter[str], n_docs: int, min_df: int, max_features: int) -> tuple[np.ndarray, np.ndarray]:
+    def _select(
+        df: Counter[str], n_docs: int, min_df: int, max_features: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         # Highest document frequency first, ties by the term itself, so fitting is deterministic.
         kept = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))[:max_features]
         kept.sort()
@@ -109,40 +109,59 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         idf = np.array([math.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
         return terms, idf
 
+    @staticmethod
+    def _select_keys(
+        keys: np.ndarray, df: np.ndarray, n_docs: int, min_df: int, max_features: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # The same order as _select: keys sort like the strings they encode.
+        keep = df >= min_df
+        keys, df = keys[keep], df[keep]
+        order = np.lexsort((keys, -df))[:max_features]
+        chosen = np.sort(order)  # keys are unique and ascending, so index order is key order
+        idf = [math.log((1 + n_docs) / (1 + int(n))) + 1.0 for n in df[chosen]]
+        return _decode_keys(keys[chosen]), np.array(idf, dtype=np.float32)
+
     def fit(self, X: Iterable[str], y: Any = None) -> LetterVectorizer:
-        self._fit_grams([self._grams(t) for t in _as_texts(X)])
+        self._fit_grams(self._count(_as_texts(X)))
         return self
 
     def fit_transform(self, X: Iterable[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
         # Segment each letter once for both the vocabulary and the matrix.
-        grams = [self._grams(t) for t in _as_texts(X)]
+        grams = self._count(_as_texts(X))
         self._fit_grams(grams)
         return self._matrix(grams)
 
-    def _fit_grams(self, grams: Sequence[tuple[list[str], list[str]]]) -> None:
-        word_df: Counter[str] = Counter()
-        char_df: Counter[str] = Counter()
-        for words, chars in grams:
-            word_df.update(set(words))
-            char_df.update(set(chars))
-        n = len(grams)
-        self.word_terms_, self.word_idf_ = self._select(word_df, n, self.min_df, self.word_max_features)
-        self.char_terms_, self.char_idf_ = self._select(char_df, n, self.min_df, self.char_max_features)
-        self._index_cache = None
+    def _count(self, texts: Sequence[str]) -> _Grams:
+        if self.char_ngram_max > _MAX_KEY_CHARS or self.char_ngram_min < 1:
+            raise ValueError(
+                f"char_ngram_min={self.char_ngram_min}, char_ngram_max={self.char_ngram_max}: character "
+                f"n-grams must be 1 to {_MAX_KEY_CHARS} characters long; change the features config"
+            )
+        return _Grams([self._words(t) for t in texts], [self._char_keys(t) for t in texts])
 
-    def _grams(self, text: str) -> tuple[list[str], list[str]]:
-        return self._words(text), self._chars(text)
+    def _fit_grams(self, grams: _Grams) -> None:
+        word_df: Counter[str] = Counter()
+        for words in grams.words:
+            word_df.update(set(words))
+        n = len(grams.words)
+        self.word_terms_, self.word_idf_ = self._select(word_df, n, self.min_df, self.word_max_features)
+        per_doc = [np.unique(k) for k in grams.chars] or [np.zeros(0, np.int64)]
+        keys, df = np.unique(np.concatenate(per_doc), return_counts=True)
+        self.char_terms_, self.char_idf_ = self._select_keys(keys, df, n, self.min_df, self.char_max_features)
+        self._index_cache: tuple[dict[str, int], np.ndarray] | None = None
 
     # -- transforming -----------------------------------------------------------------------
-    def _index(self) -> tuple[dict[str, int], dict[str, int]]:
-        cache = getattr(self, "_index_cache", None)
+    def _index(self) -> tuple[dict[str, int], np.ndarray]:
+        cache: tuple[dict[str, int], np.ndarray] | None = getattr(self, "_index_cache", None)
         if cache is None:
             if not hasattr(self, "word_terms_"):
-                raise NotFittedError("This LetterVectorizer is not fitted yet; call fit(texts) or load a model.")
-            n_words = len(self.word_terms_)
+                raise NotFittedError(
+                    "This LetterVectorizer is not fitted yet; call fit(texts) or load a model."
+                )
             words = {str(t): i for i, t in enumerate(self.word_terms_)}
-            chars = {str(t): n_words + i for i, t in enumerate(self.char_terms_)}
-            cache = self._index_cache = (words, chars)
+            chars = np.array([_key(str(t)) for t in self.char_terms_], dtype=np.int64)
+            cache = (words, chars)
+            self._index_cache = cache
         return cache
 
     @property
@@ -150,29 +169,32 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return len(self.word_terms_) + len(self.char_terms_)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        return self._matrix([self._grams(t) for t in _as_texts(X)])
+        return self._matrix(self._count(_as_texts(X)))
 
-    def _matrix(self, grams: Sequence[tuple[list[str], list[str]]]) -> sp.csr_matrix:
-        word_index, char_index = self._index()
-        idf = np.concatenate([self.word_idf_, self.char_idf_]).tolist()
-        indptr = [0]
-        indices: list[int] = []
-        data: list[float] = []
-        for words, chars in grams:
-            for block_grams, index in ((words, word_index), (chars, char_index)):
-                block: list[tuple[int, float]] = []
-                for gram, count in Counter(block_grams).items():
-                    j = index.get(gram)
-                    if j is not None:
-                        block.append((j, (1.0 + math.log(count)) * idf[j]))
-                norm = math.sqrt(sum(v * v for _, v in block)) or 1.0
-                block.sort()
-                indices.extend(j for j, _ in block)
-                data.extend(v / norm for _, v in block)
-            indptr.append(len(indices))
+    def _matrix(self, grams: _Grams) -> sp.csr_matrix:
+        word_index, char_keys = self._index()
+        n_docs, n_words = len(grams.words), len(self.word_terms_)
+        # Columns of every gram occurrence, letter by letter; -1 for grams outside the vocabulary.
+        word_cols = [
+            np.array([word_index.get(w, -1) for w in words], dtype=np.int64) for words in grams.words
+        ]
+        char_cols = []
+        for keys in grams.chars:
+            pos = np.searchsorted(char_keys, keys)
+            found = pos < len(char_keys)
+            found[found] = char_keys[pos[found]] == keys[found]
+            char_cols.append(np.where(found, pos + n_words, -1))
+        idf = np.concatenate([self.word_idf_, self.char_idf_]).astype(np.float64)
+        blocks = [_tfidf_block(word_cols, idf, n_docs), _tfidf_block(char_cols, idf, n_docs)]
+        docs = np.concatenate([b[0] for b in blocks])
+        # Word columns come before character columns, so a stable sort by letter keeps each row sorted.
+        order = np.argsort(docs, kind="stable")
+        cols = np.concatenate([b[1] for b in blocks])[order]
+        data = np.concatenate([b[2] for b in blocks])[order]
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(docs, minlength=n_docs), out=indptr[1:])
         return sp.csr_matrix(
-            (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int64)),
-            shape=(len(indptr) - 1, self.n_features),
+            (data.astype(np.float32), cols.astype(np.int32), indptr), shape=(n_docs, self.n_features)
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -187,6 +209,63 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         state.pop("_index_cache", None)
         state.pop("_stop_cache", None)
         return state
+
+
+# Character n-grams are counted as int64 keys rather than strings: each character's code point
+# + 1 (21 bits) fills a slot from the left and missing characters are 0, so the keys sort exactly
+# like the strings (a prefix first), and three characters fit in 63 bits.
+_SLOT_BITS = 21
+_MAX_KEY_CHARS = 3
+_SLOT_MASK = (1 << _SLOT_BITS) - 1
+
+
+@dataclass
+class _Grams:
+    """The words (strings) and character n-gram keys of a batch of letters."""
+
+    words: list[list[str]]
+    chars: list[np.ndarray]
+
+
+def _gram_keys(s: str, n_min: int, n_max: int) -> np.ndarray:
+    points = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+    keys = []
+    for n in range(n_min, n_max + 1):
+        count = len(points) - n + 1
+        if count <= 0:
+            continue
+        key = np.zeros(count, dtype=np.int64)
+        for k in range(n):
+            key |= points[k : k + count] << (_SLOT_BITS * (_MAX_KEY_CHARS - 1 - k))
+        keys.append(key)
+    return np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+
+
+def _key(term: str) -> int:
+    return int(_gram_keys(term, len(term), len(term))[0])
+
+
+def _decode_keys(keys: np.ndarray) -> np.ndarray:
+    terms = []
+    for key in keys.tolist():
+        chars = [(key >> (_SLOT_BITS * (_MAX_KEY_CHARS - 1 - k))) & _SLOT_MASK for k in range(_MAX_KEY_CHARS)]
+        terms.append("".join(chr(c - 1) for c in chars if c))
+    return np.array(terms, dtype=str)
+
+
+def _tfidf_block(cols: Sequence[np.ndarray], idf: np.ndarray, n_docs: int) -> tuple[np.ndarray, ...]:
+    """Sublinear tf × idf of one block, each letter's block L2-normalised: (letter, column, value)."""
+    lengths = np.array([len(c) for c in cols], dtype=np.int64)
+    docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    flat = np.concatenate(cols) if len(cols) else np.zeros(0, dtype=np.int64)
+    known = flat >= 0
+    width = len(idf) + 1
+    pairs, counts = np.unique(docs[known] * width + flat[known], return_counts=True)
+    docs, cols_out = pairs // width, pairs % width
+    values = (1.0 + np.log(counts)) * idf[cols_out]
+    norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_docs))
+    norms[norms == 0] = 1.0
+    return docs, cols_out, values / norms[docs]
 
 
 def _as_texts(X: Iterable[str]) -> Sequence[str]:

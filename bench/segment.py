@@ -123,8 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"{n:,} letters (title + text), {chars:,} characters after normalisation, user dictionary of "
         f"{len(entries)} entries; best of {args.repeat} alternating passes in CPU time. "
-        f"jieba {version('jieba')}, rjieba {version('rjieba')}, Python {platform.python_version()}, {platform.machine()}, "
-        f"load average {load_avg:.1f} on {os.cpu_count()} cores when it ran.",
+        f"jieba {version('jieba')}, rjieba {version('rjieba')}, Python {platform.python_version()}, "
+        f"{platform.machine()}, load average {load_avg:.1f} on {os.cpu_count()} cores when it ran.",
         "",
         "| engine | chars/s | letters/s | × jieba | letters with jieba's exact tokens |",
         "|---|---:|---:|---:|---:|",

@@ -83,7 +83,7 @@ def rule_table(rulebook: Rulebook, ev: RuleEvaluation) -> list[str]:
     return lines
 
 
-def speed(rulebook: Rulebook, letters: Sequence[Letter], repeat: int = 3) -> dict[str, float]:
+def speed(rulebook: Rulebook, letters: Sequence[Letter], repeat: int = 5) -> dict[str, float]:
     match_rules(rulebook, letters[0])  # compile outside the timing
     best = float("inf")
     for _ in range(repeat):

@@ -91,18 +91,46 @@ def highlight(
         if a == b:
             continue
         rules = tuple(dict.fromkeys(r for s, e, r, _ in rule_spans if s <= a and b <= e))
-        numbers = tuple(dict.fromkeys(n for s, e, _, n in rule_spans if s <= a and b <= e))
+        # The reference number goes once, after the last character a rule matched.
+        numbers = tuple(dict.fromkeys(n for s, e, _, n in rule_spans if s <= a and b == e))
         ws = tuple(dict.fromkeys(w for s, e, w in word_spans if s <= a and b <= e))
         segments.append(Segment(text[a:b], rules, ws, numbers))
     return segments
 
 
+# The featurizer names its features by kind: "词:物业公司" (a word or word n-gram), "字:物业" (a
+# character n-gram). The officer sees only the text.
+FEATURE_PREFIXES = ("词:", "字:")
+
+
+def feature_text(feature: str) -> str:
+    """The letter text a feature stands for, without its kind prefix."""
+    for prefix in FEATURE_PREFIXES:
+        if feature.startswith(prefix):
+            return feature[len(prefix) :]
+    return feature
+
+
+@dataclass(frozen=True)
+class StrongWord:
+    text: str
+    weight: float
+
+
 def strongest_words(
     evidence: dict[str, tuple[FeatureWeight, ...]], head: str = "department", limit: int = 8
-) -> list[FeatureWeight]:
-    """The words that pushed the model most towards its answer for ``head``, strongest first."""
-    weights = [w for w in evidence.get(head, ()) if w.weight > 0]
-    return sorted(weights, key=lambda w: -w.weight)[:limit]
+) -> list[StrongWord]:
+    """The words that pushed the model most towards its answer for ``head``, strongest first.
+
+    A word that is both a word feature and a character n-gram is listed once, with its larger weight.
+    """
+    best: dict[str, float] = {}
+    for w in evidence.get(head, ()):
+        text = feature_text(w.feature).strip()
+        if w.weight > 0 and text and w.weight > best.get(text, 0.0):
+            best[text] = w.weight
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
+    return [StrongWord(text, weight) for text, weight in ranked]
 
 
 def qr_svg(case_no: str) -> str:

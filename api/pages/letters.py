@@ -216,7 +216,7 @@ def _letter_page(
         )
         if not words:
             words = presenters.strongest_words({k: tuple(v) for k, v in p.evidence.items()}, head="category")
-        word_texts = [w.feature for w in words]
+        word_texts = [w.text for w in words]
         # Offsets point into the stored text. Masking a phone number can shorten the text; then the
         # marks are left off rather than put on the wrong characters.
         if len(letter.text) == len(bundle.letter.text):

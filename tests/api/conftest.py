@@ -56,6 +56,14 @@ def standin_router() -> StandInRouter:
     return StandInRouter()
 
 
+@pytest.fixture(scope="session")
+def tiny_router(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real ``routing.router.Router`` trained on a dozen inline letters (a few seconds, once)."""
+    from tiny_model import train_tiny_router
+
+    return train_tiny_router(tmp_path_factory.mktemp("model") / "tiny")
+
+
 def _pg_database() -> Iterator[str]:
     url = make_url(PG_URL)
     if url.drivername == "postgresql":

@@ -1,0 +1,69 @@
+"""Train a real ``routing.router.Router`` on a dozen inline letters, for the web tests.
+
+It goes through the same ``training.train.fit_model``, ``classifier.persistence.save_model`` and
+``Router.load`` as the shipped model, so the web layer is exercised with genuine predictions,
+evidence words and rule hits; the model is only tiny.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from classifier.persistence import save_model
+from classifier.segment import DEFAULT_USER_DICT
+from routing.router import Router
+from training.config import DEFAULT_CONFIG, dump_toml, load_config
+from training.datasets import Example
+from training.train import fit_model
+
+WAGES = ("appeal", "劳动和社会保障", "hr_social_security", "arbitration")
+
+# fmt: off
+LETTERS: tuple[tuple[str, str, str, str, str], ...] = (
+    # text, category, domain, department, channel
+    ("小区物业公司乱收费，每月多收停车费，请求退还。", "appeal", "城乡建设", "housing", "ordinary"),
+    ("物业不维修电梯，业主多次反映物业无人处理。", "appeal", "城乡建设", "housing", "ordinary"),
+    ("物业公司擅自提高物业费，业主要求说明收费依据。", "appeal", "城乡建设", "housing", "ordinary"),
+    ("开发商交房延期，房屋质量差，物业推诿。", "appeal", "城乡建设", "housing", "ordinary"),
+    ("公司拖欠工资三个月，要求申请劳动仲裁。", *WAGES),
+    ("老板拖欠农民工工资，工人讨薪无果，申请劳动仲裁。", *WAGES),
+    ("单位不签劳动合同，拖欠工资和加班费。", *WAGES),
+    ("工厂辞退员工不给经济补偿，拖欠工资。", *WAGES),
+    ("举报住建局科长收受开发商贿赂，违规审批。", "accusation", "城乡建设", "housing", "discipline"),
+    ("举报街道干部挪用维修资金，收受好处。", "accusation", "城乡建设", "housing", "discipline"),
+    ("检举某局领导贪污公款，滥用职权。", "accusation", "城乡建设", "housing", "discipline"),
+    ("举报物业监管人员收受贿赂，包庇违规物业公司。", "accusation", "城乡建设", "housing", "discipline"),
+)
+# fmt: on
+
+OVERRIDES = (
+    "features.min_df=1",
+    "data.duty_examples=false",
+    *(f"heads.{h}.calibration_cv=2" for h in ("category", "domain", "department", "channel")),
+)
+
+
+def train_tiny_router(folder: Path) -> Router:
+    """Fit, save and load a router on :data:`LETTERS`; ``folder`` receives the model files."""
+    config = load_config(DEFAULT_CONFIG, OVERRIDES)
+    examples = [
+        Example(
+            id=f"t{i}",
+            title="",
+            text=text,
+            group=f"g{i}",
+            domain=domain,
+            category=category,
+            department=department,
+            channel=channel,
+        )
+        for i, (text, category, domain, department, channel) in enumerate(LETTERS)
+    ]
+    model = fit_model(examples, config, version="tiny-test")
+    save_model(
+        model,
+        folder,
+        config_text=dump_toml(config),
+        userdict_text=Path(DEFAULT_USER_DICT).read_text(encoding="utf-8"),
+    )
+    return Router.load(folder)

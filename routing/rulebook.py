@@ -252,6 +252,15 @@ class Rulebook(_Frozen):
     # letters it routes.
     _compiled: Any = PrivateAttr(default=None)
 
+    def __eq__(self, other: object) -> bool:
+        # Two rulebooks are equal when their content is; whether one of them has been compiled
+        # already (the private cache) does not count.
+        if not isinstance(other, Rulebook):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # the terms mapping is mutable, so no hash
+
     @property
     def active_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if not r.retired)

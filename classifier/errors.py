@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 
 class ClassifierError(Exception):
     """Base of every error the classifier raises."""
@@ -23,7 +25,7 @@ class UntrustedModelError(ModelLoadError):
     """The saved estimator contains types outside the trusted list; it is not loaded."""
 
 
-class NotFittedError(ClassifierError, ValueError, AttributeError):
+class NotFittedError(ClassifierError, SklearnNotFittedError):
     """The estimator is used before ``fit``; call ``fit`` or load a trained model first."""
 
 

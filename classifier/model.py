@@ -35,6 +35,8 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         calibration_cv: folds used to fit the sigmoid calibration; a class needs at least this many
             examples.
         max_iter: iterations of the SVM solver.
+        random_state: seed of the solver's coordinate order, so retraining on the same data gives
+            the same model.
     """
 
     def __init__(
@@ -43,18 +45,21 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         class_weight: str | None = "balanced",
         calibration_cv: int = 3,
         max_iter: int = 5000,
+        random_state: int = 0,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
         self.calibration_cv = calibration_cv
         self.max_iter = max_iter
+        self.random_state = random_state
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LetterClassifier:
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64])
         self.classes_ = unique_labels(y)
-        svm = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, dual="auto")
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, dual="auto",
+                        random_state=self.random_state)
         if len(self.classes_) < 2:
-            raise ValueError(f"a head needs at least two classes, got {list(self.classes_)}")
+            raise ValueError(f"a head needs at least two classes, got 1 class: {list(self.classes_)}")
         labels, counts = np.unique(y, return_counts=True)
         scarce = [str(label) for label, n in zip(labels, counts, strict=True) if n < self.calibration_cv]
         if scarce:
@@ -70,7 +75,13 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         linear = self.calibrated_.calibrated_classifiers_[0].estimator
         linear.coef_ = linear.coef_.astype(np.float32)
         linear.intercept_ = linear.intercept_.astype(np.float32)
+        self.n_iter_ = linear.n_iter_
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _check(self) -> None:
         try:
@@ -87,6 +98,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return proba
 
     def predict(self, X: Any) -> np.ndarray:
+        self._check()
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
 
     def class_weights(self, label: str) -> np.ndarray:

@@ -42,7 +42,7 @@ TRUSTED_TYPES = frozenset(
 
 # Libraries whose pickled internals must match for a model to load; compared on major.minor.
 PINNED_LIBRARIES = ("scikit-learn", "skops", "numpy", "scipy")
-RECORDED_LIBRARIES = (*PINNED_LIBRARIES, "jieba")
+RECORDED_LIBRARIES = (*PINNED_LIBRARIES, "jieba", "rjieba")
 
 
 def library_versions() -> dict[str, str]:

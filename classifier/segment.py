@@ -63,9 +63,9 @@ DEFAULT_USER_DICT = DATA_DIR / "userdict.txt"
 DEFAULT_STOPWORDS = DATA_DIR / "stopwords.txt"
 
 BACKENDS = ("jieba", "rjieba")
-# The reference stays the default; "rjieba" gives the same words, several times faster
-# (BENCHMARKS.md, "Segmentation").
-DEFAULT_BACKEND = "jieba"
+# "rjieba" is the default: it gives jieba's exact words on every real letter (test_segment.py)
+# several times faster (BENCHMARKS.md, "Segmentation"); "jieba" stays as the reference.
+DEFAULT_BACKEND = "rjieba"
 
 Entry = tuple[str, int | None, str | None]
 

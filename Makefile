@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   install, create the SQLite database, route the example letters with the shipped model
+#   make test   install system packages (Chromium, CJK fonts), start PostgreSQL, run every test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+XF := $(VENV)/bin/xinfang
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test install system bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[ocr,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(XF) db upgrade
+	$(XF) route --jsonl data/examples/letters.jsonl --out var/demo-proposals.jsonl
+	$(XF) route --title "举报村支书截留扶贫补助" "村支书王某截留村民的扶贫资金，还收受工程老板的好处费，请纪委调查。"
+
+system:
+	bash scripts/system-deps.sh
+
+test: system install
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/run_all.py

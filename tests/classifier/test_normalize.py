@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+
+from classifier.normalize import compact, han_count, normalize
+
+# fmt: off
+CASES = [
+    ("fullwidth", "ＡＢＣ１２３", "ABC123"),
+    ("chinese-punct-kept", "你好，世界。（一）", "你好，世界。（一）"),
+    ("ideographic-space", "村支书\u3000贪污", "村支书 贪污"),
+    ("crlf", "第一行\r\n第二行", "第一行\n\n第二行"),
+    ("zero-width", "举\u200b报", "举 报"),
+    ("masked-stars", "电话*****", "电话#####"),
+    ("masked-digits", "电话0000-00000000", "电话####-########"),
+    ("real-digits-kept", "2019年10月", "2019年10月"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+    assert len(normalize(raw)) == len(raw)  # offsets stay valid
+
+
+def test_compact_drops_space_next_to_chinese_only_and_maps_offsets() -> None:
+    text = normalize("我要 投诉\n村支书 贪污 hello world")
+    out, offsets = compact(text)
+    assert out == "我要投诉村支书贪污hello world"
+    assert len(offsets) == len(out)
+    start = out.index("村支书")
+    assert text[offsets[start] : offsets[start + 2] + 1] == "村支书"
+
+
+def test_han_count() -> None:
+    assert han_count("A3区村支书abc") == 4

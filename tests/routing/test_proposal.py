@@ -1,0 +1,141 @@
+"""The precedence of :func:`routing.proposal.propose`, on hand-made hits and scores (no model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from factories import make_hit, make_letter, make_scores
+
+from routing.catalogue import load_catalogue
+from routing.proposal import ProposalConfig, propose
+from routing.schemas import ReviewReason
+
+
+def run(hits=(), scores=None, letter=None, config=None, problems=()):  # type: ignore[no-untyped-def]
+    return propose(
+        letter or make_letter(received_on=dt.date(2026, 12, 1)),
+        list(hits),
+        scores or make_scores(),
+        catalogue=load_catalogue(),
+        config=config or ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        input_problems=problems,
+    )
+
+
+def test_model_channel_when_no_rule_fires() -> None:
+    p = run()
+    assert (p.channel, p.channel_source, p.disposition) == ("duty_request", "model", "accept")
+    assert p.department.label == "housing" and p.target_body == "住房和城乡建设局"
+    assert not p.confidential and not p.needs_review
+    assert (p.model_version, p.rulebook_version) == ("m1", "r1")
+
+
+def test_channel_rule_beats_the_model_and_redirects() -> None:
+    p = run([make_hit(channel="litigation", target_body="人民法院")])
+    assert (p.channel, p.channel_source, p.disposition, p.target_body) == ("litigation", "rule", "redirect", "人民法院")
+
+
+def test_exclusion_beats_channel_rules() -> None:
+    hits = [
+        make_hit("R-X", kind="exclusion", channel=None, disposition="no_longer_accepted", priority=130,
+                 target_body="原复核机关"),
+        make_hit("R-C", channel="ordinary", priority=10),
+    ]
+    p = run(hits)
+    assert p.disposition == "no_longer_accepted" and p.target_body == "原复核机关"
+    assert p.channel == "ordinary"
+
+
+def test_higher_priority_channel_rule_wins_and_conflict_is_reviewed() -> None:
+    hits = [make_hit("R-A", channel="arbitration", priority=80), make_hit("R-L", channel="litigation", priority=60)]
+    p = run(hits)
+    assert p.channel == "arbitration"
+    assert "conflicting_rules" in {r.code for r in p.review_reasons}
+
+
+@pytest.mark.parametrize(
+    ("category", "channel"),
+    [({"accusation": 0.8, "appeal": 0.15, "suggestion": 0.05}, "discipline"),
+     ({"suggestion": 0.8, "appeal": 0.15, "accusation": 0.05}, "suggestion")],
+    ids=["accusation->discipline", "suggestion->suggestion"],
+)
+def test_category_sets_the_channel(category: dict[str, float], channel: str) -> None:
+    p = run(scores=make_scores(category=category))
+    assert (p.channel, p.channel_source) == (channel, "category")
+
+
+def test_accusation_is_confidential_and_goes_to_the_discipline_body() -> None:
+    p = run(scores=make_scores(category={"accusation": 0.8, "appeal": 0.15, "suggestion": 0.05}))
+    assert p.confidential
+    assert p.department.label == "discipline_inspection"
+    # the officer still sees what the model thought
+    assert p.department.top[0].code == "housing"
+
+
+def test_a_likely_accusation_is_confidential_even_when_not_top() -> None:
+    p = run(scores=make_scores(category={"appeal": 0.6, "accusation": 0.3, "suggestion": 0.1}))
+    assert p.category.label == "appeal"
+    assert p.confidential and p.department.label == "discipline_inspection"
+
+
+def test_discipline_rule_against_an_appeal_verdict_is_reviewed() -> None:
+    p = run([make_hit(channel="discipline", flags=["confidential"])])
+    assert p.channel == "discipline" and p.confidential
+    assert "model_rule_disagreement" in {r.code for r in p.review_reasons}
+
+
+@pytest.mark.parametrize(
+    ("scores", "code"),
+    [
+        (make_scores(category={"appeal": 0.4, "suggestion": 0.35, "accusation": 0.25}), "low_confidence"),
+        (make_scores(department={"housing": 0.5, "urban_management": 0.45, "transport": 0.05}), "small_margin"),
+        (make_scores(department={"housing": 0.32, "urban_management": 0.3, "transport": 0.38}), "small_margin"),
+        (make_scores(channel={"duty_request": 0.4, "ordinary": 0.35, "suggestion": 0.25}), "low_confidence"),
+    ],
+    ids=["category-low", "department-margin", "department-close", "channel-low"],
+)
+def test_uncertain_heads_need_review(scores, code: str) -> None:  # type: ignore[no-untyped-def]
+    p = run(scores=scores)
+    assert p.needs_review and code in {r.code for r in p.review_reasons}
+
+
+@pytest.mark.parametrize(
+    ("flags", "code"),
+    [(["urgent"], "urgent"), (["multiple_matters"], "multiple_matters"),
+     (["representatives_over_limit", "procedural"], "procedural_flag")],
+    ids=["urgent", "multi", "representatives"],
+)
+def test_flags_need_review(flags: list[str], code: str) -> None:
+    p = run([make_hit(kind="flag", channel=None, flags=flags)])
+    assert p.needs_review and code in {r.code for r in p.review_reasons}
+    assert p.urgent == ("urgent" in flags)
+    assert p.channel_source == "model"  # a flag never routes
+
+
+def test_low_ocr_confidence_needs_review() -> None:
+    p = run(letter=make_letter(ocr_confidence=0.5))
+    assert "low_ocr_confidence" in {r.code for r in p.review_reasons}
+
+
+def test_unusable_input_is_never_confident() -> None:
+    p = run(problems=[ReviewReason(code="empty_text", message="x")])
+    assert p.needs_review and p.confidence == 0.0
+
+
+def test_deadlines_follow_the_route() -> None:
+    ordinary = run(scores=make_scores(channel={"ordinary": 0.9, "duty_request": 0.1}))
+    codes = [d.code for d in ordinary.deadlines]
+    assert codes[:2] == ["notify_acceptance", "object_to_misrouting"] and "conclude" in codes
+    assert ordinary.deadlines[0].due == dt.date(2026, 12, 16)
+    litigation = run([make_hit(channel="litigation")])
+    assert "notify_acceptance" not in [d.code for d in litigation.deadlines]  # 第二十三条 last paragraph
+
+
+def test_thresholds_are_config() -> None:
+    scores = make_scores(category={"appeal": 0.6, "suggestion": 0.3, "accusation": 0.1})
+    assert not any(r.code == "low_confidence" and "类别" in r.message for r in run(scores=scores).review_reasons)
+    strict = ProposalConfig(min_confidence=0.7)
+    assert any(r.code == "low_confidence" and "类别" in r.message for r in run(scores=scores, config=strict).review_reasons)

@@ -1,0 +1,95 @@
+"""The one code path: batch equals single, before and after a save/load round trip; bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from factories import make_letter, save_tiny_model, train_tiny_model
+
+from routing.router import Router
+from routing.schemas import Letter
+
+LETTERS = [
+    Letter(id="a", title="物业乱收费", text="小区物业公司每月多收停车费，请住建局查处。"),
+    Letter(id="b", text="公司拖欠工资三个月，我已申请劳动仲裁，请督促。"),
+    Letter(id="c", title="举报", text="举报街道干部挪用维修资金，收受开发商好处。"),
+    Letter(id="d", text="建议延长公交线路运营时间。"),
+    Letter(id="e", text=""),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def router(tiny_dir: Path) -> Router:
+    return Router.load(tiny_dir)
+
+
+def test_batch_equals_single(router: Router) -> None:
+    batch = router.propose_many(LETTERS)
+    single = [router.propose(letter) for letter in LETTERS]
+    assert [p.model_dump() for p in batch] == [p.model_dump() for p in single]
+    assert [p.letter_id for p in batch] == [x.id for x in LETTERS]
+
+
+def test_identical_after_save_and_load(router: Router, tmp_path: Path) -> None:
+    in_memory = Router(model=train_tiny_model(), rulebook=router.rulebook, catalogue=router.catalogue)
+    reloaded = Router.load(save_tiny_model(tmp_path / "again", in_memory.model))
+    assert [p.model_dump() for p in in_memory.propose_many(LETTERS)] == [
+        p.model_dump() for p in reloaded.propose_many(LETTERS)
+    ]
+    assert [p.model_dump() for p in reloaded.propose_many(LETTERS)] == [p.model_dump() for p in router.propose_many(LETTERS)]
+
+
+def test_proposal_round_trips_through_json(router: Router) -> None:
+    for p in router.propose_many(LETTERS):
+        assert type(p).model_validate_json(p.model_dump_json()) == p
+
+
+def test_evidence_names_the_letters_own_words(router: Router) -> None:
+    p = router.propose(LETTERS[0])
+    words = [f.feature for f in p.evidence["department"]]
+    assert words and all(w.split(":", 1)[1] in LETTERS[0].title + LETTERS[0].text for w in words)
+
+
+def test_rules_fire_inside_the_router(router: Router) -> None:
+    p = router.propose(LETTERS[1])
+    assert p.channel == "arbitration" and p.channel_source == "rule"
+    hit = p.rule_hits[0]
+    assert LETTERS[1].text[hit.start : hit.end] == hit.matched
+
+
+def test_empty_batch(router: Router) -> None:
+    assert router.propose_many([]) == []
+
+
+BAD = [
+    ("empty", Letter(text=""), "empty_text"),
+    ("whitespace", Letter(title="  ", text=" \n\t　"), "empty_text"),
+    ("no-chinese", Letter(text="hello world, nothing to see here"), "no_chinese"),
+    ("binary-noise", Letter(text="\x00\x01\x02\ufffd\ufffd\x7f"), "no_chinese"),
+    ("title-only", Letter(title="投诉物业乱收费问题", text=""), "too_short"),
+    ("too-short", Letter(text="物业"), "too_short"),
+]
+
+
+@pytest.mark.parametrize(("letter", "code"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_is_never_a_confident_route(router: Router, letter: Letter, code: str) -> None:
+    p = router.propose(letter)
+    assert p.needs_review
+    assert code in {r.code for r in p.review_reasons}
+    if code != "too_short":
+        assert p.confidence == 0.0
+
+
+def test_a_one_megabyte_letter_is_truncated_and_flagged(tiny_dir: Path) -> None:
+    router = Router.load(tiny_dir, max_chars=50_000)
+    huge = make_letter("物业公司乱收费。" * 130_000)  # ~1 MB of UTF-8
+    assert len(huge.text.encode()) > 1_000_000
+    p = router.propose(huge)
+    assert p.needs_review and "truncated" in {r.code for r in p.review_reasons}
+    assert p.department.label == "housing"

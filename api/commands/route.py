@@ -39,6 +39,8 @@ def read_letter_file(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    if not data.strip():
+        raise click.ClickException(f"{path} is empty; there is no letter to route")
     try:
         return decode_text(data, path.name)[0]
     except IntakeError as exc:

@@ -104,6 +104,7 @@ class OcrPage(_Frozen):
     height: int
     skew_deg: float = 0.0
     rotated_180: bool = Field(default=False, description="the page was upside down; boxes refer to it turned")
+    has_ink: bool = Field(default=True, description="False when the page is blank paper (see ink_bbox)")
     elapsed_s: float = 0.0
     warnings: tuple[str, ...] = ()
 
@@ -232,6 +233,14 @@ class OcrEngine:
             start = time.perf_counter()
             try:
                 raw = self._run(engine, array)
+                marked = ink_bbox(array)
+                if not raw and marked is not None:
+                    raw = self._run_cropped(engine, array, marked)
+                    if not raw:
+                        collector.messages.append(
+                            "the page has marks but no text was recognised (handwriting, a picture or a "
+                            "stamp?); look at the scan"
+                        )
                 if self.config.check_orientation and raw:
                     share = self._upside_down_share(engine, array, raw)
                     if share > 0.5:
@@ -260,6 +269,7 @@ class OcrEngine:
             height=height,
             skew_deg=round(skew, 3),
             rotated_180=rotated,
+            has_ink=marked is not None,
             elapsed_s=round(elapsed, 4),
             warnings=tuple(collector.messages),
         )
@@ -274,6 +284,21 @@ class OcrEngine:
             quad = tuple((float(x), float(y)) for x, y in np.asarray(box).reshape(4, 2))
             lines.append(OcrLine(text=text, box=quad, confidence=min(max(float(score), 0.0), 1.0)))  # type: ignore[arg-type]
         return lines
+
+    @classmethod
+    def _run_cropped(cls, engine: Any, array: np.ndarray, box: tuple[int, int, int, int]) -> list[OcrLine]:
+        """Recognise only the marked part of the page, with boxes in page coordinates.
+
+        The detector finds nothing at all on a page that holds one short line (a separator
+        sheet, a signature page): measured on 分隔页 and 此致敬礼 at 12 pt on A4. Cropped to
+        the marks, the same text is found.
+        """
+        x0, y0, x1, y1 = box
+        height, width = array.shape[:2]
+        if (x1 - x0) * (y1 - y0) > 0.8 * width * height:
+            return []  # the marks cover the page: cropping would change nothing
+        lines = cls._run(engine, np.ascontiguousarray(array[y0:y1, x0:x1]))
+        return [ln.model_copy(update={"box": tuple((x + x0, y + y0) for x, y in ln.box)}) for ln in lines]
 
     def _upside_down_share(self, engine: Any, array: np.ndarray, lines: Sequence[OcrLine]) -> float:
         """Share of sampled text windows the direction classifier reads as turned 180°.
@@ -324,6 +349,37 @@ def _to_bgr(image: Image.Image | np.ndarray) -> np.ndarray:
         raise OcrFailedError(f"expected an H x W or H x W x 3 array, got shape {image.shape}")
     rgb = np.asarray(image.convert("RGB"))
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+# Ink detection works on 8 x 8 pixel block means: scanner noise averages out, strokes do not.
+_INK_BLOCK = 8
+_INK_CONTRAST = 25
+_INK_MARGIN = 40
+
+
+def ink_bbox(array: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The bounding box ``(x0, y0, x1, y1)`` of what is printed or written on a page, with a
+    margin, or ``None`` for blank paper.
+
+    A block counts as ink when its mean is darker than the page's median (the paper) by more
+    than 25 grey levels; Gaussian noise and JPEG artefacts of a blank scan stay well within that.
+    """
+    grey = array.mean(axis=2) if array.ndim == 3 else array.astype(np.float64)
+    b = _INK_BLOCK
+    h, w = (grey.shape[0] // b) * b, (grey.shape[1] // b) * b
+    if h == 0 or w == 0:
+        return None
+    blocks = grey[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
+    ys, xs = np.nonzero(blocks < np.median(blocks) - _INK_CONTRAST)
+    if len(xs) == 0:
+        return None
+    m = _INK_MARGIN
+    return (
+        max(int(xs.min()) * b - m, 0),
+        max(int(ys.min()) * b - m, 0),
+        min((int(xs.max()) + 1) * b + m, grey.shape[1]),
+        min((int(ys.max()) + 1) * b + m, grey.shape[0]),
+    )
 
 
 def char_weighted_confidence(lines: Sequence[OcrLine]) -> float | None:

@@ -67,8 +67,8 @@ Kind = Literal["text", "image", "pdf", "docx", "zip"]
 PageSource = Literal["text", "pdf_text", "ocr", "docx"]
 
 SEPARATOR_MARKER = "分隔页"
-# (source, text, OCR confidence, OCR lines) of one page before it is numbered.
-_RawPage = tuple[str, str, float | None, tuple[OcrLine, ...]]
+# (source, text, OCR confidence, OCR lines, has marks) of one page before it is numbered.
+_RawPage = tuple[str, str, float | None, tuple[OcrLine, ...], bool]
 SUPPORTED = "text (UTF-8, UTF-16 with BOM, GB18030/GBK), PNG, JPEG, TIFF, PDF, .docx, zip"
 
 
@@ -418,7 +418,7 @@ class _Reader:
         if detected == "text":
             kind = "text"
             text, encoding = decode_text(data, display)
-            raw_pages = [("text", t, None, ()) for t in _split_marker_lines(text)]
+            raw_pages = [("text", t, None, (), bool(t.strip())) for t in _split_marker_lines(text)]
         elif detected in ("png", "jpeg", "tiff"):
             kind = "image"
             images = _open_images(data, display, self)
@@ -428,7 +428,8 @@ class _Reader:
             raw_pages = list(self._pdf_pages(data, display))
         elif detected == "docx":
             kind = "docx"
-            raw_pages = [("docx", t, None, ()) for t in _split_marker_lines(_docx_text(data, display, self))]
+            parts = _split_marker_lines(_docx_text(data, display, self))
+            raw_pages = [("docx", t, None, (), bool(t.strip())) for t in parts]
         elif detected == "zip":
             return "zip", self._archive_pages(data, display, depth), None
         else:
@@ -438,7 +439,7 @@ class _Reader:
                 f"Supported: {SUPPORTED}"
             )
         pages: list[IntakePage] = []
-        for i, (source, text, confidence, lines) in enumerate(raw_pages, 1):
+        for i, (source, text, confidence, lines, marked) in enumerate(raw_pages, 1):
             self.page_count += 1
             if self.page_count > self.limits.max_pages:
                 raise TooManyPagesError(
@@ -446,7 +447,7 @@ class _Reader:
                     "split the file or raise ReadLimits.max_pages"
                 )
             separator = is_separator_text(text)
-            blank = not separator and not text.strip()
+            blank = not separator and not text.strip() and not marked
             if blank:
                 self.warnings.append(f"{display}: page {i} is blank; left out of the letter text")
             pages.append(
@@ -467,7 +468,7 @@ class _Reader:
     def _ocr_page(self, image: Image.Image, display: str, number: int) -> _RawPage:
         result = self.ocr.recognize(image)
         self.warnings.extend(f"{display}: page {number}: {w}" for w in result.warnings)
-        return "ocr", result.text, result.confidence, result.lines
+        return "ocr", result.text, result.confidence, result.lines, result.has_ink
 
     # -- PDF ----------------------------------------------------------------------------------
 
@@ -502,7 +503,7 @@ class _Reader:
                 with _PDFIUM_LOCK:
                     text, image = self._pdf_page(doc, index, display)
                 if image is None:
-                    yield "pdf_text", text, None, ()
+                    yield "pdf_text", text, None, (), True
                 else:
                     yield self._ocr_page(image, display, index + 1)
         finally:
@@ -712,7 +713,8 @@ def _plausible_share(text: str) -> float:
     return 1 - bad / len(chars)
 
 
-_SEPARATOR_NOISE = re.compile(r"[\s\-‐‑‒–—―－_=＝*＊·.…。:：|]+")
+# OCR often reads a dash (—) as the character 一; around the marker it can only be a dash.
+_SEPARATOR_NOISE = re.compile(r"[\s\-‐‑‒–—―－_=＝*＊·.…。:：|一]+")
 
 
 def is_separator_text(text: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import replace_section  # noqa: E402
 from classifier.normalize import compact, normalize  # noqa: E402
 from routing.codes import Channel  # noqa: E402
 from routing.engine import match_rules, match_rules_many  # noqa: E402
@@ -121,18 +121,6 @@ def speed(rulebook: Rulebook, letters: Sequence[Letter], repeat: int = 5) -> dic
     }
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Replace the ``## Rule layer`` section of ``path`` (up to the next ``## ``), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{SECTION}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -195,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for c in decisive:
             print(f"  {c.letter_id} {c.rule_id} {c.rule_channel} -> {c.gold_channel} {c.matched!r}")
     if not args.no_write:
-        replace_section(args.output, body)
+        replace_section(args.output, SECTION, body)
         print(f"\nwrote the '{SECTION}' section of {args.output}")
     return 0
 

@@ -18,7 +18,6 @@ import argparse
 import csv
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import replace_section  # noqa: E402
 from classifier import segment  # noqa: E402
 from classifier.normalize import compact, normalize  # noqa: E402
 from classifier.segment import DEFAULT_USER_DICT, Segmenter, read_user_dict  # noqa: E402
@@ -49,18 +49,6 @@ def timed(cut: Callable[[str], object], texts: Sequence[str]) -> tuple[float, li
     start = time.process_time()
     out = [cut(t) for t in texts]
     return time.process_time() - start, out
-
-
-def replace_section(path: Path, body: str) -> None:
-    """Replace the ``## Segmentation`` section of ``path`` (up to the next ``## ``), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{SECTION}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        replace_section(args.output, body)
+        replace_section(args.output, SECTION, body)
         print(f"\nwrote the '{SECTION}' section of {args.output}")
     return 0
 

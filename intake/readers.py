@@ -33,7 +33,7 @@ import stat
 import threading
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -414,7 +414,8 @@ class _Reader:
             )
         encoding: str | None = None
         kind: Kind
-        raw_pages: list[_RawPage]
+        # Pages are produced lazily, so the page limit stops OCR at the first page too many.
+        raw_pages: Iterable[_RawPage]
         if detected == "text":
             kind = "text"
             text, encoding = decode_text(data, display)
@@ -422,10 +423,10 @@ class _Reader:
         elif detected in ("png", "jpeg", "tiff"):
             kind = "image"
             images = _open_images(data, display, self)
-            raw_pages = [self._ocr_page(img, display, n) for n, img in enumerate(images, 1)]
+            raw_pages = (self._ocr_page(img, display, n) for n, img in enumerate(images, 1))
         elif detected == "pdf":
             kind = "pdf"
-            raw_pages = list(self._pdf_pages(data, display))
+            raw_pages = self._pdf_pages(data, display)
         elif detected == "docx":
             kind = "docx"
             parts = _split_marker_lines(_docx_text(data, display, self))

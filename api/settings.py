@@ -69,6 +69,11 @@ class Settings(BaseSettings):
                 "XINFANG_SECRET_KEY is the development default; set a random value in production, "
                 f"e.g. XINFANG_SECRET_KEY={secrets.token_urlsafe(32)}"
             )
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError(
+                f"XINFANG_SECRET_KEY has {len(self.secret_key)} characters; production needs at least 32 "
+                f"random ones, e.g. XINFANG_SECRET_KEY={secrets.token_urlsafe(32)}"
+            )
         return self
 
 

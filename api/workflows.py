@@ -2,8 +2,10 @@
 
 Each function takes the open session, the acting user and plain values; it calls ``routing`` for
 the proposal and ``store`` for persistence and the audit log, and checks the permission policy of
-``api.access``. None of them commits: the request's unit of work (``api.deps.SessionDep``) does,
-so a letter and its proposal are stored together or not at all.
+``api.access``. The request's unit of work (``api.deps.SessionDep``) commits at the end, so a
+letter and its proposal are stored together or not at all. The two writes (registering,
+deciding) commit themselves as soon as their rows are in: the store locks the audit log's head
+for the whole transaction, and building the response must not keep every other officer waiting.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     )
     row = add_proposal(session, letter.id, proposal.model_copy(update={"letter_id": letter.case_number}))
     session.refresh(letter, ["version"])
+    session.commit()
     bundle = LetterBundle(letter=letter, proposal=row, decisions=[])
     readable = access.can_read(user, access.LetterState(proposal=row, decision=None))
     return Registered(bundle=bundle, readable=readable)
@@ -134,7 +137,7 @@ def decide_letter(
         "channel": payload.channel.value if payload.channel else proposed["channel"],
         "disposition": payload.disposition.value if payload.disposition else proposed["disposition"],
     }
-    return decide(
+    decision = decide(
         session,
         bundle.letter.id,
         expected_version=payload.letter_version,
@@ -149,6 +152,8 @@ def decide_letter(
         channel=values["channel"],
         disposition=values["disposition"],
     )
+    session.commit()
+    return decision
 
 
 def record_export(

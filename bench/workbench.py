@@ -85,12 +85,17 @@ def serve(database_url: str, sock_fd: int, router_kind: str) -> None:
         preload_model=True,
         migrate_on_start=True,
     )
-    router = None
-    if router_kind == "standin":
+    router: Any = None
+    if router_kind in ("standin", "tiny"):
         sys.path.insert(0, str(ROOT / "tests" / "api"))
+    if router_kind == "standin":
         from standin_router import StandInRouter
 
         router = StandInRouter()
+    elif router_kind == "tiny":
+        from tiny_model import train_tiny_router
+
+        router = train_tiny_router(Path(tempfile.mkdtemp(prefix="xinfang-bench-model-")) / "tiny")
     app = create_app(settings, router=router)
     sock = socket.socket(fileno=sock_fd)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
@@ -424,10 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pg-url", default=DEFAULT_PG, help="server to create the fresh benchmark database on")
     ap.add_argument(
         "--router",
-        choices=["model", "standin"],
+        choices=["model", "tiny", "standin"],
         default="model",
-        help="model = the promoted model in models/ (XINFANG_MODELS_DIR); standin = the test "
-        "stand-in (real rulebook, keyword heads), for when no model is trained yet",
+        help="model = the promoted model in models/ (XINFANG_MODELS_DIR); tiny = the real pipeline "
+        "with a model trained on the tests' dozen inline letters; standin = the tests' stand-in "
+        "(real rulebook, keyword heads)",
     )
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--time-budget", type=float, default=300.0, help="seconds before the officers stop")
@@ -441,11 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.officers < 1 or args.letters < 1:
         ap.error("--officers and --letters must be at least 1")
-    args.router_label = (
-        "the promoted model"
-        if args.router == "model"
-        else "test stand-in (real rulebook, keyword heads; no trained model)"
-    )
+    args.router_label = {
+        "model": "the promoted model",
+        "tiny": "the real pipeline with a model trained on a dozen letters (tests/api/tiny_model.py)",
+        "standin": "test stand-in (real rulebook, keyword heads; no trained model)",
+    }[args.router]
     letters = letters_from(args.data_dir, args.officers * args.letters)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = []

@@ -41,6 +41,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "decide": "an officer confirmed or corrected a route proposal",
     "export": "data left the system (export file, report)",
     "promote_model": "a model version was promoted to serve proposals",
+    "promote_model_refused": "a model version was not promoted: it measured worse than the one in service",
+    "rollback_model": "the model in service was rolled back to the one that served before it",
     "user_created": "an account was created",
     "user_updated": "an account's role, department, password or active flag changed",
     "batch_created": "a batch of scanned files was started",

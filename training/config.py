@@ -38,19 +38,76 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
             if not isinstance(node.get(part), dict):
                 raise ConfigError(f"unknown config section {dotted!r}; sections: {sorted(out)}")
             node = node[part]
-        if key not in node:
+        if key not in node or isinstance(node[key], dict):
             raise ConfigError(f"unknown config key {dotted!r}; keys here: {sorted(node)}")
-        node[key] = _parse_value(raw.strip())
+        value = _parse_value(raw.strip())
+        _check_type(dotted, node[key], value)
+        node[key] = value
     return out
 
 
-def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    path = Path(path or DEFAULT_CONFIG)
+def _check_type(dotted: str, old: Any, new: Any) -> None:
+    # An int where a float is expected is fine (C=1); anything else must keep its type, so
+    # `heads.category.C=abc` fails here instead of deep inside scikit-learn.
+    if isinstance(old, bool) or isinstance(new, bool):
+        same = isinstance(old, bool) and isinstance(new, bool)
+    elif isinstance(old, float):
+        same = isinstance(new, (int, float))
+    else:
+        same = type(old) is type(new)
+    if not same:
+        raise ConfigError(
+            f"{dotted} must be {type(old).__name__} like {json.dumps(old, ensure_ascii=False)}, "
+            f"got {type(new).__name__} {json.dumps(new, ensure_ascii=False)}"
+        )
+
+
+def check_keys(config: dict[str, Any], reference: dict[str, Any], prefix: str = "") -> None:
+    """Refuse sections and keys that ``reference`` (the default config) does not have."""
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if key not in reference:
+            raise ConfigError(
+                f"unknown config key {dotted!r}; known here: {sorted(reference)}. "
+                f"Every key is listed in {DEFAULT_CONFIG}."
+            )
+        if isinstance(reference[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{dotted} must be a section [{dotted}], got {value!r}")
+            check_keys(value, reference[key], dotted + ".")
+        else:
+            _check_type(dotted, reference[key], value)
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+
+
+def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Read a training config and apply ``section.key=value`` overrides.
+
+    A config file other than the default must use the default's sections and keys (it may leave
+    some out: those keep the default's value), so a misspelt key is an error, not a silent default.
+    """
+    default = _read(DEFAULT_CONFIG)
+    path = Path(path or DEFAULT_CONFIG)
+    if path.resolve() == DEFAULT_CONFIG.resolve():
+        config = default
+    else:
+        given = _read(path)
+        check_keys(given, default)
+        config = _merge(default, given)
     return apply_overrides(config, overrides)
+
+
+def _merge(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in given.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) else value
+    return out
 
 
 def dump_toml(config: dict[str, Any]) -> str:

@@ -1,22 +1,28 @@
-"""The training data: real letters with domain labels, and our annotations of a part of them.
+"""The training data: real letters with domain labels, our annotations of a part of them, and the
+officers' decisions stored in the database.
 
 The files stay in ``../shared/data`` and are read at training time; nothing of them is copied into
 the repository. Near-duplicate letters share a ``group``; every split here is by group.
+
+Officers' decisions join the shared letters by their text (:func:`text_key`): a decided letter
+whose text is a shared letter's replaces that letter's labels (the officer outranks the
+annotator); any other decided letter is a new example whose group is its text, so two
+registrations of the same letter never sit on both sides of the split.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-import numpy as np
-from sklearn.model_selection import GroupShuffleSplit
-
-from classifier.features import letter_text
+from classifier.features import letter_text, preprocess
 from routing.catalogue import Catalogue
 from training.errors import DataValidationError
 
@@ -39,6 +45,7 @@ class Example:
     channel: str | None = None
     urgent: int | None = None
     multi: int | None = None
+    source: str = "annotation"  # "annotation" (shared data) or "decision" (an officer's final decision)
 
     @property
     def full_text(self) -> str:
@@ -106,19 +113,138 @@ def load_examples(data_dir: Path) -> list[Example]:
     return examples
 
 
+def in_test(group: str, test_size: float, seed: int) -> bool:
+    """Whether ``group`` is held out: a seeded hash of the group, compared with ``test_size``.
+
+    A group's side depends only on the group, the seed and the share, not on which other letters
+    exist; so adding officers' decisions never moves a shared letter across the split, and every
+    model trained with the same seed is measured on the same shared letters.
+    """
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < test_size
+
+
 def group_split(
     examples: Sequence[Example], test_size: float, seed: int
 ) -> tuple[list[Example], list[Example]]:
-    """Split by ``group`` so near-duplicates never sit on both sides."""
-    groups = np.array([e.group for e in examples])
-    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-    train_idx, test_idx = next(splitter.split(np.zeros(len(examples)), groups=groups))
-    train = [examples[i] for i in sorted(train_idx)]
-    test = [examples[i] for i in sorted(test_idx)]
-    leaked = {e.group for e in train} & {e.group for e in test}
-    if leaked:  # GroupShuffleSplit guarantees this; the check guards future changes to the split
-        raise DataValidationError(f"groups on both sides of the split: {sorted(leaked)[:10]}")
+    """Split by ``group`` so near-duplicates never sit on both sides; order is kept."""
+    if not 0.0 < test_size < 1.0:
+        raise DataValidationError(f"split.test_size must be between 0 and 1 (exclusive), got {test_size}")
+    side = {g: in_test(g, test_size, seed) for g in {e.group for e in examples}}
+    train = [e for e in examples if not side[e.group]]
+    test = [e for e in examples if side[e.group]]
     return train, test
+
+
+def ids_hash(examples: Iterable[Example]) -> str:
+    """A fingerprint of a set of letters (their ids, sorted): the split recorded in ``meta.json``."""
+    return hashlib.sha256("\n".join(sorted(e.id for e in examples)).encode()).hexdigest()
+
+
+def text_key(title: str, text: str) -> str:
+    """The identity of a letter's text, after normalisation (full-width forms, white space)."""
+    return hashlib.sha256(preprocess(letter_text(title, text)).encode("utf-8")).hexdigest()
+
+
+class DecisionLabel(Protocol):
+    """What training reads from a stored decision (``store.letters.TrainingLabel``)."""
+
+    @property
+    def letter_id(self) -> int: ...
+    @property
+    def case_number(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def decision_id(self) -> int: ...
+    @property
+    def corrected(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """How the officers' decisions joined the shared letters."""
+
+    decisions: int = 0
+    replaced: tuple[str, ...] = ()  # shared letter ids whose labels an officer's decision replaced
+    added: int = 0
+    corrected: int = 0  # decisions that are corrections of an earlier decision
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decisions": self.decisions,
+            "replaced_shared_labels": len(self.replaced),
+            "replaced_ids": list(self.replaced[:50]),
+            "added_letters": self.added,
+            "corrections": self.corrected,
+        }
+
+
+def merge_decisions(
+    examples: Sequence[Example], decisions: Sequence[DecisionLabel]
+) -> tuple[list[Example], MergeReport]:
+    """Join officers' final decisions to the shared letters by text; decisions outrank annotations.
+
+    Args:
+        examples: the shared letters (:func:`load_examples`).
+        decisions: one final decision per letter (``store.letters.decisions_for_training``: the
+            newest decision of a letter, so a correction already outranks what it corrects).
+
+    Returns:
+        The shared letters, with the labels of the decided ones replaced, followed by the decided
+        letters that are not in the shared data (id ``db:<case number>``, group by text), and a
+        report of what was joined.
+    """
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        by_text[text_key(e.title, e.text)].append(i)
+    out = list(examples)
+    added: list[Example] = []
+    replaced: list[str] = []
+    for d in decisions:
+        key = text_key(d.title, d.text)
+        matches = by_text.get(key, [])
+        for i in matches:
+            out[i] = dataclasses.replace(
+                out[i],
+                source="decision",
+                category=d.category,
+                domain=d.domain,
+                department=d.department,
+                channel=d.channel,
+            )
+            replaced.append(out[i].id)
+        if not matches:
+            added.append(
+                Example(
+                    id=f"db:{d.case_number}",
+                    title=d.title,
+                    text=d.text,
+                    group=f"text:{key[:20]}",
+                    source="decision",
+                    category=d.category,
+                    domain=d.domain,
+                    department=d.department,
+                    channel=d.channel,
+                )
+            )
+    report = MergeReport(
+        decisions=len(decisions),
+        replaced=tuple(replaced),
+        added=len(added),
+        corrected=sum(bool(d.corrected) for d in decisions),
+    )
+    return out + added, report
 
 
 def duty_examples(catalogue: Catalogue) -> list[tuple[str, str]]:
@@ -136,27 +262,93 @@ def duty_examples(catalogue: Catalogue) -> list[tuple[str, str]]:
     return out
 
 
-def validate_labels(
-    examples: Sequence[Example], head: str, allowed: Sequence[str], *, min_per_class: int
+def _ids(ids: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" … and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def validate_examples(
+    train: Sequence[Example],
+    test: Sequence[Example],
+    allowed: dict[str, Sequence[str]],
+    *,
+    min_per_class: int,
+    min_to_fit: dict[str, int],
+    extra_counts: dict[str, dict[str, int]] | None = None,
 ) -> list[str]:
-    """Check one head's labels; return warnings, raise on errors. Messages name the letter ids."""
-    allowed_set = set(allowed)
-    bad = [(e.id, e.label(head)) for e in examples if e.label(head) is not None and e.label(head) not in allowed_set]
-    if bad:
-        raise DataValidationError(
-            f"unknown {head} labels {sorted({b[1] for b in bad if b[1]})} in letters {[b[0] for b in bad][:10]}; "
-            f"allowed: {sorted(allowed_set)}"
-        )
-    empty = [e.id for e in examples if e.label(head) is not None and not e.full_text.strip()]
+    """Check the data before training; raise on what makes training wrong, return warnings.
+
+    Errors (:class:`DataValidationError`, naming the letters): duplicate ids, letters without text,
+    labels outside a head's label set, a class with fewer training examples than the head needs to
+    be fitted and calibrated (``min_to_fit[head]``). Warnings: a class with fewer than
+    ``min_per_class`` examples, and the same text on both sides of the split.
+
+    Args:
+        train: the training side of the split.
+        test: the held-out side.
+        allowed: head -> its label codes.
+        min_per_class: below this many training examples a class is reported as scarce.
+        min_to_fit: head -> the fewest examples per class its classifier can be fitted with.
+        extra_counts: head -> label -> examples added outside the letters (department duties).
+    """
+    every = [*train, *test]
+    seen: dict[str, int] = defaultdict(int)
+    for e in every:
+        seen[e.id] += 1
+    dupes = sorted(i for i, n in seen.items() if n > 1)
+    if dupes:
+        raise DataValidationError(f"letter ids occur more than once: {_ids(dupes)}; ids must be unique")
+    empty = [e.id for e in every if not e.full_text.strip()]
     if empty:
-        raise DataValidationError(f"letters with a {head} label but no text: {empty[:10]}")
-    counts: dict[str, int] = {}
-    for e in examples:
-        label = e.label(head)
-        if label is not None:
-            counts[label] = counts.get(label, 0) + 1
-    return [
-        f"{head}: class {label!r} has only {n} training examples (< {min_per_class})"
-        for label, n in sorted(counts.items())
-        if n < min_per_class
-    ]
+        raise DataValidationError(
+            f"{len(empty)} letters have neither title nor text: {_ids(empty)}. Remove them from the data "
+            "or correct the registration; an empty letter cannot teach a head anything."
+        )
+    warnings: list[str] = []
+    for head, labels in allowed.items():
+        allowed_set = set(labels)
+        bad: dict[str, list[str]] = defaultdict(list)
+        for e in every:
+            label = e.label(head)
+            if label is not None and label not in allowed_set:
+                bad[label].append(e.id)
+        if bad:
+            detail = "; ".join(f"{label!r} in {_ids(ids)}" for label, ids in sorted(bad.items()))
+            raise DataValidationError(
+                f"unknown {head} labels: {detail}. Allowed: {', '.join(sorted(allowed_set))}. "
+                "Correct the labels (or add the code to the label set) and train again."
+            )
+        counts: dict[str, int] = defaultdict(int)
+        for e in train:
+            label = e.label(head)
+            if label is not None:
+                counts[label] += 1
+        for label, n in (extra_counts or {}).get(head, {}).items():
+            counts[label] += n
+        if len(counts) < 2:
+            raise DataValidationError(
+                f"head {head!r} has {len(counts)} class(es) in the training data ({sorted(counts)}); "
+                "it needs at least two. Add labelled letters."
+            )
+        need = min_to_fit.get(head, 1)
+        too_few = {label: n for label, n in counts.items() if n < need}
+        if too_few:
+            detail = ", ".join(f"{label} ({n})" for label, n in sorted(too_few.items()))
+            raise DataValidationError(
+                f"head {head!r}: classes with fewer than {need} training examples, the least its "
+                f"calibration can be fitted with: {detail}. Add letters, lower "
+                f"heads.{head}.calibration_cv, or merge the classes."
+            )
+        warnings += [
+            f"{head}: class {label!r} has only {n} training examples (< data.min_per_class={min_per_class})"
+            for label, n in sorted(counts.items())
+            if n < min_per_class
+        ]
+    train_texts: dict[str, str] = {text_key(e.title, e.text): e.id for e in train}
+    crossing = [f"{e.id}={train_texts[k]}" for e in test if (k := text_key(e.title, e.text)) in train_texts]
+    if crossing:
+        warnings.append(
+            f"{len(crossing)} held-out letters have the same text as a training letter (test=train): "
+            f"{_ids(crossing)}; give them one group in the data so they stay on one side"
+        )
+    return warnings

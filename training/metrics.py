@@ -43,7 +43,9 @@ def top_k_accuracy(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[s
 
 def format_table(name: str, metrics: dict[str, Any]) -> str:
     """A readable per-class table for the terminal."""
-    lines = [f"{name}: n={metrics['n']} accuracy={metrics['accuracy']:.3f} macro-F1={metrics['macro_f1']:.3f}"]
+    lines = [
+        f"{name}: n={metrics['n']} accuracy={metrics['accuracy']:.3f} macro-F1={metrics['macro_f1']:.3f}"
+    ]
     lines.append(f"  {'label':<24}{'prec':>7}{'rec':>7}{'f1':>7}{'n':>6}")
     for label, m in metrics["per_class"].items():
         lines.append(

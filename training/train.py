@@ -1,7 +1,10 @@
-"""Train every head from the shared data and write a model folder.
+"""Train every head from the shared data and the officers' decisions, and write a model folder.
 
-The split is by group and seeded; the model is fitted on the training side only, so the metrics in
-``meta.json`` are held-out metrics and a later model can be compared on exactly the same letters.
+The split is by group and seeded (:func:`training.datasets.in_test`); the model is fitted on the
+training side only, so the metrics in ``meta.json`` are held-out metrics and a later model can be
+compared on exactly the same letters. ``meta.json`` records what is needed to rebuild that split:
+the seed and share, the hash of the data files, the cut-off of the decisions read from the
+database, and a hash of the held-out letter ids that :mod:`training.evaluate` checks.
 """
 
 from __future__ import annotations
@@ -9,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 
-from classifier.features import letter_text, make_featurizer
+from classifier.embeddings import EmbeddingCache, LetterFeatures, SentenceEncoder
+from classifier.features import LetterVectorizer, letter_text, make_featurizer
 from classifier.model import HEADS, LetterClassifier, TriageModel
 from classifier.persistence import save_model
 from classifier.segment import DEFAULT_USER_DICT, Segmenter
@@ -27,14 +32,22 @@ from training.config import DEFAULT_CONFIG, dump_toml, load_config
 from training.datasets import (
     ANNOTATIONS_FILE,
     MESSAGES_FILE,
+    DecisionLabel,
     Example,
+    MergeReport,
     duty_examples,
     file_hash,
     group_split,
+    ids_hash,
     load_examples,
-    validate_labels,
+    merge_decisions,
+    validate_examples,
 )
+from training.errors import ConfigError, TrainingError
 from training.metrics import classification_metrics, top_k_accuracy
+
+FEATURE_KINDS = ("tfidf", "embeddings", "tfidf+embeddings")
+EMBEDDING_CACHE_FILE = "embeddings.sqlite3"
 
 
 @dataclass
@@ -44,6 +57,26 @@ class TrainResult:
     metrics: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+
+
+@dataclass
+class TrainingData:
+    """The letters a model is trained and measured on, and where they came from."""
+
+    examples: list[Example]
+    train: list[Example]
+    test: list[Example]
+    data_hash: str
+    merge: MergeReport
+    decided_before: str | None  # ISO time: decisions read were final before this
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "data_hash": self.data_hash,
+            "decisions": {**self.merge.as_dict(), "decided_before": self.decided_before},
+        }
 
 
 def allowed_labels(head: str, department_codes: Sequence[str]) -> list[str]:
@@ -55,6 +88,109 @@ def allowed_labels(head: str, department_codes: Sequence[str]) -> list[str]:
     }[head]
 
 
+def read_decisions(database_url: str, *, decided_before: dt.datetime | None = None) -> list[DecisionLabel]:
+    """The officers' final decisions stored in ``database_url`` (never the proposals).
+
+    Raises:
+        TrainingError: the database cannot be opened or has no xinfang schema.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.db import make_engine, make_session_factory, session_scope
+    from store.errors import StoreError
+    from store.letters import decisions_for_training
+
+    try:
+        engine = make_engine(database_url)
+    except StoreError as exc:
+        raise TrainingError(str(exc)) from exc
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return list(decisions_for_training(session, decided_before=decided_before))
+    except SQLAlchemyError as exc:
+        raise TrainingError(
+            f"cannot read officers' decisions from the database: {type(exc).__name__}: {exc}. "
+            "Check --database-url, run `xinfang db upgrade`, or train without them (--no-database)."
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def load_training_data(
+    data_dir: Path,
+    config: dict[str, Any],
+    *,
+    decisions: Sequence[DecisionLabel] = (),
+    decided_before: dt.datetime | None = None,
+    extra_examples: Sequence[Example] = (),
+) -> TrainingData:
+    """Shared letters joined with the decisions, split by group with the config's seed."""
+    examples = load_examples(data_dir)
+    examples, merge = merge_decisions(examples, decisions)
+    examples = [*examples, *extra_examples]
+    train_set, test_set = group_split(examples, config["split"]["test_size"], config["split"]["seed"])
+    return TrainingData(
+        examples=examples,
+        train=train_set,
+        test=test_set,
+        data_hash=file_hash([Path(data_dir) / MESSAGES_FILE, Path(data_dir) / ANNOTATIONS_FILE]),
+        merge=merge,
+        decided_before=decided_before.isoformat() if decided_before else None,
+    )
+
+
+def build_featurizer(
+    config: dict[str, Any], *, user_dict: Path = DEFAULT_USER_DICT, cache: EmbeddingCache | None = None
+) -> LetterVectorizer | LetterFeatures:
+    """The featurizer the config names: TF-IDF, sentence embeddings, or both side by side."""
+    kind = config["model"]["features"]
+    if kind not in FEATURE_KINDS:
+        raise ConfigError(f"model.features={kind!r} is unknown; choose one of {', '.join(FEATURE_KINDS)}")
+    tfidf = None
+    if "tfidf" in kind:
+        segmenter = Segmenter(user_dict, backend=config["segmenter"]["backend"])
+        tfidf = make_featurizer(segmenter, **config["features"])
+        if kind == "tfidf":
+            return tfidf
+    emb = config["embeddings"]
+    encoder = SentenceEncoder(
+        backend=emb["backend"],
+        model=emb["model"],
+        max_chars=emb["max_chars"],
+        batch_size=emb["batch_size"],
+        threads=emb["threads"],
+    ).set_cache(cache)
+    return LetterFeatures(tfidf=tfidf, embeddings=encoder, embedding_weight=emb["weight"])
+
+
+def fit_heads(
+    X: sp.csr_matrix,
+    examples: Sequence[Example],
+    config: dict[str, Any],
+    *,
+    department_extra: tuple[sp.csr_matrix, list[str]] | None = None,
+    n_jobs: int = 1,
+) -> dict[str, LetterClassifier]:
+    """Fit each head on the rows that carry its label; heads run in ``n_jobs`` threads."""
+
+    def fit_one(head: str) -> LetterClassifier:
+        rows = [i for i, e in enumerate(examples) if e.label(head) is not None]
+        X_head, y = X[rows], [str(examples[i].label(head)) for i in rows]
+        weights = np.ones(len(rows), dtype=np.float64)
+        if head == "department" and department_extra is not None:
+            X_extra, labels = department_extra
+            X_head = sp.vstack([X_head, X_extra]).tocsr()
+            y = y + labels
+            weights = np.concatenate([weights, np.full(len(labels), config["data"]["duty_example_weight"])])
+        return LetterClassifier(**config["heads"][head]).fit(X_head, y, sample_weight=weights)
+
+    # The largest heads first, so two threads finish at about the same time.
+    order = sorted(HEADS, key=lambda h: -sum(e.label(h) is not None for e in examples))
+    with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+        fitted = dict(zip(order, pool.map(fit_one, order), strict=True))
+    return {head: fitted[head] for head in HEADS}
+
+
 def fit_model(
     examples: Sequence[Example],
     config: dict[str, Any],
@@ -62,25 +198,26 @@ def fit_model(
     user_dict: Path = DEFAULT_USER_DICT,
     catalogue_path: Path = DEFAULT_CATALOGUE,
     version: str = "unversioned",
+    cache: EmbeddingCache | None = None,
+    timings: dict[str, float] | None = None,
 ) -> TriageModel:
     """Fit the featurizer on every letter and each head on the letters that carry its label."""
-    catalogue = load_catalogue(catalogue_path)
-    segmenter = Segmenter(user_dict, backend=config["segmenter"]["backend"])
-    featurizer = make_featurizer(segmenter, **config["features"])
-    texts = [e.full_text for e in examples]
-    X = featurizer.fit_transform(texts)
-    heads: dict[str, LetterClassifier] = {}
-    for head in HEADS:
-        rows = [i for i, e in enumerate(examples) if e.label(head) is not None]
-        X_head, y = X[rows], [examples[i].label(head) for i in rows]
-        weights = np.ones(len(rows), dtype=np.float64)
-        if head == "department" and config["data"]["duty_examples"]:
-            extra = duty_examples(catalogue)
-            X_head = sp.vstack([X_head, featurizer.transform([t for t, _ in extra])]).tocsr()
-            y = y + [code for _, code in extra]
-            weights = np.concatenate([weights, np.full(len(extra), config["data"]["duty_example_weight"])])
-        heads[head] = LetterClassifier(**config["heads"][head]).fit(X_head, y, sample_weight=weights)
-    return TriageModel(featurizer=featurizer, heads=heads, version=version)
+    timings = timings if timings is not None else {}
+    started = time.perf_counter()
+    featurizer = build_featurizer(config, user_dict=user_dict, cache=cache)
+    X = featurizer.fit_transform([e.full_text for e in examples])
+    extra = None
+    if config["data"]["duty_examples"]:
+        duties = duty_examples(load_catalogue(catalogue_path))
+        extra = (featurizer.transform([t for t, _ in duties]), [code for _, code in duties])
+    timings["featurize_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    heads = fit_heads(X, examples, config, department_extra=extra, n_jobs=config["model"]["n_jobs"])
+    timings["fit_heads_s"] = time.perf_counter() - started
+    if isinstance(featurizer, LetterFeatures):
+        featurizer.set_cache(None)  # the cache belongs to this process, not to the model file
+    # TriageModel reads any featurizer with transform() and get_feature_names_out().
+    return TriageModel(featurizer=cast(LetterVectorizer, featurizer), heads=heads, version=version)
 
 
 def evaluate_heads(model: TriageModel, examples: Sequence[Example]) -> dict[str, Any]:
@@ -99,64 +236,240 @@ def evaluate_heads(model: TriageModel, examples: Sequence[Example]) -> dict[str,
     return metrics
 
 
+def min_to_fit(config: dict[str, Any]) -> dict[str, int]:
+    """The fewest examples per class each head's calibration can be fitted with."""
+    return {head: int(config["heads"][head]["calibration_cv"]) for head in HEADS}
+
+
+def label_distribution(examples: Iterable[Example]) -> dict[str, dict[str, int]]:
+    examples = list(examples)
+    return {
+        h: dict(sorted(Counter(str(e.label(h)) for e in examples if e.label(h) is not None).items()))
+        for h in HEADS
+    }
+
+
+def check_rules_on(
+    examples: Sequence[Example], config: dict[str, Any], rulebook_dir: Path | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Replay the rulebook over every letter with a channel label (STYLE principle 4).
+
+    Returns:
+        Warnings (empty when the check passes) and a JSON summary of the replay.
+
+    Raises:
+        RuleCheckError: when ``rules.check = "error"`` and the check fails.
+    """
+    from routing.rulebook import load_rulebook
+    from routing.schemas import Letter
+    from training.rule_eval import LabelledLetter, RuleCheckError, check_rules, evaluate_rules
+
+    mode = config["rules"]["check"]
+    if mode not in ("warn", "error"):
+        raise ConfigError(f"rules.check={mode!r} is unknown; choose warn or error")
+    letters = [
+        LabelledLetter(
+            letter=Letter(id=e.id, title=e.title, text=e.text), channel=str(e.channel), group=e.group
+        )
+        for e in examples
+        if e.channel is not None
+    ]
+    rulebook = load_rulebook(rulebook_dir)
+    evaluation = evaluate_rules(rulebook, letters)
+    summary = {
+        "rulebook_version": rulebook.version,
+        "letters": len(letters),
+        "contradictions": len(evaluation.contradictions),
+        "never_fired": list(evaluation.never_fired),
+        "passed": True,
+    }
+    try:
+        check_rules(
+            evaluation,
+            min_rule_precision=config["rules"]["min_rule_precision"],
+            min_fires=config["rules"]["min_fires"],
+            allow_never_fired=config["rules"]["allow_never_fired"],
+        )
+    except RuleCheckError as exc:
+        summary["passed"] = False
+        summary["problems"] = str(exc)
+        if mode == "error":
+            raise
+        return [f"rule check (rules.check=warn): {exc}"], summary
+    return [], summary
+
+
+def default_version(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+
+
 def train(
-    output_dir: Path,
+    output_dir: Path | None = None,
     *,
     data_dir: Path,
     config_path: Path | None = None,
     overrides: Iterable[str] = (),
     version: str | None = None,
     extra_examples: Sequence[Example] = (),
+    database_url: str | None = None,
+    decisions: Sequence[DecisionLabel] | None = None,
+    models_dir: Path | None = None,
+    rulebook_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    report: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train all heads from ``data_dir`` (plus ``extra_examples``) and write ``output_dir``."""
+    """Train all heads and write ``output_dir`` (default ``models_dir/<version>``).
+
+    Args:
+        output_dir: the new model folder; it must not hold a model already.
+        data_dir: the shared data (``messages.csv``, ``annotations.jsonl``).
+        config_path: the training config (default ``training/configs/default.toml``).
+        overrides: ``section.key=value`` strings applied to the config.
+        version: the model's version; default a UTC timestamp.
+        extra_examples: more labelled letters (tests, experiments).
+        database_url: read the officers' final decisions from this database (when the config's
+            ``data.use_decisions`` is true).
+        decisions: decisions given directly instead of read from a database.
+        models_dir: the registry, for the comparison with the model in service in the report.
+        rulebook_dir: the rulebook to replay (default the shipped one).
+        cache_dir: where the embedding cache lives (only used when embeddings are configured).
+        report: evaluate the new model and write ``evaluation.json`` and ``report.html``.
+        progress: called with a short line at each stage.
+
+    Raises:
+        ConfigError: unknown config key or value.
+        DataValidationError: the data would train a wrong model (the message names the letters).
+        TrainingError: the database cannot be read, or the output folder holds a model.
+    """
+    say = progress or (lambda _line: None)
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     config = load_config(config_path or DEFAULT_CONFIG, overrides)
-    version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    catalogue = load_catalogue(DEFAULT_CATALOGUE)
-    examples = load_examples(data_dir)
-    train_set, test_set = group_split(examples, config["split"]["test_size"], config["split"]["seed"])
-    train_set = [*train_set, *extra_examples]
-    warnings: list[str] = []
-    for head in HEADS:
-        warnings += validate_labels(
-            train_set,
-            head,
-            allowed_labels(head, catalogue.codes),
-            min_per_class=config["data"]["min_per_class"],
+    now = dt.datetime.now(dt.UTC)
+    version = version or default_version(now)
+    if output_dir is None:
+        if models_dir is None:
+            raise TrainingError("give output_dir or models_dir for the new model folder")
+        output_dir = Path(models_dir) / version
+    output_dir = Path(output_dir)
+    if (output_dir / "meta.json").exists():
+        raise TrainingError(
+            f"{output_dir} already holds a model; models are never overwritten. Choose another --output "
+            "or --version."
         )
-    model = fit_model(train_set, config, version=version)
-    metrics = evaluate_heads(model, test_set)
+    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    decided_before = None
+    if decisions is None:
+        decisions = []
+        if database_url and config["data"]["use_decisions"]:
+            decided_before = now
+            decisions = read_decisions(database_url, decided_before=decided_before)
+    elif decisions:
+        decided_before = now
+    data = load_training_data(
+        data_dir, config, decisions=decisions, decided_before=decided_before, extra_examples=extra_examples
+    )
+    say(
+        f"{len(data.examples)} letters ({data.merge.decisions} officers' decisions: "
+        f"{data.merge.added} new letters, {len(data.merge.replaced)} relabelled shared letters); "
+        f"{len(data.train)} train / {len(data.test)} held out"
+    )
+    extra_counts: dict[str, dict[str, int]] = {}
+    if config["data"]["duty_examples"]:
+        extra_counts["department"] = dict(Counter(code for _, code in duty_examples(catalogue)))
+    warnings = validate_examples(
+        data.train,
+        data.test,
+        {h: allowed_labels(h, catalogue.codes) for h in HEADS},
+        min_per_class=config["data"]["min_per_class"],
+        min_to_fit=min_to_fit(config),
+        extra_counts=extra_counts,
+    )
+    rule_warnings, rule_summary = check_rules_on(
+        [e for e in data.examples if e.channel is not None], config, rulebook_dir
+    )
+    warnings += rule_warnings
+    cache = None
+    if (
+        "embeddings" in config["model"]["features"]
+        and config["embeddings"]["cache"]
+        and cache_dir is not None
+    ):
+        cache = EmbeddingCache(Path(cache_dir) / EMBEDDING_CACHE_FILE)
+    say(f"fitting {config['model']['features']} features and {len(HEADS)} heads")
+    model = fit_model(data.train, config, version=version, cache=cache, timings=timings)
+    t = time.perf_counter()
+    if cache is not None:
+        cast(LetterFeatures, model.featurizer).set_cache(cache)
+    metrics = evaluate_heads(model, data.test)
+    timings["evaluate_heads_s"] = time.perf_counter() - t
     model.meta = {
-        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "data_hash": file_hash([Path(data_dir) / MESSAGES_FILE, Path(data_dir) / ANNOTATIONS_FILE]),
+        "trained_at": now.isoformat(timespec="seconds"),
+        **data.provenance(),
+        "features": config["model"]["features"],
         "rows": {
-            "letters": len(examples),
-            "train": len(train_set),
-            "test": len(test_set),
+            "letters": len(data.examples),
+            "train": len(data.train),
+            "test": len(data.test),
+            "decisions": data.merge.decisions,
             "extra": len(extra_examples),
-            **{f"train_{h}": sum(e.label(h) is not None for e in train_set) for h in HEADS},
-            **{f"test_{h}": sum(e.label(h) is not None for e in test_set) for h in HEADS},
+            **{f"train_{h}": sum(e.label(h) is not None for e in data.train) for h in HEADS},
+            **{f"test_{h}": sum(e.label(h) is not None for e in data.test) for h in HEADS},
         },
-        "label_distribution": {
-            h: dict(Counter(str(e.label(h)) for e in train_set if e.label(h) is not None)) for h in HEADS
+        "label_distribution": label_distribution(data.train),
+        "split": {
+            **config["split"],
+            "by": "group",
+            "method": "group-hash.v1",
+            "test_ids_hash": ids_hash(data.test),
+            "train_ids_hash": ids_hash(data.train),
         },
-        "split": {**config["split"], "by": "group", "test_ids_hash": file_hash_ids(test_set)},
         "metrics": metrics,
+        "rule_check": rule_summary,
         "warnings": warnings,
     }
+    t = time.perf_counter()
+    if cache is not None:
+        cast(LetterFeatures, model.featurizer).set_cache(None)
     save_model(
         model,
         output_dir,
         config_text=dump_toml(config),
         userdict_text=DEFAULT_USER_DICT.read_text(encoding="utf-8"),
     )
-    return TrainResult(output_dir, model, metrics, warnings, time.perf_counter() - started)
+    timings["save_s"] = time.perf_counter() - t
+    timings["train_s"] = time.perf_counter() - started
+    result = TrainResult(output_dir, model, metrics, warnings, timings["train_s"], timings)
+    if report:
+        from training.evaluate import evaluate_model
+
+        say("evaluating through the router and writing the report")
+        result.evaluation = evaluate_model(
+            output_dir,
+            data_dir=data_dir,
+            data=data,
+            models_dir=models_dir,
+            rulebook_dir=rulebook_dir,
+            cache=cache,
+        ).summary
+    if cache is not None:
+        cache.close()
+    result.seconds = time.perf_counter() - started
+    return result
 
 
-def file_hash_ids(examples: Sequence[Example]) -> str:
-    import hashlib
-
-    return hashlib.sha256("\n".join(e.id for e in examples).encode()).hexdigest()
-
-
-__all__ = ["TrainResult", "evaluate_heads", "fit_model", "letter_text", "train"]
+__all__ = [
+    "FEATURE_KINDS",
+    "TrainResult",
+    "TrainingData",
+    "allowed_labels",
+    "build_featurizer",
+    "evaluate_heads",
+    "fit_heads",
+    "fit_model",
+    "letter_text",
+    "load_training_data",
+    "read_decisions",
+    "train",
+]

@@ -243,3 +243,28 @@ def test_pages_send_security_headers(client: TestClient) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     cookie = r.headers.get("set-cookie", "")
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+
+
+def _change(app: Any, action: str, username: str) -> None:
+    from store.db import session_scope
+    from store.users import set_password, update_user
+
+    with session_scope(app.state.session_factory) as session:
+        if action == "password":
+            set_password(session, username, "Xin-mima 2027 qq", changed_by="administrator")
+        else:
+            update_user(session, username, changed_by="administrator", active=False)
+
+
+@pytest.mark.parametrize("action", ["password", "deactivate"])
+def test_password_change_or_deactivation_ends_tokens_and_sessions(
+    client: TestClient, app: Any, token_for: Any, action: str
+) -> None:
+    headers = token_for("analyst")
+    sign_in(client, "analyst")
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    assert client.get("/", follow_redirects=False).status_code == 200
+    _change(app, action, "analyst")
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")

@@ -39,7 +39,8 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
         "form": q.get("form") or None,
         "category": q.get("category") or None,
         "department": q.get("department") or None,
-        "status": q.get("status") or "pending",
+        # A handler's letters are the ones already routed (decided) to their department.
+        "status": q.get("status") or ("decided" if user.role == access.HANDLER else "pending"),
         "overdue": True if q.get("overdue") == "true" else None,
         "needs_review": True if q.get("needs_review") == "true" else None,
     }

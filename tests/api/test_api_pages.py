@@ -268,3 +268,24 @@ def test_password_change_or_deactivation_ends_tokens_and_sessions(
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_handler_queue_lists_the_letters_routed_to_their_department(
+    client: TestClient, token_for: Any
+) -> None:
+    sup = token_for("supervisor")
+    cases = []
+    for department in ("housing", "transport"):
+        case = client.post("/api/v1/letters", json=letter_payload(), headers=sup).json()["case_number"]
+        letter = client.get(f"/api/v1/letters/{case}", headers=sup).json()
+        body = {
+            "proposal_id": letter["proposal"]["id"],
+            "letter_version": letter["version"],
+            "department": department,
+            "reason": "按职责分工",
+        }
+        assert client.post(f"/api/v1/letters/{case}/decisions", headers=sup, json=body).status_code == 201
+        cases.append(case)
+    sign_in(client, "department_handler")
+    html = client.get("/").text
+    assert cases[0] in html and cases[1] not in html

@@ -17,6 +17,12 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("api.commands.admin", "db"),
     ("api.commands.admin", "users"),
     ("api.commands.admin", "audit"),
+    ("api.commands.triage", "triage"),
+    ("api.commands.triage", "batches"),
+    ("api.commands.triage", "export"),
+    ("api.commands.training", "train_command"),
+    ("api.commands.training", "evaluate_command"),
+    ("api.commands.training", "models"),
 )
 
 

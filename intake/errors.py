@@ -84,3 +84,11 @@ class OcrUnavailableError(IntakeError, RuntimeError):
 
 class OcrFailedError(IntakeError, RuntimeError):
     """The OCR engine raised while recognising a page."""
+
+
+class BatchError(IntakeError, ValueError):
+    """A batch cannot start: a path to triage does not exist or names nothing readable."""
+
+
+class EngineError(IntakeError, RuntimeError):
+    """The execution engine (local worker processes or a Dask scheduler) cannot be used."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Collection
 from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import exists, select, update
@@ -357,3 +358,28 @@ def batch_files(session: Session, batch_id: int, *, status: str | None = None) -
     if status is not None:
         stmt = stmt.where(SourceFile.status == status)
     return list(session.scalars(stmt))
+
+
+def release_claims(
+    session: Session, *, claimed_by: Collection[str], now: dt.datetime | None = None
+) -> int:
+    """Return the ``processing`` files claimed by these workers to ``received``.
+
+    For workers known to be dead (a batch process killed on this host): their files need not wait
+    for ``release_stale_claims``'s age limit. Only files still claimed by one of ``claimed_by``
+    change, so a file another worker has claimed since is left alone.
+
+    Returns:
+        How many files were released.
+    """
+    owners = [c for c in claimed_by if c]
+    if not owners:
+        return 0
+    now = now or dt.datetime.now(dt.UTC)
+    result = session.execute(
+        update(SourceFile)
+        .where(SourceFile.status == "processing", SourceFile.claimed_by.in_(owners))
+        .values(status="received", claimed_by=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,424 @@
+"""Batch triage from the shell: ``xinfang triage``, ``xinfang batches show``, ``xinfang export``.
+
+``xinfang triage PATH...`` reads folders, zip archives and single files, registers one letter per
+letter found with its route proposal, and prints a summary. Rerunning it on the same files adds
+nothing; after a crash (even ``kill -9``) rerunning it finishes what was left. ``--workers N``
+runs N local worker processes (Dask ``LocalCluster``); ``--scheduler tcp://HOST:8786`` sends the
+files to a Dask cluster whose workers were started on other machines with
+``dask worker tcp://HOST:8786`` (they must reach the same database and storage folder).
+
+``xinfang export BATCH`` writes the batch's letters and proposals as CSV, JSONL or XLSX with the
+petitioners' particulars masked; ``--unmasked --as-user NAME`` lifts the mask for a user whose
+role may export personal data. Every export is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.settings import get_settings
+
+EXPORT_FORMATS = ("csv", "jsonl", "xlsx")
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "batch_id", "file_id", "source_file", "source_part", "case_number", "received_on", "status",
+    "petitioner_name", "address", "contact_phone", "id_number",
+    "category", "domain", "department", "channel", "disposition", "target_body",
+    "confidential", "urgent", "needs_review", "review_reasons", "confidence", "earliest_due",
+    "model_version", "rulebook_version",
+)  # fmt: skip
+
+
+def _resolve_url(database_url: str | None) -> str:
+    return database_url or get_settings().database_url
+
+
+@contextmanager
+def _factory(database_url: str | None) -> Iterator[sessionmaker[Session]]:
+    from api.commands.admin import _cannot_open
+    from store.db import check_schema, make_engine, make_session_factory
+    from store.errors import StoreError
+
+    url = _resolve_url(database_url)
+    try:
+        check_schema(url)
+        engine = make_engine(url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OperationalError as exc:
+        raise click.ClickException(_cannot_open(url, exc)) from exc
+    try:
+        yield make_session_factory(engine)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OperationalError as exc:
+        raise click.ClickException(_cannot_open(url, exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _router_loader(model: Path | None) -> Any:
+    from classifier.errors import ModelLoadError
+    from intake.batch import RouterLoader
+    from training.registry import resolve_model_dir
+
+    settings = get_settings()
+    try:
+        model_dir = model or resolve_model_dir(settings.models_dir, settings.model_version)
+        loader = RouterLoader(
+            model_dir=Path(model_dir).resolve(),
+            rulebook_dir=Path(settings.rulebook_dir).resolve(),
+            max_chars=settings.max_letter_chars,
+        )
+        loader()  # fail here, with a readable message, rather than in every worker
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return loader
+
+
+# --- xinfang triage -----------------------------------------------------------------------------
+
+
+@click.command("triage")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="worker processes on this machine (more than 1 starts a local Dask cluster)",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="send the files to this Dask scheduler instead of local workers",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    default=None,
+    help="SQLAlchemy URL of the database (default: XINFANG_DATABASE_URL)",
+)
+@click.option(
+    "--storage-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where source files are kept by hash (default: XINFANG_STORAGE_DIR)",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="model folder to use instead of the one in service",
+)
+@click.option(
+    "--received-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="day the letters arrived (YYYY-MM-DD), starts the statutory clocks; default today",
+)
+@click.option("--retry-failed", is_flag=True, help="try files again that failed in an earlier run")
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=3600,
+    show_default=True,
+    help="seconds after which a claim by a worker on another machine counts as abandoned",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def triage(
+    paths: Sequence[Path],
+    workers: int,
+    scheduler: str | None,
+    database_url: str | None,
+    storage_dir: Path | None,
+    model: Path | None,
+    received_on: dt.datetime | None,
+    retry_failed: bool,
+    stale_after: int,
+    as_json: bool,
+) -> None:
+    """Triage the letters in PATHS (files, folders, zip archives) into the officers' queue."""
+    from intake.batch import run_batch
+    from intake.errors import IntakeError
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise click.ClickException(f"no such file or folder: {', '.join(missing)}; nothing was triaged")
+    loader = _router_loader(model)
+    storage = storage_dir or get_settings().storage_dir
+    with _factory(database_url) as factory:
+        try:
+            summary = run_batch(
+                list(paths),
+                session_factory=factory,
+                router_loader=loader,
+                storage_dir=Path(storage).resolve(),
+                workers=workers,
+                scheduler_address=scheduler,
+                received_on=received_on.date() if received_on else None,
+                retry_failed=retry_failed,
+                stale_after=dt.timedelta(seconds=stale_after),
+                progress=sys.stderr.isatty(),
+                database_url=_resolve_url(database_url),
+            )
+        except IntakeError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(summary.render())
+
+
+# --- xinfang batches ----------------------------------------------------------------------------
+
+
+@click.group("batches")
+def batches() -> None:
+    """Look at triage batches."""
+
+
+@batches.command("show")
+@click.argument("batch_id", type=int)
+@click.option("--database-url", metavar="URL", default=None, help="SQLAlchemy URL of the database")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None:
+    """Show a batch's totals and the state of each of its files."""
+    from store.db import session_scope
+    from store.files import batch_files, get_batch
+
+    with _factory(database_url) as factory, session_scope(factory) as session:
+        batch = get_batch(session, batch_id)
+        files = batch_files(session, batch_id)
+        record = {
+            "batch_id": batch.id,
+            "created_by": batch.created_by,
+            "created_at": batch.created_at.isoformat(),
+            "files": batch.file_count,
+            "done": batch.done_count,
+            "failed": batch.failed_count,
+            "letters": batch.letter_count,
+            "pending": sum(f.status in ("received", "processing") for f in files),
+            "file_states": [
+                {
+                    "file_id": f.id,
+                    "name": f.original_name,
+                    "status": f.status,
+                    "attempts": f.attempts,
+                    "pages": f.pages,
+                    "letters": len(f.letters),
+                    "error": f.error,
+                }
+                for f in files
+            ],
+        }
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"batch {record['batch_id']} by {record['created_by']} at {record['created_at']}: "
+        f"{record['files']} files, {record['done']} done, {record['failed']} failed, "
+        f"{record['pending']} pending, {record['letters']} letters"
+    )
+    for f in record["file_states"]:  # type: ignore[attr-defined]
+        line = f"  {f['file_id']:>6}  {f['status']:<10} {f['letters']:>3} letter(s)  {f['name']}"
+        if f["error"]:
+            line += f"\n          {f['error']}"
+        click.echo(line)
+
+
+# --- xinfang export -----------------------------------------------------------------------------
+
+
+def batch_rows(session: Session, batch_id: int, *, unmasked: bool) -> list[dict[str, Any]]:
+    """One row per letter registered from the batch's files, with its current proposal.
+
+    Particulars are masked (``store.masking``) unless ``unmasked``. The letter text is never
+    exported: its prose can name people in ways no mask finds.
+    """
+    from sqlalchemy import select
+
+    from store.files import get_batch
+    from store.letters import latest_proposal
+    from store.masking import mask_letter_particulars
+    from store.models import Letter, SourceFile
+
+    get_batch(session, batch_id)
+    letters = session.execute(
+        select(Letter, SourceFile)
+        .join(SourceFile, Letter.source_file_id == SourceFile.id)
+        .where(SourceFile.batch_id == batch_id)
+        .order_by(SourceFile.id, Letter.source_part)
+    ).all()
+    rows: list[dict[str, Any]] = []
+    for letter, source_file in letters:
+        particulars = (
+            {
+                "petitioner_name": letter.petitioner_name,
+                "address": letter.address,
+                "contact_phone": letter.contact_phone,
+                "id_number": letter.id_number,
+            }
+            if unmasked
+            else mask_letter_particulars(letter)
+        )
+        proposal = latest_proposal(session, letter.id)
+        summary = proposal.route_proposal() if proposal is not None else None
+        row: dict[str, Any] = {
+            "batch_id": batch_id,
+            "file_id": source_file.id,
+            "source_file": source_file.original_name,
+            "source_part": letter.source_part,
+            "case_number": letter.case_number,
+            "received_on": letter.received_on.isoformat(),
+            "status": letter.status,
+            "petitioner_name": particulars["petitioner_name"],
+            "address": particulars["address"],
+            "contact_phone": particulars["contact_phone"],
+            "id_number": particulars["id_number"],
+        }
+        if proposal is not None and summary is not None:
+            row.update(
+                category=proposal.category,
+                domain=proposal.domain,
+                department=proposal.department,
+                channel=proposal.channel,
+                disposition=proposal.disposition,
+                target_body=summary.target_body,
+                confidential=proposal.confidential,
+                urgent=proposal.urgent,
+                needs_review=proposal.needs_review,
+                review_reasons=[r.code for r in summary.review_reasons],
+                confidence=round(summary.confidence, 4),
+                earliest_due=proposal.earliest_due.isoformat() if proposal.earliest_due else None,
+                model_version=proposal.model_version,
+                rulebook_version=proposal.rulebook_version,
+            )
+        rows.append({column: row.get(column) for column in EXPORT_COLUMNS})
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    return value
+
+
+def _csv_safe(value: Any) -> Any:
+    # A cell starting with = + - @ is a formula to spreadsheet programs (CSV injection).
+    value = _cell(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: IO[bytes]) -> None:
+    """Write export rows as ``csv`` (UTF-8 with BOM, which Excel needs for Chinese), ``jsonl`` or ``xlsx``."""
+    if fmt == "jsonl":
+        for row in rows:
+            out.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+    elif fmt == "csv":
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=list(EXPORT_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+        out.write(text.getvalue().encode("utf-8-sig"))
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("proposals")
+        sheet.append(list(EXPORT_COLUMNS))
+        for row in rows:
+            sheet.append([_csv_safe(row[c]) for c in EXPORT_COLUMNS])
+        workbook.save(out)
+    else:
+        raise click.UsageError(f"unknown format {fmt!r}; allowed: {', '.join(EXPORT_FORMATS)}")
+
+
+@click.command("export")
+@click.argument("batch_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=None,
+    help="file to write ('-' or omitted: stdout; xlsx needs a file)",
+)
+@click.option("--unmasked", is_flag=True, help="include names, addresses, phone and ID numbers unmasked")
+@click.option(
+    "--as-user",
+    "as_user",
+    metavar="USERNAME",
+    default=None,
+    help="the account exporting (required with --unmasked; its role must allow it)",
+)
+@click.option("--database-url", metavar="URL", default=None, help="SQLAlchemy URL of the database")
+def export(
+    batch_id: int,
+    fmt: str,
+    output: Path | None,
+    unmasked: bool,
+    as_user: str | None,
+    database_url: str | None,
+) -> None:
+    """Export a batch's letters and route proposals (personal data masked unless --unmasked)."""
+    from api import access
+    from store.audit import append_event
+    from store.db import session_scope
+    from store.users import get_user
+
+    to_stdout = output is None or str(output) == "-"
+    if fmt == "xlsx" and to_stdout:
+        raise click.UsageError("--format xlsx writes a binary workbook; give --output FILE.xlsx")
+    if unmasked and not as_user:
+        raise click.UsageError(
+            "--unmasked needs --as-user USERNAME of an account whose role may export personal data "
+            f"({', '.join(sorted(access.UNMASKED_EXPORT))})"
+        )
+    with _factory(database_url) as factory, session_scope(factory) as session:
+        actor = "cli"
+        if as_user:
+            user = get_user(session, as_user)
+            if not user.active:
+                raise click.ClickException(f"user {as_user!r} is deactivated and may not export")
+            if unmasked and user.role not in access.UNMASKED_EXPORT:
+                raise click.ClickException(
+                    f"user {as_user!r} is a {user.role}; only {', '.join(sorted(access.UNMASKED_EXPORT))} "
+                    "may export personal data unmasked. Export without --unmasked"
+                )
+            actor = user.username
+        rows = batch_rows(session, batch_id, unmasked=unmasked)
+        buffer = io.BytesIO()
+        write_rows(rows, fmt, buffer)
+        # The audit event commits with this transaction, before the data leaves: an export that is
+        # not in the audit log never happened.
+        append_event(
+            session,
+            actor=actor,
+            action="export",
+            object=f"batch:{batch_id}",
+            details={"format": fmt, "rows": len(rows), "masked": not unmasked, "via": "cli"},
+        )
+    if to_stdout:
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.flush()
+    else:
+        assert output is not None
+        output.write_bytes(buffer.getvalue())
+        click.echo(f"wrote {len(rows)} rows to {output} ({'unmasked' if unmasked else 'masked'})", err=True)
+
+
+__all__ = ["batch_rows", "batches", "export", "triage", "write_rows"]

@@ -1,0 +1,910 @@
+"""Batch triage: folders, zip archives and single files in; letters with route proposals out.
+
+A run has two phases.
+
+1. **Intake** (in the calling process): every input is walked (folders recursively, in natural
+   name order; a zip archive is unpacked with :func:`intake.readers.iter_archive`'s path and bomb
+   checks, each member being a file of its own). Each file's bytes are kept under
+   ``storage_dir/ab/abcdef….ext`` by their sha256 and recorded with
+   :func:`store.files.record_source_file`. The hash is unique, so the same content seen again
+   adds nothing and a changed file is a new file (and so a new letter).
+2. **Triage** (one task per file, on an :mod:`intake.engine`): claim the file, read and OCR it
+   *outside* any transaction, group its pages into letters (:func:`intake.readers.split_letters`),
+   route them with :meth:`routing.router.Router.propose_many` (the one code path), and then, in
+   **one** transaction, register the letters (``source="batch"``, ``source_file_id``,
+   ``source_part``), add their proposals and mark the file done.
+
+Why nothing is lost or done twice when a process is killed (``kill -9``) at any moment: before
+the final commit nothing of the file's letters exists, after it everything does; the unique
+``(source_file_id, source_part)`` refuses a second registration of the same part. A file left
+``processing`` by a dead process is returned to ``received`` on the next run: at once when the
+claim names a process of this host that no longer exists, otherwise after ``stale_after``.
+
+A file that cannot be read (corrupt image, encrypted or malformed PDF, decompression bomb, zero
+bytes, unsupported type, an unsafe zip) is marked failed with the reader's message, and the batch
+goes on; the summary lists every failure. Logs name files by id and hash, never by their text, and
+reasons are masked (``store.masking``), because both can carry a petitioner's particulars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from intake.errors import BatchError, IntakeError
+from intake.ocr import OcrConfig
+from intake.particulars import extract_particulars
+from intake.readers import ReadLimits, detect_kind, iter_archive, read_file, safe_name, split_letters
+from store.masking import mask_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from intake.engine import DaskEngine, InProcessEngine
+    from routing.router import Router
+    from routing.schemas import RouteProposal
+
+log = logging.getLogger(__name__)
+
+BATCH_ACTOR = "intake-batch"
+DEFAULT_STALE_AFTER = dt.timedelta(hours=1)
+_CHUNK = 1024 * 1024
+_MEDIA_TYPES = {
+    "text": "text/plain",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "zip": "application/zip",
+}
+_EXTENSIONS = {"text": ".txt", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pdf": ".pdf", "docx": ".docx"}
+
+FileStatus = Literal["done", "failed", "skipped"]
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one source file in this run.
+
+    ``status`` is ``done`` (its letters were registered now), ``failed`` (recorded with
+    ``reason``) or ``skipped`` (another run or worker has done or is doing it).
+    """
+
+    file_id: int
+    name: str
+    status: FileStatus
+    letters: int = 0
+    pages: int = 0
+    needs_review: int = 0
+    reason: str | None = None
+    letter_ids: tuple[int, ...] = ()
+    elapsed_s: float = 0.0
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file (or an input that could not even be recorded) that produced no letters, and why."""
+
+    name: str
+    reason: str
+    file_id: int | None = None
+
+
+@dataclass
+class BatchSummary:
+    """The totals of one run of :func:`run_batch`.
+
+    Attributes:
+        batch_id: the batch the new files were recorded in (``None`` when every file was known).
+        files: distinct files seen in the inputs (by content).
+        new_files: files recorded for the first time in this run.
+        already_done: files done by an earlier run, not processed again.
+        processed: files triaged in this run (done or failed).
+        letters, pages, needs_review: what the files processed in this run produced.
+        failures: every file that failed in this run, and those that had failed before (with
+            ``retry_failed=False`` they are not tried again).
+        elapsed_s: wall-clock seconds of the run.
+        engine: ``in-process`` or ``dask``.
+        workers: worker processes used.
+    """
+
+    batch_id: int | None = None
+    files: int = 0
+    new_files: int = 0
+    already_done: int = 0
+    processed: int = 0
+    letters: int = 0
+    pages: int = 0
+    needs_review: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    engine: str = "in-process"
+    workers: int = 1
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def letters_per_hour(self) -> float:
+        """Letters registered per hour of wall-clock time in this run."""
+        return self.letters / self.elapsed_s * 3600 if self.elapsed_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly record (failure reasons are already masked)."""
+        return {
+            "batch_id": self.batch_id,
+            "files": self.files,
+            "new_files": self.new_files,
+            "already_done": self.already_done,
+            "processed": self.processed,
+            "letters": self.letters,
+            "pages": self.pages,
+            "needs_review": self.needs_review,
+            "failed": len(self.failures),
+            "failures": [{"name": f.name, "file_id": f.file_id, "reason": f.reason} for f in self.failures],
+            "elapsed_s": round(self.elapsed_s, 3),
+            "letters_per_hour": round(self.letters_per_hour, 1),
+            "engine": self.engine,
+            "workers": self.workers,
+        }
+
+    def render(self) -> str:
+        """The summary as printed at the end of ``xinfang triage``."""
+        lines = [
+            f"batch      {self.batch_id if self.batch_id is not None else '(no new files)'}",
+            f"files      {self.files} seen, {self.new_files} new, {self.already_done} already done, "
+            f"{self.processed} processed",
+            f"letters    {self.letters} registered from {self.pages} pages; {self.needs_review} need review",
+            f"failures   {len(self.failures)}",
+        ]
+        lines.extend(f"  - {f.name}: {f.reason}" for f in self.failures)
+        lines.append(
+            f"time       {self.elapsed_s:.1f} s on {self.workers} worker(s) ({self.engine}); "
+            f"{self.letters_per_hour:.0f} letters/hour"
+        )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# what a worker needs, picklable
+
+
+@dataclass(frozen=True)
+class RouterLoader:
+    """Loads the router once per process (a frozen dataclass, so it pickles to Dask workers).
+
+    Args:
+        model_dir: the model folder (``training.registry.resolve_model_dir``).
+        rulebook_dir: the rulebook folder; ``None`` for the shipped one.
+        max_chars: longer letters are cut and flagged.
+    """
+
+    model_dir: Path
+    rulebook_dir: Path | None = None
+    max_chars: int = 200_000
+
+    def __call__(self) -> Router:
+        with _CACHE_LOCK:
+            router = _ROUTERS.get(self)
+            if router is None:
+                from routing.router import Router
+
+                router = Router.load(self.model_dir, rulebook_dir=self.rulebook_dir, max_chars=self.max_chars)
+                _ROUTERS[self] = router
+            return router
+
+
+@dataclass(frozen=True)
+class TriageJob:
+    """Everything a worker process needs to triage one file, by value.
+
+    ``router_loader`` is any picklable callable returning a ``Router`` (normally
+    :class:`RouterLoader`, which caches per process).
+    """
+
+    database_url: str
+    router_loader: Callable[[], Router]
+    storage_dir: Path
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    ocr_config: OcrConfig | None = None
+    actor: str = BATCH_ACTOR
+    received_on: dt.date | None = None
+
+
+_CACHE_LOCK = threading.RLock()
+_ROUTERS: dict[Any, Router] = {}
+_SESSION_FACTORIES: dict[str, sessionmaker[Session]] = {}
+
+
+def _session_factory_for(url: str) -> sessionmaker[Session]:
+    from store.db import make_engine, make_session_factory
+
+    with _CACHE_LOCK:
+        factory = _SESSION_FACTORIES.get(url)
+        if factory is None:
+            factory = make_session_factory(make_engine(url))
+            _SESSION_FACTORIES[url] = factory
+        return factory
+
+
+def triage_task(file_id: int, job: TriageJob) -> FileOutcome:
+    """The task a worker runs for one file: :func:`process_file` with per-process caches."""
+    return process_file(
+        file_id,
+        session_factory=_session_factory_for(job.database_url),
+        router=job.router_loader,
+        storage_dir=job.storage_dir,
+        limits=job.limits,
+        ocr_config=job.ocr_config,
+        actor=job.actor,
+        received_on=job.received_on,
+    )
+
+
+@dataclass(frozen=True)
+class _Task:
+    """``triage_task`` with its job bound: what the engine maps over file ids."""
+
+    job: TriageJob
+
+    def __call__(self, file_id: int) -> FileOutcome:
+        return triage_task(file_id, self.job)
+
+
+# ---------------------------------------------------------------------------------------------
+# claims and workers
+
+
+def worker_name() -> str:
+    """``host:pid:start`` of this process: the claim owner, and enough to tell later that it died."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> int:
+    import psutil
+
+    try:
+        return int(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return 0
+
+
+def claim_owner_is_dead(owner: str | None) -> bool:
+    """Whether ``owner`` (a :func:`worker_name`) is a process of this host that no longer runs.
+
+    Claims from other hosts are never judged here (they wait for ``stale_after``); a pid that
+    has been reused by a new process is recognised by its start time.
+    """
+    if not owner:
+        return False
+    match = re.fullmatch(r"(?P<host>.+):(?P<pid>\d+):(?P<start>\d+)", owner)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid, start = int(match["pid"]), int(match["start"])
+    import psutil
+
+    if not psutil.pid_exists(pid):
+        return True
+    return _process_start(pid) != start
+
+
+def release_dead_claims(
+    session: Session, *, stale_after: dt.timedelta = DEFAULT_STALE_AFTER, batch_id: int | None = None
+) -> int:
+    """Return to ``received`` the files claimed by dead processes of this host, and by anyone
+    longer ago than ``stale_after`` (a worker on another machine that died).
+
+    Returns:
+        How many files were released.
+    """
+    from sqlalchemy import select
+
+    from store.files import release_claims, release_stale_claims
+    from store.models import SourceFile
+
+    stmt = select(SourceFile.claimed_by).where(SourceFile.status == "processing").distinct()
+    if batch_id is not None:
+        stmt = stmt.where(SourceFile.batch_id == batch_id)
+    dead = [owner for owner in session.scalars(stmt) if claim_owner_is_dead(owner)]
+    released = release_claims(session, claimed_by=dead) if dead else 0
+    return released + release_stale_claims(session, older_than=stale_after)
+
+
+def _claim(session_factory: sessionmaker[Session], file_id: int, worker: str) -> Any:
+    from store.db import session_scope
+    from store.files import claim_file, get_source_file, release_claims
+
+    with session_scope(session_factory) as session:
+        source_file = claim_file(session, file_id, worker=worker)
+        if source_file is not None:
+            return source_file
+        current = get_source_file(session, file_id)
+        # A task re-run after its worker died finds the file still claimed by the dead process.
+        if current.status == "processing" and claim_owner_is_dead(current.claimed_by):
+            release_claims(session, claimed_by=[current.claimed_by or ""])
+            return claim_file(session, file_id, worker=worker)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# one file
+
+
+def process_file(
+    file_id: int,
+    *,
+    session_factory: sessionmaker[Session],
+    router: Router | Callable[[], Router],
+    storage_dir: Path,
+    limits: ReadLimits | None = None,
+    ocr_config: OcrConfig | None = None,
+    actor: str = BATCH_ACTOR,
+    received_on: dt.date | None = None,
+    worker: str | None = None,
+) -> FileOutcome:
+    """Triage one recorded source file: claim, read, split, route, register in one transaction.
+
+    Args:
+        file_id: the ``SourceFile`` id.
+        session_factory: sessions on the batch's database.
+        router: the router, or a callable returning it (called only when there are letters).
+        storage_dir: where the file's bytes were kept (``SourceFile.stored_path`` is relative to it).
+        limits: reading limits; ``ReadLimits()`` when omitted.
+        ocr_config: OCR settings for scans; the default engine when omitted.
+        actor: who registers the letters in the audit log.
+        received_on: the day the letters arrived; today in China when omitted.
+        worker: the claim owner; :func:`worker_name` when omitted.
+
+    Returns:
+        The outcome. A file that cannot be read is ``failed`` (recorded); a file another worker
+        has claimed or finished is ``skipped``.
+
+    Raises:
+        SQLAlchemyError: the database failed (the file stays claimed and is released later).
+    """
+    from store.db import session_scope
+
+    started = time.perf_counter()
+    worker = worker or worker_name()
+    claimed = _claim(session_factory, file_id, worker)
+    if claimed is None:
+        return FileOutcome(file_id=file_id, name="", status="skipped", worker=worker)
+    name = claimed.original_name
+    try:
+        path = Path(storage_dir) / claimed.stored_path
+        document = read_file(path, name=name, limits=limits, ocr=_ocr_engine(ocr_config))
+        letters = split_letters(document)
+        if not letters:
+            raise _NoLetters(
+                f"{document.name}: no letter text: every page is blank or a separator "
+                f"({len(document.pages)} page(s)); check the scan"
+            )
+        resolved = router if not callable(router) or _is_router(router) else router()
+        proposals = resolved.propose_many(  # type: ignore[union-attr]
+            [lt.to_letter(received_on=received_on) for lt in letters]
+        )
+    except (IntakeError, _NoLetters, OSError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        return _fail(session_factory, file_id, name, reason, actor, worker, started)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # a reader bug must not stop the batch; it is recorded like a bad file
+        log.exception("file %s: unexpected error while reading", file_id)
+        reason = f"internal error while reading ({type(exc).__name__}: {exc}); report it with the file id"
+        return _fail(session_factory, file_id, name, reason, actor, worker, started)
+
+    with session_scope(session_factory) as session:
+        outcome = _register(
+            session,
+            file_id=file_id,
+            name=name,
+            letters=letters,
+            proposals=proposals,
+            pages=len(document.pages),
+            actor=actor,
+            worker=worker,
+            received_on=received_on,
+        )
+    elapsed = time.perf_counter() - started
+    log.info(
+        "file %s (%s…): %s, %d letter(s), %d page(s), %.2f s",
+        file_id,
+        claimed.sha256[:12],
+        outcome.status,
+        outcome.letters,
+        outcome.pages,
+        elapsed,
+    )
+    return FileOutcome(**{**outcome.__dict__, "elapsed_s": elapsed})
+
+
+class _NoLetters(Exception):
+    """A file whose pages hold no letter text."""
+
+
+def _is_router(obj: object) -> bool:
+    return hasattr(obj, "propose_many")
+
+
+def _ocr_engine(config: OcrConfig | None) -> Any:
+    if config is None:
+        return None  # read_file loads the process-wide default on the first scanned page
+    from intake.ocr import get_engine
+
+    return get_engine(config)
+
+
+def _fail(
+    session_factory: sessionmaker[Session],
+    file_id: int,
+    name: str,
+    reason: str,
+    actor: str,
+    worker: str,
+    started: float,
+) -> FileOutcome:
+    from store.db import session_scope
+    from store.errors import InvalidStateError
+    from store.files import mark_file_failed
+
+    try:
+        with session_scope(session_factory) as session:
+            stored = mark_file_failed(session, file_id, reason, actor=actor)
+            masked = stored.error or reason
+    except InvalidStateError:
+        # the claim was released and someone else has the file now: theirs is the outcome
+        return FileOutcome(file_id=file_id, name=name, status="skipped", worker=worker)
+    log.info("file %s failed: %s", file_id, masked)
+    return FileOutcome(
+        file_id=file_id,
+        name=name,
+        status="failed",
+        reason=masked,
+        elapsed_s=time.perf_counter() - started,
+        worker=worker,
+    )
+
+
+def _particulars(text: str) -> dict[str, str | None]:
+    fields = extract_particulars(text).as_fields()
+    phone = fields.get("contact_phone")
+    if phone:
+        # the store accepts ASCII brackets only; letters write landlines as （0731）84562371
+        fields["contact_phone"] = phone.replace("（", "(").replace("）", ")")
+    return fields
+
+
+def _register(
+    session: Session,
+    *,
+    file_id: int,
+    name: str,
+    letters: Sequence[Any],
+    proposals: Sequence[RouteProposal],
+    pages: int,
+    actor: str,
+    worker: str,
+    received_on: dt.date | None,
+) -> FileOutcome:
+    """Register the file's letters, add their proposals and mark it done, in the caller's transaction."""
+    from sqlalchemy import select
+
+    from store.errors import InvalidValueError
+    from store.files import get_source_file, mark_file_done
+    from store.letters import add_proposal, create_letter
+    from store.models import Letter
+
+    source_file = get_source_file(session, file_id)
+    session.refresh(source_file)
+    if source_file.status != "processing" or source_file.claimed_by != worker:
+        # Our claim was released as stale and another worker took the file: it registers the letters.
+        return FileOutcome(file_id=file_id, name=name, status="skipped", worker=worker)
+    existing = set(session.scalars(select(Letter.source_part).where(Letter.source_file_id == file_id)))
+    created: list[int] = []
+    needs_review = 0
+    for letter_text, proposal in zip(letters, proposals, strict=True):
+        if letter_text.index in existing:
+            continue  # registered by an earlier attempt that committed (cannot happen with one commit)
+        title = name if len(letters) == 1 else f"{name}（第{letter_text.index + 1}封）"
+        base: dict[str, Any] = {
+            "title": title[:500],
+            "text": letter_text.text,
+            "created_by": actor,
+            "received_on": received_on,
+            "source": "batch",
+            "source_file_id": file_id,
+            "source_part": letter_text.index,
+        }
+        try:
+            row = create_letter(session, **base, **_particulars(letter_text.text))
+        except InvalidValueError:
+            # A particular the store refuses (an odd phone format): the officer enters it from the scan.
+            row = create_letter(session, **base)
+        add_proposal(session, row.id, proposal)
+        created.append(row.id)
+        needs_review += proposal.needs_review
+    mark_file_done(session, file_id, pages=pages)
+    return FileOutcome(
+        file_id=file_id,
+        name=name,
+        status="done",
+        letters=len(created),
+        pages=pages,
+        needs_review=needs_review,
+        letter_ids=tuple(created),
+        worker=worker,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# intake of the inputs
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One file found in the inputs: its display name and bytes (members of zips are in memory)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """An input refused as a whole (a zip with ``..`` members, a bomb): recorded as one failed file."""
+
+    name: str
+    path: Path
+    reason: str
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", str(path))]
+
+
+def iter_inputs(paths: Iterable[str | Path], limits: ReadLimits) -> Iterator[_Input | _Unreadable]:
+    """Walk folders and unpack zip archives; yield each file (or unreadable input) once.
+
+    Raises:
+        BatchError: a path does not exist.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise BatchError(f"{raw}: no such file or folder; check the path (nothing was triaged)")
+        if path.is_dir():
+            files = sorted(
+                (p for p in path.rglob("*") if p.is_file() and not p.is_symlink()), key=_natural_key
+            )
+            for file in files:
+                if any(part.startswith(".") for part in file.relative_to(path).parts):
+                    continue  # hidden files and folders (.DS_Store, .git) are no letters
+                yield from _expand(file, limits)
+        else:
+            yield from _expand(path, limits)
+
+
+def _expand(path: Path, limits: ReadLimits) -> Iterator[_Input | _Unreadable]:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head.startswith(b"PK") or path.stat().st_size > limits.max_archive_bytes:
+        yield _Input(name=path.name, path=path)
+        return
+    data = path.read_bytes()
+    if detect_kind(data) != "zip":  # .docx and other zip-based formats are files, not archives
+        yield _Input(name=path.name, path=path)
+        return
+    members: list[_Input] = []
+    try:
+        for member, content in iter_archive(data, path.name, limits):
+            members.append(_Input(name=member, data=content))
+    except IntakeError as exc:
+        # The archive as a whole is refused (unsafe paths, a bomb, corrupt): it is one failed file.
+        yield _Unreadable(name=path.name, path=path, reason=str(exc))
+        return
+    if not members:
+        yield _Unreadable(
+            name=path.name, path=path, reason=f"{path.name}: the archive holds no files"
+        )
+    yield from members
+
+
+def keep_file(storage_dir: Path, source: Path | bytes) -> tuple[str, int, str, str]:
+    """Copy a file's bytes under ``storage_dir`` by their hash (atomically; once per content).
+
+    Returns:
+        ``(sha256, size, media type, stored path relative to storage_dir)``.
+    """
+    storage_dir = Path(storage_dir)
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    fd, tmp_name = tempfile.mkstemp(dir=storage_dir, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            chunks: Iterable[bytes] = (
+                [bytes(source)] if isinstance(source, bytes | bytearray) else _read_chunks(source)
+            )
+            for chunk in chunks:
+                if len(head) < 4096:
+                    head += chunk[: 4096 - len(head)]
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        sha = digest.hexdigest()
+        kind = detect_kind(head) if size else "text"
+        media_type = _MEDIA_TYPES.get(kind, "application/octet-stream")
+        relative = f"{sha[:2]}/{sha}{_EXTENSIONS.get(kind, '.bin')}"
+        target = storage_dir / relative
+        if target.exists():
+            os.unlink(tmp_name)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, target)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return sha, size, media_type, relative
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
+
+
+def record_inputs(
+    paths: Sequence[str | Path],
+    *,
+    session_factory: sessionmaker[Session],
+    storage_dir: Path,
+    limits: ReadLimits,
+    actor: str = BATCH_ACTOR,
+    summary: BatchSummary,
+) -> list[int]:
+    """Phase 1: keep and record every input file; returns the ids of the distinct files, in order.
+
+    Inputs refused as a whole (an unsafe zip) are recorded and marked failed at once.
+    """
+    from store.db import session_scope
+    from store.files import (
+        claim_file,
+        create_batch,
+        mark_file_failed,
+        record_source_file,
+        source_file_by_hash,
+    )
+
+    ids: list[int] = []
+    seen: set[int] = set()
+    for item in iter_inputs(paths, limits):
+        source: Path | bytes = item.path if isinstance(item, _Unreadable) else (item.path or item.data or b"")
+        sha, size, media_type, stored = keep_file(storage_dir, source)
+        with session_scope(session_factory) as session:
+            if summary.batch_id is None and source_file_by_hash(session, sha) is None:
+                summary.batch_id = create_batch(session, created_by=actor).id
+            source_file, created = record_source_file(
+                session,
+                sha256=sha,
+                original_name=safe_name(PurePosixPath(item.name).name),
+                media_type=media_type,
+                size_bytes=size,
+                stored_path=stored,
+                batch_id=summary.batch_id,
+                recorded_by=actor,
+            )
+            if created and isinstance(item, _Unreadable):
+                claim_file(session, source_file.id, worker=worker_name())
+                mark_file_failed(session, source_file.id, item.reason, actor=actor)
+        summary.new_files += created
+        if source_file.id not in seen:
+            seen.add(source_file.id)
+            ids.append(source_file.id)
+    summary.files = len(ids)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def run_batch(
+    paths: Sequence[str | Path],
+    *,
+    session_factory: sessionmaker[Session],
+    router_loader: Callable[[], Router],
+    storage_dir: Path,
+    workers: int = 1,
+    scheduler_address: str | None = None,
+    engine: InProcessEngine | DaskEngine | None = None,
+    limits: ReadLimits | None = None,
+    ocr_config: OcrConfig | None = None,
+    actor: str = BATCH_ACTOR,
+    received_on: dt.date | None = None,
+    retry_failed: bool = False,
+    stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
+    progress: bool | None = None,
+    database_url: str | None = None,
+) -> BatchSummary:
+    """Triage every file under ``paths``: record, read, route and register their letters.
+
+    Args:
+        paths: files, folders (walked recursively) and zip archives.
+        session_factory: sessions on the database (``store.db.make_session_factory``).
+        router_loader: a picklable callable returning the router (:class:`RouterLoader`); each
+            worker process calls it once.
+        storage_dir: where source files are kept by hash (``Settings.storage_dir``).
+        workers: worker processes; 1 runs in this process, more start a local Dask cluster.
+        scheduler_address: ``tcp://host:8786`` of a Dask scheduler to send the files to instead.
+        engine: an engine to use (and leave open) instead of one made from ``workers``.
+        limits: reading limits (``ReadLimits()``).
+        ocr_config: OCR settings; with several workers one ONNX thread each by default.
+        actor: the audit actor registering the letters.
+        received_on: the day the letters arrived (starts the statutory clocks); today when omitted.
+        retry_failed: try files again that failed in an earlier run.
+        stale_after: claims older than this are taken to belong to a dead worker on another host.
+        progress: show a progress bar on stderr; ``None`` shows it only on a terminal.
+        database_url: the URL the workers connect to; read from ``session_factory``'s engine
+            when omitted.
+
+    Returns:
+        The :class:`BatchSummary` of this run.
+
+    Raises:
+        BatchError: a path does not exist.
+        EngineError: the Dask scheduler cannot be reached.
+    """
+    from tqdm import tqdm
+
+    from intake.engine import make_engine
+    from store.db import session_scope
+    from store.files import claim_file, get_source_file
+
+    started = time.perf_counter()
+    limits = limits or ReadLimits()
+    summary = BatchSummary()
+    with session_scope(session_factory) as session:
+        released = release_dead_claims(session, stale_after=stale_after)
+    if released:
+        log.info("released %d file(s) claimed by workers that are gone", released)
+    ids = record_inputs(
+        paths,
+        session_factory=session_factory,
+        storage_dir=storage_dir,
+        limits=limits,
+        actor=actor,
+        summary=summary,
+    )
+
+    todo: list[int] = []
+    with session_scope(session_factory) as session:
+        for file_id in ids:
+            source_file = get_source_file(session, file_id)
+            if source_file.status == "done":
+                summary.already_done += 1
+            elif source_file.status == "failed" and not retry_failed:
+                summary.failures.append(
+                    Failure(name=source_file.original_name, reason=source_file.error or "", file_id=file_id)
+                )
+            elif source_file.status == "failed":
+                # back to processing and released, so the task claims it like any received file
+                claim_file(session, file_id, worker=worker_name(), include_failed=True)
+                from store.files import release_claims
+
+                release_claims(session, claimed_by=[worker_name()])
+                todo.append(file_id)
+            else:
+                todo.append(file_id)
+
+    own_engine = engine is None
+    if engine is None:
+        engine = make_engine(workers=workers, scheduler_address=scheduler_address)
+    summary.engine = engine.name
+    summary.workers = workers if scheduler_address is None else _remote_workers(engine)
+    if ocr_config is None and summary.workers > 1:
+        ocr_config = OcrConfig(intra_op_threads=1)
+    try:
+        if engine.name == "in-process":
+            loaded: list[Router] = []
+
+            def router() -> Router:
+                if not loaded:
+                    loaded.append(router_loader())
+                return loaded[0]
+
+            def fn(file_id: int) -> FileOutcome:
+                return process_file(
+                    file_id,
+                    session_factory=session_factory,
+                    router=router,
+                    storage_dir=storage_dir,
+                    limits=limits,
+                    ocr_config=ocr_config,
+                    actor=actor,
+                    received_on=received_on,
+                )
+
+            task: Callable[[int], FileOutcome] = fn
+        else:
+            url = database_url or _url_of(session_factory)
+            task = _Task(
+                TriageJob(
+                    database_url=url,
+                    router_loader=router_loader,
+                    storage_dir=Path(storage_dir).resolve(),
+                    limits=limits,
+                    ocr_config=ocr_config,
+                    actor=actor,
+                    received_on=received_on,
+                )
+            )
+        bar = tqdm(total=len(todo), unit="file", disable=_no_bar(progress), dynamic_ncols=True)
+        try:
+            for outcome in engine.map_unordered(task, todo):
+                summary.outcomes.append(outcome)
+                if outcome.status == "done":
+                    summary.processed += 1
+                    summary.letters += outcome.letters
+                    summary.pages += outcome.pages
+                    summary.needs_review += outcome.needs_review
+                elif outcome.status == "failed":
+                    summary.processed += 1
+                    summary.failures.append(
+                        Failure(name=outcome.name, reason=outcome.reason or "", file_id=outcome.file_id)
+                    )
+                bar.update(1)
+                bar.set_postfix(letters=summary.letters, failed=len(summary.failures), refresh=False)
+        finally:
+            bar.close()
+    finally:
+        if own_engine:
+            engine.close()
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def _no_bar(progress: bool | None) -> bool | None:
+    # tqdm's disable=None means "only on a terminal"
+    return None if progress is None else not progress
+
+
+def _remote_workers(engine: InProcessEngine | DaskEngine) -> int:
+    count = getattr(engine, "worker_count", 1)
+    return int(count) if count else 1
+
+
+def _url_of(session_factory: sessionmaker[Session]) -> str:
+    bind = session_factory.kw.get("bind")
+    if bind is None:
+        raise BatchError("the session factory has no engine; pass database_url for the workers")
+    url: str = bind.url.render_as_string(hide_password=False)
+    if bind.url.get_backend_name() == "sqlite" and bind.url.database in (None, "", ":memory:"):
+        raise BatchError(
+            "an in-memory SQLite database cannot be shared with worker processes; use a file "
+            "(sqlite:///path) or PostgreSQL, or run with one worker"
+        )
+    return url
+
+
+def reason_for_log(reason: str) -> str:
+    """A failure reason as it may be logged: ID and phone numbers masked."""
+    return mask_text(reason) or ""

@@ -70,7 +70,7 @@ def letters_from(data_dir: Path, count: int) -> list[tuple[str, str]]:
 # --- the server process -------------------------------------------------------------------------
 
 
-def serve(database_url: str, sock_fd: int, router_kind: str) -> None:
+def serve(database_url: str, sock_fd: int, router_kind: str, secret_file: Path) -> None:
     """Run the app on an inherited listening socket (the parent picked the free port)."""
     import uvicorn
 
@@ -80,10 +80,10 @@ def serve(database_url: str, sock_fd: int, router_kind: str) -> None:
     settings = Settings(
         environment="test",
         database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
+        secret_key=secret_file.read_text(encoding="utf-8").strip(),
         login_attempts=1_000_000,
         preload_model=True,
-        migrate_on_start=True,
+        migrate_on_start=False,  # prepare() migrated; several workers must not race to do it
     )
     router: Any = None
     if router_kind in ("standin", "tiny"):
@@ -279,35 +279,47 @@ def count_rows(database_url: str) -> dict[str, int]:
 def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str, str]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="xinfang-bench-") as tmp:
         database_url, drop = fresh_database(backend, args.pg_url, Path(tmp))
-        server = None
+        servers: list[subprocess.Popen[bytes]] = []
         try:
             usernames = prepare(database_url, args.officers)
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
             port = sock.getsockname()[1]
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--serve",
-                    database_url,
-                    "--fd",
-                    str(sock.fileno()),
-                    "--router",
-                    args.router,
-                ],
-                pass_fds=[sock.fileno()],
-                cwd=ROOT,
-            )
+            # Every worker signs tokens with the same throwaway secret, kept in the run's temp folder.
+            secret_file = Path(tmp) / "secret"
+            secret_file.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+            secret_file.chmod(0o600)
+            # Pre-fork: every worker process accepts on the same listening socket.
+            for _ in range(args.workers):
+                servers.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--serve",
+                            database_url,
+                            "--fd",
+                            str(sock.fileno()),
+                            "--router",
+                            args.router,
+                            "--secret-file",
+                            str(secret_file),
+                        ],
+                        pass_fds=[sock.fileno()],
+                        cwd=ROOT,
+                    )
+                )
             sock.close()
             base = f"http://127.0.0.1:{port}"
-            wait_until_up(base, timeout=120, process=server)
+            for server in servers:
+                wait_until_up(base, timeout=120, process=server)
             stats, elapsed = asyncio.run(run_load(base, usernames, letters, args.time_budget))
             counts = count_rows(database_url)
         finally:
-            if server is not None:
+            for server in servers:
                 server.terminate()
+            for server in servers:
                 try:
                     server.wait(timeout=20)
                 except subprocess.TimeoutExpired:
@@ -367,9 +379,10 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"{args.officers} concurrent officers over loopback, {args.letters} letters each (register → read → "
-        "decide; every third a correction with a reason; every fifth also reads the queue). One uvicorn "
-        f"worker; router: {args.router_label}. Python {platform.python_version()}, {os.cpu_count()} cores, "
-        f"load average {load:.1f} at the end, {dt.date.today().isoformat()}.",
+        "decide; every third a correction with a reason; every fifth also reads the queue). "
+        f"{args.workers} uvicorn worker process(es); router: {args.router_label}. "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores shared with other work: load average "
+        f"{args.load_start:.1f} before, {load:.1f} after; {dt.date.today().isoformat()}.",
         "",
         "| backend | letters | requests | errors | p50 ms | p99 ms | requests/s | letters/s | rows intact |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -435,15 +448,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "with a model trained on the tests' dozen inline letters; standin = the tests' stand-in "
         "(real rulebook, keyword heads)",
     )
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes sharing the socket")
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--time-budget", type=float, default=300.0, help="seconds before the officers stop")
     ap.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md alone")
     ap.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     ap.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--secret-file", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.fd, args.router)
+        serve(args.serve, args.fd, args.router, args.secret_file)
         return 0
     if args.officers < 1 or args.letters < 1:
         ap.error("--officers and --letters must be at least 1")
@@ -452,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tiny": "the real pipeline with a model trained on a dozen letters (tests/api/tiny_model.py)",
         "standin": "test stand-in (real rulebook, keyword heads; no trained model)",
     }[args.router]
+    args.load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     letters = letters_from(args.data_dir, args.officers * args.letters)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = []

@@ -8,6 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, letter_payload
 
+# The main path runs on SQLite and, when DATABASE_URL points at PostgreSQL, on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def register(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
     r = client.post("/api/v1/letters", json=letter_payload(**fields), headers=headers)
@@ -118,6 +121,27 @@ def test_queue_filters_and_counts(client: TestClient, token_for: Any) -> None:
     assert "text" not in sup["data"][0] and "petitioner_name" not in sup["data"][0]
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_main_path_on_postgresql(client: TestClient, token_for: Any) -> None:
-    test_register_read_and_decide(client, token_for)
+def test_two_officers_deciding_at_once_exactly_one_wins(client: TestClient, app: Any, token_for: Any) -> None:
+    import threading
+
+    officer, supervisor = token_for("intake_officer"), token_for("supervisor")
+    case = register(client, officer)["case_number"]
+    letter = client.get(f"/api/v1/letters/{case}", headers=officer).json()
+    body = {"proposal_id": letter["proposal"]["id"], "letter_version": letter["version"]}
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def decide(headers: dict[str, str]) -> None:
+        with TestClient(app) as own:  # its own event loop and connection, as a second browser would have
+            barrier.wait(timeout=10)
+            statuses.append(
+                own.post(f"/api/v1/letters/{case}/decisions", headers=headers, json=body).status_code
+            )
+
+    threads = [threading.Thread(target=decide, args=(h,)) for h in (officer, supervisor)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(statuses) == [201, 409]
+    assert client.get(f"/api/v1/letters/{case}/decisions", headers=officer).json()["count"] == 1

@@ -96,6 +96,30 @@ def render(
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
 
 
+_TITLES = {
+    400: "请求有误",
+    403: "无权访问",
+    404: "未找到",
+    409: "已被他人修改",
+    413: "文件过大",
+    415: "文件类型不支持",
+    422: "填写有误",
+    429: "尝试过于频繁",
+    503: "服务暂不可用",
+}
+_EXPLANATIONS = {
+    400: "提交的内容无法处理，请检查后重试。",
+    403: "您的角色无权执行此操作，或表单已过期（请刷新页面后重新提交）。如角色有误，请联系系统管理员。",
+    404: "案件编号不存在，或您无权查看该信访事项。",
+    409: "该信访事项已被他人更新，请重新打开查看最新内容。",
+    413: "上传的文件超过大小限制，请拆分后再上传。",
+    415: "只接受纯文本文件（.txt）；扫描件和 PDF 请走批量录入。",
+    422: "填写的内容有误，请按提示修改。",
+    429: "操作过于频繁，请稍后再试。",
+    503: "办理建议模型暂不可用，请联系系统管理员。",
+}
+
+
 def render_error(
     request: Request,
     status: int,
@@ -103,21 +127,17 @@ def render_error(
     errors: list[dict[str, Any]],
     headers: dict[str, str] | None = None,
 ) -> Response:
-    titles = {
-        400: "请求有误",
-        403: "无权访问",
-        404: "未找到",
-        409: "已被他人修改",
-        413: "文件过大",
-        415: "文件类型不支持",
-        422: "填写有误",
-        429: "尝试过于频繁",
-        503: "服务暂不可用",
-    }
+    """The HTML form of an error: a Chinese explanation, then the precise message."""
     return render(
         request,
         "error.html",
-        {"status": status, "title": titles.get(status, "出错了"), "message": message, "errors": errors},
+        {
+            "status": status,
+            "title": _TITLES.get(status, "出错了"),
+            "explanation": _EXPLANATIONS.get(status, "出现错误，已记录，请稍后再试或联系系统管理员。"),
+            "message": message,
+            "errors": errors,
+        },
         status_code=status,
         headers=headers,
     )

@@ -37,11 +37,13 @@ if TYPE_CHECKING:
 
 Point = tuple[float, float]
 
-# File names of the bundled models, newest first; the first one present is used.
+# File names of the models the rapidocr 3.10 wheel ships (PP-OCRv6 small detector and recogniser,
+# the v2.0 direction classifier). A rapidocr release that bundles others fails loudly here, with
+# the list of files it does have, rather than quietly downloading the ones its config names.
 BUNDLED_MODELS: dict[str, tuple[str, ...]] = {
-    "det": ("PP-OCRv6_det_small.onnx", "ch_PP-OCRv5_mobile_det.onnx", "ch_PP-OCRv4_det_infer.onnx"),
-    "cls": ("ch_ppocr_mobile_v2.0_cls_mobile.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx"),
-    "rec": ("PP-OCRv6_rec_small.onnx", "ch_PP-OCRv5_rec_mobile_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"),
+    "det": ("PP-OCRv6_det_small.onnx",),
+    "cls": ("ch_ppocr_mobile_v2.0_cls_mobile.onnx",),
+    "rec": ("PP-OCRv6_rec_small.onnx",),
 }
 
 
@@ -66,18 +68,21 @@ class OcrConfig(_Frozen):
             the 0/180-degree classifier over windows of many lines) and turn it if so. The
             classifier is never applied line by line: on long Chinese lines it flips correct
             lines often enough to garble about 2 % of a page (see BENCHMARKS.md).
+        classify_lines: apply RapidOCR's line classifier to every line as it does by default.
+            Off, for the reason above; kept so the benchmark can show the difference.
         text_score: lines recognised with a lower confidence are dropped by RapidOCR.
         box_thresh: detector threshold for keeping a text box.
         rec_batch_num: text lines recognised per batch.
         model_dir: folder holding the three .onnx files; ``None`` means the ones in the wheel.
     """
 
-    intra_op_threads: int = Field(default=2, ge=1, le=64)
+    intra_op_threads: int = Field(default=1, ge=1, le=64)
     inter_op_threads: int = Field(default=1, ge=1, le=64)
-    max_side: int = Field(default=2000, ge=320)
-    det_limit_side_len: int = Field(default=2000, ge=320)
+    max_side: int = Field(default=1600, ge=320)
+    det_limit_side_len: int = Field(default=1600, ge=320)
     det_limit_type: str = Field(default="max", pattern="^(max|min)$")
     check_orientation: bool = True
+    classify_lines: bool = False
     text_score: float = Field(default=0.5, ge=0.0, le=1.0)
     box_thresh: float = Field(default=0.5, ge=0.0, le=1.0)
     rec_batch_num: int = Field(default=6, ge=1, le=64)
@@ -127,7 +132,7 @@ def bundled_model_paths(model_dir: Path | None = None) -> dict[str, Path]:
         model_dir = Path(spec.origin).parent / "models"
     found: dict[str, Path] = {}
     for task, names in BUNDLED_MODELS.items():
-        for name in names:
+        for name in names:  # a tuple so that a later wheel's names can be added in front
             if (model_dir / name).is_file():
                 found[task] = model_dir / name
                 break
@@ -144,7 +149,7 @@ def bundled_model_paths(model_dir: Path | None = None) -> dict[str, Path]:
 def _rapidocr_params(config: OcrConfig, models: dict[str, Path]) -> dict[str, Any]:
     return {
         "Global.log_level": "warning",
-        "Global.use_cls": False,
+        "Global.use_cls": config.classify_lines,
         "Global.text_score": config.text_score,
         "Global.max_side_len": config.max_side,
         "EngineConfig.onnxruntime.intra_op_num_threads": config.intra_op_threads,
@@ -168,7 +173,10 @@ class _WarningCollector(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"OCR engine: {record.getMessage()}")
+        message = record.getMessage()
+        if "detection result is empty" in message:
+            return  # no text found: recognize() checks the page for ink and says so itself
+        self.messages.append(f"OCR engine: {message}")
 
 
 class OcrEngine:

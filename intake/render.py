@@ -207,7 +207,7 @@ CLEAN = Degradation()
 MILD = Degradation(rotation_deg=(1.0, 3.0), noise_sigma=8.0, blur_radius=0.6, jpeg_quality=75, background=232)
 #: A poor scan: 150 dpi, heavy JPEG blocking, darker paper, more noise and blur.
 HARD = Degradation(
-    rotation_deg=(1.0, 3.0), noise_sigma=16.0, blur_radius=0.9, jpeg_quality=25, background=205, scale=0.75
+    rotation_deg=(1.0, 3.0), noise_sigma=20.0, blur_radius=1.0, jpeg_quality=15, background=200, scale=0.75
 )
 PRESETS: dict[str, Degradation] = {"clean": CLEAN, "mild": MILD, "hard": HARD}
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 
 from classifier.features import letter_text
 from classifier.model import TriageModel
@@ -89,25 +90,30 @@ class Router:
         clipped = [
             letter
             if len(letter.title) + len(letter.text) <= self.max_chars
-            else letter.model_copy(update={"title": letter.title[:1000], "text": letter.text[: self.max_chars]})
+            else letter.model_copy(
+                update={"title": letter.title[:1000], "text": letter.text[: self.max_chars]}
+            )
             for letter in letters
         ]
         X = self.model.transform([letter_text(x.title, x.text) for x in clipped])
         outputs = self.model.predict_heads(X)
         all_hits = match_rules_many(self.rulebook, clipped)
+        # Each head explains its own top-1 (the first of equal maxima, in the head's class order).
+        chosen = {
+            head: [outputs[head].classes[j] for j in np.argmax(outputs[head].proba, axis=1)]
+            for head in EVIDENCE_HEADS
+        }
+        evidence = self.model.strongest_features_many(X, chosen, self.evidence_k)
+        rows = {h: out.proba.tolist() for h, out in outputs.items()}
         proposals = []
         for i, (original, letter) in enumerate(zip(letters, clipped, strict=True)):
-            proba = {h: dict(zip(out.classes, out.proba[i].tolist(), strict=True)) for h, out in outputs.items()}
-            evidence = {}
-            row = X[i]
-            for head in EVIDENCE_HEADS:
-                top = max(proba[head], key=lambda c: proba[head][c])
-                evidence[head] = self.model.strongest_features(row, head, top, self.evidence_k)
+            proba = {h: dict(zip(out.classes, rows[h][i], strict=True)) for h, out in outputs.items()}
             proposals.append(
                 propose(
                     letter,
                     all_hits[i],
-                    Scores(proba=proba, evidence=evidence),
+                    # Built from the model's own arrays, already of the declared types.
+                    Scores.model_construct(proba=proba, evidence=evidence[i]),
                     catalogue=self.catalogue,
                     config=self.config,
                     model_version=self.model.version,

@@ -46,6 +46,9 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     if user.role not in access.REGISTER_LETTERS:
         raise Forbidden(f"role {user.role!r} may not register letters; ask an intake officer")
     received_on = payload.received_on or china_today()
+    # End the transaction that signed the user in before the model runs: on SQLite every
+    # transaction holds the database's write lock, and nobody should wait for the model.
+    session.commit()
     proposal = router.propose(
         RoutingLetter(
             title=payload.title,

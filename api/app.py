@@ -57,7 +57,9 @@ class RouterHolder:
 
     @property
     def model_version(self) -> str | None:
-        return str(getattr(self._router, "model_version", None) or "") or None
+        model = getattr(self._router, "model", None)
+        version = getattr(model, "version", None) or getattr(self._router, "model_version", None)
+        return str(version) if version else None
 
     def get(self) -> Any:
         """The router; raises ``ServiceUnavailable`` (503) with the load error when there is none."""
@@ -73,11 +75,16 @@ class RouterHolder:
     def _load(self) -> None:
         try:
             from routing.router import Router
+            from training.registry import resolve_model_dir
 
-            model_dir = self._settings.models_dir
-            if self._settings.model_version:
-                model_dir = model_dir / self._settings.model_version
-            self._router = Router.load(model_dir=model_dir)
+            settings = self._settings
+            model_dir = resolve_model_dir(settings.models_dir, settings.model_version)
+            self._router = Router.load(
+                model_dir,
+                rulebook_dir=settings.rulebook_dir,
+                catalogue_path=settings.departments_file,
+                max_chars=settings.max_letter_chars,
+            )
         except Exception as exc:  # the reason is kept and shown on every request that needs the model
             self._error = (
                 f"{type(exc).__name__}: {exc}. Train and promote a model (xinfang train ...), or set "

@@ -1,0 +1,55 @@
+"""The app as `xinfang serve` runs it: the model in service is loaded from models/ at start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, PASSWORD, letter_payload, make_settings
+
+from api.app import create_app
+from api.settings import PROJECT_ROOT
+
+MODELS = PROJECT_ROOT / "models"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not any(MODELS.glob("*/meta.json")), reason=f"no trained model in {MODELS}"),
+]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Any) -> Iterator[TestClient]:
+    import shutil
+
+    path = tmp_path_factory.mktemp("shipped") / "db.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app(make_settings(f"sqlite:///{path}", preload_model=True, models_dir=MODELS))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_health_reports_the_model_in_service(served: TestClient) -> None:
+    health = served.get("/api/v1/health").json()
+    assert health == {
+        "ok": True,
+        "database": True,
+        "model_loaded": True,
+        "model_version": health["model_version"],
+    }
+    assert health["model_version"]
+
+
+def test_shipped_model_routes_letters_through_the_api(served: TestClient) -> None:
+    token = served.post("/api/v1/auth/token", data={"username": "supervisor", "password": PASSWORD}).json()
+    h = {"Authorization": f"Bearer {token['access_token']}"}
+    version = served.get("/api/v1/health").json()["model_version"]
+    wages = served.post("/api/v1/letters", json=letter_payload(text=ARBITRATION_TEXT), headers=h).json()
+    p = wages["letter"]["proposal"]
+    assert p["model_version"] == version
+    assert p["channel"] == "arbitration"  # the statutory rule, whatever the model says
+    assert len(p["department"]["top"]) == 3 and p["evidence"]
+    accusation = served.post("/api/v1/letters", json=letter_payload(text=ACCUSATION_TEXT), headers=h).json()
+    assert accusation["confidential"] is True

@@ -10,7 +10,6 @@ for the whole transaction, and building the response must not keep every other o
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,10 +168,6 @@ def record_export(
         object=what,
         details={"rows": count, "masked": masked, "filters": {k: str(v) for k, v in filters.items()}},
     )
-
-
-def received_today() -> dt.date:
-    return china_today()
 
 
 def sign_in(session: Session, limiter: LoginLimiter, address: str, username: str, password: str) -> User:

@@ -123,6 +123,12 @@ class DaskEngine:
                 "`dask scheduler` and workers with `dask worker tcp://HOST:8786`, or leave --scheduler "
                 "out to run local worker processes"
             ) from exc
+        except RuntimeError as exc:  # a local worker process did not start (e.g. out of memory)
+            self.close()
+            raise EngineError(
+                f"the local Dask cluster of {n_workers} worker process(es) did not start: {exc}. "
+                "Try fewer --workers, or run with --workers 1"
+            ) from exc
 
     @property
     def worker_count(self) -> int:
@@ -151,6 +157,7 @@ class DaskEngine:
         client = getattr(self, "client", None)
         if client is not None:
             client.close()
+            self.client = None
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None

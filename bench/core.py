@@ -434,6 +434,12 @@ class _TimedSegmenter:
         self._acc["segmentation"] += self._clock() - start
         return words
 
+    def cut_compacted(self, compacted: str) -> list[str]:
+        start = self._clock()
+        words: list[str] = self._segmenter.cut_compacted(compacted)
+        self._acc["segmentation"] += self._clock() - start
+        return words
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._segmenter, name)
 

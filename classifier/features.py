@@ -82,13 +82,18 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             self.segmenter = Segmenter()
         return self.segmenter
 
-    def _words(self, text: str) -> list[str]:
+    def _words(self, text: str, compacted: str | None = None) -> list[str]:
         stop = self._stop
-        return [w for w in self._segmenter()(text) if w not in stop]
+        segmenter = self._segmenter()
+        # The segmenter normalises and compacts the text itself; given that form, it is not redone.
+        cut = getattr(segmenter, "cut_compacted", None) if compacted is not None else None
+        words = cut(compacted) if cut is not None else segmenter(text)
+        return [w for w in words if w not in stop]
 
-    def _char_keys(self, text: str) -> np.ndarray:
+    def _char_keys(self, text: str, compacted: str | None = None) -> np.ndarray:
         """The character n-grams of ``text`` as integer keys (see :func:`_gram_keys`)."""
-        return _gram_keys(preprocess(text), self.char_ngram_min, self.char_ngram_max)
+        s = preprocess(text) if compacted is None else compacted
+        return _gram_keys(s, self.char_ngram_min, self.char_ngram_max)
 
     @property
     def _stop(self) -> frozenset[str]:
@@ -137,7 +142,11 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"char_ngram_min={self.char_ngram_min}, char_ngram_max={self.char_ngram_max}: character "
                 f"n-grams must be 1 to {_MAX_KEY_CHARS} characters long; change the features config"
             )
-        return _Grams([self._words(t) for t in texts], [self._char_keys(t) for t in texts])
+        compacted = [preprocess(t) for t in texts]
+        return _Grams(
+            [self._words(t, c) for t, c in zip(texts, compacted, strict=True)],
+            [self._char_keys(t, c) for t, c in zip(texts, compacted, strict=True)],
+        )
 
     def _fit_grams(self, grams: _Grams) -> None:
         word_df: Counter[str] = Counter()

@@ -437,6 +437,14 @@ class Segmenter:
         """Words of ``text``, in order, without white space."""
         return [w for w in self._words(text) if not w.isspace()]
 
+    def cut_compacted(self, compacted: str) -> list[str]:
+        """``self(text)`` for ``compacted = compact(normalize(text))[0]``, which the caller already has.
+
+        The featurizer normalises each letter once for its character n-grams and its words alike.
+        """
+        engine = self._engine or self._load()
+        return [w for w in engine.cut(compacted) if not w.isspace()]
+
     def tokenize(self, text: str) -> list[tuple[str, int, int]]:
         """Words with their offsets in the normalised, compacted text (as ``jieba.tokenize``)."""
         tokens: list[tuple[str, int, int]] = []

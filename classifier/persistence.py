@@ -34,6 +34,9 @@ TRUSTED_TYPES = frozenset(
         "classifier.segment.Segmenter",
         "classifier.features.LetterVectorizer",
         "classifier.model.LetterClassifier",
+        # sentence embeddings beside or instead of TF-IDF (the encoder's weights are not saved)
+        "classifier.embeddings.SentenceEncoder",
+        "classifier.embeddings.LetterFeatures",
         # scikit-learn's own calibration internals, which skops does not list as safe by default
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",

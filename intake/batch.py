@@ -97,6 +97,7 @@ class FileOutcome:
     reason: str | None = None
     letter_ids: tuple[int, ...] = ()
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0
     worker: str = ""
 
 
@@ -382,6 +383,7 @@ def process_file(
     from store.db import session_scope
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     worker = worker or worker_name()
     claimed = _claim(session_factory, file_id, worker)
     if claimed is None:
@@ -432,7 +434,8 @@ def process_file(
         outcome.pages,
         elapsed,
     )
-    return FileOutcome(**{**outcome.__dict__, "elapsed_s": elapsed})
+    cpu = time.process_time() - cpu_started
+    return FileOutcome(**{**outcome.__dict__, "elapsed_s": elapsed, "cpu_s": cpu})
 
 
 class _NoLetters(Exception):

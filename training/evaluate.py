@@ -442,7 +442,17 @@ def compare_models(
         if data_dir is None:
             raise TrainingError("comparing models with different held-out letters needs --data-dir")
         data = rebuild_data(Path(candidate_dir), data_dir=data_dir, database_url=database_url)
-    common = held_out_of(inc_meta, data.test)
+    how = "evaluated both on the same letters"
+    if (inc_meta.get("split") or {}).get("method") == "group-hash.v1":
+        common = held_out_of(inc_meta, data.test)
+    else:
+        # Nothing says what the incumbent trained on; if it saw some of these letters the comparison
+        # favours it, so a candidate that still wins is better.
+        common = list(data.test)
+        how = (
+            "evaluated both on this model's held-out letters; the model in service records no split and "
+            "may have trained on some of them, which favours it"
+        )
     if not common:
         raise SplitMismatchError(
             f"no letter is held out from both {Path(candidate_dir).name} and {Path(incumbent_dir).name}; "
@@ -450,7 +460,7 @@ def compare_models(
         )
     cand_router = candidate_router or Router.load(Path(candidate_dir), rulebook_dir=rulebook_dir)
     inc_router = Router.load(Path(incumbent_dir), rulebook_dir=rulebook_dir)
-    return {**compare_on(cand_router, inc_router, common), "same_split": same}
+    return {**compare_on(cand_router, inc_router, common), "how": how, "same_split": same}
 
 
 def _saved_summary(model_dir: Path) -> dict[str, Any] | None:

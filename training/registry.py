@@ -319,6 +319,7 @@ def promote(
         comparison["incumbent"] = previous
     worse = worse_heads(comparison, tolerance)
     promoted = not worse or force
+    registry = _locked_registry(session, models_dir, expect=previous)
     result = PromotionResult(version, previous, promoted, bool(worse) and force, reason, worse, comparison)
     at = now or dt.datetime.now(dt.UTC)
     details = {
@@ -355,6 +356,25 @@ def promote(
         _write_registry(models_dir, registry)
         _after_commit_or_restore(session, Path(models_dir), before, existed)
     return result
+
+
+def _locked_registry(session: Session, models_dir: Path, expect: str | None = None) -> dict[str, Any]:
+    """Take the audit log's head lock, then read the registry: one registry change at a time.
+
+    The lock is the one every audited write takes first (``store.audit.lock_audit_head``), held
+    until the caller commits; the slow comparison runs before it, so officers' decisions are not
+    held up while two models are evaluated.
+    """
+    from store.audit import lock_audit_head
+
+    lock_audit_head(session)
+    registry = read_registry(models_dir)
+    if expect is not None and registry["in_service"] != expect:
+        raise RegistryError(
+            f"the model in service changed from {expect} to {registry['in_service']} while the models were "
+            "compared; look at `xinfang models list` and promote again"
+        )
+    return registry
 
 
 def _service_stack(registry: dict[str, Any]) -> list[str]:
@@ -397,7 +417,7 @@ def rollback(
     from classifier.persistence import load_model
     from store.audit import append_event
 
-    registry = read_registry(models_dir)
+    registry = _locked_registry(session, models_dir)
     stack = _service_stack(registry)
     if len(stack) < 2:
         raise RegistryError(

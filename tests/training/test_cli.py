@@ -35,6 +35,7 @@ def sets(*overrides: str) -> list[str]:
     return [x for o in overrides for x in ("--set", o)]
 
 
+@pytest.mark.slow
 def test_train_writes_a_new_folder_and_leaves_the_service_alone(env: Path, db_url: str) -> None:
     code, out = run("train", *sets(*TINY_OVERRIDES), "--version", "cli-1")
     assert code == 0, out
@@ -94,6 +95,7 @@ def test_train_reports_data_errors_with_the_letter_ids(env: Path, tiny_data: Pat
     assert code == 1 and "unknown category labels: 'complaint' in h3" in out
 
 
+@pytest.mark.slow
 def test_evaluate_prints_and_writes_the_report(env: Path, tmp_path: Path) -> None:
     code, out = run("evaluate", "--model", str(env / "good"), "--output", str(tmp_path / "ev"))
     assert code == 0, out

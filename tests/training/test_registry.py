@@ -132,6 +132,7 @@ def test_a_rolled_back_transaction_leaves_the_registry_as_it_was(
         assert events_for(session, "model:good") == []
 
 
+@pytest.mark.slow
 def test_models_on_different_splits_are_compared_on_letters_held_out_from_both(
     models_dir: Path, factory: sessionmaker[Session], tiny_data: Path
 ) -> None:

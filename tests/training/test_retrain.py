@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from tiny_corpus import TINY_OVERRIDES
 
@@ -65,6 +66,7 @@ def officer_corrects(factory: sessionmaker[Session], router: Router) -> None:
         add_proposal(session, other.id, router.propose(Letter(text=other.text)))
 
 
+@pytest.mark.slow
 def test_a_correction_in_the_database_changes_the_prediction(
     tmp_path: Path, tiny_data: Path, db_url: str, factory: sessionmaker[Session]
 ) -> None:
@@ -98,6 +100,7 @@ def test_a_correction_in_the_database_changes_the_prediction(
     assert after.evaluation is not None and after.evaluation["proposal"]["letters"] == 6
 
 
+@pytest.mark.slow
 def test_a_decision_on_a_shared_letter_replaces_its_label(
     tmp_path: Path, tiny_data: Path, factory: sessionmaker[Session], db_url: str
 ) -> None:

@@ -454,9 +454,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "- Reading the numbers: one uvicorn worker runs Python on one core at a time, so in a tight loop the "
         "server's CPU per request sets the pace (requests/s ≈ available core share ÷ CPU per request) and "
         "latency is the queue in front of it (≈ officers ÷ requests/s). PostgreSQL itself was not the limit: "
-        "sampling `pg_stat_activity` during a run showed at most three of the pool's connections busy and none "
-        "waiting on a lock. Registering and deciding also write the hash-chained audit log, whose head row "
-        "makes writes go one at a time; that matters once the server has CPU to spare.",
+        "sampling `pg_stat_activity` during a run showed at most three of the pool's connections busy "
+        "and none waiting on a lock. Registering and deciding also write the hash-chained audit log, "
+        "whose head row makes writes go one at a time; that matters once the server has CPU to spare.",
     ]
     for r in results:
         if r["error_samples"]:

@@ -129,7 +129,7 @@ def test_a_local_sentence_transformers_folder_works_end_to_end(
         "embeddings.cache=false",
     ]
     result = train(data_dir=tiny_data, models_dir=tmp_path, version="st", overrides=overrides, report=False)
-    encoder = load_model(result.model_dir).featurizer.embeddings  # type: ignore[attr-defined]
+    encoder = load_model(result.model_dir).featurizer.embeddings
     assert encoder.dim_ == 384 and encoder.backend == "sentence-transformers"
     router = Router.load(result.model_dir)
     assert router.propose(Letter(text="建议延长公交线路运营时间，增加夜班车。")).model_version == "st"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +19,13 @@ from training.train import read_decisions, train
 
 TITLE = "物业经理"
 TEXT = "物业经理收受装修公司好处费，默许业主违规装修。"
-ROUTE = {"category": "appeal", "domain": "城乡建设", "department": "housing", "channel": "ordinary"}
-CORRECTED = {
+ROUTE: dict[str, Any] = {
+    "category": "appeal",
+    "domain": "城乡建设",
+    "department": "housing",
+    "channel": "ordinary",
+}
+CORRECTED: dict[str, Any] = {
     "category": "accusation",
     "domain": "城乡建设",
     "department": "discipline_inspection",

@@ -62,7 +62,9 @@ def save_model(model: TriageModel, folder: Path, *, config_text: str, userdict_t
     """Write ``model`` into ``folder`` (created); ``model.meta`` becomes ``meta.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"featurizer": model.featurizer, "heads": model.heads}
-    sio.dump(payload, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    # Deflate level 6: measured on the shipped model, level 9 took 13 s to save against 5 s for a
+    # file 0.4 % larger; saving is part of the training time budget.
+    sio.dump(payload, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     labels = {name: [str(c) for c in head.classes_] for name, head in model.heads.items()}
     (folder / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False, indent=2), encoding="utf-8")
     (folder / USERDICT_FILE).write_text(userdict_text, encoding="utf-8")

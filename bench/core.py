@@ -732,7 +732,7 @@ def render(
             "lrrrr",
         ),
         "",
-        f"- Domain macro-F1 {dom['final']:.3f} against the goal ≥ {target:.2f}: "
+        f"- Domain macro-F1 {dom['final']:.4f} against the goal ≥ {target:.2f}: "
         f"{'met' if dom['final'] >= target else 'not met'} (accuracy {dom['final_acc']:.3f}).",
         f"- Category: the proposal's `category` is the model head's top-1 (macro-F1 {c['head_f1']:.3f}, "
         f"accuracy {c['head_acc']:.3f}); the rules never change it. The class the final *route* treats "
@@ -914,8 +914,8 @@ def render(
 #: What profiling found and what was changed, with the numbers measured at the time (same machine,
 #: same held-out letters, CPU time of one process; the machine's load average was 5–9 throughout).
 FINDINGS = """**Profile and changes.** Before the changes below, a batch pass ran at 377 letters per
-CPU-second (2.65 ms per letter) and one letter through `propose` took 13.3 ms of CPU, 10 ms of it in the four
-heads. What cProfile and the stage timers showed, and what was done about it:
+CPU-second (2.65 ms per letter) and one letter through `propose` took 13.3 ms of CPU, 10 ms of it
+in the four heads. What cProfile and the stage timers showed, and what was done about it:
 
 - *Heads, single letters.* `CalibratedClassifierCV.predict_proba` validates its input again in the
   linear model and once per class calibrator (47 over the four heads, through `check_array` and

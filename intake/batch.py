@@ -48,7 +48,6 @@ from intake.errors import BatchError, IntakeError
 from intake.ocr import OcrConfig
 from intake.particulars import extract_particulars
 from intake.readers import ReadLimits, detect_kind, iter_archive, read_file, safe_name, split_letters
-from store.masking import mask_text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -323,7 +322,7 @@ def release_dead_claims(
     stmt = select(SourceFile.claimed_by).where(SourceFile.status == "processing").distinct()
     if batch_id is not None:
         stmt = stmt.where(SourceFile.batch_id == batch_id)
-    dead = [owner for owner in session.scalars(stmt) if claim_owner_is_dead(owner)]
+    dead = [owner for owner in session.scalars(stmt) if owner and claim_owner_is_dead(owner)]
     released = release_claims(session, claimed_by=dead) if dead else 0
     return released + release_stale_claims(session, older_than=stale_after)
 
@@ -398,10 +397,9 @@ def process_file(
                 f"{document.name}: no letter text: every page is blank or a separator "
                 f"({len(document.pages)} page(s)); check the scan"
             )
-        resolved = router if not callable(router) or _is_router(router) else router()
-        proposals = resolved.propose_many(  # type: ignore[union-attr]
-            [lt.to_letter(received_on=received_on) for lt in letters]
-        )
+        # a Router, or a loader that is called once the file is known to hold letters
+        resolved: Router = router if _is_router(router) else router()  # type: ignore[assignment,operator]
+        proposals = resolved.propose_many([lt.to_letter(received_on=received_on) for lt in letters])
     except (IntakeError, _NoLetters, OSError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
         return _fail(session_factory, file_id, name, reason, actor, worker, started)
@@ -536,7 +534,7 @@ def _register(
             "source_part": letter_text.index,
         }
         try:
-            row = create_letter(session, **base, **_particulars(letter_text.text))
+            row = create_letter(session, **base, **_particulars(letter_text.text))  # type: ignore[arg-type]
         except InvalidValueError:
             # A particular the store refuses (an odd phone format): the officer enters it from the scan.
             row = create_letter(session, **base)
@@ -623,9 +621,7 @@ def _expand(path: Path, limits: ReadLimits) -> Iterator[_Input | _Unreadable]:
         yield _Unreadable(name=path.name, path=path, reason=str(exc))
         return
     if not members:
-        yield _Unreadable(
-            name=path.name, path=path, reason=f"{path.name}: the archive holds no files"
-        )
+        yield _Unreadable(name=path.name, path=path, reason=f"{path.name}: the archive holds no files")
     yield from members
 
 
@@ -906,8 +902,3 @@ def _url_of(session_factory: sessionmaker[Session]) -> str:
             "(sqlite:///path) or PostgreSQL, or run with one worker"
         )
     return url
-
-
-def reason_for_log(reason: str) -> str:
-    """A failure reason as it may be logged: ID and phone numbers masked."""
-    return mask_text(reason) or ""

@@ -104,9 +104,9 @@ class DaskEngine:
         self._cluster: Any = None
         try:
             if scheduler_address:
-                self.client: Any = Client(scheduler_address, timeout=timeout_s)
+                self.client: Any = Client(scheduler_address, timeout=timeout_s)  # type: ignore[no-untyped-call]
             else:
-                self._cluster = LocalCluster(
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
@@ -114,7 +114,7 @@ class DaskEngine:
                     memory_limit=memory_limit,
                     silence_logs=logging.WARNING,
                 )
-                self.client = Client(self._cluster, timeout=timeout_s)
+                self.client = Client(self._cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
         except OSError as exc:  # distributed raises OSError (TimeoutError) for an unreachable scheduler
             self.close()
             where = scheduler_address or "a local cluster"
@@ -147,7 +147,7 @@ class DaskEngine:
             return
         futures = self.client.map(fn, list(items), pure=False, retries=self.retries)
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
                 yield future.result()
         finally:
             self.client.cancel([f for f in futures if not f.done()])

@@ -76,6 +76,37 @@ def encode_speed(encoder: SentenceEncoder, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+OFFLINE_PROBE = """
+import socket
+try:
+    socket.create_connection(("pypi.org", 443), timeout=3)
+    raise SystemExit("network reachable: the probe proves nothing")
+except OSError:
+    pass
+from classifier.embeddings import SentenceEncoder
+SentenceEncoder(backend="use").fit(["信"]).transform(["小区物业乱收停车费"])
+"""
+
+
+def offline_check() -> str:
+    """Encode a letter in a process with no network at all (``unshare -n``); say what happened."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return "not checked (no `unshare` here)"
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", OFFLINE_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode == 0:
+        return "loads and encodes in a process without any network (`unshare -n`)"
+    return f"could not be checked without network: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=SHARED_DATA)
@@ -117,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             st_speed = encode_speed(st, sample)
         except ImportError:
             pass
+    offline = offline_check()
     cached = len(cache)
     cache.close()
 
@@ -198,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f'the shipped config (`training/configs/default.toml`) has `model.features = "{shipped}"`.'
     )
-    lines += ["", verdict, "", decision]
+    lines += ["", f"USE v3 {offline}.", "", verdict, "", decision]
     lines += [
         "",
         f"Peak memory {memory_mb()['peak_rss_mb']:.0f} MB; "

@@ -147,18 +147,31 @@ class BodyLimit:
                 await self._refuse(scope, send, exc.size)
 
     async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+        import html
         import json
 
         message = (
             f"the request body is {size} bytes or more, over the limit of {self.limit} bytes "
             "(XINFANG_MAX_UPLOAD_BYTES); send a smaller file or split it"
         )
-        body = json.dumps(error_body(413, message), ensure_ascii=False).encode("utf-8")
+        if str(scope.get("path", "")).startswith(errors.API_PREFIX):
+            body = json.dumps(error_body(413, message), ensure_ascii=False).encode("utf-8")
+            content_type = b"application/json"
+        else:
+            # The page's templates need a request this middleware does not build; a plain page will do.
+            body = (
+                '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>文件过大</title>'
+                '<link rel="stylesheet" href="/static/app.css"><main><section class="card error">'
+                '<h1>文件过大（413）</h1><p class="message">上传的内容超过大小限制，请拆分后再上传。</p>'
+                f'<p class="hint">{html.escape(message)}</p><p><a href="/letters/new">返回登记页面</a></p>'
+                "</section></main></html>"
+            ).encode()
+            content_type = b"text/html; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+                "headers": [(b"content-type", content_type), (b"connection", b"close")],
             }
         )
         await send({"type": "http.response.body", "body": body})

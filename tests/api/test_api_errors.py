@@ -248,3 +248,11 @@ def test_safe_filename_refuses_paths(name: str) -> None:
 @pytest.mark.parametrize("name", ["来信.txt", "letter 2026-11.txt", "张三（补充）.txt"])
 def test_safe_filename_keeps_plain_names(name: str) -> None:
     assert safe_filename(name) == name
+
+
+def test_oversized_upload_on_the_page_is_a_413_page(small_client: TestClient) -> None:
+    big = ("物业乱收费。" * 20_000).encode()  # 360 KB: over the limit plus the form allowance, refused unread
+    r = small_client.post(
+        "/letters/new", files={"file": ("来信.txt", big, "text/plain")}, data={"csrf_token": "x"}
+    )
+    assert r.status_code == 413 and "文件过大" in r.text and r.headers["content-type"].startswith("text/html")

@@ -129,7 +129,8 @@ def propose(
         reasons.append(
             ReviewReason(
                 code="conflicting_rules",
-                message="多条规则指向不同途径：" + "、".join(sorted(CHANNEL_NAMES.get(c, c) for c in channel_rules)),
+                message="多条规则指向不同途径："
+                + "、".join(sorted(CHANNEL_NAMES.get(c, c) for c in channel_rules)),
             )
         )
 
@@ -157,7 +158,9 @@ def propose(
         )
     if source == "rule" and channel == Channel.suggestion and category.label != Category.suggestion:
         reasons.append(
-            ReviewReason(code="model_rule_disagreement", message=f"规则认定为建议意见，模型判为{category.name}")
+            ReviewReason(
+                code="model_rule_disagreement", message=f"规则认定为建议意见，模型判为{category.name}"
+            )
         )
     confidential = (
         channel == Channel.discipline
@@ -183,7 +186,9 @@ def propose(
         )
 
     decisive_hit = exclusion or channel_hit
-    target_body = (decisive_hit.target_body if decisive_hit else None) or _default_target(channel, department.name)
+    target_body = (decisive_hit.target_body if decisive_hit else None) or _default_target(
+        channel, department.name
+    )
 
     for name, head, floor in (
         ("类别", category, config.min_confidence),
@@ -211,17 +216,25 @@ def propose(
             )
     urgent = "urgent" in flags
     if urgent:
-        reasons.append(ReviewReason(code="urgent", message="可能为重大、紧急信访事项，应及时报告（第二十五条）"))
+        reasons.append(
+            ReviewReason(code="urgent", message="可能为重大、紧急信访事项，应及时报告（第二十五条）")
+        )
     if "multiple_matters" in flags:
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
     procedural = sorted(f for f in flags if f in {"representatives_over_limit", "skipped_levels"})
     if procedural:
         reasons.append(
-            ReviewReason(code="procedural_flag", message="程序性提示：" + "、".join(_FLAG_NAMES.get(f, f) for f in procedural))
+            ReviewReason(
+                code="procedural_flag",
+                message="程序性提示：" + "、".join(_FLAG_NAMES.get(f, f) for f in procedural),
+            )
         )
     if letter.ocr_confidence is not None and letter.ocr_confidence < config.min_ocr_confidence:
         reasons.append(
-            ReviewReason(code="low_ocr_confidence", message=f"扫描件识别置信度低（{letter.ocr_confidence:.2f}），请核对原件")
+            ReviewReason(
+                code="low_ocr_confidence",
+                message=f"扫描件识别置信度低（{letter.ocr_confidence:.2f}），请核对原件",
+            )
         )
 
     head_ps = [category.p, department.p] + ([1.0] if source == "rule" else [channel_proba.get(channel, 0.0)])
@@ -257,7 +270,10 @@ def propose(
 
 
 _UNUSABLE = frozenset({"empty_text", "no_chinese", "too_short"})
-_FLAG_NAMES = {"representatives_over_limit": "多人走访代表超过5人（第二十条第三款）", "skipped_levels": "越级走访"}
+_FLAG_NAMES = {
+    "representatives_over_limit": "多人走访代表超过5人（第二十条第三款）",
+    "skipped_levels": "越级走访",
+}
 
 
 def _dedupe(reasons: Sequence[ReviewReason]) -> list[ReviewReason]:

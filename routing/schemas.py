@@ -24,7 +24,9 @@ class Letter(_Frozen):
     text: str = ""
     received_on: dt.date | None = None
     form: Literal["letter", "online", "visit", "call"] = "letter"
-    visitors: int | None = Field(default=None, ge=1, description="number of people in a visit (第二十条第三款)")
+    visitors: int | None = Field(
+        default=None, ge=1, description="number of people in a visit (第二十条第三款)"
+    )
     ocr_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -174,6 +175,9 @@ def route(
         raise click.UsageError("give exactly one of TEXT, --file or --jsonl")
     router = load_router(model)
     if jsonl is not None:
+        # The router's objects live as long as the process: freezing them keeps the garbage
+        # collector from re-scanning them on every batch (about a sixth of batch CPU time).
+        gc.freeze()
         source = sys.stdin if str(jsonl) == "-" else jsonl.open(encoding="utf-8", errors="replace")
         sink = sys.stdout if out is None or str(out) == "-" else out.open("w", encoding="utf-8")
         try:

@@ -37,9 +37,7 @@ def test_route_json(model_dir: Path) -> None:
     assert proposal["deadlines"][0]["due"] == "2026-12-16"
 
 
-@pytest.mark.parametrize(
-    "encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16"], ids=lambda e: e
-)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16"], ids=lambda e: e)
 def test_route_file_in_each_encoding(model_dir: Path, tmp_path: Path, encoding: str) -> None:
     path = tmp_path / "letter.txt"
     path.write_bytes(LETTER.encode(encoding))
@@ -85,8 +83,18 @@ def test_route_jsonl_streams_and_survives_bad_lines(model_dir: Path, tmp_path: P
     records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r.get("id") for r in records] == ["1", None, "3", None, "5", "6"]
     assert records[0]["channel"] == "arbitration"
-    assert {"id", "category", "domain", "department", "department_top", "channel", "disposition",
-            "confidential", "needs_review", "confidence"} <= set(records[0])
+    assert {
+        "id",
+        "category",
+        "domain",
+        "department",
+        "department_top",
+        "channel",
+        "disposition",
+        "confidential",
+        "needs_review",
+        "confidence",
+    } <= set(records[0])
     assert "not JSON" in records[1]["error"] and records[1]["line"] == 2
     assert "error" in records[3] and "text" in records[4]["error"]
     assert records[5]["needs_review"] and "empty_text" in records[5]["review_reasons"]

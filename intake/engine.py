@@ -110,7 +110,7 @@ class DaskEngine:
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # a free port: a second cluster must not clash on 8787
                     memory_limit=memory_limit,
                     silence_logs=logging.WARNING,
                 )

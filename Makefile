@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
-#   make demo   install, create the SQLite database, route the example letters with the shipped model
+#   make demo   install, create the SQLite database, triage the example inbox into the officers'
+#               queue with the shipped model, and print one proposal in full
 #   make test   install system packages (Chromium, CJK fonts), start PostgreSQL, run every test
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,6 +19,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(XF) db upgrade
+	$(XF) triage data/examples/inbox
 	$(XF) route --jsonl data/examples/letters.jsonl --out var/demo-proposals.jsonl
 	$(XF) route --title "举报村支书截留扶贫补助" "村支书王某截留村民的扶贫资金，还收受工程老板的好处费，请纪委调查。"
 

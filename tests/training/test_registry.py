@@ -56,8 +56,9 @@ def test_list_and_show_give_held_out_metrics(models_dir: Path) -> None:
 
 
 def test_promote_refuses_a_worse_model_and_audits_the_refusal(
-    models_dir: Path, factory: sessionmaker[Session], tiny_data: Path
+    models_dir: Path, audit_factory: sessionmaker[Session], tiny_data: Path
 ) -> None:
+    factory = audit_factory
     with session_scope(factory) as session:
         first = promote(session, models_dir, "good", actor="wang.fang", data_dir=tiny_data)
     assert first.promoted and first.previous == "default" and promoted_version(models_dir) == "good"
@@ -121,8 +122,9 @@ def test_nothing_to_roll_back_to(models_dir: Path, factory: sessionmaker[Session
 
 
 def test_a_rolled_back_transaction_leaves_the_registry_as_it_was(
-    models_dir: Path, factory: sessionmaker[Session], tiny_data: Path
+    models_dir: Path, audit_factory: sessionmaker[Session], tiny_data: Path
 ) -> None:
+    factory = audit_factory
     with pytest.raises(RuntimeError, match="commit failed"), session_scope(factory) as session:
         promote(session, models_dir, "good", actor="wang.fang", data_dir=tiny_data)
         assert promoted_version(models_dir) == "good"

@@ -12,7 +12,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[ocr,dev]"
+	$(PY) -m pip install --quiet -e ".[ocr,embeddings,dev]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -674,6 +674,20 @@ def list_queue(
         .limit(limit)
         .offset(offset)
     ).all()
+    return queue_page(
+        rows,
+        total=total,
+        urgent=n_urgent,
+        needs_review=n_review,
+        overdue=n_overdue,
+        confidential=n_confidential,
+        pending=n_pending,
+        decided=n_decided,
+    )
+
+
+def queue_page(rows: Sequence[Any], *, total: int, **counts: int) -> QueuePage:
+    """Build a queue page from rows selected in the queue's column order (letter, then proposal)."""
     items = [
         QueueItem(
             letter_id=r[0],
@@ -698,15 +712,7 @@ def list_queue(
         )
         for r in rows
     ]
-    counts = {
-        "urgent": int(n_urgent),
-        "needs_review": int(n_review),
-        "overdue": int(n_overdue),
-        "confidential": int(n_confidential),
-        "pending": int(n_pending),
-        "decided": int(n_decided),
-    }
-    return QueuePage(items=items, count=int(total), counts=counts)
+    return QueuePage(items=items, count=int(total), counts={k: int(v) for k, v in counts.items()})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing.codes import Category, Channel
-from store.letters import QueueItem, QueuePage, _check_choice, china_today
+from store.letters import QueuePage, _check_choice, china_today, queue_page
 from store.models import FORMS, LETTER_STATUSES, AuditEvent, Decision, Letter, Proposal, User
 
 
@@ -195,39 +195,16 @@ def list_queue_for(
         .limit(limit)
         .offset(offset)
     ).all()
-    items = [
-        QueueItem(
-            letter_id=r[0],
-            case_number=r[1],
-            title=r[2],
-            form=r[3],
-            received_on=r[4],
-            status=r[5],
-            version=r[6],
-            source=r[7],
-            created_at=r[8],
-            proposal_id=r[9],
-            category=r[10],
-            domain=r[11],
-            department=r[12],
-            channel=r[13],
-            confidential=bool(r[14]),
-            needs_review=bool(r[15]),
-            urgent=bool(r[16]),
-            earliest_due=r[17],
-            overdue=bool(r[18]),
-        )
-        for r in rows
-    ]
-    counts = {
-        "urgent": int(n_urgent),
-        "needs_review": int(n_review),
-        "overdue": int(n_overdue),
-        "confidential": int(n_conf),
-        "pending": int(n_pending),
-        "decided": int(n_decided),
-    }
-    return QueuePage(items=items, count=int(total), counts=counts)
+    return queue_page(
+        rows,
+        total=total,
+        urgent=n_urgent,
+        needs_review=n_review,
+        overdue=n_overdue,
+        confidential=n_conf,
+        pending=n_pending,
+        decided=n_decided,
+    )
 
 
 @dataclass(frozen=True)

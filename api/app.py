@@ -38,7 +38,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class RouterHolder:
-    """Loads the routing model once, on first need, and remembers why if it could not.
+    """Serves the routing model in service, and swaps in a newly promoted one without a restart.
+
+    Loading and swapping are ``training.registry.ModelHolder``'s: it watches the registry, loads a
+    promoted model in the background while requests keep the old router, and never swaps in a model
+    that fails to load.
 
     Args:
         settings: where the model registry is and which version to serve.
@@ -48,15 +52,21 @@ class RouterHolder:
     def __init__(self, settings: Settings, router: Any | None = None) -> None:
         self._settings = settings
         self._router = router
-        self._error: str | None = None
+        self._models: Any = None
         self._lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
-        return self._router is not None
+        return self._router is not None or (self._models is not None and self._models.version is not None)
 
     @property
     def model_version(self) -> str | None:
+        if self._router is None:
+            if self._models is None:
+                return None
+            with contextlib.suppress(Exception):  # health reports; it does not fail on a missing model
+                self._models.current_router()  # looks at the registry: a promotion shows here too
+            return str(self._models.version) if self._models.version else None
         model = getattr(self._router, "model", None)
         version = getattr(model, "version", None) or getattr(self._router, "model_version", None)
         return str(version) if version else None
@@ -65,21 +75,26 @@ class RouterHolder:
         """The router; raises ``ServiceUnavailable`` (503) with the load error when there is none."""
         if self._router is not None:
             return self._router
+        from classifier.errors import ModelLoadError
+
         with self._lock:
-            if self._router is None and self._error is None:
-                self._load()
-        if self._router is None:
-            raise ServiceUnavailable(f"the routing model is not available: {self._error}")
-        return self._router
-
-    def _load(self) -> None:
+            if self._models is None:
+                self._models = self._holder()
         try:
-            from routing.router import Router
-            from training.registry import resolve_model_dir
+            return self._models.current_router()
+        except ModelLoadError as exc:
+            log.error("routing model not loaded: %s", exc)
+            raise ServiceUnavailable(f"the routing model is not available: {exc}") from exc
 
-            settings = self._settings
-            model_dir = resolve_model_dir(settings.models_dir, settings.model_version)
-            self._router = Router.load(
+    def _holder(self) -> Any:
+        from routing.router import Router
+        from routing.schemas import Letter
+        from training.registry import ModelHolder
+
+        settings = self._settings
+
+        def load(model_dir: Path) -> Router:
+            router = Router.load(
                 model_dir,
                 rulebook_dir=settings.rulebook_dir,
                 catalogue_path=settings.departments_file,
@@ -87,15 +102,10 @@ class RouterHolder:
             )
             # Route one letter now: the segmenter builds its dictionary on first use, which would
             # otherwise make the first officers of the day wait seconds for their proposals.
-            from routing.schemas import Letter
+            router.propose(Letter(title="启动自检", text="小区物业乱收费，请求有关部门处理。"))
+            return router
 
-            self._router.propose(Letter(title="启动自检", text="小区物业乱收费，请求有关部门处理。"))
-        except Exception as exc:  # the reason is kept and shown on every request that needs the model
-            self._error = (
-                f"{type(exc).__name__}: {exc}. Train and promote a model (xinfang train ...), or set "
-                "XINFANG_MODELS_DIR / XINFANG_MODEL_VERSION to an existing one, then restart."
-            )
-            log.error("routing model not loaded: %s", self._error)
+        return ModelHolder(settings.models_dir, version=settings.model_version, loader=load)
 
 
 class BodyLimit:

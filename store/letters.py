@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -530,21 +530,6 @@ class QueuePage:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _queue_select(columns: list[Any]) -> tuple[Select[Any], Any]:
-    newest = (
-        select(Proposal.letter_id, func.max(Proposal.id).label("proposal_id"))
-        .group_by(Proposal.letter_id)
-        .subquery("newest")
-    )
-    stmt = (
-        select(*columns)
-        .select_from(Letter)
-        .outerjoin(newest, newest.c.letter_id == Letter.id)
-        .outerjoin(Proposal, Proposal.id == newest.c.proposal_id)
-    )
-    return stmt, newest
-
-
 def list_queue(
     session: Session,
     *,
@@ -583,29 +568,20 @@ def list_queue(
     Raises:
         InvalidValueError: an unknown form, status, category or channel, or a bad page.
     """
-    if form is not None:
-        _check_choice("form", form, FORMS)
-    if status is not None:
-        _check_choice("status", status, LETTER_STATUSES)
+    check_queue_filters(form=form, status=status, limit=limit, offset=offset)
     if category is not None:
         _check_choice("category", category, _ALLOWED["category"])
     if channel is not None:
         _check_choice("channel", channel, _ALLOWED["channel"])
-    if not 1 <= limit <= 500:
-        raise InvalidValueError(f"limit must be between 1 and 500, got {limit}")
-    if offset < 0:
-        raise InvalidValueError(f"offset must not be negative, got {offset}")
     today = today or china_today()
-
-    is_overdue = and_(
-        Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today
+    route = QueueRoute(
+        category=Proposal.category,
+        domain=Proposal.domain,
+        department=Proposal.department,
+        channel=Proposal.channel,
+        confidential=func.coalesce(Proposal.confidential, false()),
     )
-    is_urgent = func.coalesce(Proposal.urgent, false())
-    conditions: list[Any] = []
-    if form is not None:
-        conditions.append(Letter.form == form)
-    if status is not None:
-        conditions.append(Letter.status == status)
+    conditions = queue_conditions(form=form, status=status, overdue=overdue, today=today)
     for column, value in (
         (Proposal.category, category),
         (Proposal.department, department),
@@ -616,21 +592,109 @@ def list_queue(
     ):
         if value is not None:
             conditions.append(column == value)
+    return select_queue_page(
+        session, _queue_select, route, conditions, today=today, limit=limit, offset=offset
+    )
+
+
+def _queue_select(columns: Sequence[Any]) -> Select[Any]:
+    """Letters joined to their newest proposal."""
+    newest = (
+        select(Proposal.letter_id, func.max(Proposal.id).label("proposal_id"))
+        .group_by(Proposal.letter_id)
+        .subquery("newest")
+    )
+    return (
+        select(*columns)
+        .select_from(Letter)
+        .outerjoin(newest, newest.c.letter_id == Letter.id)
+        .outerjoin(Proposal, Proposal.id == newest.c.proposal_id)
+    )
+
+
+@dataclass(frozen=True)
+class QueueRoute:
+    """The route a queue shows for each letter, as column expressions.
+
+    The officers' queue shows the newest proposal; a role-scoped queue shows the effective route
+    (the newest decision, else the proposal). Everything else about a queue page is the same.
+    """
+
+    category: Any
+    domain: Any
+    department: Any
+    channel: Any
+    confidential: Any
+
+
+def check_queue_filters(*, form: str | None, status: str | None, limit: int, offset: int) -> None:
+    """Refuse an unknown form or status and a bad page, before any query runs.
+
+    Raises:
+        InvalidValueError: with the allowed values or range.
+    """
+    if form is not None:
+        _check_choice("form", form, FORMS)
+    if status is not None:
+        _check_choice("status", status, LETTER_STATUSES)
+    if not 1 <= limit <= 500:
+        raise InvalidValueError(f"limit must be between 1 and 500, got {limit}")
+    if offset < 0:
+        raise InvalidValueError(f"offset must not be negative, got {offset}")
+
+
+def overdue_condition(today: dt.date) -> Any:
+    """Pending and past its earliest statutory deadline."""
+    return and_(Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today)
+
+
+def queue_conditions(
+    *, form: str | None, status: str | None, overdue: bool | None, today: dt.date
+) -> list[Any]:
+    """The filters every queue has: form, status and overdue."""
+    conditions: list[Any] = []
+    if form is not None:
+        conditions.append(Letter.form == form)
+    if status is not None:
+        conditions.append(Letter.status == status)
     if overdue is True:
-        conditions.append(is_overdue)
+        conditions.append(overdue_condition(today))
     elif overdue is False:
-        conditions.append(~is_overdue)
+        conditions.append(~overdue_condition(today))
+    return conditions
+
+
+def select_queue_page(
+    session: Session,
+    base_select: Callable[[Sequence[Any]], Select[Any]],
+    route: QueueRoute,
+    conditions: Sequence[Any],
+    *,
+    today: dt.date,
+    limit: int,
+    offset: int,
+) -> QueuePage:
+    """One page of a queue and its counts: most urgent first, then overdue, then earliest deadline.
+
+    Args:
+        base_select: builds the select of the given columns over letters and the joins ``route``
+            and ``conditions`` refer to.
+        route: the route columns shown (and counted as confidential).
+        conditions: the page's filters, in terms of those joins.
+    """
+    is_overdue = overdue_condition(today)
+    is_urgent = func.coalesce(Proposal.urgent, false())
 
     def flag(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    counts_stmt, _ = _queue_select(
+    counts_stmt = base_select(
         [
             func.count(Letter.id),
             flag(Proposal.urgent.is_(True)),
             flag(Proposal.needs_review.is_(True)),
             flag(is_overdue),
-            flag(Proposal.confidential.is_(True)),
+            flag(route.confidential),
             flag(Letter.status == "pending"),
             flag(Letter.status == "decided"),
         ]
@@ -638,8 +702,7 @@ def list_queue(
     total, n_urgent, n_review, n_overdue, n_confidential, n_pending, n_decided = session.execute(
         counts_stmt.where(*conditions)
     ).one()
-
-    items_stmt, _ = _queue_select(
+    items_stmt = base_select(
         [
             Letter.id,
             Letter.case_number,
@@ -651,13 +714,13 @@ def list_queue(
             Letter.source,
             Letter.created_at,
             Proposal.id,
-            Proposal.category,
-            Proposal.domain,
-            Proposal.department,
-            Proposal.channel,
-            Proposal.confidential,
-            Proposal.needs_review,
-            Proposal.urgent,
+            route.category,
+            route.domain,
+            route.department,
+            route.channel,
+            case((route.confidential, True), else_=False),
+            func.coalesce(Proposal.needs_review, false()),
+            is_urgent,
             Proposal.earliest_due,
             case((is_overdue, True), else_=False),
         ]
@@ -666,6 +729,7 @@ def list_queue(
         items_stmt.where(*conditions)
         .order_by(
             is_urgent.desc(),
+            case((is_overdue, 0), else_=1),
             Proposal.earliest_due.is_(None),
             Proposal.earliest_due,
             Letter.received_on,

@@ -10,15 +10,24 @@ honest: a department handler's counts never include letters they may not see.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, false, func, or_, select, true
+from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing.codes import Category, Channel
-from store.letters import QueuePage, _check_choice, china_today, queue_page
-from store.models import FORMS, LETTER_STATUSES, AuditEvent, Decision, Letter, Proposal, User
+from store.letters import (
+    QueuePage,
+    QueueRoute,
+    _check_choice,
+    check_queue_filters,
+    china_today,
+    queue_conditions,
+    select_queue_page,
+)
+from store.models import AuditEvent, Decision, Letter, Proposal, User
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
@@ -32,7 +41,8 @@ def _newest(model: Any, name: str) -> Any:
     )
 
 
-def _scoped_select(columns: list[Any]) -> tuple[Select[Any], Any]:
+def _scoped_select(columns: Sequence[Any]) -> Select[Any]:
+    """Letters joined to their newest proposal and their newest decision."""
     newest_p = _newest(Proposal, "newest_proposal")
     newest_d = _newest(Decision, "newest_decision")
     stmt = (
@@ -43,7 +53,7 @@ def _scoped_select(columns: list[Any]) -> tuple[Select[Any], Any]:
         .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
         .outerjoin(Decision, Decision.id == newest_d.c.row_id)
     )
-    return stmt, None
+    return stmt
 
 
 def _is_confidential() -> Any:
@@ -97,113 +107,35 @@ def list_queue_for(
     Raises:
         InvalidValueError: an unknown form, status or category, or a bad page.
     """
-    from store.errors import InvalidValueError
-
-    if form is not None:
-        _check_choice("form", form, FORMS)
-    if status is not None:
-        _check_choice("status", status, LETTER_STATUSES)
+    check_queue_filters(form=form, status=status, limit=limit, offset=offset)
     if category is not None:
         _check_choice("category", category, tuple(Category))
-    if not 1 <= limit <= 500:
-        raise InvalidValueError(f"limit must be between 1 and 500, got {limit}")
-    if offset < 0:
-        raise InvalidValueError(f"offset must not be negative, got {offset}")
     today = today or china_today()
 
-    eff_category = func.coalesce(Decision.category, Proposal.category)
-    eff_department = func.coalesce(Decision.department, Proposal.department)
-    eff_domain = func.coalesce(Decision.domain, Proposal.domain)
-    eff_channel = func.coalesce(Decision.channel, Proposal.channel)
     is_confidential = _is_confidential()
-    is_overdue = and_(
-        Letter.status == "pending", Proposal.earliest_due.is_not(None), Proposal.earliest_due < today
+    route = QueueRoute(
+        category=func.coalesce(Decision.category, Proposal.category),
+        domain=func.coalesce(Decision.domain, Proposal.domain),
+        department=func.coalesce(Decision.department, Proposal.department),
+        channel=func.coalesce(Decision.channel, Proposal.channel),
+        confidential=is_confidential,
     )
-    is_review = func.coalesce(Proposal.needs_review, false())
-    conditions: list[Any] = []
+    conditions = queue_conditions(form=form, status=status, overdue=overdue, today=today)
     if confidential is True:
         conditions.append(is_confidential)
     elif confidential is False:
         conditions.append(~is_confidential)
     if routed_department is not None:
         conditions.append(Decision.department == routed_department)
-    if form is not None:
-        conditions.append(Letter.form == form)
-    if status is not None:
-        conditions.append(Letter.status == status)
     if category is not None:
-        conditions.append(eff_category == category)
+        conditions.append(route.category == category)
     if department is not None:
-        conditions.append(eff_department == department)
+        conditions.append(route.department == department)
     if needs_review is not None:
+        is_review = func.coalesce(Proposal.needs_review, false())
         conditions.append(is_review == (true() if needs_review else false()))
-    if overdue is True:
-        conditions.append(is_overdue)
-    elif overdue is False:
-        conditions.append(~is_overdue)
-
-    def flag(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    counts_stmt, _ = _scoped_select(
-        [
-            func.count(Letter.id),
-            flag(Proposal.urgent.is_(True)),
-            flag(Proposal.needs_review.is_(True)),
-            flag(is_overdue),
-            flag(is_confidential),
-            flag(Letter.status == "pending"),
-            flag(Letter.status == "decided"),
-        ]
-    )
-    total, n_urgent, n_review, n_overdue, n_conf, n_pending, n_decided = session.execute(
-        counts_stmt.where(*conditions)
-    ).one()
-    items_stmt, _ = _scoped_select(
-        [
-            Letter.id,
-            Letter.case_number,
-            Letter.title,
-            Letter.form,
-            Letter.received_on,
-            Letter.status,
-            Letter.version,
-            Letter.source,
-            Letter.created_at,
-            Proposal.id,
-            eff_category,
-            eff_domain,
-            eff_department,
-            eff_channel,
-            case((is_confidential, True), else_=False),
-            func.coalesce(Proposal.needs_review, false()),
-            func.coalesce(Proposal.urgent, false()),
-            Proposal.earliest_due,
-            case((is_overdue, True), else_=False),
-        ]
-    )
-    rows = session.execute(
-        items_stmt.where(*conditions)
-        .order_by(
-            func.coalesce(Proposal.urgent, false()).desc(),
-            case((is_overdue, 0), else_=1),
-            Proposal.earliest_due.is_(None),
-            Proposal.earliest_due,
-            Letter.received_on,
-            Letter.id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return queue_page(
-        rows,
-        total=total,
-        urgent=n_urgent,
-        needs_review=n_review,
-        overdue=n_overdue,
-        confidential=n_conf,
-        pending=n_pending,
-        decided=n_decided,
+    return select_queue_page(
+        session, _scoped_select, route, conditions, today=today, limit=limit, offset=offset
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from api import errors
@@ -85,6 +86,17 @@ class RouterHolder:
         except ModelLoadError as exc:
             log.error("routing model not loaded: %s", exc)
             raise ServiceUnavailable(f"the routing model is not available: {exc}") from exc
+
+    def refresh(self) -> str | None:
+        """Look at the registry now and wait for a newly promoted model; returns the version served.
+
+        A promotion made through this app calls it, so the very next request gets the new model
+        rather than one a check interval and a load later (other processes still swap on their own).
+        """
+        if self._router is not None or self._models is None:
+            return self.model_version
+        version = self._models.refresh()
+        return str(version) if version else None
 
     def _holder(self) -> Any:
         from routing.router import Router
@@ -212,7 +224,10 @@ class SecurityHeaders:
                     (b"referrer-policy", b"same-origin"),
                     (b"x-frame-options", b"DENY"),
                 ]
-                if not path.startswith(("/docs", "/redoc")):
+                # A response with its own policy keeps it: a second header could only narrow the first,
+                # and the model's evaluation report needs its inline styles (and nothing else).
+                own = any(k.lower() == b"content-security-policy" for k, _ in headers)
+                if not own and not path.startswith(("/docs", "/redoc")):
                     headers.append(
                         (
                             b"content-security-policy",
@@ -262,7 +277,9 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # The API docs' scripts and styles come from a package, not a CDN: offices run without internet.
+    app = FastAPIOffline(
+        static_url="/docs-assets",
         title="xinfang",
         summary="Routing of petition letters (信访来信) under the 2022 《信访工作条例》",
         version="1",

@@ -289,3 +289,17 @@ def test_handler_queue_lists_the_letters_routed_to_their_department(
     sign_in(client, "department_handler")
     html = client.get("/").text
     assert cases[0] in html and cases[1] not in html
+
+
+def test_api_docs_load_nothing_from_another_site(client: TestClient) -> None:
+    # An office network often has no internet: every script and style of /docs and /redoc is ours.
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        assert assets, f"{page} references no assets"
+        for url in assets:
+            assert url.startswith("/"), f"{page} loads {url} from another site"
+            if url.endswith((".js", ".css")):
+                r = client.get(url)
+                assert r.status_code == 200, url
+                assert len(r.content) > 10_000, url

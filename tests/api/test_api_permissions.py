@@ -161,6 +161,7 @@ UNLISTED = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/static"),
+    ("GET", "/docs-assets"),
 }
 
 

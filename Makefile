@@ -9,10 +9,13 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test install system bench
 
+# torch goes first, alone and exact: 2.13.0 is the CPU build, and a torch resolved together with the
+# rest could be a CUDA build of several GB. The sentence-transformers extra then finds it installed.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[ocr,embeddings,dev]"
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[ocr,embeddings,sentence-transformers,dev]"
 	touch $@
 
 install: $(VENV)/.installed

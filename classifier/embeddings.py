@@ -8,9 +8,10 @@
 - ``"sentence-transformers"``: any sentence-transformers model in a *local folder* the office has,
   loaded with ``local_files_only=True`` so nothing is fetched from a hub.
 
-Both are optional dependencies (the ``embeddings`` extra). The encoder's weights are not copied
-into a model folder: the folder records which encoder it was (name, package version or folder),
-and loading fails with a clear message when that encoder is missing here.
+Both are optional dependencies (the ``embeddings`` and ``sentence-transformers`` extras). The
+encoder's weights are not copied into a model folder: the folder records which encoder it was
+(name, package version or folder), and loading fails with a clear message when that encoder is
+missing here.
 
 ``LetterFeatures`` puts TF-IDF and embeddings side by side, ``[tfidf | weight · embedding]``, so a
 head reads either or both; which one is a config change (``[model] features``).
@@ -167,7 +168,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             if importlib.util.find_spec("sentence_transformers") is None:
                 raise EncoderUnavailableError(
                     "a sentence-transformers model is configured but sentence-transformers is not installed. "
-                    "Install it with its CPU torch: pip install torch==2.13.0 sentence-transformers"
+                    "Install the CPU torch first, then the extra: pip install torch==2.13.0 && "
+                    "pip install -e '.[sentence-transformers]'"
                 )
 
     def set_cache(self, cache: EmbeddingCache | None) -> SentenceEncoder:

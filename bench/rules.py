@@ -36,6 +36,7 @@ from training.rule_eval import (  # noqa: E402
     evaluate_rules,
     is_held_out,
     load_annotated,
+    unexpectedly_silent,
 )
 
 SECTION = "## Rule layer"
@@ -47,6 +48,16 @@ _clock = time.process_time
 
 def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
+
+
+def silent_note(ev: RuleEvaluation) -> str:
+    """Which silent rules the rulebook marks ``rare`` (with a reason) and which it does not."""
+    if not ev.never_fired:
+        return ""
+    unmarked = unexpectedly_silent(ev)
+    rare = len(ev.never_fired) - len(unmarked)
+    note = f" ({rare} of them marked `rare` in the rulebook, with the reason"
+    return note + (f"; not marked: {', '.join(unmarked)})" if unmarked else ")")
 
 
 def channel_table(evals: Sequence[tuple[str, RuleEvaluation]]) -> list[str]:
@@ -159,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Coverage: a channel rule fired on {ev_all.covered}/{ev_all.n_letters} letters "
         f"({ev_all.coverage:.0%}); {len(decisive)} of them got a channel other than the annotated one. "
-        f"Rules that never fired: {', '.join(ev_all.never_fired) or 'none'}.",
+        f"Rules that never fired: {', '.join(ev_all.never_fired) or 'none'}"
+        f"{silent_note(ev_all)}.",
         "",
         f"Recall target ≥ 0.9 on all annotated letters: {target}. The rules fire only on explicit legal "
         "wording, so letters that describe a court case, a labour dispute or an official's misconduct "

@@ -180,6 +180,10 @@ class Rule(_Frozen):
     applies_to: tuple[FieldName, ...] = ("title", "text")
     examples: Examples | None = None
     retired: bool = False
+    #: Why the rule may stay silent on the annotated letters although it is law (a route only a
+    #: visit can take, a dispute the letters hold no case of). The rule check lets a rule with a
+    #: reason here never fire; a rule without one that never fires fails the check.
+    rare: str = ""
 
     @field_validator("id")
     @classmethod
@@ -195,6 +199,13 @@ class Rule(_Frozen):
         if unknown:
             raise ValueError(f"unknown flag(s) {unknown}; allowed flags: {', '.join(FLAGS)}")
         return v
+
+    @field_validator("rare")
+    @classmethod
+    def _rare_says_why(cls, v: str) -> str:
+        if v and len(v.strip()) < 20:
+            raise ValueError("'rare' gives the reason the rule may never fire on the letters, in a sentence")
+        return v.strip()
 
     @model_validator(mode="after")
     def _kind_consistent(self) -> Rule:

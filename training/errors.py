@@ -13,3 +13,7 @@ class DataValidationError(TrainingError, ValueError):
 
 class ConfigError(TrainingError, ValueError):
     """The training config or an override is invalid; the message lists the known keys."""
+
+
+class RuleCheckError(TrainingError, ValueError):
+    """The rulebook contradicts annotated decisions too often, or has rules that never fire."""

@@ -367,6 +367,10 @@ def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None) -> str
     )
     parts.append("<h3>Rules that never fired</h3>")
     parts.append(f"<p>{_e(', '.join(audit['never_fired']) or 'none')}</p>")
+    rare = (check or {}).get("rare") or {}
+    if rare:
+        parts.append("<p>Allowed to stay silent, by the rulebook's reason (<code>rare</code>):</p>")
+        parts.append(_table(["rule", "why it may never fire here"], [[r, why] for r, why in rare.items()]))
     parts.append("<h3>Every rule</h3>")
     parts.append(
         _table(

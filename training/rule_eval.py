@@ -21,7 +21,7 @@ from routing.codes import Channel
 from routing.engine import hit_flags, match_rules_many, primary_channel_hit
 from routing.rulebook import Rulebook
 from routing.schemas import Letter
-from training.errors import TrainingError
+from training.errors import RuleCheckError
 
 #: The channels the product spec sets a rule-layer recall target for (≥ 0.9).
 TARGET_CHANNELS: tuple[str, ...] = (
@@ -30,10 +30,6 @@ TARGET_CHANNELS: tuple[str, ...] = (
     Channel.administrative_review,
     Channel.discipline,
 )
-
-
-class RuleCheckError(TrainingError, ValueError):
-    """The rulebook contradicts annotated decisions too often, or has rules that never fire."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +86,7 @@ class RuleStats:
     channel: str | None
     fired: int
     agreed: int  # fires whose channel equals the annotated one (channel-setting rules only)
+    rare: str = ""  # the rulebook's reason the rule may never fire on these letters
 
     @property
     def precision(self) -> float | None:
@@ -203,7 +200,9 @@ def evaluate_rules(rulebook: Rulebook, letters: Sequence[LabelledLetter]) -> Rul
             c["tp"] += flagged and x.urgent
     channels = {ch.value: Score(ch.value, tp[ch], predicted[ch], support[ch]) for ch in Channel}
     rules = {
-        r.id: RuleStats(r.id, r.kind, r.channel if r.kind != "flag" else None, fired[r.id], agreed[r.id])
+        r.id: RuleStats(
+            r.id, r.kind, r.channel if r.kind != "flag" else None, fired[r.id], agreed[r.id], r.rare
+        )
         for r in rulebook.active_rules
     }
     flags = {name: Score(name, c["tp"], c["predicted"], c["support"]) for name, c in flag_counts.items()}
@@ -217,6 +216,11 @@ def evaluate_rules(rulebook: Rulebook, letters: Sequence[LabelledLetter]) -> Rul
         flags=flags,
         covered=covered,
     )
+
+
+def unexpectedly_silent(evaluation: RuleEvaluation) -> list[str]:
+    """The rules that never fired and whose rulebook entry gives no ``rare`` reason for it."""
+    return [r for r in evaluation.never_fired if not evaluation.rules[r].rare]
 
 
 def check_rules(
@@ -236,8 +240,8 @@ def check_rules(
         min_rule_precision: a channel rule that fired at least ``min_fires`` times must agree with
             the annotated channel on at least this share of its fires.
         min_fires: below this many fires the precision of a rule is not judged.
-        allow_never_fired: rule ids allowed to stay silent on this data (e.g. rules about visits,
-            which the online letters never are).
+        allow_never_fired: rule ids allowed to stay silent on this data beside those the rulebook
+            marks ``rare`` with a reason (see :attr:`routing.rulebook.Rule.rare`).
 
     Raises:
         RuleCheckError: listing each failing rule with its precision and the letter ids it
@@ -256,11 +260,12 @@ def check_rules(
                 f"{stats.agreed}/{stats.fired} letters ({p:.0%} < {min_rule_precision:.0%}); "
                 f"contradicting letters: {ids}"
             )
-    silent = [r for r in evaluation.never_fired if r not in set(allow_never_fired)]
+    silent = [r for r in unexpectedly_silent(evaluation) if r not in set(allow_never_fired)]
     if silent:
         problems.append(
             f"rules that never fired on {evaluation.n_letters} letters: {', '.join(silent)} "
-            "(tighten their examples into real triggers, retire them, or list them in allow_never_fired)"
+            "(tighten their examples into real triggers, retire them, or, when the law is simply rare "
+            "in such letters, say why with 'rare:' in the rule)"
         )
     if problems:
         raise RuleCheckError(

@@ -281,6 +281,8 @@ def check_rules_on(
         "letters": len(letters),
         "contradictions": len(evaluation.contradictions),
         "never_fired": list(evaluation.never_fired),
+        # silent rules the rulebook marks rare, with its reason (they do not fail the check)
+        "rare": {r: evaluation.rules[r].rare for r in evaluation.never_fired if evaluation.rules[r].rare},
         "passed": True,
     }
     try:

@@ -151,6 +151,15 @@ def test_a_minimal_custom_rulebook_loads(tmp_path: Path) -> None:
     assert rb.terms["court"] == ("法院", "法庭")
 
 
+def test_a_rare_rule_keeps_its_reason(tmp_path: Path) -> None:
+    why = "Only a visit can take this route; online letters never are visits."
+    rb = load_rulebook(
+        write_rulebook(tmp_path, GOOD_RULE.replace("priority: 50", f"priority: 50\n    rare: {why}"))
+    )
+    assert rb.get("R-T-01").rare == why
+    assert load_rulebook().get("R-BYSL-2").rare and not load_rulebook().get("R-ZF-01").rare
+
+
 def test_a_single_file_rulebook_loads(tmp_path: Path) -> None:
     path = tmp_path / "one.yaml"
     path.write_text(MANIFEST + "rules:\n" + GOOD_RULE, encoding="utf-8")
@@ -194,6 +203,8 @@ INVALID = [
     ("unknown-term-in-regex", GOOD_RULE.replace("keywords: [起诉]", "regex: ['{{courts}}起诉']"),
      r"rule R-T-01: field 'triggers.0.regex': unknown term list"),
     ("bad-priority", GOOD_RULE.replace("priority: 50", "priority: high"), r"rule R-T-01: field 'priority'"),
+    ("rare-without-reason", GOOD_RULE.replace("priority: 50", "priority: 50\n    rare: 'yes'"),
+     r"rule R-T-01: field 'rare': .*gives the reason the rule may never fire"),
 ]
 # fmt: on
 

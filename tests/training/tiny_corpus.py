@@ -44,6 +44,8 @@ TINY_OVERRIDES: tuple[str, ...] = (
     "split.test_size=0.25",
     f"split.seed={TINY_SEED}",
     "model.n_jobs=1",
+    # 24 letters cannot make every rule fire; the strict check is tested on the shared letters
+    "rules.check=warn",
     *(f"heads.{h}.calibration_cv=2" for h in ("category", "domain", "department", "channel")),
 )
 

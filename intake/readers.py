@@ -193,44 +193,23 @@ def _weighted_confidence(pages: Sequence[IntakePage]) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # file names
 
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-_FORBIDDEN_CHARS = re.compile(r'[<>:"/\\|?*]')
-_MAX_NAME_BYTES = 200
-
 
 def safe_name(name: str, *, default: str = "unnamed") -> str:
     """Make a file name safe to show to an officer and to use as a file name on disk.
 
-    Keeps Chinese characters; drops any directory part, control and bidirectional-override
-    characters (which can make ``invoice‮fdp.exe`` display as ``invoiceexe.pdf``), characters
-    Windows forbids, leading dots (hidden files) and Windows device names; caps the length at
-    200 UTF-8 bytes, keeping the extension.
+    The rules are :func:`store.files.sanitise_filename`'s, so a name reads the same in intake's
+    messages and in the stored ``original_name``: no directory part, control or
+    bidirectional-override characters, characters Windows forbids, leading dots or Windows device
+    names; at most 200 UTF-8 bytes, the extension kept.
 
     Args:
         name: the name as received (from an upload form, a path, or an archive member).
         default: returned when nothing printable is left.
     """
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(
-        " " if unicodedata.category(c) in ("Zs", "Zl", "Zp") or c in "\t\n\r" else c
-        for c in name
-        if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cn", "Cs")
-    )
-    name = _FORBIDDEN_CHARS.sub("_", name)
-    name = re.sub(r" +", " ", name).strip(" .")
-    if not name:
-        return default
-    if _WINDOWS_RESERVED.match(name):
-        name = "_" + name
-    if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and 0 < len(ext) <= 10 else ""
-        budget = _MAX_NAME_BYTES - len(ext.encode("utf-8")) - (1 if ext else 0)
-        base = stem if ext else name
-        while len(base.encode("utf-8")) > budget:
-            base = base[:-1]
-        name = f"{base}.{ext}" if ext else base
-    return name
+    # Imported here: the store package pulls in SQLAlchemy, which reading a file does not need.
+    from store.files import sanitise_filename
+
+    return sanitise_filename(name, default=default)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Collection
-from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
@@ -31,24 +30,52 @@ from store.models import Batch, Letter, SourceFile
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_ERROR_CHARS = 2000
-_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Names Windows reserves for devices, with or without an extension.
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+_FORBIDDEN_CHARS = re.compile(r'[<>:"/\\|?*]')
+MAX_NAME_BYTES = 200
 
 
-def sanitise_filename(name: str, *, max_len: int = 255) -> str:
-    """A display-safe file name: no directories, control or shell characters; NFC; at most ``max_len``.
+def sanitise_filename(name: str, *, default: str = "unnamed", max_bytes: int = MAX_NAME_BYTES) -> str:
+    """Make a file name safe to show to an officer and to use as a file name on disk.
 
-    ``"../../etc/passwd"`` -> ``"passwd"``; ``"C:\\scans\\来信 1.pdf"`` -> ``"来信 1.pdf"``; an empty
-    result becomes ``"unnamed"``. The extension is kept when the name is shortened.
+    The one implementation for the whole service (``intake.readers.safe_name`` calls it). Keeps
+    Chinese characters; drops any directory part (``/`` or ``\\``), control, format and
+    bidirectional-override characters (which can make ``invoice<U+202E>fdp.exe`` display as
+    ``invoiceexe.pdf``), characters Windows forbids (replaced by ``_``), leading and trailing dots
+    and spaces (hidden files) and Windows device names (prefixed with ``_``); normalises to NFC;
+    caps the length at ``max_bytes`` UTF-8 bytes, keeping an extension of up to 10 characters.
+
+    ``"../../etc/passwd"`` -> ``"passwd"``; ``"C:\\scans\\来信 1.pdf"`` -> ``"来信 1.pdf"``.
+
+    Args:
+        name: the name as received (from an upload form, a path, or an archive member).
+        default: returned when nothing printable is left.
+        max_bytes: the longest result in UTF-8 bytes (200 fits every file system and the
+            255-character ``original_name`` column).
     """
-    name = unicodedata.normalize("NFC", name)
-    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
-    name = _UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
+    if max_bytes < 16:
+        raise InvalidValueError(f"max_bytes must be at least 16 for a name and extension, not {max_bytes}")
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(
+        " " if unicodedata.category(c) in ("Zs", "Zl", "Zp") or c in "\t\n\r" else c
+        for c in name
+        if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cn", "Cs")
+    )
+    name = _FORBIDDEN_CHARS.sub("_", name)
+    name = re.sub(r" +", " ", name).strip(" .")
     if not name:
-        return "unnamed"
-    if len(name) > max_len:
+        return default
+    if _WINDOWS_RESERVED.match(name):
+        name = "_" + name
+    if len(name.encode("utf-8")) > max_bytes:
         stem, dot, ext = name.rpartition(".")
-        keep_ext = bool(dot) and 0 < len(ext) <= 16
-        return stem[: max_len - len(ext) - 1] + "." + ext if keep_ext else name[:max_len]
+        ext = ext if dot and 0 < len(ext) <= 10 else ""
+        budget = max_bytes - len(ext.encode("utf-8")) - (1 if ext else 0)
+        base = stem if ext else name
+        while len(base.encode("utf-8")) > budget:
+            base = base[:-1]
+        name = f"{base}.{ext}" if ext else base
     return name
 
 
@@ -360,9 +387,7 @@ def batch_files(session: Session, batch_id: int, *, status: str | None = None) -
     return list(session.scalars(stmt))
 
 
-def release_claims(
-    session: Session, *, claimed_by: Collection[str], now: dt.datetime | None = None
-) -> int:
+def release_claims(session: Session, *, claimed_by: Collection[str], now: dt.datetime | None = None) -> int:
     """Return the ``processing`` files claimed by these workers to ``received``.
 
     For workers known to be dead (a batch process killed on this host): their files need not wait

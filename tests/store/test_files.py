@@ -46,9 +46,9 @@ def _record(session: Session, data: bytes = b"%PDF-1.7 letter", **kw: object) ->
 NAMES = [
     ("../../etc/passwd", "passwd"),
     ("C:\\scans\\来信 1.pdf", "来信 1.pdf"),
-    ("a\x00b<c>.png", "a_b_c_.png"),
+    ("a\x00b<c>.png", "ab_c_.png"),
     ("  ...  ", "unnamed"),
-    ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
+    ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
     ("ｆｕｌｌ.pdf", "ｆｕｌｌ.pdf"),
 ]
 # fmt: on

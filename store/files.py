@@ -235,6 +235,9 @@ def claim_file(
 ) -> SourceFile | None:
     """Take a file for processing: ``received`` (or ``failed`` with ``include_failed``) -> ``processing``.
 
+    A failed file taken again is no longer counted in its batch's ``failed_count`` (it is pending
+    until it ends done or failed once more), so a batch's totals always add up.
+
     Returns:
         The claimed file, or None when it is not claimable (another worker has it, or it is done).
         Commit promptly so other workers see the claim.
@@ -243,10 +246,30 @@ def claim_file(
         NotFoundError: no such file.
     """
     now = now or dt.datetime.now(dt.UTC)
-    claimable = ("received", "failed") if include_failed else ("received",)
-    claimed = session.execute(
+    claimed_from = "received"
+    claimed = _claim_from(session, file_id, "received", worker, now)
+    if claimed is None and include_failed:
+        claimed_from = "failed"
+        claimed = _claim_from(session, file_id, "failed", worker, now)
+    if claimed is None:
+        get_source_file(session, file_id)  # raises NotFoundError for a wrong id
+        return None
+    source_file = session.scalars(
+        select(SourceFile).where(SourceFile.id == file_id).execution_options(populate_existing=True)
+    ).one()
+    if claimed_from == "failed" and source_file.batch_id is not None:
+        # The file is pending again: it leaves the failed total, so done + failed + pending = files.
+        # Only the one UPDATE that moved it out of 'failed' gets here, so it is counted down once.
+        session.execute(
+            update(Batch).where(Batch.id == source_file.batch_id).values(failed_count=Batch.failed_count - 1)
+        )
+    return source_file
+
+
+def _claim_from(session: Session, file_id: int, status: str, worker: str, now: dt.datetime) -> int | None:
+    return session.execute(
         update(SourceFile)
-        .where(SourceFile.id == file_id, SourceFile.status.in_(claimable))
+        .where(SourceFile.id == file_id, SourceFile.status == status)
         .values(
             status="processing",
             claimed_by=worker,
@@ -258,13 +281,6 @@ def claim_file(
         .returning(SourceFile.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
-    if claimed is None:
-        get_source_file(session, file_id)  # raises NotFoundError for a wrong id
-        return None
-    source_file = session.scalars(
-        select(SourceFile).where(SourceFile.id == file_id).execution_options(populate_existing=True)
-    ).one()
-    return source_file
 
 
 def claim_next_file(

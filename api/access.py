@@ -43,6 +43,12 @@ EXPORT = frozenset({SUPERVISOR, ANALYST})
 UNMASKED_EXPORT = frozenset({SUPERVISOR})
 READ_AUDIT = frozenset({SUPERVISOR})
 MANAGE_USERS = frozenset({ADMINISTRATOR})
+# The models page: analysts measure the models and supervisors answer for the routing, so both read
+# the metrics and put a model in service (audited with their name). Administrators run the
+# installation but read no letter, and a model's evaluation names letters (ids with their labels, in
+# the report's rule audit too), so they do not read it; the health check tells them which version runs.
+READ_MODELS = frozenset({ANALYST, SUPERVISOR})
+PROMOTE_MODELS = frozenset({ANALYST, SUPERVISOR})
 
 ROLE_NAMES: dict[str, str] = {
     INTAKE: "接待／办信人员",

@@ -93,9 +93,11 @@ class RouterHolder:
         A promotion made through this app calls it, so the very next request gets the new model
         rather than one a check interval and a load later (other processes still swap on their own).
         """
-        if self._router is not None or self._models is None:
+        if self._router is not None:
             return self.model_version
-        version = self._models.refresh()
+        with contextlib.suppress(ServiceUnavailable):  # the new model failed: the old one serves on
+            self.get()
+        version = self._models.refresh() if self._models is not None else None
         return str(version) if version else None
 
     def _holder(self) -> Any:

@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -124,13 +125,14 @@ class ModelSummary:
     metrics: dict[str, dict[str, float]]  # head -> accuracy, macro_f1 (held out)
     review_share: float | None  # share of held-out letters the proposal sends to review
     problem: str | None = None  # why the folder cannot be used, when it cannot
+    data_hash: str | None = None  # of the training data, to tell models trained on the same letters
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _summary(models_dir: Path, version: str, in_service: str) -> ModelSummary:
-    from classifier.persistence import check_compatibility, read_meta
+    from classifier.persistence import MODEL_FILE, check_compatibility, read_meta
     from training.evaluate import EVALUATION_FILE, headline
 
     folder = Path(models_dir) / version
@@ -141,6 +143,10 @@ def _summary(models_dir: Path, version: str, in_service: str) -> ModelSummary:
         check_compatibility(meta, folder)
     except ModelLoadError as exc:
         problem = str(exc)
+    # Only the zip's directory at the end of the file is read: a truncated or overwritten estimator
+    # shows as unusable in the list, without loading every model just to draw it.
+    if problem is None and not zipfile.is_zipfile(folder / MODEL_FILE):
+        problem = f"{folder / MODEL_FILE} is missing or corrupt; retrain or restore the model folder"
     review = None
     metrics = {
         h: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for h, m in meta.get("metrics", {}).items()
@@ -165,6 +171,7 @@ def _summary(models_dir: Path, version: str, in_service: str) -> ModelSummary:
         metrics=metrics,
         review_share=review,
         problem=problem,
+        data_hash=meta.get("data_hash"),
     )
 
 
@@ -176,8 +183,9 @@ def list_models(models_dir: Path) -> list[ModelSummary]:
 
 
 def show_model(models_dir: Path, version: str) -> dict[str, Any]:
-    """One model in detail: its summary, ``meta.json`` and the registry entries about it."""
+    """One model in detail: its summary, ``meta.json``, ``evaluation.json`` and its registry entries."""
     from classifier.persistence import read_meta
+    from training.evaluate import EVALUATION_FILE
 
     folder = resolve_model_dir(models_dir, version)
     registry = read_registry(models_dir)
@@ -186,7 +194,17 @@ def show_model(models_dir: Path, version: str) -> dict[str, Any]:
         "meta": read_meta(folder),
         "history": [h for h in registry["history"] if version in (h.get("version"), h.get("previous"))],
         "report": str(folder / "report.html") if (folder / "report.html").exists() else None,
+        "evaluation": _saved_evaluation(folder / EVALUATION_FILE),
     }
+
+
+def _saved_evaluation(path: Path) -> dict[str, Any] | None:
+    """The saved evaluation, or None when there is none or it is unreadable (the summary says so)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 # -- promotion and rollback -------------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""The officers' web pages (Chinese UI): sign-in, queue, registering a letter, the letter page."""
+"""The officers' web pages (Chinese UI): sign-in, queue, registering a letter, the letter page, models."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, auth, letters
+from api.pages import admin, auth, letters, models
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, letters.router, admin.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, letters.router, admin.router, models.router)

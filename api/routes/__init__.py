@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, exports, letters, meta, users
+from api.routes import audit, auth, exports, letters, meta, models, users
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -12,5 +12,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     exports.router,
     audit.router,
     users.router,
+    models.router,
     meta.router,
 )

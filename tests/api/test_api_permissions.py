@@ -103,6 +103,22 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
     ("GET", "/api/v1/audit", None, expect(403, supervisor=200, anonymous=401)),
     ("GET", "/api/v1/users", None, expect(403, administrator=200, anonymous=401)),
     ("POST", "/api/v1/users", "user", expect(403, administrator=201, anonymous=401)),
+    # The models: the matrix app serves the shipped models/ folder, so no row may change it. An unknown
+    # version (404) and a reason over the limit (422) show the role got through without promoting.
+    ("GET", "/api/v1/models", None, expect(403, analyst=200, supervisor=200, anonymous=401)),
+    ("GET", "/api/v1/models/default", None, expect(403, analyst=200, supervisor=200, anonymous=401)),
+    (
+        "POST",
+        "/api/v1/models/promote",
+        "model_promote",
+        expect(403, analyst=404, supervisor=404, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/models/rollback",
+        "model_rollback",
+        expect(403, analyst=422, supervisor=422, anonymous=401),
+    ),
 ]
 
 # Pages answer "not signed in" with a redirect to the login form.
@@ -149,6 +165,16 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
     ("GET", "/audit", None, expect(403, supervisor=200, anonymous=303)),
     ("GET", "/admin/users", None, expect(403, administrator=200, anonymous=303)),
     ("POST", "/admin/users", "page_user", expect(403, administrator=201, anonymous=303)),
+    ("GET", "/models", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
+    ("GET", "/models/default", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
+    ("GET", "/models/default/report", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
+    (
+        "POST",
+        "/models/default/promote",
+        "page_model",
+        expect(403, analyst=422, supervisor=422, anonymous=303),
+    ),
+    ("POST", "/models/rollback", "page_model", expect(403, analyst=422, supervisor=422, anonymous=303)),
     ("POST", "/logout", "csrf_only", expect(303)),
     ("GET", "/login", None, expect(200)),
 ]
@@ -171,6 +197,7 @@ def _template(path: str) -> str:
         .replace("{decided}", "{case_number}")
         .replace("{accusation_decided}", "{case_number}")
         .replace("{accusation}", "{case_number}")
+        .replace("/models/default", "/models/{version}")
     )
 
 
@@ -308,6 +335,12 @@ def _call(
         }
     elif body == "csrf_only":
         kwargs["data"] = {"csrf_token": csrf}
+    elif body == "model_promote":
+        kwargs["json"] = {"version": "no-such-model"}
+    elif body == "model_rollback":
+        kwargs["json"] = {"reason": "x" * 2001}
+    elif body == "page_model":
+        kwargs["data"] = {"csrf_token": csrf, "reason": "x" * 2001}
     return int(client.request(method, path, **kwargs).status_code)
 
 

@@ -1,10 +1,11 @@
-"""A stand-in for ``routing.router.Router`` while the trained pipeline is not in the tree.
+"""A keyword router with the real rulebook, for web tests whose expectations must not move with a model.
 
 It runs the real rulebook (``routing.engine.match_rules`` over ``data/rulebook``) for the rule hits,
-their offsets and legal bases, and fills the classifier heads from a small keyword table, so the
-web layer can be tested against genuine ``RouteProposal`` objects. It answers the same two calls
-the web app makes (``propose`` and ``propose_many``). The tests that need the trained model use
-the real router instead (``real_router`` fixture).
+their offsets and legal bases, and fills the classifier heads from a small keyword table, so a
+web test can say "this letter goes to housing, that one is an accusation" and stay true whatever a
+retrained model does. It builds genuine ``RouteProposal`` objects and answers the same two calls
+the web app makes (``propose`` and ``propose_many``). The tests of what the model itself proposes
+use the real pipeline, trained small (``tiny_router``) or shipped (test_api_shipped_model.py).
 """
 
 from __future__ import annotations

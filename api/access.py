@@ -42,6 +42,9 @@ UNMASKED_ON_LETTER = frozenset({INTAKE, SUPERVISOR, INSPECTOR, HANDLER})
 EXPORT = frozenset({SUPERVISOR, ANALYST})
 UNMASKED_EXPORT = frozenset({SUPERVISOR})
 READ_AUDIT = frozenset({SUPERVISOR})
+# Batches of uploaded files: who registers letters uploads them, who exports needs to find them. The
+# letters listed on a batch page are still filtered letter by letter with can_read.
+READ_BATCHES = REGISTER_LETTERS | EXPORT
 MANAGE_USERS = frozenset({ADMINISTRATOR})
 # The models page: analysts measure the models and supervisors answer for the routing, so both read
 # the metrics and put a model in service (audited with their name). Administrators run the

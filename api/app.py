@@ -126,25 +126,28 @@ class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413 before they are read into memory.
 
     A declared ``Content-Length`` is checked up front; a chunked body is counted as it streams in
-    and cut off at the limit, so a lying client cannot push more than the limit either.
+    and cut off at the limit, so a lying client cannot push more than the limit either. Paths in
+    ``larger`` (batch uploads of many files) have their own limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(str(scope.get("path", "")), self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.limit
+                too_big = int(declared) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                await self._refuse(scope, send, int(declared))
+                await self._refuse(scope, send, int(declared), limit)
                 return
         received = 0
         started = False
@@ -154,7 +157,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _BodyTooLarge(received)
             return message
 
@@ -168,15 +171,16 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge as exc:
             if not started:
-                await self._refuse(scope, send, exc.size)
+                await self._refuse(scope, send, exc.size, limit)
 
-    async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, size: int, limit: int) -> None:
         import html
         import json
 
+        setting = "XINFANG_MAX_UPLOAD_BYTES" if limit == self.limit else "XINFANG_MAX_BATCH_UPLOAD_BYTES"
         message = (
-            f"the request body is {size} bytes or more, over the limit of {self.limit} bytes "
-            "(XINFANG_MAX_UPLOAD_BYTES); send a smaller file or split it"
+            f"the request body is {size} bytes or more, over the limit of {limit} bytes "
+            f"({setting}); send a smaller file or split it"
         )
         if str(scope.get("path", "")).startswith(errors.API_PREFIX):
             body = json.dumps(error_body(413, message), ensure_ascii=False).encode("utf-8")
@@ -319,12 +323,19 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
         https_only=settings.environment == "production",
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + _FORM_OVERHEAD)
+    batch_limit = max(settings.max_batch_upload_bytes, settings.max_upload_bytes) + _FORM_OVERHEAD
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_upload_bytes + _FORM_OVERHEAD,
+        larger={path: batch_limit for path in BATCH_UPLOAD_PATHS},
+    )
     return app
 
 
 # A multipart form carries the particulars and boundaries besides the file itself.
 _FORM_OVERHEAD = 256 * 1024
+# Where a batch of files is uploaded at once (the API and the page): XINFANG_MAX_BATCH_UPLOAD_BYTES.
+BATCH_UPLOAD_PATHS = (f"{API_V1}/batches", "/batches")
 
 
 def _templates() -> Jinja2Templates:

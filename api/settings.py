@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=_DEV_SECRET, description="signs session cookies and CSRF tokens")
     max_letter_chars: int = Field(default=200_000, description="longer letters are truncated and flagged")
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="largest accepted upload")
+    max_batch_upload_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1,
+        description="largest batch upload (all its files together; each file stays under max_upload_bytes)",
+    )
     session_max_age: int = Field(
         default=8 * 3600, ge=60, description="seconds a signed-in page session lasts (one working day)"
     )
@@ -75,6 +80,18 @@ class Settings(BaseSettings):
                 f"random ones, e.g. XINFANG_SECRET_KEY={secrets.token_urlsafe(32)}"
             )
         return self
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``XINFANG_*`` variables, for a worker process of the same installation.
+
+        A field left unset (``None``) is not exported, so the worker falls back to its default too.
+        """
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            out[f"XINFANG_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
 
 
 @lru_cache

@@ -902,3 +902,89 @@ def _url_of(session_factory: sessionmaker[Session]) -> str:
             "(sqlite:///path) or PostgreSQL, or run with one worker"
         )
     return url
+
+
+# ---------------------------------------------------------------------------------------------
+# one batch's pending files (the web upload's worker, ``xinfang batches resume``)
+
+
+def triage_batch(
+    batch_id: int,
+    *,
+    session_factory: sessionmaker[Session],
+    router_loader: Callable[[], Router],
+    storage_dir: Path,
+    limits: ReadLimits | None = None,
+    ocr_config: OcrConfig | None = None,
+    actor: str = BATCH_ACTOR,
+    received_on: dt.date | None = None,
+    stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
+) -> BatchSummary:
+    """Triage the files of one recorded batch that are still ``received``, in this process.
+
+    The files were kept and recorded already (by :func:`record_inputs`, e.g. for a web upload);
+    this is phase 2 of :func:`run_batch` for that batch alone, file by file through
+    :func:`process_file`. Claims of dead processes in the batch are released first, so after a
+    crash or a restart it finishes what was left; files done or failed stay as they are. Two
+    runs on the same batch at once share the work: the claim gives each file to one of them.
+
+    Returns:
+        The summary of this run (``processed`` counts only the files this run triaged).
+
+    Raises:
+        NotFoundError: no batch ``batch_id``.
+    """
+    from store.db import session_scope
+    from store.files import batch_files, get_batch
+
+    started = time.perf_counter()
+    limits = limits or ReadLimits()
+    summary = BatchSummary(batch_id=batch_id)
+    with session_scope(session_factory) as session:
+        get_batch(session, batch_id)
+        released = release_dead_claims(session, stale_after=stale_after, batch_id=batch_id)
+    if released:
+        log.info("batch %s: released %d file(s) claimed by workers that are gone", batch_id, released)
+    loaded: list[Router] = []
+
+    def router() -> Router:
+        if not loaded:
+            loaded.append(router_loader())
+        return loaded[0]
+
+    tried: set[int] = set()
+    while True:
+        # Asked again after each pass: a claim released meanwhile (a dead sibling) is picked up too.
+        with session_scope(session_factory) as session:
+            files = batch_files(session, batch_id)
+            todo = [f.id for f in files if f.status == "received" and f.id not in tried]
+            summary.files = len(files)
+            if not tried:
+                summary.already_done = sum(f.status == "done" for f in files)
+        if not todo:
+            break
+        for file_id in todo:
+            tried.add(file_id)
+            outcome = process_file(
+                file_id,
+                session_factory=session_factory,
+                router=router,
+                storage_dir=storage_dir,
+                limits=limits,
+                ocr_config=ocr_config,
+                actor=actor,
+                received_on=received_on,
+            )
+            summary.outcomes.append(outcome)
+            if outcome.status == "done":
+                summary.processed += 1
+                summary.letters += outcome.letters
+                summary.pages += outcome.pages
+                summary.needs_review += outcome.needs_review
+            elif outcome.status == "failed":
+                summary.processed += 1
+                summary.failures.append(
+                    Failure(name=outcome.name, reason=outcome.reason or "", file_id=outcome.file_id)
+                )
+    summary.elapsed_s = time.perf_counter() - started
+    return summary

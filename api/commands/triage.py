@@ -237,6 +237,63 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
         click.echo(line)
 
 
+@batches.command("resume")
+@click.argument("batch_ids", metavar="BATCH_ID...", nargs=-1, required=True, type=int)
+@click.option("--database-url", metavar="URL", default=None, help="SQLAlchemy URL of the database")
+@click.option(
+    "--storage-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where source files are kept by hash (default: XINFANG_STORAGE_DIR)",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="model folder to use instead of the one in service",
+)
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=3600,
+    show_default=True,
+    help="seconds after which a claim by a worker on another machine counts as abandoned",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the summaries as JSON, one line per batch")
+def batches_resume(
+    batch_ids: Sequence[int],
+    database_url: str | None,
+    storage_dir: Path | None,
+    model: Path | None,
+    stale_after: int,
+    as_json: bool,
+) -> None:
+    """Triage the files of the batches still waiting (a web upload's, or those a crash left).
+
+    This is what the workbench runs in the background for an uploaded batch.
+    """
+    from intake.batch import triage_batch
+    from intake.errors import IntakeError
+
+    loader = _router_loader(model)
+    storage = storage_dir or get_settings().storage_dir
+    with _factory(database_url) as factory:
+        for batch_id in batch_ids:
+            try:
+                summary = triage_batch(
+                    batch_id,
+                    session_factory=factory,
+                    router_loader=loader,
+                    storage_dir=Path(storage).resolve(),
+                    stale_after=dt.timedelta(seconds=stale_after),
+                )
+            except IntakeError as exc:
+                raise click.ClickException(str(exc)) from exc
+            if as_json:
+                click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+            else:
+                click.echo(summary.render())
+
+
 # --- xinfang export -----------------------------------------------------------------------------
 
 
@@ -421,4 +478,4 @@ def export(
         click.echo(f"wrote {len(rows)} rows to {output} ({'unmasked' if unmasked else 'masked'})", err=True)
 
 
-__all__ = ["batch_rows", "batches", "export", "triage", "write_rows"]
+__all__ = ["EXPORT_FORMATS", "batch_rows", "batches", "export", "triage", "write_rows"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, auth, letters, models
+from api.pages import admin, auth, batches, letters, models
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, letters.router, admin.router, models.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    letters.router,
+    batches.router,
+    admin.router,
+    models.router,
+)

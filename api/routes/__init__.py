@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, exports, letters, meta, models, users
+from api.routes import audit, auth, batches, exports, letters, meta, models, users
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     letters.router,
     exports.router,
+    batches.router,
     audit.router,
     users.router,
     models.router,

@@ -1,0 +1,704 @@
+"""Batches of letter files uploaded through the workbench: checked, kept, recorded, triaged in a worker.
+
+Used by the JSON API (``api/routes/batches.py``) and the pages (``api/pages/batches.py``) alike.
+
+**Why the triage runs in a worker process and not in the request.** Reading a scan costs seconds of
+CPU (OCR), a batch can hold hundreds of pages, and the workbench serves other officers meanwhile.
+So the request does only what must be done before it answers: it checks each file (a plain name,
+under ``max_upload_bytes``), keeps its bytes by sha256 and records it in a ``Batch`` with
+:func:`intake.batch.record_inputs`, exactly as ``xinfang triage`` does (zip archives are unpacked
+there, with the same path and bomb checks), and answers with the batch id at once. It then starts
+``xinfang batches resume BATCH`` as a child process in its own session: the same code path as the
+command line (:func:`intake.batch.triage_batch` over :func:`intake.batch.process_file`), with the
+server's settings passed as ``XINFANG_*`` variables. A separate process rather than a thread of the
+server keeps the OCR's CPU and memory out of the process that answers the pages, survives a restart
+of the server, and needs no broker or queue service.
+
+**Why progress is read from the database.** Every file's state (``received``, ``processing``,
+``done``, ``failed``) and every registered letter are rows, committed by the worker file by file, so
+any server process (``xinfang serve --workers N``, or one started after a restart) shows the same
+progress, and nothing about a batch lives only in memory.
+
+**Why a crash loses and duplicates nothing.** A worker killed at any moment leaves its file
+``processing`` under a claim naming a process that no longer exists; files it had not reached stay
+``received``. *Resume* (a button on the batch page, ``POST /api/v1/batches/{id}/resume``, or
+``xinfang batches resume``) starts a worker that first releases the dead claims
+(:func:`intake.batch.release_dead_claims`) and then triages what is left; letters are registered in
+the same transaction that marks their file done, and ``(source_file_id, source_part)`` is unique, so
+a file is never registered twice. Two workers on one batch share it file by file through the claim.
+
+Files refused at the door (an unsafe name, over the size limit) are not kept; their names and reasons
+are recorded in the audit log as ``file_failed`` events on the batch (``batch:ID``, where a file that
+failed to read has ``file:ID``), so the batch page lists them beside the files that failed to read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import access
+from api.errors import ApiError, InvalidInput
+from api.settings import Settings
+from store.models import AuditEvent, Batch, Decision, Letter, Proposal, SourceFile, User
+
+log = logging.getLogger("xinfang.api")
+
+ExportFormat = Literal["csv", "jsonl", "xlsx"]
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+REFUSED_ACTION = "file_failed"  # on object batch:ID, details {"file", "reason", "refused": true}
+# A batch with pending files and no live claim is taken to be starting up (the worker is importing
+# and loading the model) for this long after its last change; after that it needs a resume.
+STARTUP_GRACE = dt.timedelta(seconds=90)
+_CHUNK = 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RefusedFile(_Out):
+    """A file not accepted into the batch, and why (it was not kept)."""
+
+    name: str
+    reason: str
+
+
+class KnownFile(_Out):
+    """A file whose content was uploaded before: it is not added again."""
+
+    file_id: int
+    name: str
+    status: str
+    batch_id: int | None
+
+
+class BatchReceipt(_Out):
+    """The answer to an upload: the new batch (if any file was new) and what was not added."""
+
+    batch_id: int | None = Field(description="the new batch; null when no file was new")
+    created: bool
+    files: int = Field(description="distinct files found in the upload (zip members count singly)")
+    new_files: int
+    known: list[KnownFile] = Field(description="files uploaded before, in their earlier batches")
+    refused: list[RefusedFile]
+    scheduled: bool = Field(description="a worker was started for the batch, or it was queued for one")
+
+
+class BatchLetterLink(_Out):
+    case_number: str
+    needs_review: bool
+
+
+class BatchFilePublic(_Out):
+    file_id: int
+    name: str
+    status: Literal["received", "processing", "done", "failed"]
+    attempts: int
+    pages: int | None
+    error: str | None = Field(description="why it failed, masked as stored")
+    letters: list[BatchLetterLink] = Field(description="letters from this file the caller may open")
+    hidden_letters: int = Field(description="letters from this file the caller's role may not open")
+
+
+class BatchProgress(_Out):
+    batch_id: int
+    created_by: str
+    created_at: dt.datetime
+    state: Literal["running", "queued", "stalled", "done"] = Field(
+        description="queued: waits for this server's worker to finish an earlier batch; "
+        "stalled: files wait and no worker is at them, resume the batch"
+    )
+    files: int
+    done: int
+    failed: int
+    pending: int
+    processing: int
+    letters: int
+    needs_review: int = Field(description="letters the caller may open whose proposal needs review")
+    hidden_letters: int
+    eta_seconds: float | None = Field(description="estimated seconds until every file is read")
+    refused: list[RefusedFile]
+    file_states: list[BatchFilePublic]
+
+
+class BatchListItem(_Out):
+    batch_id: int
+    created_by: str
+    created_at: dt.datetime
+    files: int
+    done: int
+    failed: int
+    pending: int
+    letters: int
+
+
+class BatchesPublic(_Out):
+    data: list[BatchListItem]
+    count: int
+
+
+class BatchExportRow(_Out):
+    """One letter of a batch as ``xinfang export`` writes it (particulars masked unless allowed)."""
+
+    batch_id: int
+    file_id: int
+    source_file: str
+    source_part: int | None
+    case_number: str
+    received_on: str
+    status: str
+    petitioner_name: str | None
+    address: str | None
+    contact_phone: str | None
+    id_number: str | None
+    category: str | None
+    domain: str | None
+    department: str | None
+    channel: str | None
+    disposition: str | None
+    target_body: str | None
+    confidential: bool | None
+    urgent: bool | None
+    needs_review: bool | None
+    review_reasons: list[str] | None
+    confidence: float | None
+    earliest_due: str | None
+    model_version: str | None
+    rulebook_version: str | None
+
+
+class BatchExportPublic(_Out):
+    data: list[BatchExportRow]
+    count: int
+    masked: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# upload
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file part of the upload: the name the client sent and its bytes."""
+
+    filename: str | None
+    stream: BinaryIO
+
+
+def receive_upload(
+    session_factory: sessionmaker[Session], settings: Settings, user: User, uploads: Sequence[Upload]
+) -> BatchReceipt:
+    """Check, keep and record an upload's files in a new batch, then start its worker.
+
+    Raises:
+        InvalidInput: no file, or every file was refused (nothing was kept).
+    """
+    from api.uploads import safe_filename
+    from intake.batch import BatchSummary, record_inputs
+    from intake.readers import ReadLimits
+    from store.files import sanitise_filename
+
+    if not uploads:
+        raise InvalidInput("the upload holds no file; choose one or more files (field 'files')")
+    storage = Path(settings.storage_dir)
+    storage.mkdir(parents=True, exist_ok=True)
+    refused: list[RefusedFile] = []
+    summary = BatchSummary()
+    # Under the storage folder, so keeping a file by hash is a rename on the same file system.
+    with tempfile.TemporaryDirectory(dir=storage, prefix=".upload-") as tmp:
+        paths: list[Path] = []
+        for index, upload in enumerate(uploads):
+            shown = sanitise_filename(upload.filename or "") if upload.filename else "（无文件名）"
+            try:
+                name = safe_filename(upload.filename)
+            except ApiError as exc:
+                refused.append(RefusedFile(name=shown, reason=exc.message))
+                continue
+            folder = Path(tmp) / str(index)
+            folder.mkdir()
+            target = folder / sanitise_filename(name)
+            if not _copy_limited(upload.stream, target, settings.max_upload_bytes):
+                refused.append(
+                    RefusedFile(
+                        name=target.name,
+                        reason=f"{target.name}: over the limit of {settings.max_upload_bytes} bytes per file "
+                        "(XINFANG_MAX_UPLOAD_BYTES); split the scan or ask the administrator",
+                    )
+                )
+                continue
+            paths.append(target)
+        if not paths:
+            raise InvalidInput(
+                "no file was accepted: " + "; ".join(f"{r.name}: {r.reason}" for r in refused),
+                errors=[{"loc": ["files", r.name], "msg": r.reason, "type": "refused"} for r in refused],
+            )
+        ids = record_inputs(
+            paths,
+            session_factory=session_factory,
+            storage_dir=storage.resolve(),
+            limits=ReadLimits(),  # the worker (xinfang batches resume) reads with the same
+            actor=user.username,
+            summary=summary,
+        )
+    from store.audit import append_event
+    from store.db import session_scope
+
+    known: list[KnownFile] = []
+    with session_scope(session_factory) as session:
+        for file_id in ids:
+            row = session.get(SourceFile, file_id)
+            if row is not None and row.batch_id != summary.batch_id:
+                known.append(
+                    KnownFile(
+                        file_id=row.id, name=row.original_name, status=row.status, batch_id=row.batch_id
+                    )
+                )
+        if summary.batch_id is not None:
+            for r in refused:
+                append_event(
+                    session,
+                    actor=user.username,
+                    action=REFUSED_ACTION,
+                    object=f"batch:{summary.batch_id}",
+                    details={"file": r.name, "reason": _masked(r.reason), "refused": True},
+                )
+    scheduled = False
+    if summary.batch_id is not None:
+        scheduled = start_worker(settings, summary.batch_id)
+    return BatchReceipt(
+        batch_id=summary.batch_id,
+        created=summary.batch_id is not None,
+        files=summary.files,
+        new_files=summary.new_files,
+        known=known,
+        refused=refused,
+        scheduled=scheduled,
+    )
+
+
+def _masked(text: str) -> str:
+    from store.masking import mask_text
+
+    return (mask_text(text) or "")[:500]
+
+
+def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> bool:
+    """Copy at most ``limit`` bytes to ``target``; False (and nothing left behind) when there are more."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                break
+            out.write(chunk)
+    if size > limit:
+        target.unlink()
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker
+
+
+@dataclass
+class _Worker:
+    """The worker process this server process runs for one installation, and the batches queued."""
+
+    settings: Settings
+    batches: tuple[int, ...]
+    process: subprocess.Popen[bytes]
+    queued: list[int]
+
+
+# One worker process at a time per installation (database and storage folder) from this server
+# process: OCR is CPU-bound, so more would only make every batch slower and the pages with them.
+_WORKERS: dict[tuple[str, str], _Worker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple[str, str]:
+    return settings.database_url, str(Path(settings.storage_dir).resolve())
+
+
+def start_worker(settings: Settings, batch_id: int) -> bool:
+    """Have a worker triage ``batch_id``: start ``xinfang batches resume`` now, or queue the batch
+    behind the one this process runs already (it starts with the queued batches when that ends).
+
+    Returns:
+        True when the batch was handed to a worker (started or queued); False when this process's
+        worker has it already.
+    """
+    key = _key(settings)
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(key)
+        if worker is not None and worker.process.poll() is None:
+            if batch_id in worker.batches or batch_id in worker.queued:
+                return False
+            worker.queued.append(batch_id)
+            return True
+        worker = _Worker(
+            settings=settings, batches=(batch_id,), process=_spawn(settings, (batch_id,)), queued=[]
+        )
+        _WORKERS[key] = worker
+    threading.Thread(target=_reap, args=(key, worker), name=f"batch-worker-{batch_id}", daemon=True).start()
+    return True
+
+
+def _spawn(settings: Settings, batch_ids: Sequence[int]) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XINFANG_")}
+    env.update(settings.as_environment())
+    logs = Path(settings.storage_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from api.cli import main; main(prog_name='xinfang')",
+        "batches",
+        "resume",
+        *map(str, batch_ids),
+    ]
+    with (logs / "batch-worker.log").open("ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and command, no shell
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a restart of the server does not stop the batch
+        )
+    log.info("batch(es) %s: worker process %s started", ", ".join(map(str, batch_ids)), process.pid)
+    return process
+
+
+def _reap(key: tuple[str, str], worker: _Worker) -> None:
+    # Reaped at once when it ends (a zombie would still look alive to the claim checks), and the
+    # batches queued meanwhile go to the next worker.
+    while True:
+        code = worker.process.wait()
+        if code != 0:
+            log.warning("batch worker process %s ended with exit code %s", worker.process.pid, code)
+        with _WORKERS_LOCK:
+            if not worker.queued or _WORKERS.get(key) is not worker:
+                if _WORKERS.get(key) is worker:
+                    del _WORKERS[key]
+                return
+            worker.batches, worker.queued = tuple(worker.queued), []
+            worker.process = _spawn(worker.settings, worker.batches)
+
+
+def worker_has(settings: Settings, batch_id: int) -> Literal["running", "queued"] | None:
+    """Whether this process's worker is triaging ``batch_id`` or has it queued."""
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(_key(settings))
+        if worker is None or worker.process.poll() is not None:
+            return None
+        if batch_id in worker.batches:
+            return "running"
+        return "queued" if batch_id in worker.queued else None
+
+
+def stop_workers(grace: float = 0.0) -> None:
+    """End the workers this process started, after ``grace`` seconds to finish by themselves."""
+    with _WORKERS_LOCK:
+        workers = list(_WORKERS.values())
+        for worker in workers:
+            worker.queued = []
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(timeout=grace)
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+
+
+def resume(session: Session, settings: Settings, batch_id: int) -> bool:
+    """Hand a batch that has files waiting to a worker; False when there is nothing to do.
+
+    Raises:
+        NotFoundError: no such batch.
+    """
+    from store.files import get_batch
+
+    get_batch(session, batch_id)
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(SourceFile)
+        .where(SourceFile.batch_id == batch_id, SourceFile.status.in_(("received", "processing")))
+    )
+    if not waiting:
+        return False
+    return start_worker(settings, batch_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+@dataclass(frozen=True)
+class _LetterRow:
+    letter: Letter
+    proposal: Proposal | None
+    decision: Decision | None
+
+    @property
+    def state(self) -> access.LetterState:
+        return access.LetterState(proposal=self.proposal, decision=self.decision)
+
+
+def _batch_letters(session: Session, batch_id: int) -> list[_LetterRow]:
+    """The batch's letters with their newest proposal and decision (what the access policy reads)."""
+    newest_p = (
+        select(Proposal.letter_id, func.max(Proposal.id).label("row_id"))
+        .group_by(Proposal.letter_id)
+        .subquery()
+    )
+    newest_d = (
+        select(Decision.letter_id, func.max(Decision.id).label("row_id"))
+        .group_by(Decision.letter_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Letter, Proposal, Decision)
+        .join(SourceFile, Letter.source_file_id == SourceFile.id)
+        .outerjoin(newest_p, newest_p.c.letter_id == Letter.id)
+        .outerjoin(Proposal, Proposal.id == newest_p.c.row_id)
+        .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
+        .outerjoin(Decision, Decision.id == newest_d.c.row_id)
+        .where(SourceFile.batch_id == batch_id)
+        .order_by(Letter.source_file_id, Letter.source_part)
+    ).all()
+    return [_LetterRow(letter, proposal, decision) for letter, proposal, decision in rows]
+
+
+def _refusals(session: Session, batch_id: int) -> list[RefusedFile]:
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == REFUSED_ACTION, AuditEvent.object == f"batch:{batch_id}")
+        .order_by(AuditEvent.seq)
+    )
+    return [
+        RefusedFile(name=str(e.details.get("file", "")), reason=str(e.details.get("reason", "")))
+        for e in events
+    ]
+
+
+def _claim_alive(row: SourceFile, now: dt.datetime, stale_after: dt.timedelta) -> bool:
+    from intake.batch import claim_owner_is_dead
+
+    if row.claimed_at is None or now - row.claimed_at > stale_after:
+        return False
+    return not claim_owner_is_dead(row.claimed_by)
+
+
+def progress(
+    session: Session,
+    settings: Settings,
+    user: User,
+    batch_id: int,
+    *,
+    now: dt.datetime | None = None,
+    stale_after: dt.timedelta | None = None,
+) -> BatchProgress:
+    """A batch's progress as ``user`` may see it: letters they may not open are only counted.
+
+    Raises:
+        NotFoundError: no such batch.
+    """
+    from intake.batch import DEFAULT_STALE_AFTER
+    from store.files import batch_files, get_batch
+
+    now = now or dt.datetime.now(dt.UTC)
+    stale_after = stale_after or DEFAULT_STALE_AFTER
+    batch = get_batch(session, batch_id)
+    files = batch_files(session, batch_id)
+    by_file: dict[int, list[_LetterRow]] = {}
+    for row in _batch_letters(session, batch_id):
+        by_file.setdefault(row.letter.source_file_id or 0, []).append(row)
+    states: list[BatchFilePublic] = []
+    needs_review = hidden = 0
+    for f in files:
+        links: list[BatchLetterLink] = []
+        hidden_here = 0
+        for row in by_file.get(f.id, []):
+            if access.can_read(user, row.state):
+                review = bool(row.proposal.needs_review) if row.proposal is not None else True
+                links.append(BatchLetterLink(case_number=row.letter.case_number, needs_review=review))
+                needs_review += review
+            else:
+                hidden_here += 1
+        hidden += hidden_here
+        states.append(
+            BatchFilePublic(
+                file_id=f.id,
+                name=f.original_name,
+                status=f.status,  # type: ignore[arg-type]
+                attempts=f.attempts,
+                pages=f.pages,
+                error=f.error,
+                letters=links,
+                hidden_letters=hidden_here,
+            )
+        )
+    done = sum(f.status == "done" for f in files)
+    failed = sum(f.status == "failed" for f in files)
+    processing = [f for f in files if f.status == "processing"]
+    pending = sum(f.status == "received" for f in files) + len(processing)
+    letters = sum(len(rows) for rows in by_file.values())
+    state: Literal["running", "queued", "stalled", "done"]
+    here = worker_has(settings, batch_id)
+    if pending == 0:
+        state = "done"
+    elif any(_claim_alive(f, now, stale_after) for f in processing) or here == "running":
+        state = "running"
+    elif here == "queued":
+        state = "queued"
+    else:
+        last_change = max([batch.created_at, *(f.updated_at for f in files)])
+        state = "running" if now - last_change < STARTUP_GRACE else "stalled"
+    return BatchProgress(
+        batch_id=batch.id,
+        created_by=batch.created_by,
+        created_at=batch.created_at,
+        state=state,
+        files=len(files),
+        done=done,
+        failed=failed,
+        pending=pending,
+        processing=len(processing),
+        letters=letters,
+        needs_review=needs_review,
+        hidden_letters=hidden,
+        eta_seconds=_eta(files, pending, now) if state == "running" else None,
+        refused=_refusals(session, batch_id),
+        file_states=states,
+    )
+
+
+def _eta(files: Sequence[SourceFile], pending: int, now: dt.datetime) -> float | None:
+    """Pending files times the mean seconds a finished file took from its claim (one worker).
+
+    Per file rather than since the upload, so a batch resumed the next day is not estimated from the
+    night it stood still; the file being read now is counted from its claim.
+    """
+    took = [
+        (f.updated_at - f.claimed_at).total_seconds()
+        for f in files
+        if f.status in ("done", "failed") and f.claimed_at is not None
+    ]
+    if not took:
+        return None
+    mean = max(sum(took) / len(took), 0.0)
+    current = [f for f in files if f.status == "processing" and f.claimed_at is not None]
+    under_way = sum(min((now - f.claimed_at).total_seconds(), mean) for f in current if f.claimed_at)
+    return round(max(pending * mean - under_way, 0.0), 1)
+
+
+def list_batches(session: Session, *, limit: int = 100, offset: int = 0) -> BatchesPublic:
+    """Batches, newest first, with their totals."""
+    total = int(session.scalar(select(func.count()).select_from(Batch)) or 0)
+    batches = list(session.scalars(select(Batch).order_by(Batch.id.desc()).limit(limit).offset(offset)))
+    pending: dict[int | None, int] = {}
+    if batches:
+        counts = session.execute(
+            select(SourceFile.batch_id, func.count())
+            .where(
+                SourceFile.batch_id.in_([b.id for b in batches]),
+                SourceFile.status.in_(("received", "processing")),
+            )
+            .group_by(SourceFile.batch_id)
+        )
+        pending = {row[0]: int(row[1]) for row in counts}
+    data = [
+        BatchListItem(
+            batch_id=b.id,
+            created_by=b.created_by,
+            created_at=b.created_at,
+            files=b.file_count,
+            done=b.done_count,
+            failed=b.failed_count,
+            pending=int(pending.get(b.id, 0)),
+            letters=b.letter_count,
+        )
+        for b in batches
+    ]
+    return BatchesPublic(data=data, count=total)
+
+
+# ---------------------------------------------------------------------------------------------
+# exports
+
+
+@dataclass(frozen=True)
+class Export:
+    rows: list[dict[str, Any]]
+    masked: bool
+
+
+def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Export:
+    """The rows of ``xinfang export`` for the letters of the batch ``user`` may open, audited.
+
+    Particulars are masked unless the role is in ``access.UNMASKED_EXPORT``. The audit event is
+    written in the request's transaction, which commits before the response is sent.
+
+    Raises:
+        NotFoundError: no such batch.
+    """
+    from api.commands.triage import batch_rows
+    from store.audit import append_event
+
+    unmasked = user.role in access.UNMASKED_EXPORT
+    rows = batch_rows(session, batch_id, unmasked=unmasked)
+    readable = {
+        r.letter.case_number for r in _batch_letters(session, batch_id) if access.can_read(user, r.state)
+    }
+    rows = [r for r in rows if r["case_number"] in readable]
+    append_event(
+        session,
+        actor=user.username,
+        action="export",
+        object=f"batch:{batch_id}",
+        details={"format": fmt, "rows": len(rows), "masked": not unmasked, "via": "web"},
+    )
+    return Export(rows=rows, masked=not unmasked)
+
+
+def export_file(rows: Sequence[dict[str, Any]], fmt: ExportFormat) -> bytes:
+    """The rows written as ``xinfang export`` writes them."""
+    from api.commands.triage import write_rows
+
+    buffer = io.BytesIO()
+    write_rows(rows, fmt, buffer)
+    return buffer.getvalue()
+
+
+def export_filename(batch_id: int, fmt: str, masked: bool) -> str:
+    return f"batch-{batch_id}-{'masked' if masked else 'unmasked'}.{fmt}"

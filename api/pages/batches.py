@@ -1,0 +1,143 @@
+"""The batch pages: upload many letter files at once, watch their triage, download the batch's export.
+
+The upload is checked, kept and recorded in the request and triaged by a worker process afterwards
+(``api.batch_intake`` explains the design); the batch page polls ``/batches/{id}/progress``, which
+reads the database, so it shows the same from any server process and after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Path, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from api import access, batch_intake
+from api.batch_intake import MEDIA_TYPES, BatchProgress, Upload
+from api.deps import SessionDep, SettingsDep, page_role
+from api.errors import ApiError
+from api.pages.csrf import CsrfChecked
+from api.pages.render import render
+from store.models import User
+
+BatchId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the batch's id")]
+
+router = APIRouter()
+
+Uploader = Annotated[User, page_role(access.REGISTER_LETTERS, "upload batches")]
+Reader = Annotated[User, page_role(access.READ_BATCHES, "see batches")]
+Exporter = Annotated[User, page_role(access.EXPORT, "export batches")]
+NO_STORE = {"Cache-Control": "no-store"}
+
+FILE_STATUS_NAMES = {"received": "待处理", "processing": "处理中", "done": "已完成", "failed": "失败"}
+STATE_NAMES = {"running": "处理中", "queued": "排队中", "stalled": "已中断，等待继续", "done": "已完成"}
+EXPORT_NAMES = {"csv": "CSV（Excel 可打开）", "jsonl": "JSONL", "xlsx": "Excel 工作簿（.xlsx）"}
+
+
+def _list_page(
+    request: Request,
+    session: Any,
+    user: User,
+    settings: Any,
+    *,
+    receipt: batch_intake.BatchReceipt | None = None,
+    error: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "batches.html",
+        {
+            "user": user,
+            "batches": batch_intake.list_batches(session, limit=100),
+            "may_upload": user.role in access.REGISTER_LETTERS,
+            "max_upload_mb": settings.max_upload_bytes // (1024 * 1024),
+            "max_batch_mb": settings.max_batch_upload_bytes // (1024 * 1024),
+            "receipt": receipt,
+            "error": error,
+            "errors": errors or [],
+        },
+        status_code=status_code,
+        headers=NO_STORE,
+    )
+
+
+@router.get("/batches")
+def batches_page(request: Request, session: SessionDep, user: Reader, settings: SettingsDep) -> Response:
+    return _list_page(request, session, user, settings)
+
+
+@router.post("/batches", dependencies=[CsrfChecked])
+def upload_page(
+    request: Request,
+    session: SessionDep,
+    user: Uploader,
+    settings: SettingsDep,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    uploads = [Upload(filename=f.filename, stream=f.file) for f in files or [] if f.filename or f.size]
+    # The files are recorded in transactions of their own; on SQLite this request's one holds the lock.
+    session.commit()
+    try:
+        receipt = batch_intake.receive_upload(request.app.state.session_factory, settings, user, uploads)
+    except ApiError as exc:
+        return _list_page(
+            request, session, user, settings, error=exc.message, errors=exc.errors, status_code=exc.status
+        )
+    if receipt.batch_id is not None:
+        return RedirectResponse(f"/batches/{receipt.batch_id}", status_code=303)
+    # Nothing new: say where those files already are.
+    return _list_page(request, session, user, settings, receipt=receipt)
+
+
+@router.get("/batches/{batch_id}")
+def batch_page(
+    batch_id: BatchId, request: Request, session: SessionDep, user: Reader, settings: SettingsDep
+) -> Response:
+    progress = batch_intake.progress(session, settings, user, batch_id)
+    return render(
+        request,
+        "batch.html",
+        {
+            "user": user,
+            "progress": progress,
+            "may_resume": user.role in access.REGISTER_LETTERS,
+            "exports": EXPORT_NAMES if user.role in access.EXPORT else {},
+            "unmasked_export": user.role in access.UNMASKED_EXPORT,
+            "FILE_STATUS_NAMES": FILE_STATUS_NAMES,
+            "STATE_NAMES": STATE_NAMES,
+        },
+        headers=NO_STORE,
+    )
+
+
+@router.get("/batches/{batch_id}/progress")
+def batch_progress(batch_id: BatchId, session: SessionDep, user: Reader, settings: SettingsDep) -> Response:
+    """What the batch page polls: the API's ``BatchProgress``, for the signed-in officer."""
+    progress: BatchProgress = batch_intake.progress(session, settings, user, batch_id)
+    return JSONResponse(progress.model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.post("/batches/{batch_id}/resume", dependencies=[CsrfChecked])
+def resume_page(batch_id: BatchId, session: SessionDep, user: Uploader, settings: SettingsDep) -> Response:
+    batch_intake.resume(session, settings, batch_id)
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.get("/batches/{batch_id}/export")
+def export_page(
+    batch_id: BatchId,
+    session: SessionDep,
+    user: Exporter,
+    format: Literal["csv", "jsonl", "xlsx"] = "csv",
+) -> Response:
+    export = batch_intake.export_rows(session, user, batch_id, fmt=format)
+    # The audit event is committed before the data leaves.
+    session.commit()
+    name = batch_intake.export_filename(batch_id, format, export.masked)
+    return Response(
+        batch_intake.export_file(export.rows, format),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
+    )

@@ -223,8 +223,12 @@ def report_file(settings: Settings, version: str) -> Path | None:
     still be that folder's own ``report.html``, itself directly in the registry folder.
     """
     _known(settings.models_dir, version)
-    registry = settings.models_dir.resolve()
-    folder = (settings.models_dir / version).resolve()
+    return _report_path(settings.models_dir, version)
+
+
+def _report_path(models_dir: Path, version: str) -> Path | None:
+    registry = models_dir.resolve()
+    folder = (models_dir / version).resolve()
     try:
         report = (folder / REPORT_FILE).resolve(strict=True)
     except OSError:
@@ -265,7 +269,10 @@ def _model_public(summary: Any) -> ModelPublic:
         rows={k: v for k, v in summary.rows.items() if isinstance(v, int)},
         metrics={h: HeadlinePublic(**m) for h, m in summary.metrics.items()},
         review_share=summary.review_share,
-        report_url=f"/models/{summary.version}/report" if (folder / REPORT_FILE).is_file() else None,
+        # Linked only when it would be served: a symlinked report is no report.
+        report_url=f"/models/{summary.version}/report"
+        if _report_path(folder.parent, summary.version)
+        else None,
     )
 
 

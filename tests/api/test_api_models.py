@@ -285,6 +285,12 @@ def test_the_report_is_served_only_from_a_registered_model_folder(
         r = client.get(path)
         assert r.status_code in (404, 422), (path, r.status_code)
         assert "not for the web" not in r.text and "stray" not in r.text and "root:" not in r.text
+    listed = {
+        m["version"]: m
+        for m in client.get("/api/v1/models", headers=bearer(client, "analyst")).json()["data"]
+    }
+    assert listed["good"]["report_url"] == "/models/good/report"
+    assert listed["linked"]["report_url"] is None and listed["elsewhere"]["report_url"] is None
     assert "no model 'unregistered' in the registry" in html.unescape(
         client.get("/models/unregistered/report").text
     )

@@ -7,6 +7,9 @@ runs N local worker processes (Dask ``LocalCluster``); ``--scheduler tcp://HOST:
 files to a Dask cluster whose workers were started on other machines with
 ``dask worker tcp://HOST:8786`` (they must reach the same database and storage folder).
 
+``xinfang batches resume BATCH...`` triages the files of recorded batches still waiting: what the
+workbench runs in the background for an uploaded batch, and what finishes a batch a crash left.
+
 ``xinfang export BATCH`` writes the batch's letters and proposals as CSV, JSONL or XLSX with the
 petitioners' particulars masked; ``--unmasked --as-user NAME`` lifts the mask for a user whose
 role may export personal data. Every export is recorded in the audit log.

@@ -245,7 +245,7 @@ def receive_upload(
                 refused.append(
                     RefusedFile(
                         name=target.name,
-                        reason=f"{target.name}: over the limit of {settings.max_upload_bytes} bytes per file "
+                        reason=f"over the limit of {settings.max_upload_bytes} bytes per file "
                         "(XINFANG_MAX_UPLOAD_BYTES); split the scan or ask the administrator",
                     )
                 )

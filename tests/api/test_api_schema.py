@@ -37,9 +37,19 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def schema_app(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, standin_router: Any
 ) -> Iterator[Any]:
-    path = tmp_path_factory.mktemp("schema") / "schema.sqlite3"
+    folder = tmp_path_factory.mktemp("schema")
+    path = folder / "schema.sqlite3"
     shutil.copyfile(sqlite_template, path)
-    app = create_app(make_settings(f"sqlite:///{path}", login_attempts=100_000), router=standin_router)
+    # Generated requests promote, roll back and upload: they get a registry and a store of their own,
+    # never the project's models/ folder.
+    (folder / "models").mkdir()
+    settings = make_settings(
+        f"sqlite:///{path}",
+        login_attempts=100_000,
+        models_dir=folder / "models",
+        storage_dir=folder / "storage",
+    )
+    app = create_app(settings, router=standin_router)
     with TestClient(app):  # run the lifespan once
         yield app
 

@@ -35,6 +35,10 @@ CACHE = ROOT / "var" / "cache" / "embeddings.sqlite3"
 TARGET_S = 60.0
 
 
+def heads_how(n_jobs: int) -> str:
+    return "fitted one after another" if n_jobs == 1 else f"fitted in {n_jobs} threads"
+
+
 def full_training(data_dir: Path) -> dict[str, Any]:
     """``xinfang train`` on all shared data (no database, no report), wall clock by stage."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "**Full training** (`xinfang train --no-database --no-report` on all "
         f"{len(data.examples)} shared letters, "
-        f"TF-IDF, 4 heads in 2 threads): **{full['train_s']:.1f} s** wall clock (target ≤ {TARGET_S:.0f} s; "
+        f"TF-IDF, 4 heads {heads_how(load_config()['model']['n_jobs'])}): "
+        f"**{full['train_s']:.1f} s** wall clock (target ≤ {TARGET_S:.0f} s; "
         f"{full['cpu_s']:.1f} s CPU in this process, load average {full['load_before']:.1f} → "
         f"{full['load_after']:.1f} from other work on the shared machine).",
         "",

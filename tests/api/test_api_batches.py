@@ -496,3 +496,49 @@ def test_browser_uploads_a_file_and_watches_the_batch_finish(
         thread.join(timeout=10)
         sock.close()
         batch_intake.stop_workers(grace=10)
+
+
+def test_a_worker_killed_mid_batch_is_resumed_without_duplicates(
+    bclient: TestClient, tokens: Callable[[str], dict[str, str]], batch_settings: Settings
+) -> None:
+    """kill -9 of the web upload's worker while it holds a file, then the resume action."""
+    import os
+    import signal
+
+    officer = tokens("intake_officer")
+    texts = [f"第{i}号来信：小区物业乱收费，每月多收{i}元停车费，请求退还。" for i in range(120)]
+    files = [("files", (f"{i:03d}.txt", text.encode(), "text/plain")) for i, text in enumerate(texts)]
+    r = bclient.post("/api/v1/batches", files=files, headers=officer)
+    assert r.status_code == 202, r.text
+    batch_id = r.json()["batch_id"]
+    engine = make_engine(batch_settings.database_url)
+    factory = make_session_factory(engine)
+    owner = None
+    deadline = time.monotonic() + 120
+    while owner is None:
+        assert time.monotonic() < deadline, "the worker never claimed a file"
+        with session_scope(factory) as session:
+            owner = session.scalar(
+                select(SourceFile.claimed_by).where(
+                    SourceFile.batch_id == batch_id, SourceFile.status == "processing"
+                )
+            )
+        time.sleep(0.01)
+    os.kill(int(owner.split(":")[-2]), signal.SIGKILL)
+    time.sleep(0.5)
+    killed = bclient.get(f"/api/v1/batches/{batch_id}", headers=officer).json()
+    assert killed["pending"] > 0, "the batch finished before the kill; give it more files"
+
+    assert bclient.post(f"/api/v1/batches/{batch_id}/resume", headers=officer).status_code == 202
+    body = wait_done(bclient, officer, batch_id)
+    assert (body["done"], body["failed"], body["letters"]) == (120, 0, 120)
+    with session_scope(factory) as session:
+        per_file = session.execute(
+            select(Letter.source_file_id, func.count()).group_by(Letter.source_file_id)
+        ).all()
+        attempts = session.scalar(
+            select(func.max(SourceFile.attempts)).where(SourceFile.batch_id == batch_id)
+        )
+    engine.dispose()
+    assert len(per_file) == 120 and {n for _, n in per_file} == {1}
+    assert attempts == 2  # the file the worker died on was claimed again, once

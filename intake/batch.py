@@ -10,15 +10,19 @@ A run has two phases.
    adds nothing and a changed file is a new file (and so a new letter).
 2. **Triage** (one task per file, on an :mod:`intake.engine`): claim the file, read and OCR it
    *outside* any transaction, group its pages into letters (:func:`intake.readers.split_letters`),
-   route them with :meth:`routing.router.Router.propose_many` (the one code path), and then, in
-   **one** transaction, register the letters (``source="batch"``, ``source_file_id``,
-   ``source_part``), add their proposals and mark the file done.
+   route them with :meth:`routing.router.Router.propose_many` (the one code path), keep each
+   letter's page images under ``storage_dir/pages/`` by their hash (:func:`store.files.keep_page_image`),
+   and then, in **one** transaction, register the letters (``source="batch"``,
+   ``source_file_id``, ``source_part``) with their pages, add their proposals and mark the file done.
 
 Why nothing is lost or done twice when a process is killed (``kill -9``) at any moment: before
 the final commit nothing of the file's letters exists, after it everything does; the unique
-``(source_file_id, source_part)`` refuses a second registration of the same part. A file left
-``processing`` by a dead process is returned to ``received`` on the next run: at once when the
-claim names a process of this host that no longer exists, otherwise after ``stale_after``.
+``(source_file_id, source_part)`` refuses a second registration of the same part. Page images are
+written before that commit, but under the hash of their bytes: a kill in between leaves an orphan
+image at most (written again under the same name by the rerun), never a page row whose file is
+missing. A file left ``processing`` by a dead process is returned to ``received`` on the next run:
+at once when the claim names a process of this host that no longer exists, otherwise after
+``stale_after``.
 
 A file that cannot be read (corrupt image, encrypted or malformed PDF, decompression bomb, zero
 bytes, unsupported type, an unsafe zip) is marked failed with the reader's message, and the batch
@@ -361,6 +365,9 @@ def process_file(
 ) -> FileOutcome:
     """Triage one recorded source file: claim, read, split, route, register in one transaction.
 
+    The page images of scans and PDFs are kept (content-addressed) just before that transaction
+    and recorded in it, one ``LetterPage`` per page of each letter.
+
     Args:
         file_id: the ``SourceFile`` id.
         session_factory: sessions on the batch's database.
@@ -390,7 +397,7 @@ def process_file(
     name = claimed.original_name
     try:
         path = Path(storage_dir) / claimed.stored_path
-        document = read_file(path, name=name, limits=limits, ocr=_ocr_engine(ocr_config))
+        document = read_file(path, name=name, limits=limits, ocr=_ocr_engine(ocr_config), keep_images=True)
         letters = split_letters(document)
         if not letters:
             raise _NoLetters(
@@ -400,6 +407,9 @@ def process_file(
         # a Router, or a loader that is called once the file is known to hold letters
         resolved: Router = router if _is_router(router) else router()  # type: ignore[assignment,operator]
         proposals = resolved.propose_many([lt.to_letter(received_on=received_on) for lt in letters])
+        # Written before the transaction below: content-addressed, so a kill in between leaves an
+        # orphan image at most, and a committed page row always finds its file.
+        page_images = _keep_page_images(Path(storage_dir), document, letters)
     except (IntakeError, _NoLetters, OSError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
         return _fail(session_factory, file_id, name, reason, actor, worker, started)
@@ -418,6 +428,7 @@ def process_file(
             letters=letters,
             proposals=proposals,
             pages=len(document.pages),
+            page_images=page_images,
             actor=actor,
             worker=worker,
             received_on=received_on,
@@ -492,6 +503,33 @@ def _particulars(text: str) -> dict[str, str | None]:
     return fields
 
 
+def _keep_page_images(storage_dir: Path, document: Any, letters: Sequence[Any]) -> dict[int, list[Any]]:
+    """Keep the image of every page of every letter under ``storage_dir``; letter index -> its pages.
+
+    Separator pages belong to no letter and are not kept; blank pages inside a letter are (the
+    officer can see that the back of a sheet was empty). Files and text have no page images.
+    """
+    from store.files import NewLetterPage, keep_page_image
+
+    by_number = {page.number: page for page in document.pages}
+    kept: dict[int, list[Any]] = {}
+    for letter in letters:
+        pages = [by_number[n] for n in letter.page_numbers]
+        if not pages or any(page.image is None for page in pages):
+            continue
+        kept[letter.index] = [
+            NewLetterPage(
+                file_page=page.number,
+                image=keep_page_image(storage_dir, page.image.data, page.image.media_type),
+                width=page.image.width,
+                height=page.image.height,
+                blank=page.is_blank,
+            )
+            for page in pages
+        ]
+    return kept
+
+
 def _register(
     session: Session,
     *,
@@ -503,12 +541,14 @@ def _register(
     actor: str,
     worker: str,
     received_on: dt.date | None,
+    page_images: dict[int, list[Any]] | None = None,
 ) -> FileOutcome:
-    """Register the file's letters, add their proposals and mark it done, in the caller's transaction."""
+    """Register the file's letters with their page images, add their proposals and mark the file
+    done, all in the caller's transaction."""
     from sqlalchemy import select
 
     from store.errors import InvalidValueError
-    from store.files import get_source_file, mark_file_done
+    from store.files import add_letter_pages, get_source_file, mark_file_done
     from store.letters import add_proposal, create_letter
     from store.models import Letter
 
@@ -539,6 +579,8 @@ def _register(
             # A particular the store refuses (an odd phone format): the officer enters it from the scan.
             row = create_letter(session, **base)
         add_proposal(session, row.id, proposal)
+        if page_images and letter_text.index in page_images:
+            add_letter_pages(session, row.id, page_images[letter_text.index])
         created.append(row.id)
         needs_review += proposal.needs_review
     mark_file_done(session, file_id, pages=pages)

@@ -68,6 +68,14 @@ class InvalidStateError(StoreError, RuntimeError):
     """A row is not in a state that allows the operation (e.g. marking a file done that was never claimed)."""
 
 
+class MissingContentError(StoreError, OSError):
+    """A file the database names (a page image) is missing from the storage folder or has changed.
+
+    The database and the storage folder are out of step: restore the folder from the backup taken
+    with the database. It is a fault of the installation, never of the request.
+    """
+
+
 class AuthenticationError(StoreError):
     """A login failed. The message never says whether the username exists."""
 

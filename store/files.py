@@ -11,22 +11,34 @@ State machine::
     received --claim--> processing --done--> done
                             |   \\--fail--> failed --claim(include_failed)--> processing
                             \\--release_stale_claims--> received
+
+Page images of scanned letters (``LetterPage``) are kept next to the source files, under
+``storage_dir/pages/ab/abcdef….jpg`` by the sha256 of the image bytes (:func:`keep_page_image`),
+and recorded per letter in page order (:func:`add_letter_pages`). The bytes are written *before*
+the transaction that records them commits; because the name is the content's hash, a process
+killed in between leaves at most an orphan file that the next run writes again under the same
+name, never a row naming a file that is missing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 import re
+import tempfile
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from store._sql import insert_ignore
 from store.audit import append_event, lock_audit_head
-from store.errors import InvalidStateError, InvalidValueError, NotFoundError
-from store.models import Batch, Letter, SourceFile
+from store.errors import InvalidStateError, InvalidValueError, MissingContentError, NotFoundError
+from store.models import Batch, Letter, LetterPage, SourceFile
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_ERROR_CHARS = 2000
@@ -424,3 +436,169 @@ def release_claims(session: Session, *, claimed_by: Collection[str], now: dt.dat
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# page images
+
+PAGE_IMAGE_TYPES: dict[str, str] = {"image/jpeg": ".jpg", "image/png": ".png"}
+# What a stored page path may look like: nothing a request (or a tampered row) could point elsewhere.
+_PAGE_PATH_RE = re.compile(r"^pages/[0-9a-f]{2}/([0-9a-f]{64})\.(jpg|png)$")
+
+
+@dataclass(frozen=True)
+class PageImageFile:
+    """A page image kept under the storage folder: its hash, type, size and relative path."""
+
+    sha256: str
+    media_type: str
+    size_bytes: int
+    stored_path: str
+
+
+@dataclass(frozen=True)
+class NewLetterPage:
+    """One page of a letter to record: its page number in the source file and its kept image."""
+
+    file_page: int
+    image: PageImageFile
+    width: int
+    height: int
+    blank: bool = False
+
+
+def keep_page_image(storage_dir: Path, data: bytes, media_type: str) -> PageImageFile:
+    """Write a page image under ``storage_dir/pages/`` by its sha256, atomically and once per content.
+
+    Call it before the transaction that records the page (:func:`add_letter_pages`): a process
+    killed after the write and before the commit leaves an orphan file, which is harmless (the
+    same content gets the same name next time), and a committed row always names a complete file.
+
+    Raises:
+        InvalidValueError: an empty image or a media type other than JPEG or PNG.
+    """
+    extension = PAGE_IMAGE_TYPES.get(media_type)
+    if extension is None:
+        raise InvalidValueError(
+            f"page images are kept as {' or '.join(PAGE_IMAGE_TYPES)}, not {media_type!r}; "
+            "encode the page as one of those first"
+        )
+    if not data:
+        raise InvalidValueError("the page image is empty; encode the page before keeping it")
+    sha = hashlib.sha256(data).hexdigest()
+    relative = f"pages/{sha[:2]}/{sha}{extension}"
+    target = Path(storage_dir) / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp_name, target)  # two writers of the same bytes: either rename wins
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+    return PageImageFile(sha256=sha, media_type=media_type, size_bytes=len(data), stored_path=relative)
+
+
+def add_letter_pages(session: Session, letter_id: int, pages: Sequence[NewLetterPage]) -> list[LetterPage]:
+    """Record the page images of a letter, numbered 1, 2, … in the order given.
+
+    Runs in the caller's transaction (batch triage registers the letter, its proposal and its
+    pages in one commit). The images must have been kept with :func:`keep_page_image` already.
+
+    Raises:
+        NotFoundError: no letter with id ``letter_id``.
+        InvalidValueError: a page number or size below 1, or an image not kept by ``keep_page_image``.
+        DuplicateError: the letter has page images already.
+    """
+    from store.errors import DuplicateError
+
+    if session.get(Letter, letter_id) is None:
+        raise NotFoundError(f"letter {letter_id} does not exist; register it before its pages")
+    if session.scalar(select(exists().where(LetterPage.letter_id == letter_id))):
+        raise DuplicateError(f"letter {letter_id} has page images already; they are recorded once")
+    rows: list[LetterPage] = []
+    for position, page in enumerate(pages, 1):
+        if page.file_page < 1 or page.width < 1 or page.height < 1:
+            raise InvalidValueError(
+                f"page {position}: file page {page.file_page} and size {page.width}x{page.height} "
+                "must all be at least 1"
+            )
+        match = _PAGE_PATH_RE.match(page.image.stored_path)
+        if match is None or match[1] != page.image.sha256 or page.image.media_type not in PAGE_IMAGE_TYPES:
+            raise InvalidValueError(
+                f"page {position}: {page.image.stored_path!r} is not a page image kept by keep_page_image"
+            )
+        row = LetterPage(
+            letter_id=letter_id,
+            position=position,
+            file_page=page.file_page,
+            sha256=page.image.sha256,
+            media_type=page.image.media_type,
+            width=page.width,
+            height=page.height,
+            size_bytes=page.image.size_bytes,
+            stored_path=page.image.stored_path,
+            blank=page.blank,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def letter_pages(session: Session, letter_id: int) -> list[LetterPage]:
+    """The page images of a letter in page order (empty for letters typed in or sent as text)."""
+    stmt = select(LetterPage).where(LetterPage.letter_id == letter_id).order_by(LetterPage.position)
+    return list(session.scalars(stmt))
+
+
+def get_letter_page(session: Session, letter_id: int, position: int) -> LetterPage:
+    """Page ``position`` (from 1) of a letter.
+
+    Raises:
+        NotFoundError: the letter has no such page.
+    """
+    page = session.scalar(
+        select(LetterPage).where(LetterPage.letter_id == letter_id, LetterPage.position == position)
+    )
+    if page is None:
+        count = len(letter_pages(session, letter_id))
+        raise NotFoundError(
+            f"the letter has no page {position}; it has {count} page image(s)"
+            + ("" if count else " (only scanned letters have them)")
+        )
+    return page
+
+
+def read_page_image(storage_dir: Path, page: LetterPage) -> bytes:
+    """The bytes of a recorded page image, checked against its hash.
+
+    The path comes from the row, never from a request, and must have the form
+    :func:`keep_page_image` writes, so nothing outside ``storage_dir/pages`` is ever read.
+
+    Raises:
+        MissingContentError: the file is missing, or its bytes no longer match the recorded hash.
+    """
+    match = _PAGE_PATH_RE.match(page.stored_path)
+    if match is None or match[1] != page.sha256:
+        raise MissingContentError(
+            f"page image {page.id} names {page.stored_path!r}, which is not a kept page image; "
+            "the row was changed by hand: restore it from the backup"
+        )
+    path = Path(storage_dir) / page.stored_path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise MissingContentError(
+            f"page image {page.id} ({page.sha256[:12]}…) is missing from the storage folder "
+            f"{storage_dir}; restore the folder from the backup taken with the database"
+        ) from exc
+    if hashlib.sha256(data).hexdigest() != page.sha256:
+        raise MissingContentError(
+            f"page image {page.id} ({page.sha256[:12]}…) in {storage_dir} has changed since it was "
+            "kept; restore it from the backup"
+        )
+    return data

@@ -149,6 +149,9 @@ class Letter(Base):
         back_populates="letter", order_by="Decision.id", viewonly=True
     )
     source_file: Mapped[SourceFile | None] = relationship(back_populates="letters", viewonly=True)
+    pages: Mapped[list[LetterPage]] = relationship(
+        back_populates="letter", order_by="LetterPage.position", viewonly=True
+    )
 
     def __repr__(self) -> str:
         return f"Letter(id={self.id}, case_number={self.case_number!r}, status={self.status!r})"
@@ -348,6 +351,42 @@ class SourceFile(Base):
         return f"SourceFile(id={self.id}, sha256={self.sha256[:12]}…, status={self.status!r})"
 
 
+class LetterPage(Base):
+    """One page image of a scanned letter, in the order it appears in the letter.
+
+    The image is kept under the storage folder by its sha256 (``stored_path``), so a page seen
+    twice is stored once; ``file_page`` is its page number in the source file, which differs from
+    ``position`` when one file holds several letters. ``blank`` pages belong to the letter (a
+    duplex scan's empty back) but gave it no text.
+    """
+
+    __tablename__ = "letter_pages"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "position"),
+        CheckConstraint("position >= 1", name="position"),
+        CheckConstraint("file_page >= 1", name="file_page"),
+        CheckConstraint("width >= 1 AND height >= 1", name="size"),
+        CheckConstraint("size_bytes >= 0", name="bytes"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    file_page: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    media_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    stored_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    blank: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    letter: Mapped[Letter] = relationship(back_populates="pages", viewonly=True)
+
+    def __repr__(self) -> str:
+        return f"LetterPage(letter_id={self.letter_id}, position={self.position}, sha256={self.sha256[:12]}…)"
+
+
 APPEND_ONLY_TABLES: tuple[str, ...] = ("proposals", "decisions", "audit_events")
 
 __all__ = [
@@ -366,6 +405,7 @@ __all__ = [
     "CaseCounter",
     "Decision",
     "Letter",
+    "LetterPage",
     "Proposal",
     "SourceFile",
     "User",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -13,6 +13,7 @@ from api.deps import CatalogueDep, PageUser, RouterDep, SessionDep, SettingsDep
 from api.errors import ApiError, Forbidden
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
+from api.routes.letters import page_image_response
 from api.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
 from api.uploads import read_text_upload
 from routing.catalogue import Catalogue
@@ -249,6 +250,8 @@ def _letter_page(
             "error": error,
             "departments": catalogue.departments,
             "domains": DOMAINS,
+            # The scanned pages beside the OCR text, so the officer can check what was read.
+            "pages": bundle.letter.pages,
         },
         status_code=status_code,
     )
@@ -260,6 +263,19 @@ def letter_page(
 ) -> Response:
     bundle = workflows.open_letter(session, user, case_number)
     return _letter_page(request, user, bundle, catalogue)
+
+
+@router.get("/letters/{case_number}/pages/{number}")
+def letter_page_image(
+    case_number: str,
+    number: Annotated[int, Path(ge=1, le=10_000)],
+    session: SessionDep,
+    user: PageUser,
+    settings: SettingsDep,
+) -> Response:
+    """One scanned page of a letter, for the thumbnails and their full-size view: the API's rule."""
+    bundle = workflows.open_letter(session, user, case_number, purpose="page image")
+    return page_image_response(session, settings, bundle, number)
 
 
 @router.post("/letters/{case_number}/decide", dependencies=[CsrfChecked])

@@ -1,11 +1,14 @@
-"""Letters: the queue, registering (JSON or a text file), reading one, and deciding on its proposal."""
+"""Letters: the queue, registering (JSON or a text file), reading one, its page images, and deciding on
+its proposal."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from api import access, views, workflows
 from api.deps import CatalogueDep, CurrentUser, RouterDep, SessionDep, SettingsDep, api_role
@@ -23,10 +26,12 @@ from api.schemas import (
 from api.schemas import (
     Form as LetterForm,
 )
+from api.settings import Settings
 from api.uploads import read_text_upload
 from routing.codes import Category
+from store.files import get_letter_page, letter_pages, read_page_image
 from store.models import User
-from store.queries_api import list_queue_for
+from store.queries_api import LetterBundle, list_queue_for
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 
@@ -165,3 +170,80 @@ def create_decision(
     """Confirm or correct the current proposal; 409 when the letter changed since it was read."""
     decision = workflows.decide_letter(session, user, case_number, payload, catalogue)
     return views.decision_public(decision, catalogue)
+
+
+class PagePublic(BaseModel):
+    """One page image of a scanned letter."""
+
+    number: int = Field(description="position in the letter, from 1")
+    file_page: int = Field(description="page number in the scanned source file")
+    width: int
+    height: int
+    media_type: str
+    blank: bool = Field(description="the page gave no text (the empty back of a sheet)")
+    url: str = Field(description="where the image itself is served (same access rule as the letter)")
+
+
+class PagesPublic(BaseModel):
+    """The page images of a letter in page order; empty for letters typed in or sent as text."""
+
+    data: list[PagePublic]
+    count: int
+
+
+PageNumber = Annotated[int, Path(ge=1, le=10_000, description="page of the letter, from 1")]
+_IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {"image/jpeg": {}, "image/png": {}},
+        "description": "the page image (JPEG or PNG, at most 1600 pixels on the long side)",
+    },
+    **error_responses(401, 403, 404, 422),
+}
+
+
+def page_image_response(session: Session, settings: Settings, bundle: LetterBundle, number: int) -> Response:
+    """The image of page ``number`` of a letter the caller has already been allowed to open.
+
+    Shared by the API and the letter page, so both serve the same bytes under the same rule: the
+    caller must have passed ``workflows.open_letter`` for this letter first. The file is found
+    through the letter's page row, never through anything in the request.
+    """
+    page = get_letter_page(session, bundle.letter.id, number)
+    data = read_page_image(settings.storage_dir, page)
+    extension = ".png" if page.media_type == "image/png" else ".jpg"
+    return Response(
+        content=data,
+        media_type=page.media_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{bundle.letter.case_number}-p{number}{extension}"',
+            "ETag": f'"{page.sha256}"',
+        },
+    )
+
+
+@router.get("/{case_number}/pages", response_model=PagesPublic, responses=error_responses(401, 403, 404))
+def list_pages(case_number: str, session: SessionDep, user: CurrentUser) -> PagesPublic:
+    """The page images of a letter (404 when the caller may not open the letter)."""
+    bundle = workflows.open_letter(session, user, case_number, purpose="page images")
+    data = [
+        PagePublic(
+            number=p.position,
+            file_page=p.file_page,
+            width=p.width,
+            height=p.height,
+            media_type=p.media_type,
+            blank=p.blank,
+            url=f"/api/v1/letters/{bundle.letter.case_number}/pages/{p.position}",
+        )
+        for p in letter_pages(session, bundle.letter.id)
+    ]
+    return PagesPublic(data=data, count=len(data))
+
+
+@router.get("/{case_number}/pages/{number}", response_class=Response, responses=_IMAGE_RESPONSES)
+def read_page(
+    case_number: str, number: PageNumber, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    """One page image of a letter, exactly as the letter may be opened (else 404)."""
+    bundle = workflows.open_letter(session, user, case_number, purpose="page image")
+    return page_image_response(session, settings, bundle, number)

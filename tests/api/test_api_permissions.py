@@ -99,6 +99,43 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "decision",
         expect(404, supervisor=201, discipline_inspector=201, administrator=403, anonymous=401),
     ),
+    # A letter's page images answer exactly as the letter does (every world letter has one page).
+    (
+        "GET",
+        "/api/v1/letters/{pending}/pages",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation}/pages",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{pending}/pages/1",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{decided}/pages/1",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation}/pages/1",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation_decided}/pages/1",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
     ("GET", "/api/v1/exports/letters", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
     # Batches. The matrix does not resolve batch ids: a role let through gets 422 for the literal
     # "{batch_id}" (and for an upload without its "files"); test_api_batches.py checks a real batch.
@@ -178,6 +215,30 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
     ),
     (
+        "GET",
+        "/letters/{pending}/pages/1",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{decided}/pages/1",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{accusation}/pages/1",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{accusation_decided}/pages/1",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
         "POST",
         "/letters/{pending}/decide",
         "page_decision",
@@ -245,6 +306,7 @@ def _template(path: str) -> str:
         .replace("{decided}", "{case_number}")
         .replace("{accusation_decided}", "{case_number}")
         .replace("{accusation}", "{case_number}")
+        .replace("/pages/1", "/pages/{number}")
         .replace("/models/default", "/models/{version}")
     )
 
@@ -264,7 +326,10 @@ def mx_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, stan
     # One database for the whole matrix: the cases only read, or act on a letter made for them.
     path = tmp_path_factory.mktemp("matrix") / "matrix.sqlite3"
     shutil.copyfile(sqlite_template, path)
-    return create_app(make_settings(f"sqlite:///{path}", login_attempts=1000), router=standin_router)
+    return create_app(
+        make_settings(f"sqlite:///{path}", login_attempts=1000, storage_dir=path.parent / "files"),
+        router=standin_router,
+    )
 
 
 class Actor:
@@ -335,7 +400,26 @@ def world(actors: dict[str, Actor]) -> dict[str, dict[str, Any]]:
         "accusation_decided": _new_letter(actors, ACCUSATION_TEXT, decide_as=DI),
     }
     assert built["accusation"]["proposal"]["department"]["label"] == "housing"
+    _give_each_a_page_image(actors[SU].client.app, built)
     return built
+
+
+def _give_each_a_page_image(app: Any, letters: dict[str, dict[str, Any]]) -> None:
+    """One kept page image per world letter, as batch triage records a scan's pages."""
+    from PIL import Image
+
+    from intake.readers import encode_page_image
+    from store.db import session_scope
+    from store.files import NewLetterPage, add_letter_pages, keep_page_image
+    from store.letters import get_letter_by_case_number
+
+    image = encode_page_image(Image.new("L", (120, 170), 255))
+    kept = keep_page_image(app.state.settings.storage_dir, image.data, image.media_type)
+    with session_scope(app.state.session_factory) as session:
+        for letter in letters.values():
+            row = get_letter_by_case_number(session, letter["case_number"])
+            page = NewLetterPage(file_page=1, image=kept, width=image.width, height=image.height)
+            add_letter_pages(session, row.id, [page])
 
 
 def _call(

@@ -1,8 +1,8 @@
 """OCR: reading order and confidence on made-up boxes, then real runs of the bundled models.
 
 The real runs are few (each A4 page costs seconds): a clean page, a mildly degraded PNG, a
-scanned PDF with a separator and a blank page, a two-page TIFF, an upside-down scan, and the
-offline load. CER thresholds are what was measured on these exact pages (seeded damage) with a
+scanned PDF with a separator and a blank page, a two-page TIFF, an upside-down and two sideways
+scans, and the offline load. CER thresholds are what was measured on these exact pages (seeded damage) with a
 margin; BENCHMARKS.md has the numbers on more pages.
 """
 
@@ -161,9 +161,34 @@ def test_upside_down_scan_is_turned(ocr_engine: OcrEngine) -> None:
     text = SAMPLE_LETTERS[1]
     scan = render_page(text).crop((0, 0, 1654, 900)).rotate(180)
     page = ocr_engine.recognize(scan)
-    assert page.rotated_180
+    assert page.rotated_180 and page.rotation_deg == 180
     assert any("upside down" in w for w in page.warnings)
     assert cer(text, page.text) <= MILD_CER_MAX  # the crop holds the whole letter
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pil_angle, turn", [(90, 90), (270, 270)], ids=["top-left", "top-right"])
+def test_sideways_scan_is_turned(ocr_engine: OcrEngine, pil_angle: int, turn: int) -> None:
+    # Pillow turns counter-clockwise: a page turned 90 that way must be turned 90 clockwise back.
+    text = SAMPLE_LETTERS[1]
+    scan = degrade(render_page(text).crop((0, 0, 1654, 900)), MILD, seed=4).rotate(pil_angle, expand=True)
+    page = ocr_engine.recognize(scan)
+    assert page.rotation_deg == turn and not page.rotated_180
+    assert any("sideways" in w for w in page.warnings)
+    assert (page.width, page.height) == (1654, 900)  # the boxes refer to the page turned upright
+    assert cer(text, page.text) <= MILD_CER_MAX
+    assert page.text.splitlines()[0].startswith("市信访局")  # rows read top to bottom once upright
+
+
+def test_sideways_needs_most_lines_to_run_vertically() -> None:
+    from intake.ocr import _is_sideways
+
+    rows = [_line("一行字" * 5, 100, 100 + 60 * i, 900, 40) for i in range(6)]
+    stamps = [_line("章", 700, 100 + 60 * i, 40, 120) for i in range(3)]
+    columns = [_line("一行字" * 5, 100 + 60 * i, 100, 40, 900) for i in range(4)]
+    assert not _is_sideways(rows + stamps)
+    assert not _is_sideways(columns[:2])  # two vertical lines could be a margin note
+    assert _is_sideways(columns + rows[:1])
 
 
 @pytest.mark.slow

@@ -228,7 +228,7 @@ class OcrEngine:
                     f"cannot import rapidocr ({exc}); install the ocr extra: pip install -e '.[ocr]', "
                     "and do not install rapidocr-onnxruntime next to it"
                 ) from exc
-            engine = RapidOCR(params=_rapidocr_params(self.config, models))
+            engine: Any = RapidOCR(params=_rapidocr_params(self.config, models))
             engine._load_det_model()
             engine._load_rec_model()
             engine._load_cls_model()

@@ -115,6 +115,24 @@ def test_two_local_worker_processes_give_the_single_process_result(
         engine.dispose()
 
 
+def _worker_settings(dask_worker: Any) -> dict[str, object]:
+    import dask
+
+    return {
+        "profile": dask.config.get("distributed.worker.profile.enabled"),
+        "profiling": "profile" in dask_worker.periodic_callbacks,
+        "threads": dask_worker.state.nthreads,
+    }
+
+
+@pytest.mark.slow
+def test_local_workers_run_without_the_statistical_profiler(cluster: DaskEngine) -> None:
+    # On by default in Dask: it samples the task's stack every 10 ms, CPU time no one reads here.
+    settings = cluster.client.run(_worker_settings)
+    assert len(settings) == 2
+    assert all(s == {"profile": False, "profiling": False, "threads": 1} for s in settings.values()), settings
+
+
 @pytest.mark.slow
 def test_cli_sends_the_batch_to_a_scheduler(
     cluster: DaskEngine,

@@ -39,6 +39,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "view_letter": "a user opened a letter",
     "view_confidential": "a user opened a confidential letter (检举控告) or its particulars",
     "decide": "an officer confirmed or corrected a route proposal",
+    "split_letter": "an officer split a letter in two; the second part got its own case number",
+    "merge_letters": "an officer merged a letter into another; the merged one stays on record",
     "export": "data left the system (export file, report)",
     "promote_model": "a model version was promoted to serve proposals",
     "promote_model_refused": "a model version was not promoted: it measured worse than the one in service",

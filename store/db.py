@@ -168,8 +168,28 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
     engine = make_engine(url)
     _ensure_sqlite_directory(engine.url)
     try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), revision)
+        with engine.connect() as connection:
+            if connection.dialect.name != "sqlite":
+                with connection.begin():
+                    command.upgrade(alembic_config(connection=connection), revision)
+                return
+            # SQLite changes a constraint by rebuilding the table, and dropping the old table while
+            # foreign keys are enforced fails on every row that references it. SQLite's own recipe:
+            # enforcement off outside the transaction, migrate, check every reference, commit.
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    command.upgrade(alembic_config(connection=connection), revision)
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaError(
+                            f"the migration to {revision} left {len(broken)} broken reference(s), e.g. "
+                            f"{broken[0]}; nothing was changed. Report it with the database's backup"
+                        )
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
     finally:
         engine.dispose()
 

@@ -419,16 +419,22 @@ def decide(
     with session.begin_nested():  # a refused decision leaves the caller's transaction as it was
         result = session.execute(
             update(Letter)
-            .where(Letter.id == letter_id, Letter.version == expected_version)
+            .where(Letter.id == letter_id, Letter.version == expected_version, Letter.status != "merged")
             .values(version=Letter.version + 1, status="decided")
             .returning(Letter.version, Letter.case_number)
             .execution_options(synchronize_session=False)
         ).one_or_none()
         if result is None:
-            current = session.scalar(select(Letter.version).where(Letter.id == letter_id))
-            if current is None:
+            found = session.execute(
+                select(Letter.version, Letter.status, Letter.merged_into_id).where(Letter.id == letter_id)
+            ).one_or_none()
+            if found is None:
                 raise NotFoundError(f"letter {letter_id} does not exist; check the id")
-            raise ConflictError(letter_id, expected_version, current)
+            if found.status == "merged":
+                raise InvalidStateError(
+                    f"letter {letter_id} was merged into letter {found.merged_into_id}; decide on that letter"
+                )
+            raise ConflictError(letter_id, expected_version, found.version)
         new_version, case_number = result
         # Read the proposal only now that this transaction holds the letter's row lock: a proposal
         # added concurrently has bumped the version and made the UPDATE above fail instead.

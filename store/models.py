@@ -39,7 +39,8 @@ from routing.schemas import RouteProposal
 FORMS: tuple[str, ...] = ("letter", "online", "visit", "call")
 FORM_NAMES: dict[str, str] = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
 SOURCES: tuple[str, ...] = ("manual", "batch")
-LETTER_STATUSES: tuple[str, ...] = ("pending", "decided")
+# ``merged``: the letter went into another one (store.regroup); it stays on record, out of the queue.
+LETTER_STATUSES: tuple[str, ...] = ("pending", "decided", "merged")
 ROLES: tuple[str, ...] = (
     "intake_officer",
     "supervisor",
@@ -141,6 +142,7 @@ class Letter(Base):
     created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
 
     proposals: Mapped[list[Proposal]] = relationship(
         back_populates="letter", order_by="Proposal.id", viewonly=True
@@ -149,6 +151,7 @@ class Letter(Base):
         back_populates="letter", order_by="Decision.id", viewonly=True
     )
     source_file: Mapped[SourceFile | None] = relationship(back_populates="letters", viewonly=True)
+    merged_into: Mapped[Letter | None] = relationship(remote_side=[id], viewonly=True)
     pages: Mapped[list[LetterPage]] = relationship(
         back_populates="letter", order_by="LetterPage.position", viewonly=True
     )

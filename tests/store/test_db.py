@@ -138,3 +138,43 @@ def test_migration_files_ship_with_the_package() -> None:
     deps = " ".join(config["project"]["dependencies"])
     for dep in ("sqlalchemy", "alembic", "psycopg[binary]", "argon2-cffi"):
         assert dep in deps
+
+
+def test_an_upgrade_that_rebuilds_a_referenced_table_keeps_every_row(db_url: str) -> None:
+    # On SQLite, 0003 rebuilds ``letters`` (a new CHECK); rows in other tables point at it.
+    upgrade(db_url, "0002")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO letters (id, case_number, title, text, form, received_on, source,"
+                    " created_by, created_at, status, version) VALUES (1, 'XF-2026-000001', '来信',"
+                    " '正文', 'letter', '2026-11-30', 'batch', 'intake', '2026-11-30 08:00:00',"
+                    " 'pending', 1)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO letter_pages (letter_id, position, file_page, sha256, media_type, width,"
+                    " height, size_bytes, stored_path, blank) VALUES (1, 1, 1, :h, 'image/png', 10, 10, 5,"
+                    " 'pages/ab/x.png', false)"
+                ),
+                {"h": "ab" * 32},
+            )
+    finally:
+        engine.dispose()
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            pages = connection.execute(text("SELECT letter_id FROM letter_pages")).scalars().all()
+            assert pages == [1]
+            connection.execute(text("UPDATE letters SET status = 'merged' WHERE id = 1"))
+            if engine.dialect.name == "sqlite":
+                # enforcement is back on after the migration
+                assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
+    assert current_revision(db_url) == head_revision()
+    assert schema_differences(db_url) == []

@@ -17,6 +17,8 @@ from routing.codes import Category, Channel, Disposition
 from routing.schemas import Deadline, FeatureWeight, HeadPrediction, LabelScore, ReviewReason, RuleHit
 
 Form = Literal["letter", "online", "visit", "call"]
+# ``merged``: the letter went into another one (its text and pages), see store.regroup.
+LetterStatus = Literal["pending", "decided", "merged"]
 Role = Literal[
     "intake_officer", "supervisor", "analyst", "administrator", "department_handler", "discipline_inspector"
 ]
@@ -181,6 +183,44 @@ class DecisionCreate(_In):
         return _clean(value)
 
 
+class LetterSplit(_In):
+    """Split a pending letter in two: the text from ``at`` on (and the pages from ``pages_from`` on)
+    become a new letter with its own case number; both parts are routed again."""
+
+    letter_version: int = Field(ge=1, description="the letter's version as read (optimistic locking)")
+    at: int = Field(
+        ge=1, le=200_000, description="character offset in the letter's text where the second letter starts"
+    )
+    pages_from: int | None = Field(
+        default=None,
+        ge=2,
+        le=10_000,
+        description="page from which the pages go to the new letter; empty keeps them all",
+    )
+    reason: str = Field(min_length=1, max_length=5_000, description="why, for the record (e.g. 两件事项)")
+
+    @field_validator("reason")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        return _clean(value) or ""
+
+
+class LetterMerge(_In):
+    """Merge another pending letter into this one (the other keeps its case number, marked merged)."""
+
+    letter_version: int = Field(ge=1, description="this letter's version as read")
+    other_case_number: str = Field(min_length=1, max_length=32, description="the letter merged into this one")
+    other_version: int = Field(ge=1, description="the other letter's version as read")
+    reason: str = Field(
+        min_length=1, max_length=5_000, description="why, for the record (e.g. 同一来信的后续页)"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        return _clean(value) or ""
+
+
 class DecisionPublic(_Out):
     id: int
     proposal_id: int
@@ -217,18 +257,28 @@ class LetterPublic(_Out):
     source: str
     created_by: str
     created_at: dt.datetime
-    status: Literal["pending", "decided"]
+    status: LetterStatus
     version: int
     confidential: bool
+    merged_into: str | None = Field(
+        default=None, description="case number of the letter this one was merged into (status merged)"
+    )
     proposal: ProposalPublic | None
     decisions: list[DecisionPublic]
+
+
+class LettersPublic(_Out):
+    """Letters that one operation produced (a split gives the original and the new one)."""
+
+    data: list[LetterPublic]
+    count: int
 
 
 class LetterReceipt(_Out):
     """What registering a letter returns to a role that may not read it back (an accusation)."""
 
     case_number: str
-    status: Literal["pending", "decided"]
+    status: LetterStatus
     confidential: bool
     readable: bool = Field(description="false when the caller's role may not open this letter")
     letter: LetterPublic | None
@@ -244,7 +294,7 @@ class QueueItem(_Out):
     title: str
     form: Form
     received_on: dt.date
-    status: Literal["pending", "decided"]
+    status: LetterStatus
     category: str | None
     domain: str | None
     department: str | None
@@ -318,7 +368,7 @@ class ExportRow(_Out):
     case_number: str
     received_on: dt.date
     form: Form
-    status: Literal["pending", "decided"]
+    status: LetterStatus
     petitioner: str | None
     category: str | None
     domain: str | None

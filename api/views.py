@@ -134,6 +134,7 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
         status=letter.status,  # type: ignore[arg-type]
         version=letter.version,
         confidential=state.confidential,
+        merged_into=letter.merged_into.case_number if letter.merged_into is not None else None,
         proposal=proposal_public(bundle.proposal) if bundle.proposal is not None else None,
         decisions=[decision_public(d, catalogue) for d in bundle.decisions],
     )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.errors import Forbidden, NotAuthenticated, NotFound, TooManyRequests
-from api.schemas import DecisionCreate, LetterCreate
+from api.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
 from api.security import LoginLimiter
 from routing.catalogue import Catalogue
 from routing.schemas import Letter as RoutingLetter
@@ -190,3 +190,99 @@ def sign_in(session: Session, limiter: LoginLimiter, address: str, username: str
             "Try again later or ask an administrator."
         )
     return result.raise_for_failure()
+
+
+def _may_regroup(user: User, bundle: LetterBundle) -> None:
+    # Regrouping changes what a route is decided on, so it takes the right to decide that letter.
+    if not access.can_decide(user, access.LetterState(proposal=bundle.proposal, decision=bundle.decision)):
+        raise Forbidden(
+            f"role {user.role!r} may not split or merge letter {bundle.letter.case_number}; "
+            "ask an officer who decides its route"
+        )
+
+
+def _routing_letter(letter: Any, text: str, received_on: Any) -> RoutingLetter:
+    return RoutingLetter(
+        title=letter.title, text=text, received_on=received_on, form=letter.form, visitors=letter.visitors
+    )
+
+
+def _add_regrouped_proposal(session: Session, letter: Any, proposal: Any, *, confidential: bool) -> None:
+    # A part of a confidential letter stays confidential whatever the model now thinks of it: the
+    # other part may still name the person accused or the one who accused them (条例 第四十六条).
+    update: dict[str, Any] = {"letter_id": letter.case_number}
+    if confidential:
+        update["confidential"] = True
+    add_proposal(session, letter.id, proposal.model_copy(update=update))
+
+
+def split_letter(
+    session: Session, router: Any, user: User, case_number: str, payload: LetterSplit
+) -> list[LetterBundle]:
+    """Split a pending letter in two, route both parts and store their proposals.
+
+    Returns the two letters (the original first), as bundles for the response.
+    """
+    from store import regroup
+
+    bundle = open_letter(session, user, case_number, purpose="split")
+    _may_regroup(user, bundle)
+    letter = bundle.letter
+    confidential = access.LetterState(proposal=bundle.proposal, decision=bundle.decision).confidential
+    first, second = regroup.split_texts(letter.text, payload.at)
+    # Route outside any transaction (see register_letter); the version check below catches a change
+    # made meanwhile.
+    session.commit()
+    proposals = router.propose_many(
+        [
+            _routing_letter(letter, first, letter.received_on),
+            _routing_letter(letter, second, letter.received_on),
+        ]
+    )
+    result = regroup.split_letter(
+        session,
+        letter.id,
+        at=payload.at,
+        expected_version=payload.letter_version,
+        actor=user.username,
+        reason=payload.reason,
+        pages_from=payload.pages_from,
+    )
+    for row, proposal in zip((result.first, result.second), proposals, strict=True):
+        _add_regrouped_proposal(session, row, proposal, confidential=confidential)
+    session.commit()
+    return [
+        letter_bundle(session, result.first.case_number),
+        letter_bundle(session, result.second.case_number),
+    ]
+
+
+def merge_letters(
+    session: Session, router: Any, user: User, case_number: str, payload: LetterMerge
+) -> LetterBundle:
+    """Merge another pending letter into this one, route the whole and store its proposal."""
+    from store import regroup
+
+    keep = open_letter(session, user, case_number, purpose="merge")
+    other = open_letter(session, user, payload.other_case_number, purpose="merge")
+    _may_regroup(user, keep)
+    _may_regroup(user, other)
+    confidential = any(
+        access.LetterState(proposal=b.proposal, decision=b.decision).confidential for b in (keep, other)
+    )
+    text = regroup.merged_text(keep.letter.text, other.letter.text)
+    received_on = min(keep.letter.received_on, other.letter.received_on)
+    session.commit()
+    proposal = router.propose(_routing_letter(keep.letter, text, received_on))
+    kept = regroup.merge_letters(
+        session,
+        keep.letter.id,
+        other.letter.id,
+        keep_version=payload.letter_version,
+        merged_version=payload.other_version,
+        actor=user.username,
+        reason=payload.reason,
+    )
+    _add_regrouped_proposal(session, kept, proposal, confidential=confidential)
+    session.commit()
+    return letter_bundle(session, kept.case_number)

@@ -19,7 +19,7 @@ from api.security import new_csrf_token
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES
 
 FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
-STATUS_NAMES = {"pending": "待处理", "decided": "已确认"}
+STATUS_NAMES = {"pending": "待处理", "decided": "已确认", "merged": "已合并"}
 FIELD_NAMES = {
     "category": "类别",
     "domain": "领域",

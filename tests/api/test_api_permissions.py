@@ -136,6 +136,32 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         None,
         expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
     ),
+    # Splitting and merging: a role let through reaches the store, which refuses the impossible
+    # request (a split past the end, a merge with itself) with 422, so the world stays as it is.
+    (
+        "POST",
+        "/api/v1/letters/{pending}/split",
+        "split",
+        expect(404, intake_officer=422, supervisor=422, analyst=403, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation}/split",
+        "split",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{pending}/merge",
+        "merge",
+        expect(404, intake_officer=422, supervisor=422, analyst=403, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation}/merge",
+        "merge",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=401),
+    ),
     ("GET", "/api/v1/exports/letters", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
     # Batches. The matrix does not resolve batch ids: a role let through gets 422 for the literal
     # "{batch_id}" (and for an upload without its "files"); test_api_batches.py checks a real batch.
@@ -213,6 +239,30 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         "/letters/{accusation_decided}",
         None,
         expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{pending}/regroup",
+        None,
+        expect(404, intake_officer=200, supervisor=200, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{accusation}/regroup",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{pending}/split",
+        "page_split",
+        expect(404, intake_officer=422, supervisor=422, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{accusation}/merge",
+        "page_merge",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=303),
     ),
     (
         "GET",
@@ -465,6 +515,25 @@ def _call(
             "role": "analyst",
             "password": "Qing-shui 2026 he",
         }
+    elif body in ("split", "page_split"):
+        assert letter is not None
+        fields = {"letter_version": letter["version"], "at": 150_000, "reason": "两件事项"}
+        if body == "split":
+            kwargs["json"] = fields
+        else:
+            kwargs["data"] = {"csrf_token": csrf, **fields}
+    elif body in ("merge", "page_merge"):
+        assert letter is not None
+        fields = {
+            "letter_version": letter["version"],
+            "other_case_number": letter["case_number"],
+            "other_version": letter["version"],
+            "reason": "同一来信",
+        }
+        if body == "merge":
+            kwargs["json"] = fields
+        else:
+            kwargs["data"] = {"csrf_token": csrf, **fields}
     elif body == "csrf_only":
         kwargs["data"] = {"csrf_token": csrf}
     elif body == "model_promote":

@@ -27,13 +27,13 @@ from store.queries_api import LetterBundle
 
 router = APIRouter()
 
-# A paragraph starts after a line break; blank lines between paragraphs belong to neither.
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*")
+# A paragraph is a run of non-blank lines; browsers send line breaks as CRLF, so "\r" is not text.
+_PARAGRAPH = re.compile(r"(?m)^[ \t\r\u3000]*\S.*(?:\n[ \t\r\u3000]*\S.*)*")
 
 
 def paragraphs(text: str) -> list[tuple[int, str]]:
     """``(offset, paragraph)`` for each paragraph of ``text``, offsets into ``text`` itself."""
-    return [(m.start(), m.group()) for m in _PARAGRAPH.finditer(text) if m.group().strip()]
+    return [(m.start(), m.group().strip()) for m in _PARAGRAPH.finditer(text)]
 
 
 def _page(

@@ -174,3 +174,30 @@ def test_handler_cannot_open_an_accusation(live_server: str, page: Any, browser:
         assert case not in hp.inner_text("body")
     finally:
         handler.close()
+
+
+def test_officer_splits_a_letter_holding_two_matters(live_server: str, page: Any) -> None:
+    base = live_server
+    sign_in(page, base, "intake.officer")
+    page.goto(f"{base}/letters/new")
+    page.fill("#title", "来信")
+    page.fill("#text", "小区物业公司乱收费，每月多收三百元，请求责令退还。\n\n" + ARBITRATION_TEXT)
+    page.click("#register")
+    page.wait_for_url(f"{base}/letters/XF-*")
+    case = page.inner_text("#case-number")
+
+    page.click("#regroup-link")
+    page.wait_for_url(f"{base}/letters/{case}/regroup")
+    page.locator("input[name=at]").first.check()
+    page.click("#split-submit")  # no reason: the browser refuses to send the form
+    assert page.url.endswith("/regroup")
+    page.fill("#split-reason", "一封信反映两件事项，分别办理")
+    shot(page, "11-split")
+    page.click("#split-submit")
+    page.wait_for_url(lambda url: "/regroup" not in url and case not in url)
+    new_case = page.inner_text("#case-number")
+    assert new_case != case
+    assert "拖欠工资" in page.inner_text("#letter-text")
+    assert "物业" not in page.inner_text("#letter-text")
+    page.goto(f"{base}/letters/{case}")
+    assert "拖欠工资" not in page.inner_text("#letter-text")

@@ -243,3 +243,13 @@ def test_the_page_offers_paragraphs_and_merges_after_a_preview(client: TestClien
     assert merged.status_code == 303
     assert _letter(client, officer, other["case_number"])["status"] == "merged"
     assert "已合并" in client.get(f"/letters/{other['case_number']}").text
+
+
+def test_split_points_are_paragraph_starts_whatever_the_line_breaks() -> None:
+    from api.pages.regroup import paragraphs
+
+    # a textarea sends CRLF; a full-width space often indents a Chinese paragraph
+    text = "第一段。\r\n\r\n\u3000\u3000第二段，\r\n续行。\n\n\n第三段。"
+    found = paragraphs(text)
+    assert [p for _, p in found] == ["第一段。", "第二段，\r\n续行。", "第三段。"]
+    assert [text[offset:].lstrip()[:3] for offset, _ in found] == ["第一段", "第二段", "第三段"]

@@ -57,7 +57,8 @@ class OcrConfig(_Frozen):
 
     Attributes:
         intra_op_threads: ONNX Runtime threads inside one operator. One thread per worker process
-            leaves the other core to a second worker; two make a single page faster.
+            leaves the other core to a second worker; two made a single dense page 0.93x the wall
+            time for 1.12x the CPU on the shared 2-core machine, a poor trade.
         inter_op_threads: ONNX Runtime threads across operators (the models are sequential).
         max_side: the page is downscaled so its long side is at most this many pixels before
             detection. Boxes are still reported in the original image's pixels.
@@ -77,7 +78,9 @@ class OcrConfig(_Frozen):
         cpu_mem_arena: let ONNX Runtime keep its buffers between runs. RapidOCR turns this off;
             then every run maps and faults in fresh memory for the detector's feature maps:
             1.4-2.1 of 8 CPU s of a dense page were kernel time. On, the kernel share falls to
-            about 0.2 s and the page costs 0.88x the CPU, with the same text.
+            about 0.2 s and the page costs 0.84-0.92x the CPU, with the same text. The price is
+            memory: the arena keeps the largest run's buffers, 1.3 GB resident after two dense
+            pages against 0.54 GB without it (peak 1.3 against 1.04 GB).
         unclip_ratio: how far the detector's text regions are grown into line boxes.
         model_dir: folder holding the three .onnx files; ``None`` means the ones in the wheel.
 

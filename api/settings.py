@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "departments.yaml", description="the department catalogue"
     )
     shared_data_dir: Path = Field(
-        default=PROJECT_ROOT.parent / "shared" / "data", description="training data (messages.csv, annotations)"
+        default=PROJECT_ROOT.parent / "shared" / "data",
+        description="training data (messages.csv, annotations)",
     )
     storage_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "files", description="where uploaded and scanned source files are kept"

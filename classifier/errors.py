@@ -25,7 +25,7 @@ class UntrustedModelError(ModelLoadError):
     """The saved estimator contains types outside the trusted list; it is not loaded."""
 
 
-class NotFittedError(ClassifierError, SklearnNotFittedError):
+class NotFittedError(ClassifierError, SklearnNotFittedError):  # type: ignore[misc]  # sklearn is untyped
     """The estimator is used before ``fit``; call ``fit`` or load a trained model first."""
 
 

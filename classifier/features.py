@@ -208,9 +208,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         self._index()
-        return np.concatenate(
-            [np.char.add("词:", self.word_terms_), np.char.add("字:", self.char_terms_)]
-        )
+        return np.concatenate([np.char.add("词:", self.word_terms_), np.char.add("字:", self.char_terms_)])
 
     # Caches are rebuilt after loading rather than saved.
     def __getstate__(self) -> dict[str, Any]:

@@ -56,8 +56,13 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LetterClassifier:
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64])
         self.classes_ = unique_labels(y)
-        svm = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, dual="auto",
-                        random_state=self.random_state)
+        svm = LinearSVC(
+            C=self.C,
+            class_weight=self.class_weight,
+            max_iter=self.max_iter,
+            dual="auto",
+            random_state=self.random_state,
+        )
         if len(self.classes_) < 2:
             raise ValueError(f"a head needs at least two classes, got 1 class: {list(self.classes_)}")
         labels, counts = np.unique(y, return_counts=True)

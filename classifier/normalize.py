@@ -31,7 +31,15 @@ def _translation_table() -> dict[int, str]:
         table[ord(c)] = " "
     table[ord("\r")] = "\n"
     # Control and format characters (zero-width spaces, BOMs, bidi marks) become spaces.
-    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), 0x2028, 0x2029, 0x2060, 0xFEFF]:
+    for code in [
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x200B, 0x2010),
+        0x2028,
+        0x2029,
+        0x2060,
+        0xFEFF,
+    ]:
         if code not in (ord("\n"), ord("\t"), ord("\r"), 0x0B, 0x0C):
             table[code] = " "
     return table

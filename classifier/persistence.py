@@ -90,7 +90,9 @@ def read_meta(folder: Path) -> dict[str, Any]:
             "Point to a folder written by `xinfang train`, e.g. models/default."
         ) from exc
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is unreadable or not JSON ({exc}); retrain or restore the folder.") from exc
+        raise ModelLoadError(
+            f"{path} is unreadable or not JSON ({exc}); retrain or restore the folder."
+        ) from exc
     return meta
 
 
@@ -104,7 +106,9 @@ def check_compatibility(meta: dict[str, Any], folder: Path) -> None:
     here = library_versions()
     for name in PINNED_LIBRARIES:
         if name not in saved:
-            raise IncompatibleModelError(f"{folder}/{META_FILE} does not record the {name} version it was saved with.")
+            raise IncompatibleModelError(
+                f"{folder}/{META_FILE} does not record the {name} version it was saved with."
+            )
         if _major_minor(saved[name]) != _major_minor(here[name]):
             raise IncompatibleModelError(
                 f"{folder} was saved with {name} {saved[name]}, but {name} {here[name]} is installed. "
@@ -121,7 +125,9 @@ def load_model(folder: Path) -> TriageModel:
     try:
         untrusted = set(sio.get_untrusted_types(file=path))
     except FileNotFoundError as exc:
-        raise ModelLoadError(f"{path} is missing; the model folder is incomplete. Retrain or restore it.") from exc
+        raise ModelLoadError(
+            f"{path} is missing; the model folder is incomplete. Retrain or restore it."
+        ) from exc
     except (OSError, zipfile.BadZipFile, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{path} is corrupt ({exc}); retrain or restore the model folder.") from exc
     unexpected = untrusted - TRUSTED_TYPES

@@ -41,22 +41,29 @@ class ProposalConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_confidence: float = Field(0.55, description="top-1 probability below this sends a head to review")
-    min_margin: float = Field(0.15, description="top-1 minus top-2 below this sends a head to review")
-    department_min_confidence: float = Field(0.35, description="the department head's own floor")
+    min_confidence: float = Field(
+        default=0.55, description="top-1 probability below this sends a head to review"
+    )
+    min_margin: float = Field(default=0.15, description="top-1 minus top-2 below this sends a head to review")
+    department_min_confidence: float = Field(default=0.35, description="the department head's own floor")
     domain_min_confidence: float = Field(
-        0.3, description="the domain head's floor; domains feed statistics (第四十一条), not the route"
+        default=0.3,
+        description="the domain head's floor; domains feed statistics (第四十一条), not the route",
     )
     confidential_threshold: float = Field(
-        0.10,
+        default=0.10,
         description="P(accusation) at or above this makes the letter confidential even when it is not "
         "the top category: withholding an appeal from a department is recoverable, leaking an "
         "accusation to the accused is not (第三十条第三款). On the held-out annotated letters 0.10 "
         "flagged 60% of accusations from the model alone (0.25: 32%) for 8% of other letters",
     )
-    min_ocr_confidence: float = Field(0.85, description="a scan read with less confidence goes to review")
-    min_han_chars: int = Field(8, description="fewer Chinese characters than this is too short to route")
-    top_k: int = Field(3, description="how many labels each head reports")
+    min_ocr_confidence: float = Field(
+        default=0.85, description="a scan read with less confidence goes to review"
+    )
+    min_han_chars: int = Field(
+        default=8, description="fewer Chinese characters than this is too short to route"
+    )
+    top_k: int = Field(default=3, description="how many labels each head reports")
 
 
 class Scores(BaseModel):
@@ -75,13 +82,14 @@ def _head(proba: Mapping[str, float], names: Mapping[str, str], k: int) -> HeadP
 
 
 def _default_target(channel: str, department_name: str) -> str:
-    return {
+    targets: dict[str, str] = {
         Channel.litigation: "同级政法部门（人民法院、人民检察院、公安机关）",
         Channel.arbitration: "劳动人事争议仲裁委员会／农村土地承包仲裁委员会",
         Channel.administrative_review: "行政复议机关（或向人民法院提起行政诉讼）",
         Channel.discipline: "有管理权限的纪检监察机关",
         Channel.personnel_appeal: "有管理权限的党组织或组织人事部门",
-    }.get(channel, department_name)
+    }
+    return targets.get(channel, department_name)
 
 
 def propose(
@@ -212,7 +220,10 @@ def propose(
             reasons.append(
                 ReviewReason(
                     code="low_confidence",
-                    message=f"办理途径置信度低（{CHANNEL_NAMES.get(channel, channel)} {channel_proba[channel]:.2f}）",
+                    message=(
+                        f"办理途径置信度低（{CHANNEL_NAMES.get(channel, channel)} "
+                        f"{channel_proba[channel]:.2f}）"
+                    ),
                 )
             )
     urgent = "urgent" in flags

@@ -46,8 +46,16 @@ TINY_OVERRIDES = (
 
 def tiny_examples() -> list[Example]:
     return [
-        Example(id=f"t{i}", title="", text=text, group=f"g{i}", domain=domain, category=category,
-                department=department, channel=channel)
+        Example(
+            id=f"t{i}",
+            title="",
+            text=text,
+            group=f"g{i}",
+            domain=domain,
+            category=category,
+            department=department,
+            channel=channel,
+        )
         for i, (text, category, domain, department, channel) in enumerate(TINY_LETTERS)
     ]
 
@@ -59,8 +67,12 @@ def train_tiny_model(version: str = "tiny-test") -> TriageModel:
 def save_tiny_model(folder: Path, model: TriageModel | None = None) -> Path:
     model = model or train_tiny_model()
     config = load_config(DEFAULT_CONFIG, TINY_OVERRIDES)
-    return save_model(model, folder, config_text=dump_toml(config),
-                      userdict_text=Path(DEFAULT_USER_DICT).read_text(encoding="utf-8"))
+    return save_model(
+        model,
+        folder,
+        config_text=dump_toml(config),
+        userdict_text=Path(DEFAULT_USER_DICT).read_text(encoding="utf-8"),
+    )
 
 
 def train_tiny_router(folder: Path) -> Router:
@@ -82,9 +94,12 @@ def make_scores(
     return Scores(
         proba={
             "category": category or {"appeal": 0.9, "suggestion": 0.05, "accusation": 0.05},
-            "domain": domain or {d: (0.9 if i == 0 else 0.1 / (len(DOMAINS) - 1)) for i, d in enumerate(DOMAINS)},
-            "department": department or {"housing": 0.8, "urban_management": 0.15, "discipline_inspection": 0.05},
-            "channel": channel or {"duty_request": 0.7, "ordinary": 0.2, "discipline": 0.05, "suggestion": 0.05},
+            "domain": domain
+            or {d: (0.9 if i == 0 else 0.1 / (len(DOMAINS) - 1)) for i, d in enumerate(DOMAINS)},
+            "department": department
+            or {"housing": 0.8, "urban_management": 0.15, "discipline_inspection": 0.05},
+            "channel": channel
+            or {"duty_request": 0.7, "ordinary": 0.2, "discipline": 0.05, "suggestion": 0.05},
         }
     )
 
@@ -100,8 +115,17 @@ def make_hit(
     target_body: str | None = None,
 ) -> RuleHit:
     return RuleHit(
-        rule_id=rule_id, title="测试规则", kind=kind, channel=channel,  # type: ignore[arg-type]
-        disposition=disposition, target_body=target_body, flags=tuple(flags), priority=priority,
+        rule_id=rule_id,
+        title="测试规则",
+        kind=kind,
+        channel=channel,  # type: ignore[arg-type]
+        disposition=disposition,
+        target_body=target_body,
+        flags=tuple(flags),
+        priority=priority,
         legal_basis=LegalBasis(article="第三十一条", quote="按照法律法规规定的程序处理"),
-        field="text", start=0, end=2, matched="起诉",
+        field="text",
+        start=0,
+        end=2,
+        matched="起诉",
     )

@@ -262,7 +262,8 @@ def check_rules_on(
     """
     from routing.rulebook import load_rulebook
     from routing.schemas import Letter
-    from training.rule_eval import LabelledLetter, RuleCheckError, check_rules, evaluate_rules
+    from training.errors import RuleCheckError
+    from training.rule_eval import LabelledLetter, check_rules, evaluate_rules
 
     mode = config["rules"]["check"]
     if mode not in ("warn", "error"):

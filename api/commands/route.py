@@ -63,7 +63,9 @@ def render(proposal: RouteProposal) -> str:
         due = f"，截止 {d.due.isoformat()}" if d.due else ""
         lines.append(f"期限    {d.label}：{d.starts}{d.days}{_unit(d.unit)}{due}（{d.basis}）")
     for h in proposal.rule_hits:
-        lines.append(f"规则    {h.rule_id} {h.title}：「{h.matched}」 {h.legal_basis.article}：{h.legal_basis.quote}")
+        lines.append(
+            f"规则    {h.rule_id} {h.title}：「{h.matched}」 {h.legal_basis.article}：{h.legal_basis.quote}"
+        )
     for head, feats in proposal.evidence.items():
         if feats:
             lines.append(f"关键词  {head}: " + "、".join(f.feature for f in feats))
@@ -129,7 +131,9 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
             try:
                 letter = _letter(record)
             except ValidationError as exc:
-                error = f"line {number}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                error = f"line {number}: " + "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
         if letter is None:
             flush()  # keep output in input order
             rid = record.get("id") if record else None
@@ -148,17 +152,33 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
 @click.command()
 @click.argument("text", required=False)
 @click.option("--title", default="", help="the letter's title")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="read the letter from a text file (UTF-8, GB18030/GBK, UTF-16 with BOM)")
-@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
-              help="route every line {id, title, text} of this file ('-' for stdin)")
-@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="with --jsonl: where to write one proposal per line ('-' or omitted: stdout)")
-@click.option("--received-on", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="day of receipt (YYYY-MM-DD), starts the statutory clocks; default today")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="read the letter from a text file (UTF-8, GB18030/GBK, UTF-16 with BOM)",
+)
+@click.option(
+    "--jsonl",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+    help="route every line {id, title, text} of this file ('-' for stdin)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="with --jsonl: where to write one proposal per line ('-' or omitted: stdout)",
+)
+@click.option(
+    "--received-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="day of receipt (YYYY-MM-DD), starts the statutory clocks; default today",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the full proposal as JSON")
-@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="model folder to use instead of the one in service")
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="model folder to use instead of the one in service",
+)
 def route(
     text: str | None,
     title: str,

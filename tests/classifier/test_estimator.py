@@ -11,7 +11,6 @@ from classifier.errors import NotFittedError
 from classifier.features import LetterVectorizer
 from classifier.model import LetterClassifier
 
-
 # The sigmoid is fitted on cross-validation folds: weighting a sample by 2 is not the same as
 # repeating it (the folds differ), and class_weight shifts the calibrated probabilities rather
 # than the decision threshold the check looks at. Both are properties of calibration, not bugs.
@@ -22,7 +21,9 @@ EXPECTED_FAILURES = {
 }
 
 
-@parametrize_with_checks([LetterClassifier(calibration_cv=2)], expected_failed_checks=lambda e: EXPECTED_FAILURES)
+@parametrize_with_checks(
+    [LetterClassifier(calibration_cv=2)], expected_failed_checks=lambda e: EXPECTED_FAILURES
+)
 def test_sklearn_compatible(estimator, check) -> None:  # type: ignore[no-untyped-def]
     check(estimator)
 

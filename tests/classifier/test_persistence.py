@@ -19,7 +19,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_folder_explains_itself(folder: Path) -> None:
-    assert {p.name for p in folder.iterdir()} >= {"model.skops", "labels.json", "userdict.txt", "config.toml", "meta.json"}
+    assert {p.name for p in folder.iterdir()} >= {
+        "model.skops",
+        "labels.json",
+        "userdict.txt",
+        "config.toml",
+        "meta.json",
+    }
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     assert set(meta["libraries"]) >= {"scikit-learn", "skops", "numpy", "scipy", "jieba", "python"}
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
@@ -64,7 +70,9 @@ def test_untrusted_type_is_refused(folder: Path, tmp_path: Path) -> None:
         for item in zin.infolist():
             data = zin.read(item)
             if item.filename == "schema.json":
-                data = data.replace(b'"classifier.model"', b'"os"').replace(b'"LetterClassifier"', b'"system"', 1)
+                data = data.replace(b'"classifier.model"', b'"os"').replace(
+                    b'"LetterClassifier"', b'"system"', 1
+                )
             zout.writestr(item, data)
     with pytest.raises(UntrustedModelError, match="not trusted"):
         load_model(bad)

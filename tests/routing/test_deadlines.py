@@ -34,7 +34,9 @@ def test_calendar_days_do_not_count_the_first_day() -> None:
 def test_ordinary_acceptance_starts_the_60_day_clock() -> None:
     pending = {d.code: d for d in deadlines_for("ordinary", "accept", dt.date(2026, 12, 1))}
     assert pending["conclude"].due is None and pending["conclude"].extension_days == 30
-    accepted = {d.code: d for d in deadlines_for("ordinary", "accept", dt.date(2026, 12, 1), dt.date(2026, 12, 5))}
+    accepted = {
+        d.code: d for d in deadlines_for("ordinary", "accept", dt.date(2026, 12, 1), dt.date(2026, 12, 5))
+    }
     assert accepted["conclude"].due == dt.date(2027, 2, 3)
 
 

@@ -35,13 +35,24 @@ def test_model_channel_when_no_rule_fires() -> None:
 
 def test_channel_rule_beats_the_model_and_redirects() -> None:
     p = run([make_hit(channel="litigation", target_body="人民法院")])
-    assert (p.channel, p.channel_source, p.disposition, p.target_body) == ("litigation", "rule", "redirect", "人民法院")
+    assert (p.channel, p.channel_source, p.disposition, p.target_body) == (
+        "litigation",
+        "rule",
+        "redirect",
+        "人民法院",
+    )
 
 
 def test_exclusion_beats_channel_rules() -> None:
     hits = [
-        make_hit("R-X", kind="exclusion", channel=None, disposition="no_longer_accepted", priority=130,
-                 target_body="原复核机关"),
+        make_hit(
+            "R-X",
+            kind="exclusion",
+            channel=None,
+            disposition="no_longer_accepted",
+            priority=130,
+            target_body="原复核机关",
+        ),
         make_hit("R-C", channel="ordinary", priority=10),
     ]
     p = run(hits)
@@ -50,7 +61,10 @@ def test_exclusion_beats_channel_rules() -> None:
 
 
 def test_higher_priority_channel_rule_wins_and_conflict_is_reviewed() -> None:
-    hits = [make_hit("R-A", channel="arbitration", priority=80), make_hit("R-L", channel="litigation", priority=60)]
+    hits = [
+        make_hit("R-A", channel="arbitration", priority=80),
+        make_hit("R-L", channel="litigation", priority=60),
+    ]
     p = run(hits)
     assert p.channel == "arbitration"
     assert "conflicting_rules" in {r.code for r in p.review_reasons}
@@ -58,8 +72,10 @@ def test_higher_priority_channel_rule_wins_and_conflict_is_reviewed() -> None:
 
 @pytest.mark.parametrize(
     ("category", "channel"),
-    [({"accusation": 0.8, "appeal": 0.15, "suggestion": 0.05}, "discipline"),
-     ({"suggestion": 0.8, "appeal": 0.15, "accusation": 0.05}, "suggestion")],
+    [
+        ({"accusation": 0.8, "appeal": 0.15, "suggestion": 0.05}, "discipline"),
+        ({"suggestion": 0.8, "appeal": 0.15, "accusation": 0.05}, "suggestion"),
+    ],
     ids=["accusation->discipline", "suggestion->suggestion"],
 )
 def test_category_sets_the_channel(category: dict[str, float], channel: str) -> None:
@@ -91,8 +107,14 @@ def test_discipline_rule_against_an_appeal_verdict_is_reviewed() -> None:
     ("scores", "code"),
     [
         (make_scores(category={"appeal": 0.4, "suggestion": 0.35, "accusation": 0.25}), "low_confidence"),
-        (make_scores(department={"housing": 0.5, "urban_management": 0.45, "transport": 0.05}), "small_margin"),
-        (make_scores(department={"housing": 0.32, "urban_management": 0.3, "transport": 0.38}), "small_margin"),
+        (
+            make_scores(department={"housing": 0.5, "urban_management": 0.45, "transport": 0.05}),
+            "small_margin",
+        ),
+        (
+            make_scores(department={"housing": 0.32, "urban_management": 0.3, "transport": 0.38}),
+            "small_margin",
+        ),
         (make_scores(channel={"duty_request": 0.4, "ordinary": 0.35, "suggestion": 0.25}), "low_confidence"),
     ],
     ids=["category-low", "department-margin", "department-close", "channel-low"],
@@ -104,8 +126,11 @@ def test_uncertain_heads_need_review(scores, code: str) -> None:  # type: ignore
 
 @pytest.mark.parametrize(
     ("flags", "code"),
-    [(["urgent"], "urgent"), (["multiple_matters"], "multiple_matters"),
-     (["representatives_over_limit", "procedural"], "procedural_flag")],
+    [
+        (["urgent"], "urgent"),
+        (["multiple_matters"], "multiple_matters"),
+        (["representatives_over_limit", "procedural"], "procedural_flag"),
+    ],
     ids=["urgent", "multi", "representatives"],
 )
 def test_flags_need_review(flags: list[str], code: str) -> None:
@@ -136,6 +161,11 @@ def test_deadlines_follow_the_route() -> None:
 
 def test_thresholds_are_config() -> None:
     scores = make_scores(category={"appeal": 0.6, "suggestion": 0.3, "accusation": 0.1})
-    assert not any(r.code == "low_confidence" and "类别" in r.message for r in run(scores=scores).review_reasons)
+    assert not any(
+        r.code == "low_confidence" and "类别" in r.message for r in run(scores=scores).review_reasons
+    )
     strict = ProposalConfig(min_confidence=0.7)
-    assert any(r.code == "low_confidence" and "类别" in r.message for r in run(scores=scores, config=strict).review_reasons)
+    assert any(
+        r.code == "low_confidence" and "类别" in r.message
+        for r in run(scores=scores, config=strict).review_reasons
+    )

@@ -42,7 +42,9 @@ def test_identical_after_save_and_load(router: Router, tmp_path: Path) -> None:
     assert [p.model_dump() for p in in_memory.propose_many(LETTERS)] == [
         p.model_dump() for p in reloaded.propose_many(LETTERS)
     ]
-    assert [p.model_dump() for p in reloaded.propose_many(LETTERS)] == [p.model_dump() for p in router.propose_many(LETTERS)]
+    assert [p.model_dump() for p in reloaded.propose_many(LETTERS)] == [
+        p.model_dump() for p in router.propose_many(LETTERS)
+    ]
 
 
 def test_proposal_round_trips_through_json(router: Router) -> None:

@@ -165,7 +165,9 @@ def test_auditing_before_deciding_queues_instead_of_deadlocking(factory: session
         barrier.wait()
         if i == 0:
             with session_scope(factory) as session:
-                append_event(session, actor="li.ming", action="view_confidential", object=f"letter:{letter_id}")
+                append_event(
+                    session, actor="li.ming", action="view_confidential", object=f"letter:{letter_id}"
+                )
                 viewed.set()
                 time.sleep(0.5)  # the other officer's decide starts meanwhile
                 return decide(session, letter_id, expected_version=2, decided_by="li.ming", **AGREE).id

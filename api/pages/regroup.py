@@ -85,6 +85,22 @@ def _message(exc: Exception) -> tuple[str, int]:
     return str(exc), 422
 
 
+def _refused(
+    request: Request,
+    session: Any,
+    user: Any,
+    catalogue: Catalogue,
+    case_number: str,
+    exc: Exception,
+    form: dict[str, Any],
+) -> Response:
+    """The page again, with why the split or merge was refused and what the officer had entered."""
+    session.rollback()
+    message, status = _message(exc)
+    bundle = _open(session, user, case_number)
+    return _page(request, user, bundle, catalogue, error=message, form=form, status_code=status)
+
+
 @router.get("/letters/{case_number}/regroup")
 def regroup_page(
     case_number: str,
@@ -148,10 +164,7 @@ def split_page(
         )
         bundles = workflows.split_letter(session, router_, user, case_number, payload)
     except (ValidationError, ValueError, StoreError) as exc:
-        session.rollback()
-        message, status = _message(exc)
-        bundle = _open(session, user, case_number)
-        return _page(request, user, bundle, catalogue, error=message, form=form, status_code=status)
+        return _refused(request, session, user, catalogue, case_number, exc, form)
     return RedirectResponse(f"/letters/{bundles[1].letter.case_number}", status_code=303)
 
 
@@ -179,16 +192,13 @@ def merge_page(
         )
         workflows.merge_letters(session, router_, user, case_number, payload)
     except (ValidationError, StoreError) as exc:
-        session.rollback()
-        message, status = _message(exc)
-        bundle = _open(session, user, case_number)
-        return _page(
+        return _refused(
             request,
+            session,
             user,
-            bundle,
             catalogue,
-            error=message,
-            form={"merge": other_case_number, "reason": reason},
-            status_code=status,
+            case_number,
+            exc,
+            {"merge": other_case_number, "reason": reason},
         )
     return RedirectResponse(f"/letters/{case_number}", status_code=303)

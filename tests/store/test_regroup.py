@@ -45,6 +45,21 @@ def _with_pages(session: Session, storage: Path, letter_id: int, n: int) -> None
     add_letter_pages(session, letter_id, pages)
 
 
+def _accept(session: Session, letter: Letter) -> None:
+    """Confirm the letter's proposal as it stands, as the officer ``officer``."""
+    decide(
+        session,
+        letter.id,
+        expected_version=letter.version,
+        decided_by="officer",
+        category="appeal",
+        domain="城乡建设",
+        department="housing",
+        channel="ordinary",
+        disposition="accept",
+    )
+
+
 def _events(session: Session, action: str) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
@@ -168,17 +183,7 @@ def test_decided_letters_are_corrected_by_decision_not_regrouped(session: Sessio
     other = _letter(session, SECOND)
     add_proposal(session, letter.id, make_proposal())
     session.refresh(letter)
-    decide(
-        session,
-        letter.id,
-        expected_version=letter.version,
-        decided_by="officer",
-        category="appeal",
-        domain="城乡建设",
-        department="housing",
-        channel="ordinary",
-        disposition="accept",
-    )
+    _accept(session, letter)
     session.refresh(letter)
     with pytest.raises(InvalidStateError, match="only pending"):
         split_letter(
@@ -266,14 +271,4 @@ def test_a_merged_letter_is_decided_through_the_letter_it_went_into(session: Ses
     )
     session.refresh(merged)
     with pytest.raises(InvalidStateError, match=f"merged into letter {keep.id}"):
-        decide(
-            session,
-            merged.id,
-            expected_version=merged.version,
-            decided_by="officer",
-            category="appeal",
-            domain="城乡建设",
-            department="housing",
-            channel="ordinary",
-            disposition="accept",
-        )
+        _accept(session, merged)

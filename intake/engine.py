@@ -31,6 +31,15 @@ R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
+# CPU per page inside a Dask worker, measured on one dense page (the same call after one warm-up
+# page, median of two): plain process 6.70 CPU s, multiprocessing worker 6.57, Dask worker
+# with one thread 6.94 of which its task thread 6.68; two Dask workers at once 7.5 (task thread
+# 7.05: two OCR processes share the caches and memory bandwidth). So a worker adds a few per cent,
+# not the doubling once seen in bench/batch.py (which timed each worker's first page, where
+# RapidOCR opened its ONNX sessions, and ran ONNX Runtime without its memory arena). Thread
+# oversubscription is not the cause: Dask's nanny already sets OMP/MKL/OPENBLAS_NUM_THREADS=1 and
+# OCR runs one ONNX thread per worker.
+#
 # Settings for the worker processes of a local cluster (Dask config keys, sent by each nanny to
 # its worker). The statistical profiler samples the task thread's stack every 10 ms from the
 # worker's event loop for the dashboard's profile page; measured on a dense OCR page under load,

@@ -67,7 +67,7 @@ def process_cpu_s(_: object = None) -> float:
 def workers_cpu_s(engine: InProcessEngine | DaskEngine) -> float:
     """CPU seconds used so far by the processes that run the tasks."""
     if isinstance(engine, DaskEngine):
-        return sum(engine.client.run(process_cpu_s).values())
+        return float(sum(engine.client.run(process_cpu_s).values()))
     return process_cpu_s()
 
 
@@ -199,6 +199,10 @@ def main() -> int:
         row = next(r for r in rows if r.kind == kind and r.workers == workers)
         return sum(o.cpu_s for o in row.summary.outcomes) / max(row.units, 1)
 
+    def cores(workers: int) -> float:
+        row = next(r for r in rows if r.kind == "image pages" and r.workers == workers)
+        return row.process_cpu / row.summary.elapsed_s
+
     page_1, page_2 = cpu("image pages", 1), cpu("image pages", 2)
     text_1, text_2 = cpu("text files", 1), cpu("text files", 2)
     pages_2 = next(r for r in rows if r.kind == "image pages" and r.workers == 2)
@@ -211,12 +215,14 @@ def main() -> int:
         f"done) are the cost, and SQLite takes one writer at a time; two workers took "
         f"{speedups['text files']:.2f}x the wall time speed of one.",
         f"- An OCR'd page costs {page_1:.2f} CPU s in one process and {page_2:.2f} CPU s in a Dask worker "
-        f"({page_2 / page_1:.2f}x); the workers' other threads (event loop, heartbeats) added "
-        f"{threads_2:.2f} s per page. On two otherwise idle cores two workers would OCR "
+        f"({page_2 / page_1:.2f}x; a task's CPU time counts every thread of its process, and the "
+        f"workers used {threads_2:.2f} s per page more between tasks). On two otherwise idle cores "
+        "two workers would OCR "
         f"{2 * page_1 / page_2:.2f}x as many pages per second as one (the ceiling column). The wall-clock "
         f"speed-up in this run was {speedups['image pages']:.2f}x, but on this shared machine the load "
         "from other work changed between the two runs, so that number measures the neighbours as much "
-        "as the scaling; CPU seconds per page do not depend on them.",
+        f"as the scaling: one worker got {cores(1):.2f} of a core while it ran, the two together "
+        f"{cores(2):.2f}. CPU seconds per page depend far less on them.",
     ]
     if page_2 > 1.3 * page_1:
         findings.append(

@@ -230,7 +230,7 @@ def profile_page(config: OcrConfig, reference: str, image: object) -> Profile:
         shapes.append(tuple(batch.shape))  # type: ignore[attr-defined]
         return run(self, batch)  # type: ignore[arg-type]
 
-    OrtInferSession.__call__ = run_and_record  # type: ignore[method-assign]
+    OrtInferSession.__call__ = run_and_record  # type: ignore[method-assign,assignment]
     try:
         scan = degrade(image, PRESETS["mild"], seed=0)  # type: ignore[arg-type]
         c0, t0 = time.process_time(), time.perf_counter()
@@ -339,7 +339,7 @@ def score_interleaved(
 
 def profile_lines(prof: Profile) -> list[str]:
     rapid = prof.stages.get("all RapidOCR calls", Stage())
-    table = [
+    table: list[tuple[str, object, str, str]] = [
         (label, st.calls, f"{st.cpu:.2f}", f"{st.cpu / prof.cpu:.0%}")
         for label, st in prof.stages.items()
         if label != "all RapidOCR calls"

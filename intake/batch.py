@@ -145,6 +145,20 @@ class BatchSummary:
     workers: int = 1
     outcomes: list[FileOutcome] = field(default_factory=list)
 
+    def add(self, outcome: FileOutcome) -> None:
+        """Count one file's outcome: done and failed files were processed now, skipped ones not."""
+        self.outcomes.append(outcome)
+        if outcome.status == "done":
+            self.processed += 1
+            self.letters += outcome.letters
+            self.pages += outcome.pages
+            self.needs_review += outcome.needs_review
+        elif outcome.status == "failed":
+            self.processed += 1
+            self.failures.append(
+                Failure(name=outcome.name, reason=outcome.reason or "", file_id=outcome.file_id)
+            )
+
     @property
     def letters_per_hour(self) -> float:
         """Letters registered per hour of wall-clock time in this run."""
@@ -864,27 +878,17 @@ def run_batch(
     if ocr_config is None and summary.workers > 1:
         ocr_config = OcrConfig(intra_op_threads=1)
     try:
+        task: Callable[[int], FileOutcome]
         if engine.name == "in-process":
-            loaded: list[Router] = []
-
-            def router() -> Router:
-                if not loaded:
-                    loaded.append(router_loader())
-                return loaded[0]
-
-            def fn(file_id: int) -> FileOutcome:
-                return process_file(
-                    file_id,
-                    session_factory=session_factory,
-                    router=router,
-                    storage_dir=storage_dir,
-                    limits=limits,
-                    ocr_config=ocr_config,
-                    actor=actor,
-                    received_on=received_on,
-                )
-
-            task: Callable[[int], FileOutcome] = fn
+            task = _local_task(
+                session_factory=session_factory,
+                router_loader=router_loader,
+                storage_dir=storage_dir,
+                limits=limits,
+                ocr_config=ocr_config,
+                actor=actor,
+                received_on=received_on,
+            )
         else:
             url = database_url or _url_of(session_factory)
             task = _Task(
@@ -901,17 +905,7 @@ def run_batch(
         bar = tqdm(total=len(todo), unit="file", disable=_no_bar(progress), dynamic_ncols=True)
         try:
             for outcome in engine.map_unordered(task, todo):
-                summary.outcomes.append(outcome)
-                if outcome.status == "done":
-                    summary.processed += 1
-                    summary.letters += outcome.letters
-                    summary.pages += outcome.pages
-                    summary.needs_review += outcome.needs_review
-                elif outcome.status == "failed":
-                    summary.processed += 1
-                    summary.failures.append(
-                        Failure(name=outcome.name, reason=outcome.reason or "", file_id=outcome.file_id)
-                    )
+                summary.add(outcome)
                 bar.update(1)
                 bar.set_postfix(letters=summary.letters, failed=len(summary.failures), refresh=False)
         finally:
@@ -944,6 +938,43 @@ def _url_of(session_factory: sessionmaker[Session]) -> str:
             "(sqlite:///path) or PostgreSQL, or run with one worker"
         )
     return url
+
+
+def _local_task(
+    *,
+    session_factory: sessionmaker[Session],
+    router_loader: Callable[[], Router],
+    storage_dir: Path,
+    limits: ReadLimits,
+    ocr_config: OcrConfig | None,
+    actor: str,
+    received_on: dt.date | None,
+) -> Callable[[int], FileOutcome]:
+    """:func:`process_file` in this process over file ids (what both runners map over).
+
+    The router is loaded once, by the first file that has letters to route: a run whose files
+    are all taken by other workers or unreadable never loads a model.
+    """
+    loaded: list[Router] = []
+
+    def router() -> Router:
+        if not loaded:
+            loaded.append(router_loader())
+        return loaded[0]
+
+    def task(file_id: int) -> FileOutcome:
+        return process_file(
+            file_id,
+            session_factory=session_factory,
+            router=router,
+            storage_dir=storage_dir,
+            limits=limits,
+            ocr_config=ocr_config,
+            actor=actor,
+            received_on=received_on,
+        )
+
+    return task
 
 
 # ---------------------------------------------------------------------------------------------
@@ -987,13 +1018,15 @@ def triage_batch(
         released = release_dead_claims(session, stale_after=stale_after, batch_id=batch_id)
     if released:
         log.info("batch %s: released %d file(s) claimed by workers that are gone", batch_id, released)
-    loaded: list[Router] = []
-
-    def router() -> Router:
-        if not loaded:
-            loaded.append(router_loader())
-        return loaded[0]
-
+    task = _local_task(
+        session_factory=session_factory,
+        router_loader=router_loader,
+        storage_dir=storage_dir,
+        limits=limits,
+        ocr_config=ocr_config,
+        actor=actor,
+        received_on=received_on,
+    )
     tried: set[int] = set()
     while True:
         # Asked again after each pass: a claim released meanwhile (a dead sibling) is picked up too.
@@ -1007,26 +1040,6 @@ def triage_batch(
             break
         for file_id in todo:
             tried.add(file_id)
-            outcome = process_file(
-                file_id,
-                session_factory=session_factory,
-                router=router,
-                storage_dir=storage_dir,
-                limits=limits,
-                ocr_config=ocr_config,
-                actor=actor,
-                received_on=received_on,
-            )
-            summary.outcomes.append(outcome)
-            if outcome.status == "done":
-                summary.processed += 1
-                summary.letters += outcome.letters
-                summary.pages += outcome.pages
-                summary.needs_review += outcome.needs_review
-            elif outcome.status == "failed":
-                summary.processed += 1
-                summary.failures.append(
-                    Failure(name=outcome.name, reason=outcome.reason or "", file_id=outcome.file_id)
-                )
+            summary.add(task(file_id))
     summary.elapsed_s = time.perf_counter() - started
     return summary

@@ -22,16 +22,21 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from intake.batch import BatchSummary
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXPORT_FORMATS = ("csv", "jsonl", "xlsx")
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -90,6 +95,41 @@ def _router_loader(model: Path | None) -> Any:
     return loader
 
 
+def _storage_and_model_options(func: F) -> F:
+    func = click.option(
+        "--model",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="model folder to use instead of the one in service",
+    )(func)
+    return click.option(
+        "--storage-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="where source files are kept by hash (default: XINFANG_STORAGE_DIR)",
+    )(func)
+
+
+def _stale_after_option(func: F) -> F:
+    return click.option(
+        "--stale-after",
+        type=click.IntRange(min=0),
+        default=3600,
+        show_default=True,
+        help="seconds after which a claim by a worker on another machine counts as abandoned",
+    )(func)
+
+
+def _storage(storage_dir: Path | None) -> Path:
+    return Path(storage_dir or get_settings().storage_dir).resolve()
+
+
+def _echo_summary(summary: BatchSummary, *, as_json: bool, indent: int | None) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=indent))
+    else:
+        click.echo(summary.render())
+
+
 # --- xinfang triage -----------------------------------------------------------------------------
 
 
@@ -114,30 +154,14 @@ def _router_loader(model: Path | None) -> Any:
     default=None,
     help="SQLAlchemy URL of the database (default: XINFANG_DATABASE_URL)",
 )
-@click.option(
-    "--storage-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="where source files are kept by hash (default: XINFANG_STORAGE_DIR)",
-)
-@click.option(
-    "--model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="model folder to use instead of the one in service",
-)
+@_storage_and_model_options
 @click.option(
     "--received-on",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="day the letters arrived (YYYY-MM-DD), starts the statutory clocks; default today",
 )
 @click.option("--retry-failed", is_flag=True, help="try files again that failed in an earlier run")
-@click.option(
-    "--stale-after",
-    type=click.IntRange(min=0),
-    default=3600,
-    show_default=True,
-    help="seconds after which a claim by a worker on another machine counts as abandoned",
-)
+@_stale_after_option
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def triage(
     paths: Sequence[Path],
@@ -159,14 +183,14 @@ def triage(
     if missing:
         raise click.ClickException(f"no such file or folder: {', '.join(missing)}; nothing was triaged")
     loader = _router_loader(model)
-    storage = storage_dir or get_settings().storage_dir
+    storage = _storage(storage_dir)
     with _factory(database_url) as factory:
         try:
             summary = run_batch(
                 list(paths),
                 session_factory=factory,
                 router_loader=loader,
-                storage_dir=Path(storage).resolve(),
+                storage_dir=storage,
                 workers=workers,
                 scheduler_address=scheduler,
                 received_on=received_on.date() if received_on else None,
@@ -177,10 +201,7 @@ def triage(
             )
         except IntakeError as exc:
             raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(summary.render())
+    _echo_summary(summary, as_json=as_json, indent=2)
 
 
 # --- xinfang batches ----------------------------------------------------------------------------
@@ -243,24 +264,8 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
 @batches.command("resume")
 @click.argument("batch_ids", metavar="BATCH_ID...", nargs=-1, required=True, type=int)
 @click.option("--database-url", metavar="URL", default=None, help="SQLAlchemy URL of the database")
-@click.option(
-    "--storage-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="where source files are kept by hash (default: XINFANG_STORAGE_DIR)",
-)
-@click.option(
-    "--model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="model folder to use instead of the one in service",
-)
-@click.option(
-    "--stale-after",
-    type=click.IntRange(min=0),
-    default=3600,
-    show_default=True,
-    help="seconds after which a claim by a worker on another machine counts as abandoned",
-)
+@_storage_and_model_options
+@_stale_after_option
 @click.option("--json", "as_json", is_flag=True, help="print the summaries as JSON, one line per batch")
 def batches_resume(
     batch_ids: Sequence[int],
@@ -278,7 +283,7 @@ def batches_resume(
     from intake.errors import IntakeError
 
     loader = _router_loader(model)
-    storage = storage_dir or get_settings().storage_dir
+    storage = _storage(storage_dir)
     with _factory(database_url) as factory:
         for batch_id in batch_ids:
             try:
@@ -286,15 +291,13 @@ def batches_resume(
                     batch_id,
                     session_factory=factory,
                     router_loader=loader,
-                    storage_dir=Path(storage).resolve(),
+                    storage_dir=storage,
                     stale_after=dt.timedelta(seconds=stale_after),
                 )
             except IntakeError as exc:
                 raise click.ClickException(str(exc)) from exc
-            if as_json:
-                click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
-            else:
-                click.echo(summary.render())
+            # one line per batch, so a caller can read the summaries as JSON lines
+            _echo_summary(summary, as_json=as_json, indent=None)
 
 
 # --- xinfang export -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from factories import save_tiny_model
 from fastapi.testclient import TestClient
+from live_server import chromium, needs_chromium, open_page, serve, shot, sign_in
 from sqlalchemy import func, select
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, PASSWORD, make_settings
 
@@ -434,45 +435,20 @@ def test_who_may_see_resume_and_export_a_real_batch(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason="needs Debian's Chromium: apt-get install chromium"
-)
+@needs_chromium
 def test_browser_uploads_a_file_and_watches_the_batch_finish(
     batch_settings: Settings, standin_router: Any, users: dict[str, str], tmp_path: Path
 ) -> None:
     """Debian's Chromium (Playwright) uploads through the page; the page polls until the batch is done."""
-    import threading
-
-    import uvicorn
-
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    from test_api_browser import CHROMIUM_ARGS, shot
-
-    app = create_app(batch_settings, router=standin_router)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
-        time.sleep(0.05)
     letter = tmp_path / "来信一.txt"
     letter.write_text(WAGES_TEXT, encoding="utf-8")
     try:
-        with playwright_sync.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-            context.route(lambda url: not url.startswith(base), lambda route: route.abort())
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.goto(f"{base}/login")
-            page.fill("#username", "intake.officer")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/**")
+        with (
+            serve(create_app(batch_settings, router=standin_router)) as base,
+            chromium() as browser,
+            open_page(browser, allow=base, timeout_ms=20_000) as page,
+        ):
+            sign_in(page, base, "intake.officer")
             page.click("text=批量录入")
             page.wait_for_url(f"{base}/batches")
             page.set_input_files("#files", str(letter))
@@ -490,11 +466,7 @@ def test_browser_uploads_a_file_and_watches_the_batch_finish(
             link.click()
             page.wait_for_url(f"{base}/letters/{case}")
             assert "拖欠工资" in page.inner_text("#letter-text")
-            browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         batch_intake.stop_workers(grace=10)
 
 

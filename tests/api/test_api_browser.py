@@ -8,95 +8,42 @@ accusation. Screenshots of the main pages go to ``test-output/screenshots/``.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, PASSWORD, make_settings
+from live_server import chromium, needs_chromium, open_page, serve, shot, sign_in
+from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, make_settings
 
 from api.app import create_app
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, tiny_router: Any
 ) -> Iterator[str]:
-    import uvicorn
-
     path = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
     shutil.copyfile(sqlite_template, path)
     # The real pipeline (model, rulebook, deadlines), trained small: the pages show real proposals.
-    app = create_app(make_settings(f"sqlite:///{path}"), router=tiny_router)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(create_app(make_settings(f"sqlite:///{path}"), router=tiny_router)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    # Loopback only: a page that tried to reach anything else would fail the test here.
-    context.route(lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort())
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/**")
+    with open_page(browser) as pg:
+        yield pg
 
 
 def test_officer_registers_sees_reasons_and_corrects_the_department(live_server: str, page: Any) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from live_server import chromium, needs_chromium, open_page, serve, shot
+from live_server import sign_in as sign_in_page
 from web_factories import ARBITRATION_TEXT, PASSWORD, letter_payload, make_settings
 
 from api.app import create_app
@@ -377,82 +376,50 @@ def test_a_promotion_that_needs_the_shared_data_says_where_to_set_it(
 
 # -- the browser ------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.fixture
 def live_models(tmp_path: Path, sqlite_template: Path, models_dir: Path, tiny_data: Path) -> Iterator[str]:
-    import uvicorn
-
     db = tmp_path / "browser.sqlite3"
     shutil.copyfile(sqlite_template, db)
     app = create_app(make_settings(f"sqlite:///{db}", models_dir=models_dir, shared_data_dir=tiny_data))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(app) as base:
+        yield base
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium")
+@needs_chromium
 def test_an_analyst_promotes_a_version_in_the_browser(live_models: str, models_dir: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from test_api_browser import CHROMIUM_ARGS, shot
-
     base = live_models
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-        context.route(lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort())
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            page.goto(f"{base}/login?next=/models")
-            page.fill("#username", "analyst")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/models")
-            assert page.locator('#model-poor [data-state="in-service"]').count() == 1
-            good_f1 = page.inner_text('#model-good td[data-head="category"] strong')
-            poor_f1 = page.inner_text('#model-poor td[data-head="category"] strong')
-            assert float(good_f1) > float(poor_f1)
-            shot(page, "08-models")
-            page.click("#model-good a >> text=详情")
-            page.wait_for_url(f"{base}/models/good")
-            with page.expect_popup() as popup:
-                page.click("#report-link")
-            report = popup.value
-            report.wait_for_load_state()
-            assert "Model good" in report.inner_text("h1")
-            report.close()
-            page.fill("#promote-reason", "新一轮训练，各项指标更好")
-            page.click("#promote")
-            page.wait_for_url(f"{base}/models?promoted=good")
-            assert "模型 good 已投入使用" in page.inner_text("#notice")
-            assert page.locator('#model-good [data-state="in-service"]').count() == 1
-            assert "新一轮训练，各项指标更好" in page.inner_text("#history")
-            shot(page, "09-models-promoted")
-            page.goto(f"{base}/models/poor")
-            page.click("#promote")
-            page.wait_for_selector("#refusal")
-            assert "系统拒绝投入使用" in page.inner_text("#refusal")
-            shot(page, "10-model-refused")
-            page.fill("#force-reason", "对比线上效果")
-            page.click("#force")
-            page.wait_for_url(f"{base}/models?promoted=poor")
-        finally:
-            context.close()
-            browser.close()
+    with chromium() as browser, open_page(browser) as page:
+        sign_in_page(page, base, "analyst", then="/models")
+        assert page.locator('#model-poor [data-state="in-service"]').count() == 1
+        good_f1 = page.inner_text('#model-good td[data-head="category"] strong')
+        poor_f1 = page.inner_text('#model-poor td[data-head="category"] strong')
+        assert float(good_f1) > float(poor_f1)
+        shot(page, "08-models")
+        page.click("#model-good a >> text=详情")
+        page.wait_for_url(f"{base}/models/good")
+        with page.expect_popup() as popup:
+            page.click("#report-link")
+        report = popup.value
+        report.wait_for_load_state()
+        assert "Model good" in report.inner_text("h1")
+        report.close()
+        page.fill("#promote-reason", "新一轮训练，各项指标更好")
+        page.click("#promote")
+        page.wait_for_url(f"{base}/models?promoted=good")
+        assert "模型 good 已投入使用" in page.inner_text("#notice")
+        assert page.locator('#model-good [data-state="in-service"]').count() == 1
+        assert "新一轮训练，各项指标更好" in page.inner_text("#history")
+        shot(page, "09-models-promoted")
+        page.goto(f"{base}/models/poor")
+        page.click("#promote")
+        page.wait_for_selector("#refusal")
+        assert "系统拒绝投入使用" in page.inner_text("#refusal")
+        shot(page, "10-model-refused")
+        page.fill("#force-reason", "对比线上效果")
+        page.click("#force")
+        page.wait_for_url(f"{base}/models?promoted=poor")
     assert promoted_version(models_dir) == "poor"
     history = read_registry(models_dir)["history"]
     assert [(h["version"], h["actor"], h["forced"]) for h in history] == [

@@ -46,7 +46,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -56,6 +56,9 @@ from api import access
 from api.errors import ApiError, InvalidInput
 from api.settings import Settings
 from store.models import AuditEvent, Batch, Decision, Letter, Proposal, SourceFile, User
+
+if TYPE_CHECKING:
+    from fastapi.responses import Response
 
 log = logging.getLogger("xinfang.api")
 
@@ -702,3 +705,20 @@ def export_file(rows: Sequence[dict[str, Any]], fmt: ExportFormat) -> bytes:
 
 def export_filename(batch_id: int, fmt: str, masked: bool) -> str:
     return f"batch-{batch_id}-{'masked' if masked else 'unmasked'}.{fmt}"
+
+
+def export_download(session: Session, export: Export, batch_id: int, fmt: ExportFormat) -> Response:
+    """The export as a file to download, for the API and the batch page alike.
+
+    Commits the request's transaction first: the audit event of the export must be stored before
+    the data leaves.
+    """
+    from fastapi.responses import Response
+
+    session.commit()
+    name = export_filename(batch_id, fmt, export.masked)
+    return Response(
+        export_file(export.rows, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

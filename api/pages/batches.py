@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api import access, batch_intake
-from api.batch_intake import MEDIA_TYPES, BatchProgress, Upload
+from api.batch_intake import BatchProgress, Upload
 from api.deps import SessionDep, SettingsDep, page_role
 from api.errors import ApiError
 from api.pages.csrf import CsrfChecked
@@ -133,11 +133,4 @@ def export_page(
     format: Literal["csv", "jsonl", "xlsx"] = "csv",
 ) -> Response:
     export = batch_intake.export_rows(session, user, batch_id, fmt=format)
-    # The audit event is committed before the data leaves.
-    session.commit()
-    name = batch_intake.export_filename(batch_id, format, export.masked)
-    return Response(
-        batch_intake.export_file(export.rows, format),
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
-    )
+    return batch_intake.export_download(session, export, batch_id, format)

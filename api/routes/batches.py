@@ -130,11 +130,4 @@ def export_batch(
     if format == "json":
         rows = [BatchExportRow.model_validate(r) for r in export.rows]
         return BatchExportPublic(data=rows, count=len(rows), masked=export.masked)
-    # The audit event must be committed before the data leaves.
-    session.commit()
-    name = batch_intake.export_filename(batch_id, format, export.masked)
-    return Response(
-        batch_intake.export_file(export.rows, format),
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
-    )
+    return batch_intake.export_download(session, export, batch_id, format)

@@ -179,7 +179,7 @@ def letter_bundles_for_ids(
         .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
         .outerjoin(Decision, Decision.id == newest_d.c.row_id)
         .where(Letter.id.in_(letter_ids))
-    ).tuples()
+    )
     return {letter.id: (letter, decision) for letter, decision in rows}
 
 

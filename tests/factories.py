@@ -44,7 +44,10 @@ TINY_OVERRIDES = (
 )
 
 
-def tiny_examples() -> list[Example]:
+Labelled = tuple[str, str, str, str, str]  # text, category, domain, department, channel
+
+
+def tiny_examples(letters: Sequence[Labelled] = TINY_LETTERS) -> list[Example]:
     return [
         Example(
             id=f"t{i}",
@@ -56,12 +59,12 @@ def tiny_examples() -> list[Example]:
             department=department,
             channel=channel,
         )
-        for i, (text, category, domain, department, channel) in enumerate(TINY_LETTERS)
+        for i, (text, category, domain, department, channel) in enumerate(letters)
     ]
 
 
-def train_tiny_model(version: str = "tiny-test") -> TriageModel:
-    return fit_model(tiny_examples(), load_config(DEFAULT_CONFIG, TINY_OVERRIDES), version=version)
+def train_tiny_model(version: str = "tiny-test", letters: Sequence[Labelled] = TINY_LETTERS) -> TriageModel:
+    return fit_model(tiny_examples(letters), load_config(DEFAULT_CONFIG, TINY_OVERRIDES), version=version)
 
 
 def save_tiny_model(folder: Path, model: TriageModel | None = None) -> Path:
@@ -75,9 +78,9 @@ def save_tiny_model(folder: Path, model: TriageModel | None = None) -> Path:
     )
 
 
-def train_tiny_router(folder: Path) -> Router:
-    """Fit, save and load a router on :data:`TINY_LETTERS`; ``folder`` receives the model files."""
-    return Router.load(save_tiny_model(folder))
+def train_tiny_router(folder: Path, letters: Sequence[Labelled] = TINY_LETTERS) -> Router:
+    """Fit, save and load a router on ``letters``; ``folder`` receives the model files."""
+    return Router.load(save_tiny_model(folder, train_tiny_model(letters=letters)))
 
 
 def make_letter(text: str = "小区物业乱收停车费，请住建局查处。", **fields: object) -> Letter:

@@ -1,5 +1,7 @@
 """Train a real ``routing.router.Router`` on a dozen inline letters, for the web tests.
 
+Unlike :data:`factories.TINY_LETTERS`, the accusations here are proposed for the housing bureau, so
+the web tests can show that housing's own handler cannot open an accusation about it.
 It goes through the same ``training.train.fit_model``, ``classifier.persistence.save_model`` and
 ``Router.load`` as the shipped model, so the web layer is exercised with genuine predictions,
 evidence words and rule hits; the model is only tiny.
@@ -9,12 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from classifier.persistence import save_model
-from classifier.segment import DEFAULT_USER_DICT
+import factories
+
 from routing.router import Router
-from training.config import DEFAULT_CONFIG, dump_toml, load_config
-from training.datasets import Example
-from training.train import fit_model
 
 WAGES = ("appeal", "劳动和社会保障", "hr_social_security", "arbitration")
 
@@ -36,34 +35,7 @@ LETTERS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 # fmt: on
 
-OVERRIDES = (
-    "features.min_df=1",
-    "data.duty_examples=false",
-    *(f"heads.{h}.calibration_cv=2" for h in ("category", "domain", "department", "channel")),
-)
-
 
 def train_tiny_router(folder: Path) -> Router:
     """Fit, save and load a router on :data:`LETTERS`; ``folder`` receives the model files."""
-    config = load_config(DEFAULT_CONFIG, OVERRIDES)
-    examples = [
-        Example(
-            id=f"t{i}",
-            title="",
-            text=text,
-            group=f"g{i}",
-            domain=domain,
-            category=category,
-            department=department,
-            channel=channel,
-        )
-        for i, (text, category, domain, department, channel) in enumerate(LETTERS)
-    ]
-    model = fit_model(examples, config, version="tiny-test")
-    save_model(
-        model,
-        folder,
-        config_text=dump_toml(config),
-        userdict_text=Path(DEFAULT_USER_DICT).read_text(encoding="utf-8"),
-    )
-    return Router.load(folder)
+    return factories.train_tiny_router(folder, LETTERS)

@@ -9,6 +9,17 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated once per test session; tests copy the file (a copy costs far
+    less than a migration)."""
+    from store.db import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real letters in ../shared/data; tests that need them skip on a fresh clone."""
     if not (SHARED_DATA / "messages.csv").exists():

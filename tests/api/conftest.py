@@ -44,9 +44,10 @@ HANDLER_DEPARTMENT = "housing"
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    upgrade(f"sqlite:///{path}")
+def sqlite_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated template (tests/conftest.py) with one account per role added."""
+    path = tmp_path_factory.mktemp("template") / "with-users.sqlite3"
+    shutil.copyfile(sqlite_template, path)
     add_users(f"sqlite:///{path}")  # argon2 hashing is slow on purpose: do it once, copy the file
     return path
 

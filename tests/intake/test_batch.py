@@ -61,13 +61,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("batch-template") / "migrated.sqlite3"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 def _pg_engine() -> object:
     url = make_url(PG_URL)
     if url.drivername == "postgresql":

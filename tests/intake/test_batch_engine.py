@@ -28,7 +28,6 @@ from test_batch import (  # noqa: F401  (fixtures)
     db_url,
     fresh_database,
     letters_by_file,
-    sqlite_template,
     sqlite_url,
     tiny_model_dir,
     write_letters,
@@ -89,7 +88,7 @@ def _single_process(inbox: Path, tmp_path: Path, template: Path, model: Path) ->
 def test_two_local_worker_processes_give_the_single_process_result(
     sqlite_url: str,  # noqa: F811
     tiny_model_dir: Path,  # noqa: F811
-    sqlite_template: Path,  # noqa: F811
+    sqlite_template: Path,
     tmp_path: Path,
 ) -> None:
     """The embedded default: ``workers=2`` starts a LocalCluster of two processes, then stops it."""

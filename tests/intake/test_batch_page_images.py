@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +15,14 @@ import pytest
 from factories import TINY_LETTERS, save_tiny_model
 from intake_factories import png_bytes
 from PIL import Image
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from test_batch import fresh_database
 
 from intake.batch import RouterLoader, run_batch
 from intake.readers import encode_page_image
-from store.db import make_engine, make_session_factory, upgrade
+from store.db import make_engine, make_session_factory
 from store.files import read_page_image
 from store.models import Batch, Letter, LetterPage
 
@@ -37,53 +35,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pages-template") / "migrated.sqlite3"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-def _database(backend: str, tmp_path: Path, template: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        path = tmp_path / "pages.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    schema = f"xinfang_pages_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        rendered = url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-        upgrade(rendered)
-        yield rendered
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def factory(
-    request: pytest.FixtureRequest, tmp_path: Path, template: Path
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 ) -> Iterator[sessionmaker[Session]]:
-    for url in _database(request.param, tmp_path, template):
+    for url in fresh_database(request.param, tmp_path, sqlite_template):
         engine = make_engine(url)
         yield make_session_factory(engine)
         engine.dispose()
 
 
 @pytest.fixture
-def sqlite_factory(tmp_path: Path, template: Path) -> Iterator[sessionmaker[Session]]:
-    for url in _database("sqlite", tmp_path, template):
+def sqlite_factory(tmp_path: Path, sqlite_template: Path) -> Iterator[sessionmaker[Session]]:
+    for url in fresh_database("sqlite", tmp_path, sqlite_template):
         engine = make_engine(url)
         yield make_session_factory(engine)
         engine.dispose()

@@ -36,14 +36,6 @@ def _pg_admin_engine() -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite database migrated once per test session; tests get copies of the file."""
-    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 def _pg_schema_url(schema: str) -> str:
     return (
         make_url(PG_URL)
@@ -88,7 +80,7 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """The URL of a fresh database migrated to the newest revision."""
     if request.param == "sqlite":
         path = tmp_path / "xinfang.sqlite3"
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
     with _pg_schema() as url:

@@ -33,18 +33,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_data(tmp_path_factory.mktemp("tiny") / "data")
 
 
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("db") / "migrated.sqlite3"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def db_url(tmp_path: Path, _sqlite_template: Path) -> str:
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh migrated SQLite database of this test."""
     path = tmp_path / "xinfang.sqlite3"
-    shutil.copyfile(_sqlite_template, path)
+    shutil.copyfile(sqlite_template, path)
     return f"sqlite:///{path}"
 
 

@@ -23,6 +23,9 @@ class Letter(_Frozen):
     title: str = ""
     text: str = ""
     received_on: dt.date | None = None
+    accepted_on: dt.date | None = Field(
+        default=None, description="the day the office accepted the matter (受理); starts the 60-day clock"
+    )
     form: Literal["letter", "online", "visit", "call"] = "letter"
     visitors: int | None = Field(
         default=None, ge=1, description="number of people in a visit (第二十条第三款)"

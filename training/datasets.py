@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,10 @@ from training.errors import DataValidationError
 
 MESSAGES_FILE = "messages.csv"
 ANNOTATIONS_FILE = "annotations.jsonl"
+# Optional files: a data folder without them trains on the two above alone.
+CANDIDATES_FILE = "annotations_candidates.jsonl"  # more letters, rich in statutory matters, with facts
+FACTS_FILE = "facts.jsonl"  # legal facts (and a second annotator's labels) for annotations.jsonl
+UNLABELLED_FILE = "unlabeled_messages.csv"  # the text of the candidates' ``u…`` ids
 ANNOTATED_HEADS = ("category", "department", "channel")
 
 
@@ -46,6 +50,12 @@ class Example:
     urgent: int | None = None
     multi: int | None = None
     source: str = "annotation"  # "annotation" (shared data) or "decision" (an officer's final decision)
+    # Legal facts the letter states: tag -> an exact quote of the title or text (FACTS.md). None when
+    # the letter was not annotated for facts (an empty mapping: annotated, no fact stated).
+    facts: Mapping[str, str] | None = None
+    # The second annotator's labels where the letter was labelled twice; a disagreement marks a
+    # hard or noisy letter (the first pass stays the label).
+    second: Mapping[str, Any] | None = None
 
     @property
     def full_text(self) -> str:
@@ -74,41 +84,90 @@ def _require(data_dir: Path, name: str) -> Path:
     return path
 
 
-def load_examples(data_dir: Path) -> list[Example]:
-    """Join ``messages.csv`` and ``annotations.jsonl`` into one list of examples, in file order."""
-    data_dir = Path(data_dir)
-    annotations: dict[str, dict[str, object]] = {}
-    with _require(data_dir, ANNOTATIONS_FILE).open(encoding="utf-8") as f:
+def _read_jsonl(path: Path) -> dict[str, dict[str, Any]]:
+    records: dict[str, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataValidationError(f"{ANNOTATIONS_FILE}:{number} is not JSON: {exc}") from exc
-            annotations[str(record["id"])] = record
+                raise DataValidationError(f"{path.name}:{number} is not JSON: {exc}") from exc
+            if not isinstance(record, dict) or "id" not in record:
+                raise DataValidationError(f"{path.name}:{number} is not an object with an 'id'")
+            records[str(record["id"])] = record
+    return records
+
+
+def data_files(data_dir: Path) -> list[Path]:
+    """The files a training run reads from ``data_dir`` (the optional ones only where present)."""
+    data_dir = Path(data_dir)
+    optional = [data_dir / n for n in (CANDIDATES_FILE, FACTS_FILE, UNLABELLED_FILE)]
+    return [data_dir / MESSAGES_FILE, data_dir / ANNOTATIONS_FILE, *(p for p in optional if p.exists())]
+
+
+def _facts(record: Mapping[str, Any]) -> dict[str, str] | None:
+    facts = record.get("facts")
+    return None if facts is None else {str(k): str(v) for k, v in facts.items()}
+
+
+def load_examples(data_dir: Path) -> list[Example]:
+    """Join the shared letters and every annotation of them into one list of examples.
+
+    ``messages.csv`` rows come first, in file order, with the labels of ``annotations.jsonl`` or
+    ``annotations_candidates.jsonl`` and the facts of ``facts.jsonl`` where they have any; then the
+    candidates whose text is in ``unlabeled_messages.csv`` (ids ``u…``). Such a letter has no
+    ``group`` of its own: it takes the group of a shared letter with the same text, or its id.
+    """
+    data_dir = Path(data_dir)
+    annotations = _read_jsonl(_require(data_dir, ANNOTATIONS_FILE))
+    candidates = _read_jsonl(data_dir / CANDIDATES_FILE) if (data_dir / CANDIDATES_FILE).exists() else {}
+    facts = _read_jsonl(data_dir / FACTS_FILE) if (data_dir / FACTS_FILE).exists() else {}
+    both = sorted(set(annotations) & set(candidates))
+    if both:
+        raise DataValidationError(
+            f"letters annotated in both {ANNOTATIONS_FILE} and {CANDIDATES_FILE}: {_ids(both)}; keep one"
+        )
+    labelled = {**annotations, **candidates}
+
+    def example(row: Mapping[str, Any], group: str, domain: str | None) -> Example:
+        ann = labelled.pop(str(row["id"]), {})
+        fact_record = facts.pop(str(row["id"]), {})
+        return Example(
+            id=str(row["id"]),
+            title=row["title"] or "",
+            text=row["text"] or "",
+            group=group,
+            domain=domain,
+            category=ann.get("category"),
+            department=ann.get("department"),
+            channel=ann.get("channel"),
+            urgent=ann.get("urgent"),
+            multi=ann.get("multi"),
+            facts=_facts(ann) if "facts" in ann else _facts(fact_record),
+            second=fact_record.get("second"),
+        )
+
     examples = []
+    groups_by_text: dict[str, str] = {}
     with _require(data_dir, MESSAGES_FILE).open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            ann = annotations.pop(row["id"], {})
-            examples.append(
-                Example(
-                    id=row["id"],
-                    title=row["title"] or "",
-                    text=row["text"] or "",
-                    group=str(row["group"]),
-                    domain=row.get("domain") or None,
-                    category=ann.get("category"),  # type: ignore[arg-type]
-                    department=ann.get("department"),  # type: ignore[arg-type]
-                    channel=ann.get("channel"),  # type: ignore[arg-type]
-                    urgent=ann.get("urgent"),  # type: ignore[arg-type]
-                    multi=ann.get("multi"),  # type: ignore[arg-type]
-                )
-            )
-    if annotations:
-        orphans = sorted(annotations)[:10]
+            e = example(row, str(row["group"]), row.get("domain") or None)
+            groups_by_text.setdefault(text_key(e.title, e.text), e.group)
+            examples.append(e)
+    wanted = {i for i in labelled if i.startswith("u")}
+    if wanted:
+        with _require(data_dir, UNLABELLED_FILE).open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                if row["id"] in wanted:
+                    key = text_key(row["title"] or "", row["text"] or "")
+                    examples.append(example(row, groups_by_text.get(key, f"u:{row['id']}"), None))
+    orphans = sorted(labelled) + sorted(facts)
+    if orphans:
         raise DataValidationError(
-            f"{len(annotations)} annotations refer to letters missing from {MESSAGES_FILE}, e.g. {orphans}"
+            f"{len(orphans)} annotations refer to letters missing from {MESSAGES_FILE} / "
+            f"{UNLABELLED_FILE}, e.g. {orphans[:10]}"
         )
     return examples
 

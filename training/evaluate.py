@@ -27,7 +27,7 @@ from routing.engine import primary_channel_hit
 from routing.proposal import ProposalConfig
 from routing.router import Router
 from routing.schemas import Letter, RouteProposal
-from training.datasets import ANNOTATIONS_FILE, MESSAGES_FILE, Example, file_hash, group_split, ids_hash
+from training.datasets import Example, data_files, file_hash, group_split, ids_hash
 from training.errors import TrainingError
 from training.metrics import classification_metrics
 
@@ -75,7 +75,7 @@ def rebuild_data(model_dir: Path, *, data_dir: Path, database_url: str | None = 
             f"{model_dir} records no reproducible split (split method {split.get('method')!r}); "
             "retrain it with this version of `xinfang train` to evaluate it"
         )
-    here = file_hash([Path(data_dir) / MESSAGES_FILE, Path(data_dir) / ANNOTATIONS_FILE])
+    here = file_hash(data_files(Path(data_dir)))
     if meta.get("data_hash") != here:
         raise SplitMismatchError(
             f"the data in {data_dir} is not the data {model_dir.name} was trained on (data hash "

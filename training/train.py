@@ -30,12 +30,11 @@ from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from routing.codes import DOMAINS, Category, Channel
 from training.config import DEFAULT_CONFIG, dump_toml, load_config
 from training.datasets import (
-    ANNOTATIONS_FILE,
-    MESSAGES_FILE,
     DecisionLabel,
     Example,
     MergeReport,
     duty_examples,
+    data_files,
     file_hash,
     group_split,
     ids_hash,
@@ -133,7 +132,7 @@ def load_training_data(
         examples=examples,
         train=train_set,
         test=test_set,
-        data_hash=file_hash([Path(data_dir) / MESSAGES_FILE, Path(data_dir) / ANNOTATIONS_FILE]),
+        data_hash=file_hash(data_files(Path(data_dir))),
         merge=merge,
         decided_before=decided_before.isoformat() if decided_before else None,
     )

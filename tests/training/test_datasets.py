@@ -155,3 +155,57 @@ def test_the_same_text_on_both_sides_of_the_split_is_a_warning_with_both_ids() -
         "1 held-out letters have the same text as a training letter (test=train): t=b; give them one group "
         "in the data so they stay on one side"
     ]
+
+
+def test_candidates_facts_and_unlabelled_texts_join_the_examples(tmp_path: Path) -> None:
+    import json
+
+    folder = write_tiny_data(tmp_path, TINY[:4])
+    first = load_examples(folder)[0]
+    (folder / "facts.jsonl").write_text(
+        json.dumps({"id": first.id, "facts": {"court_pending": "起诉"}, "second": {"channel": "litigation"}})
+        + "\n",
+        encoding="utf-8",
+    )
+    (folder / "unlabeled_messages.csv").write_text(
+        "id,source,time,title,text,likes,dislikes,reply,reply_time\n"
+        f"u1,fj3,2019/1/1,{first.title},{first.text},0,0,,\n"
+        "u2,fj3,2019/1/1,无关,另一封信的正文内容,0,0,,\n",
+        encoding="utf-8",
+    )
+    (folder / "annotations_candidates.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "u1",
+                "category": "appeal",
+                "channel": "litigation",
+                "department": "court_procuratorate",
+                "urgent": 0,
+                "multi": 0,
+                "facts": {},
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    examples = {e.id: e for e in load_examples(folder)}
+    assert examples[first.id].facts == {"court_pending": "起诉"}
+    assert examples[first.id].second == {"channel": "litigation"}
+    # the same text as a shared letter: same group, so it can never sit across the split from it
+    assert examples["u1"].group == first.group and examples["u1"].channel == "litigation"
+    assert examples["u1"].facts == {} and "u2" not in examples
+    assert [e for e in examples.values() if e.facts is None]  # letters never annotated for facts
+
+
+def test_an_annotation_of_a_missing_candidate_letter_is_refused(tmp_path: Path) -> None:
+    import json
+
+    folder = write_tiny_data(tmp_path, TINY[:4])
+    (folder / "annotations_candidates.jsonl").write_text(
+        json.dumps({"id": "u9", "category": "appeal", "facts": {}}) + "\n", encoding="utf-8"
+    )
+    (folder / "unlabeled_messages.csv").write_text(
+        "id,source,time,title,text,likes,dislikes,reply,reply_time\n"
+    )
+    with pytest.raises(DataValidationError, match="u9"):
+        load_examples(folder)

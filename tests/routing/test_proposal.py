@@ -153,10 +153,12 @@ def test_unusable_input_is_never_confident() -> None:
 def test_deadlines_follow_the_route() -> None:
     ordinary = run(scores=make_scores(channel={"ordinary": 0.9, "duty_request": 0.1}))
     codes = [d.code for d in ordinary.deadlines]
-    assert codes[:2] == ["notify_acceptance", "object_to_misrouting"] and "conclude" in codes
+    assert codes[:3] == ["notify_acceptance", "forward", "object_to_misrouting"] and "conclude" in codes
     assert ordinary.deadlines[0].due == dt.date(2026, 12, 16)
-    litigation = run([make_hit(channel="litigation")])
-    assert "notify_acceptance" not in [d.code for d in litigation.deadlines]  # 第二十三条 last paragraph
+    litigation = {d.code: d for d in run([make_hit(channel="litigation")]).deadlines}
+    # 第二十三条第四款 takes out only the notice: the 转送 (第二十二条第二款) and 异议 clocks remain
+    assert "notify_acceptance" not in litigation
+    assert litigation["forward"].basis.startswith("第二十二条第二款") and "object_to_misrouting" in litigation
 
 
 def test_thresholds_are_config() -> None:

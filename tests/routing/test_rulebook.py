@@ -140,6 +140,47 @@ def test_regulation_articles_are_named_like_the_regulation(rulebook: Rulebook) -
             assert rule.legal_basis.article.startswith("第"), rule.id
 
 
+def test_a_pending_case_is_refused_on_the_practice_rule_and_anchored_where_it_is_routed(
+    rulebook: Rulebook,
+) -> None:
+    """R-BYSL-3: 第二十二条第二款 orders 转送 to the 政法部门, not 不予受理. The case stays in the court's
+    procedure (第三十一条第一项); 不予受理 itself is the practice rule, and the note says so."""
+    rule = rulebook.get("R-BYSL-3")
+    assert rule.legal_basis.source == REGULATION
+    assert rule.legal_basis.article == "第三十一条第一项"
+    assert "涉法涉诉信访事项未依法终结的，按照法律法规规定的程序处理" in rule.legal_basis.quote
+    assert "practice rule" in rule.note and "第十八条第三项" in rule.note
+    assert "人民法院" in (rule.target_body or "")
+
+
+def test_a_concluded_court_matter_is_no_longer_accepted_on_the_practice_rule(rulebook: Rulebook) -> None:
+    """R-BZSL-2: no article of the 条例 says 不再受理 for a 涉法涉诉 matter 依法终结 (第三十七条第三款 is
+    about counselling the writers), so the basis is the practice rule, marked as such."""
+    basis = rulebook.get("R-BZSL-2").legal_basis
+    assert basis.source != REGULATION and "两个不再受理" in basis.source
+    assert "关于依法处理涉法涉诉信访问题的意见" in basis.source
+    assert (basis.article, basis.quote) == ("清单第63项", "已依法终结的涉法涉诉信访事项")
+
+
+def test_court_complaints_cite_the_article_that_routes_them(rulebook: Rulebook) -> None:
+    """R-FY-01: 第二条 only says the 条例 binds the courts; 第二十二条第二款 sends 涉法涉诉信件 there."""
+    basis = rulebook.get("R-FY-01").legal_basis
+    assert basis.article.split("；")[0] == "第二十二条第二款"
+    assert "第二条" in basis.article.split("；")
+    assert basis.quote == "对收到的涉法涉诉信件，应当转送同级政法部门依法处理"
+
+
+def test_the_secrecy_clause_flags_accusations_but_routes_none(rulebook: Rulebook) -> None:
+    """第三十条第三款 is why discipline hits are confidential, never where they go."""
+    for rule in rulebook.active_rules:
+        if rule.channel == Channel.discipline:
+            assert not rule.legal_basis.article.startswith("第三十条第三款"), rule.id
+            assert "不得将信访人的检举、揭发材料" not in rule.legal_basis.quote, rule.id
+    jj03 = rulebook.get("R-JJ-03")
+    assert jj03.legal_basis.article == "第二十二条第二款"
+    assert "第三十条第三款" in jj03.note and "confidential" in jj03.flags
+
+
 # ----------------------------------------------------------------------------------- validation
 
 

@@ -5,7 +5,7 @@ other library in the process could change) and applies the domain user dictionar
 It is a small class rather than a function so that a fitted ``TfidfVectorizer`` can carry it
 inside a saved model; a lambda would not serialise.
 
-Two backends produce the same words:
+Three backends; the first two produce the same words:
 
 - ``"jieba"`` is the reference: ``jieba.Tokenizer().lcut(text, HMM=True)``.
 - ``"rjieba"`` builds the word graph and finds the best route in Rust (``rjieba``, the binding of
@@ -43,6 +43,18 @@ Two backends produce the same words:
   in ways the Rust route cannot be made to follow.
 
 ``tests/classifier/test_segment.py`` proves the identity on every real letter.
+
+- ``"rjieba-native"`` is jieba-rs's own cut, HMM included, over the same dictionary as ``"rjieba"``
+  (jieba's ``dict.txt``, the user entries with the reference's frequencies, the reference's
+  total; points 4 and 5). Points 1-3 stay open, so its words differ from jieba's on 506 of the
+  6,139 letters, but a domain classifier trained on them scores the same macro-F1 on held-out
+  letters (BENCHMARKS.md, "Segmentation"), and it skips the Python HMM that was most of the rjieba
+  backend's time. Deletions (frequency 0) are refused, as for ``"rjieba"``.
+
+rjieba has no call that reads a user dictionary file; both Rust backends get the user entries the
+way the reference does, through ``add_word`` with the frequencies from :func:`read_user_dict`
+(missing ones resolved by jieba's ``suggest_freq``). A saved model keeps the backend it was
+trained with (``Segmenter.__getstate__``), whatever the default is now.
 """
 
 from __future__ import annotations
@@ -51,7 +63,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,10 +74,13 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_USER_DICT = DATA_DIR / "userdict.txt"
 DEFAULT_STOPWORDS = DATA_DIR / "stopwords.txt"
 
-BACKENDS = ("jieba", "rjieba")
-# "rjieba" is the default: it gives jieba's exact words on every real letter (test_segment.py)
-# several times faster (BENCHMARKS.md, "Segmentation"); "jieba" stays as the reference.
-DEFAULT_BACKEND = "rjieba"
+BACKENDS = ("jieba", "rjieba", "rjieba-native")
+# The backends that give jieba's words token for token (tests/classifier/test_segment.py).
+EXACT_BACKENDS = ("jieba", "rjieba")
+# "rjieba-native" is the default: its words cost the domain head nothing measurable against
+# jieba's and it segments more than twice as fast as "rjieba" (BENCHMARKS.md, "Segmentation").
+# "rjieba" stays for jieba's exact words, "jieba" as the reference.
+DEFAULT_BACKEND = "rjieba-native"
 
 Entry = tuple[str, int | None, str | None]
 
@@ -300,31 +315,39 @@ def _check_rjieba_entries(entries: Iterable[Entry]) -> None:
             )
 
 
+def _rust_engine(entries: tuple[Entry, ...]) -> tuple[Any, int, frozenset[str]]:
+    """A jieba-rs engine holding jieba's ``dict.txt`` and the user entries, as the reference counts them.
+
+    Returns the engine, the reference's total frequency and the words it holds. The main dictionary
+    is jieba's own file (point 4 of the module docstring), user entries get the reference's
+    frequencies, and the total is padded to the reference's (point 5); both Rust backends share it.
+    """
+    import rjieba
+
+    user = _resolve_frequencies(entries)
+    main = _main_dictionary()
+    # rjieba's stub leaves empty() unannotated; it returns a Jieba without a dictionary.
+    engine: rjieba.Jieba = rjieba.Jieba.empty()  # type: ignore[no-untyped-call]
+    final: dict[str, int] = {}
+    reference_total = 0
+    for word, freq, tag in (*main, *user):
+        engine.add_word(word, freq, tag)
+        final[word] = freq
+        reference_total += freq
+    padding = reference_total - sum(final.values())
+    if padding:
+        engine.add_word(_TOTAL_PAD_WORD, padding, None)
+    return engine, reference_total, frozenset(final)
+
+
 class _RJiebaEngine:
     """jieba's algorithm with the route in Rust; the five differences of the module docstring closed."""
 
     def __init__(self, entries: tuple[Entry, ...]) -> None:
-        import rjieba
-
         _check_rjieba_entries(entries)
-        user = _resolve_frequencies(entries)
-        main = _main_dictionary()
-
-        # rjieba's stub leaves empty() unannotated; it returns a Jieba without a dictionary.
-        engine: rjieba.Jieba = rjieba.Jieba.empty()  # type: ignore[no-untyped-call]
-        final: dict[str, int] = {}
-        reference_total = 0
-        for word, freq, tag in (*main, *user):
-            engine.add_word(word, freq, tag)
-            final[word] = freq
-            reference_total += freq
-        padding = reference_total - sum(final.values())
-        if padding:
-            engine.add_word(_TOTAL_PAD_WORD, padding, None)
-        self._engine = engine
-        self.total = reference_total
+        self._engine, self.total, words = _rust_engine(entries)
         # Latin-and-digit words the route may return whole; any other such token is a joined run.
-        self._alnum_words = frozenset(w for w in final if len(w) > 1 and w.isascii() and w.isalnum())
+        self._alnum_words = frozenset(w for w in words if len(w) > 1 and w.isascii() and w.isalnum())
 
     def cut(self, text: str) -> list[str]:
         words: list[str] = []
@@ -368,9 +391,47 @@ class _RJiebaEngine:
         return words
 
 
-_ENGINES: dict[str, type[_JiebaEngine] | type[_RJiebaEngine]] = {
+def _check_native_entries(entries: Iterable[Entry]) -> None:
+    """Refuse deletions for the rjieba-native backend.
+
+    Resolving a missing frequency goes through a jieba tokenizer, and jieba records a deleted word
+    in a set shared by the whole process, which would change the other backends' words.
+    """
+    for word, freq, _ in entries:
+        if freq == 0:
+            raise SegmenterError(
+                f"user entry {word!r} has frequency 0 (a deletion); the rjieba-native backend does not "
+                "delete words. Give it a positive frequency or use backend='jieba'."
+            )
+
+
+class _RJiebaNativeEngine:
+    """jieba-rs's own cut, HMM included, over the dictionary of the rjieba backend.
+
+    The words are not always jieba's (points 1-3 of the module docstring are left open: jieba-rs's
+    blocks, its rounded HMM, Latin runs kept whole); BENCHMARKS.md ("Segmentation") counts the
+    letters where they differ and what that does to the domain head. The engine is a private
+    ``rjieba.Jieba``, never rjieba's process-global one.
+    """
+
+    def __init__(self, entries: tuple[Entry, ...]) -> None:
+        _check_native_entries(entries)
+        self._engine, self.total, _ = _rust_engine(entries)
+
+    def cut(self, text: str) -> list[str]:
+        words: list[str] = self._engine.cut(text, True)
+        return words
+
+
+_ENGINES: dict[str, type[_JiebaEngine] | type[_RJiebaEngine] | type[_RJiebaNativeEngine]] = {
     "jieba": _JiebaEngine,
     "rjieba": _RJiebaEngine,
+    "rjieba-native": _RJiebaNativeEngine,
+}
+# Refusals a backend makes when the segmenter is created, before its engine is built.
+_ENTRY_CHECKS: dict[str, Callable[[Iterable[Entry]], None]] = {
+    "rjieba": _check_rjieba_entries,
+    "rjieba-native": _check_native_entries,
 }
 
 
@@ -381,7 +442,8 @@ class Segmenter:
         user_dict: path of a jieba user dictionary; its entries are read once and kept inside the
             segmenter, so a saved model does not depend on the file staying where it was.
         backend: the segmentation engine, one of :data:`BACKENDS`. ``"jieba"`` is the reference
-            implementation; ``"rjieba"`` gives the same words several times faster.
+            implementation; ``"rjieba"`` gives the same words several times faster;
+            ``"rjieba-native"`` (the default) gives jieba-rs's own words, faster still.
 
     The text is normalised (:func:`classifier.normalize.normalize`) and white space next to Chinese
     characters is dropped before segmenting, so a word broken across a scanned line still comes
@@ -396,8 +458,8 @@ class Segmenter:
             raise SegmenterError(f"unknown segmenter backend {backend!r}; choose one of {BACKENDS}")
         self.backend = backend
         self.entries = read_user_dict(user_dict) if user_dict else ()
-        if backend == "rjieba":
-            _check_rjieba_entries(self.entries)
+        if backend in _ENTRY_CHECKS:
+            _ENTRY_CHECKS[backend](self.entries)
         self._engine: _Engine | None = None
         self._lock = threading.Lock()
 
@@ -414,8 +476,8 @@ class Segmenter:
             )
         self.backend = backend
         self.entries = tuple((e[0], e[1], e[2]) for e in state["entries"])
-        if backend == "rjieba":
-            _check_rjieba_entries(self.entries)
+        if backend in _ENTRY_CHECKS:
+            _ENTRY_CHECKS[backend](self.entries)
         self._engine = None
         self._lock = threading.Lock()
 

@@ -1,8 +1,10 @@
 """The segmenter: pinned segmentations, and proof that the rjieba backend gives jieba's words.
 
 The golden table pins what the reference (jieba 0.42.1 with ``data/userdict.txt``) makes of real
-letter phrases; every backend must give exactly that. The identity tests compare the rjieba
-engine with the reference over every real letter, with and without the user dictionary.
+letter phrases; every token-identical backend must give exactly that. The identity tests compare
+the rjieba engine with the reference over every real letter, with and without the user
+dictionary. The rjieba-native backend (jieba-rs's own cut) is held to less: the user dictionary's
+words whole, the same words on every run, and tokens that cover the text.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from classifier.errors import SegmenterError
 from classifier.normalize import compact, normalize
 from classifier.segment import (
     BACKENDS,
+    DEFAULT_BACKEND,
     DEFAULT_USER_DICT,
+    EXACT_BACKENDS,
     Entry,
     Segmenter,
     _JiebaEngine,
     _RJiebaEngine,
+    _RJiebaNativeEngine,
     read_user_dict,
 )
 
@@ -55,9 +60,16 @@ def plain_fast() -> _RJiebaEngine:
 
 
 @pytest.fixture(scope="module")
-def segmenters(reference: _JiebaEngine, fast: _RJiebaEngine) -> dict[str, Segmenter]:
+def native() -> _RJiebaNativeEngine:
+    return _RJiebaNativeEngine(USER_ENTRIES)
+
+
+@pytest.fixture(scope="module")
+def segmenters(
+    reference: _JiebaEngine, fast: _RJiebaEngine, native: _RJiebaNativeEngine
+) -> dict[str, Segmenter]:
     # Building an engine takes a second or two; these segmenters share the module's engines.
-    engines: dict[str, segment._Engine] = {"jieba": reference, "rjieba": fast}
+    engines: dict[str, segment._Engine] = {"jieba": reference, "rjieba": fast, "rjieba-native": native}
     segmenters = {backend: Segmenter(backend=backend) for backend in BACKENDS}
     for backend, seg in segmenters.items():
         seg._engine = engines[backend]
@@ -121,7 +133,7 @@ GOLDEN = [
 # fmt: on
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
 @pytest.mark.parametrize(("letter", "text", "words"), GOLDEN, ids=[f"{g[0]}:{g[1][:8]}" for g in GOLDEN])
 def test_golden_segmentation(
     segmenters: dict[str, Segmenter], backend: str, letter: str, text: str, words: list[str]
@@ -253,6 +265,113 @@ def test_rjieba_gives_jieba_tokens_on_every_letter(
     if not with_user_dict:
         bad = _mismatches(letters, a, b, pipeline=False)
         assert bad == [], f"{len(bad)} of {len(letters)} raw letters differ, e.g. {bad[:10]}"
+
+
+# User-dictionary words that jieba without the user dictionary splits, and pieces it makes of them.
+# fmt: off
+USER_WORDS = [
+    ("劳动仲裁委", "我起诉到劳动仲裁委，当时递交了有关材料", ["劳动", "仲裁委"]),
+    ("不予受理", "房管局更直接，不予受理。", ["不予", "受理"]),
+    ("住建局", "请求：1、请住建局和规划局，责成物业公司撤除违", ["建局"]),
+    ("社区主任", "好像社区主任就是业委会主任", ["社区", "主任"]),
+    ("A3区", "家住A市A3区桐梓坡西路可可小城的居民长期", ["A3", "区"]),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("word", "text", "split"), USER_WORDS, ids=[w[0] for w in USER_WORDS])
+def test_native_keeps_user_dictionary_words_whole(
+    plain_reference: _JiebaEngine, segmenters: dict[str, Segmenter], word: str, text: str, split: list[str]
+) -> None:
+    assert word in {w for w, _, _ in USER_ENTRIES}
+    plain = plain_reference.cut(text)
+    assert word not in plain and all(part in plain for part in split)
+    words = segmenters["rjieba-native"](text)
+    assert word in words
+    assert words == segmenters["rjieba"](text)  # on these phrases the native words are jieba's too
+
+
+def test_native_without_the_user_dictionary_splits_those_words() -> None:
+    # The words above come from the user entries, not from jieba-rs's own dictionary.
+    plain = _RJiebaNativeEngine(())
+    for word, text, split in USER_WORDS:
+        words = plain.cut(compact(normalize(text))[0])
+        assert word not in words and all(part in words for part in split), word
+
+
+def test_native_is_deterministic(native: _RJiebaNativeEngine) -> None:
+    # A second engine built from the same entries, and the same engine asked again, agree.
+    texts = [text for _, text, _ in GOLDEN] + EDGE_CASES
+    again = _RJiebaNativeEngine(USER_ENTRIES)
+    first = [native.cut(t) for t in texts]
+    assert [again.cut(t) for t in texts] == first
+    assert [native.cut(t) for t in reversed(texts)] == first[::-1]
+    assert again.total == native.total
+
+
+@pytest.mark.parametrize("text", EDGE_CASES, ids=[repr(t[:10]) for t in EDGE_CASES])
+def test_native_tokens_cover_the_text(
+    native: _RJiebaNativeEngine, segmenters: dict[str, Segmenter], text: str
+) -> None:
+    # tokenize() counts offsets by word lengths, so the words must be the text cut into pieces.
+    assert "".join(native.cut(text)) == text
+    seg = segmenters["rjieba-native"]
+    compacted = compact(normalize(text))[0]
+    assert [compacted[a:b] for _, a, b in seg.tokenize(text)] == [w for w, _, _ in seg.tokenize(text)]
+    assert [w for w, _, _ in seg.tokenize(text)] == seg(text)
+
+
+def test_native_uses_the_reference_dictionary_and_total(
+    reference: _JiebaEngine, native: _RJiebaNativeEngine
+) -> None:
+    assert native.total == reference._tokenizer.total
+
+
+def test_native_gives_jieba_rs_words_where_they_differ(segmenters: dict[str, Segmenter]) -> None:
+    # Two documented differences: jieba-rs's rounded HMM (常在) and Latin runs kept whole.
+    native, exact = segmenters["rjieba-native"], segmenters["rjieba"]
+    assert native("常在浮邱观打醮念经")[:2] == ["常在", "浮"]
+    assert exact("常在浮邱观打醮念经")[:2] == ["常", "在"]
+    assert native("访问baidu.com的网站") == ["访问", "baidu.com", "的", "网站"]
+    assert exact("访问baidu.com的网站") == ["访问", "baidu", ".", "com", "的", "网站"]
+
+
+def test_native_refuses_deletions(tmp_path: Path) -> None:
+    path = tmp_path / "userdict.txt"
+    path.write_text("信访 0\n", encoding="utf-8")
+    with pytest.raises(SegmenterError, match="frequency 0"):
+        Segmenter(user_dict=path, backend="rjieba-native")
+    with pytest.raises(SegmenterError, match="frequency 0"):
+        _RJiebaNativeEngine((("信访", 0, None),))
+    # Single Latin letters are the rjieba backend's limit, not this one's.
+    path.write_text("x 10\n", encoding="utf-8")
+    assert Segmenter(user_dict=path, backend="rjieba-native")("x光") == ["x", "光"]
+
+
+def test_default_backend_is_the_training_configs() -> None:
+    from training.config import load_config
+
+    assert DEFAULT_BACKEND in BACKENDS
+    assert Segmenter().backend == DEFAULT_BACKEND
+    assert load_config()["segmenter"]["backend"] == DEFAULT_BACKEND
+
+
+@pytest.mark.slow
+def test_a_saved_model_keeps_the_backend_it_was_trained_with() -> None:
+    # Changing the default must not change the words of a model already trained.
+    import tomllib
+
+    from classifier.persistence import load_model
+
+    folder = Path(__file__).resolve().parents[2] / "models" / "default"
+    recorded = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))["segmenter"]["backend"]
+    segmenter = load_model(folder).featurizer.segmenter
+    assert isinstance(segmenter, Segmenter)
+    assert segmenter.backend == recorded
+    for backend in BACKENDS:
+        restored = Segmenter.__new__(Segmenter)
+        restored.__setstate__({"backend": backend, "entries": [list(e) for e in USER_ENTRIES]})
+        assert restored.backend == backend
 
 
 def test_user_entries_without_frequency_get_jiebas_frequency() -> None:

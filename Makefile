@@ -32,5 +32,7 @@ system:
 test: system install
 	DATABASE_URL=$(PG_URL) $(PY) -m pytest -q
 
+# Every bench/*.py in turn, each writing its section of BENCHMARKS.md; exits non-zero if any failed.
+# A smoke run that writes nothing: make bench BENCH_ARGS=--quick (see bench/run_all.py --help).
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)

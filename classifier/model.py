@@ -20,7 +20,9 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from classifier.arbiter import ChannelArbiter
 from classifier.errors import NotFittedError
+from classifier.facts import FactDetector
 from classifier.features import LetterVectorizer
 
 HEADS = ("category", "domain", "department", "channel")
@@ -192,6 +194,10 @@ class TriageModel:
 
     featurizer: LetterVectorizer
     heads: dict[str, LetterClassifier]
+    #: The fact layer (legal facts with probabilities and spans); None in models trained without it.
+    facts: FactDetector | None = None
+    #: Weighs heads, facts and rules into one channel; None in models trained without it.
+    arbiter: ChannelArbiter | None = None
     version: str = "unversioned"
     meta: dict[str, Any] = field(default_factory=dict)
     _feature_names: np.ndarray | None = field(default=None, repr=False)

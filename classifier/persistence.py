@@ -34,6 +34,8 @@ TRUSTED_TYPES = frozenset(
         "classifier.segment.Segmenter",
         "classifier.features.LetterVectorizer",
         "classifier.model.LetterClassifier",
+        "classifier.facts.FactDetector",
+        "classifier.arbiter.ChannelArbiter",
         # sentence embeddings beside or instead of TF-IDF (the encoder's weights are not saved)
         "classifier.embeddings.SentenceEncoder",
         "classifier.embeddings.LetterFeatures",
@@ -61,7 +63,11 @@ def _major_minor(version: str) -> tuple[str, ...]:
 def save_model(model: TriageModel, folder: Path, *, config_text: str, userdict_text: str) -> Path:
     """Write ``model`` into ``folder`` (created); ``model.meta`` becomes ``meta.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"featurizer": model.featurizer, "heads": model.heads}
+    payload: dict[str, Any] = {"featurizer": model.featurizer, "heads": model.heads}
+    if model.facts is not None:
+        payload["facts"] = model.facts
+    if model.arbiter is not None:
+        payload["arbiter"] = model.arbiter
     # Deflate level 6: measured on the shipped model, level 9 took 13 s to save against 5 s for a
     # file 0.4 % larger; saving is part of the training time budget.
     sio.dump(payload, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
@@ -75,6 +81,7 @@ def save_model(model: TriageModel, folder: Path, *, config_text: str, userdict_t
         "format_version": FORMAT_VERSION,
         "libraries": library_versions(),
         "heads": sorted(model.heads),
+        "facts": list(model.facts.labels) if model.facts is not None else [],
     }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
@@ -141,5 +148,10 @@ def load_model(folder: Path) -> TriageModel:
     except Exception as exc:  # skops raises many types on corrupt payloads
         raise ModelLoadError(f"{path} could not be loaded ({type(exc).__name__}: {exc}).") from exc
     return TriageModel(
-        featurizer=payload["featurizer"], heads=payload["heads"], version=str(meta.get("version")), meta=meta
+        featurizer=payload["featurizer"],
+        heads=payload["heads"],
+        facts=payload.get("facts"),  # models trained before the fact layer have none
+        arbiter=payload.get("arbiter"),
+        version=str(meta.get("version")),
+        meta=meta,
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,14 +404,23 @@ def _first_match(c: _Compiled, t: _CTrigger, f: _Field) -> tuple[int, int] | Non
     return best
 
 
-def _hit(rule: Rule, field: FieldName, start: int, end: int, matched: str) -> RuleHit:
+def _hit(
+    rule: Rule,
+    field: FieldName,
+    start: int,
+    end: int,
+    matched: str,
+    facts: tuple[tuple[str, float], ...] = (),
+) -> RuleHit:
     return RuleHit(
+        facts=facts,
         rule_id=rule.id,
         title=rule.title,
         kind=rule.kind,
         channel=rule.channel,
         disposition=rule.disposition,
         target_body=rule.target_body,
+        department=rule.department,
         flags=rule.flags,
         priority=rule.priority,
         legal_basis=rule.legal_basis,
@@ -422,7 +431,28 @@ def _hit(rule: Rule, field: FieldName, start: int, end: int, matched: str) -> Ru
     )
 
 
-def _match_one(c: _Compiled, letter: Letter) -> list[RuleHit]:
+#: What the engine reads of the fact layer: tag -> (probability, field, start, end).
+FactSpans = Mapping[str, tuple[float, FieldName, int, int]]
+
+
+def _fact_hit(
+    cr: _CRule, t: _CTrigger, letter: Letter, fields: dict[str, _Field], facts: FactSpans
+) -> RuleHit:
+    cond = t.source.facts
+    assert cond is not None
+    p = {tag: v[0] for tag, v in facts.items()}
+    shown = cond.shown_by(p)
+    used = tuple((tag, round(p.get(tag, 0.0), 4)) for tag in (*cond.all, *cond.any) if p.get(tag, 0.0) > 0.0)
+    if shown not in facts:
+        return _hit(cr.rule, "text", 0, 0, "", used)
+    _, field, start, end = facts[shown]
+    norm = fields[field].norm
+    return _hit(cr.rule, field, start, end, norm[start:end], used)
+
+
+def _match_one(c: _Compiled, letter: Letter, facts: FactSpans | None = None) -> list[RuleHit]:
+    facts = facts or {}
+    fact_p = {tag: v[0] for tag, v in facts.items()}
     fields = {"title": _Field("title", letter.title, c), "text": _Field("text", letter.text, c)}
     candidates = set(c.always)
     for f in fields.values():
@@ -436,6 +466,11 @@ def _match_one(c: _Compiled, letter: Letter) -> list[RuleHit]:
             cond = t.source.letter
             if cond is not None and not cond.holds(letter):
                 continue
+            if t.source.facts is not None and not t.source.facts.holds(fact_p):
+                continue
+            if not t.patterns and t.source.facts is not None:
+                found = _fact_hit(cr, t, letter, fields, facts)
+                break
             if not t.patterns:
                 # Metadata-only trigger: nothing in the text to highlight.
                 found = _hit(cr.rule, "text", 0, 0, "")
@@ -455,25 +490,31 @@ def _match_one(c: _Compiled, letter: Letter) -> list[RuleHit]:
     return hits
 
 
-def match_rules(rulebook: Rulebook, letter: Letter) -> list[RuleHit]:
+def match_rules(rulebook: Rulebook, letter: Letter, facts: FactSpans | None = None) -> list[RuleHit]:
     """Run every active rule of ``rulebook`` over ``letter``.
 
     Args:
         rulebook: a loaded rulebook (its patterns are compiled on first use and cached on it).
         letter: the letter; its ``title`` and ``text`` are matched, ``form``/``visitors`` feed
             metadata conditions.
+        facts: the fact layer's reading of the letter (tag -> probability and span); rules over
+            facts stay silent without it.
 
     Returns:
         At most one hit per rule, highest priority first (ties by rule id). See the module
         docstring for how kinds, flags and priorities are to be read.
     """
-    return _match_one(_compile(rulebook), letter)
+    return _match_one(_compile(rulebook), letter, facts)
 
 
-def match_rules_many(rulebook: Rulebook, letters: Sequence[Letter]) -> list[list[RuleHit]]:
+def match_rules_many(
+    rulebook: Rulebook, letters: Sequence[Letter], facts: Sequence[FactSpans] | None = None
+) -> list[list[RuleHit]]:
     """The batched form of :func:`match_rules`: one list of hits per letter, in order."""
     c = _compile(rulebook)
-    return [_match_one(c, letter) for letter in letters]
+    if facts is None:
+        return [_match_one(c, letter) for letter in letters]
+    return [_match_one(c, letter, f) for letter, f in zip(letters, facts, strict=True)]
 
 
 def primary_channel_hit(hits: Sequence[RuleHit]) -> RuleHit | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifier.facts import FACT_NAMES, FactFinding
 from routing.catalogue import Catalogue
 from routing.codes import (
     CATEGORY_NAMES,
@@ -21,9 +22,10 @@ from routing.codes import (
     Channel,
     Disposition,
 )
-from routing.deadlines import deadlines_for
+from routing.deadlines import KNOWN_FACTS, deadlines_for
 from routing.engine import hit_flags, primary_channel_hit, primary_exclusion_hit
 from routing.schemas import (
+    FactEvidence,
     FeatureWeight,
     HeadPrediction,
     LabelScore,
@@ -64,6 +66,17 @@ class ProposalConfig(BaseModel):
         default=8, description="fewer Chinese characters than this is too short to route"
     )
     top_k: int = Field(default=3, description="how many labels each head reports")
+    fact_show_floor: float = Field(
+        default=0.3, description="facts at or above this probability are shown to the officer with their span"
+    )
+    route_min_confidence: float = Field(
+        default=0.6,
+        description="the arbiter's top channel below this probability goes to review; chosen on held-out "
+        "letters so that proposals without a review flag have the right channel (BENCHMARKS.md)",
+    )
+    fact_floor: float = Field(
+        default=0.5, description="facts at or above this probability choose the route's clocks"
+    )
 
 
 class Scores(BaseModel):
@@ -73,6 +86,29 @@ class Scores(BaseModel):
 
     proba: Mapping[str, Mapping[str, float]]
     evidence: Mapping[str, Sequence[tuple[str, float]]] = Field(default_factory=dict)
+    #: The arbiter's probability of each channel (``classifier.arbiter``); None without one.
+    route: Mapping[str, float] | None = None
+
+
+def arbiter_features(
+    proba: Mapping[str, Mapping[str, float]], facts: Mapping[str, FactFinding], hits: Sequence[RuleHit]
+) -> dict[str, float]:
+    """What the channel arbiter reads of one letter: head probabilities, facts and fired rules."""
+    row: dict[str, float] = {}
+    for head in ("channel", "category"):
+        for label, p in proba[head].items():
+            row[f"{head}:{label}"] = float(p)
+    for tag, f in facts.items():
+        row[f"fact:{tag}"] = float(f.p)
+    for h in hits:
+        if h.kind == "flag":
+            continue
+        kind = "factrule" if h.facts else "rule"
+        if h.channel:
+            row[f"{kind}:{h.channel}"] = 1.0
+        if h.kind == "exclusion":
+            row[f"exclusion:{h.disposition}"] = 1.0
+    return row
 
 
 def _head(proba: Mapping[str, float], names: Mapping[str, str], k: int) -> HeadPrediction:
@@ -102,6 +138,7 @@ def propose(
     model_version: str,
     rulebook_version: str,
     input_problems: Sequence[ReviewReason] = (),
+    facts: Mapping[str, FactFinding] | None = None,
 ) -> RouteProposal:
     """Propose a route for ``letter``. Precedence, first match wins for the channel:
 
@@ -134,7 +171,7 @@ def propose(
     exclusion = primary_exclusion_hit(hits)
     channel_hit = primary_channel_hit(hits)
     channel_rules = {h.channel for h in hits if h.kind == "channel" and h.channel}
-    if len(channel_rules) > 1:
+    if len(channel_rules) > 1 and scores.route is None:
         reasons.append(
             ReviewReason(
                 code="conflicting_rules",
@@ -144,7 +181,9 @@ def propose(
         )
 
     p_accusation = scores.proba["category"].get(Category.accusation, 0.0)
-    if channel_hit is not None:
+    if scores.route is not None:
+        channel, source, channel_hit = _arbitrate(scores.route, hits, exclusion, reasons, config)
+    elif channel_hit is not None:
         channel, source = str(channel_hit.channel), "rule"
     elif category.label == Category.accusation:
         channel, source = Channel.discipline.value, "category"
@@ -171,12 +210,24 @@ def propose(
                 code="model_rule_disagreement", message=f"规则认定为建议意见，模型判为{category.name}"
             )
         )
-    confidential = (
-        channel == Channel.discipline
-        or discipline_rule
-        or "confidential" in flags
-        or p_accusation >= config.confidential_threshold
-    )
+    confidential_reasons = []
+    if channel == Channel.discipline:
+        confidential_reasons.append("检举控告类事项，转纪检监察机关（第三十条）")
+    elif discipline_rule or "confidential" in flags:
+        confidential_reasons.append("规则识别出检举控告内容")
+    if p_accusation >= config.confidential_threshold and channel != Channel.discipline:
+        confidential_reasons.append(f"模型判断可能为检举控告（{p_accusation:.2f}）")
+    confidential = bool(confidential_reasons)
+    if confidential and channel != Channel.discipline:
+        # Held back from the bodies it may accuse until an officer decides (第三十条第三款); the
+        # route itself stays the one the letter supports, so it never sends a 履职 request to 纪委.
+        reasons.append(
+            ReviewReason(
+                code="possible_accusation",
+                message="可能含检举控告内容，已按保密件处理，仅有权查看检举控告的人员可见，请确认："
+                + "；".join(confidential_reasons),
+            )
+        )
 
     if exclusion is not None:
         disposition = str(exclusion.disposition)
@@ -185,19 +236,22 @@ def propose(
     else:
         disposition = Disposition.accept.value
 
-    if confidential and department.label != DISCIPLINE_DEPARTMENT:
-        # The top-3 keep the model's view for the officer; the route goes to the discipline body.
-        department = HeadPrediction(
-            label=DISCIPLINE_DEPARTMENT,
-            name=dept_names.get(DISCIPLINE_DEPARTMENT, DISCIPLINE_DEPARTMENT),
-            p=round(float(scores.proba["department"].get(DISCIPLINE_DEPARTMENT, 0.0)), 4),
-            top=department.top,
+    decisive = exclusion or channel_hit
+    if channel == Channel.discipline:
+        department = _with_department(department, DISCIPLINE_DEPARTMENT, scores, dept_names)
+    elif decisive is not None and decisive.department:
+        department = _with_department(department, decisive.department, scores, dept_names)
+    elif department.label == DISCIPLINE_DEPARTMENT:
+        # Only a discipline route goes to the discipline body: take the best other department.
+        others = [s for s in department.top if s.code != DISCIPLINE_DEPARTMENT]
+        best = max(
+            (c for c in scores.proba["department"] if c != DISCIPLINE_DEPARTMENT),
+            key=lambda c: scores.proba["department"][c],
+            default=others[0].code if others else DISCIPLINE_DEPARTMENT,
         )
+        department = _with_department(department, best, scores, dept_names)
 
-    decisive_hit = exclusion or channel_hit
-    target_body = (decisive_hit.target_body if decisive_hit else None) or _default_target(
-        channel, department.name
-    )
+    target_body = (decisive.target_body if decisive else None) or _default_target(channel, department.name)
 
     for name, head, floor in (
         ("类别", category, config.min_confidence),
@@ -214,7 +268,7 @@ def propose(
                     f"{head.top[1].name} {head.top[1].p:.2f}",
                 )
             )
-    if source == "model":
+    if source == "model" and scores.route is None:
         ranked = sorted(((p, c) for c, p in channel_proba.items()), reverse=True)
         if ranked[0][0] < config.min_confidence:
             reasons.append(
@@ -233,7 +287,16 @@ def propose(
         )
     if "multiple_matters" in flags:
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
-    procedural = sorted(f for f in flags if f in {"representatives_over_limit", "skipped_levels"})
+    if "review_request" in flags:
+        reasons.append(
+            ReviewReason(
+                code="review_request",
+                message="可能是对处理意见不服的复查／复核请求（第三十五、三十六条），请关联原案核实期限",
+            )
+        )
+    procedural = sorted(
+        f for f in flags if f in {"representatives_over_limit", "skipped_levels", "pending_elsewhere"}
+    )
     if procedural:
         reasons.append(
             ReviewReason(
@@ -249,9 +312,36 @@ def propose(
             )
         )
 
-    head_ps = [category.p, department.p] + ([1.0] if source == "rule" else [channel_proba.get(channel, 0.0)])
+    found = facts or {}
+    stated = {tag for tag, f in found.items() if f.p >= config.fact_floor}
+    shown_facts = tuple(
+        FactEvidence(
+            tag=f.tag,
+            name=FACT_NAMES[f.tag],
+            p=f.p,
+            field="title" if f.field == "title" else "text",
+            start=f.start,
+            end=f.end,
+            quote=f.quote,
+        )
+        for f in sorted(found.values(), key=lambda f: (-f.p, f.tag))
+        if f.tag in FACT_NAMES and f.p >= config.fact_show_floor
+    )
+    if scores.route is not None:
+        route_p = float(scores.route.get(channel, 0.0))
+    else:
+        route_p = 1.0 if source == "rule" else channel_proba.get(channel, 0.0)
+    head_ps = [category.p, department.p, route_p]
     unusable = any(r.code in _UNUSABLE for r in input_problems)
     confidence = 0.0 if unusable else float(min(head_ps))
+    if unusable:
+        # Nothing the letter says can be read, so nothing is proposed: a route guessed from an
+        # empty or garbled text would be a false route with a legal effect (第三十二条第四项 of
+        # the review rules: a wrong route is a defect to be undone). Only the reasons remain.
+        reasons.append(
+            ReviewReason(code="no_route", message="信件内容无法识别，不提出分流建议，请人工核对原件后登记")
+        )
+        source, target_body = "none", ""
 
     return RouteProposal(
         letter_id=letter.id,
@@ -261,12 +351,21 @@ def propose(
         channel=channel,
         channel_name=CHANNEL_NAMES[channel],
         channel_source=source,  # type: ignore[arg-type]
+        routed=not unusable,
         channel_scores=_head(channel_proba, CHANNEL_NAMES, len(channel_proba)).top,
         disposition=disposition,
         disposition_name=DISPOSITION_NAMES[disposition],
         target_body=target_body,
-        deadlines=deadlines_for(channel, disposition, letter.received_on),
+        deadlines=deadlines_for(
+            channel,
+            disposition,
+            letter.received_on,
+            accepted_on=letter.accepted_on,
+            facts=frozenset(t for t in stated if t in KNOWN_FACTS) | ({"urgent"} if urgent else set()),
+        ),
         confidential=confidential,
+        confidential_reason="；".join(confidential_reasons) or None,
+        facts=shown_facts,
         urgent=urgent,
         needs_review=bool(reasons),
         review_reasons=tuple(_dedupe(reasons)),
@@ -281,11 +380,84 @@ def propose(
     )
 
 
-_UNUSABLE = frozenset({"empty_text", "no_chinese", "too_short"})
+_UNUSABLE = frozenset({"empty_text", "no_chinese", "garbled", "too_short"})
 _FLAG_NAMES = {
     "representatives_over_limit": "多人走访代表超过5人（第二十条第三款）",
     "skipped_levels": "越级走访",
+    "pending_elsewhere": "同一事项可能已由其他机关受理或正在办理（第十九条第三款）",
 }
+
+
+def _arbitrate(
+    route: Mapping[str, float],
+    hits: Sequence[RuleHit],
+    exclusion: RuleHit | None,
+    reasons: list[ReviewReason],
+    config: ProposalConfig,
+) -> tuple[str, str, RuleHit | None]:
+    """The arbiter's channel, the rule that gives it its legal basis, and what the officer must check.
+
+    An exclusion that names its channel keeps it (不再受理 of a concluded lawsuit stays litigation).
+    Otherwise the arbiter's top channel is the route; its legal basis is the highest-priority rule of
+    that channel that fired. A statutory channel without such a rule, a rule of another channel
+    that the arbiter overruled, and a choice below ``route_min_confidence`` each go to review.
+    """
+    if exclusion is not None and exclusion.channel:
+        return str(exclusion.channel), "rule", exclusion
+    ranked = sorted(route.items(), key=lambda kv: (-kv[1], kv[0]))
+    channel, p = ranked[0]
+    basis = next((h for h in hits if h.kind != "flag" and h.channel == channel), None)
+    if p < config.route_min_confidence:
+        second = ranked[1] if len(ranked) > 1 else (channel, 0.0)
+        reasons.append(
+            ReviewReason(
+                code="low_confidence",
+                message=f"办理途径不确定：{CHANNEL_NAMES.get(channel, channel)} {p:.2f} / "
+                f"{CHANNEL_NAMES.get(second[0], second[0])} {second[1]:.2f}",
+            )
+        )
+    if basis is None and channel in STATUTORY_CHANNELS:
+        reasons.append(
+            ReviewReason(
+                code="model_rule_disagreement",
+                message=f"模型建议{CHANNEL_NAMES.get(channel, channel)}，但没有规则给出法律依据，请核实",
+            )
+        )
+    overruled = sorted(
+        {str(h.channel) for h in hits if h.kind == "channel" and h.channel and h.channel != channel}
+        & set(STATUTORY_CHANNELS)
+    )
+    if overruled and channel not in (Channel.discipline,):
+        reasons.append(
+            ReviewReason(
+                code="conflicting_rules",
+                message="规则另指向：" + "、".join(CHANNEL_NAMES.get(c, c) for c in overruled),
+            )
+        )
+    return channel, ("rule" if basis is not None else "model"), basis
+
+
+STATUTORY_CHANNELS = (
+    Channel.litigation,
+    Channel.arbitration,
+    Channel.administrative_review,
+    Channel.discipline,
+    Channel.personnel_appeal,
+)
+
+
+def _with_department(
+    department: HeadPrediction, code: str, scores: Scores, names: Mapping[str, str]
+) -> HeadPrediction:
+    """The route's department set to ``code``; the top-3 keep the model's view for the officer."""
+    if department.label == code:
+        return department
+    return HeadPrediction(
+        label=code,
+        name=names.get(code, code),
+        p=round(float(scores.proba["department"].get(code, 0.0)), 4),
+        top=department.top,
+    )
 
 
 def _dedupe(reasons: Sequence[ReviewReason]) -> list[ReviewReason]:

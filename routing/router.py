@@ -9,20 +9,54 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from classifier.facts import FactFinding
 from classifier.features import letter_text
-from classifier.model import TriageModel
+from classifier.model import HeadOutput, TriageModel
 from classifier.normalize import han_count
 from classifier.persistence import load_model
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
-from routing.proposal import ProposalConfig, Scores, propose
+from routing.proposal import ProposalConfig, Scores, arbiter_features, propose
 from routing.rulebook import Rulebook, load_rulebook
-from routing.schemas import Letter, ReviewReason, RouteProposal
+from routing.schemas import Letter, ReviewReason, RouteProposal, RuleHit
 
 EVIDENCE_HEADS = ("category", "domain", "department", "channel")
+
+
+_MOJIBAKE_MARKS = ("锟斤拷", "烫烫烫", "屯屯屯")
+
+
+def looks_garbled(text: str) -> bool:
+    """Whether a text looks like Chinese decoded with the wrong encoding.
+
+    UTF-8 bytes read as GBK give runs of rare characters (鏉戞敮涔…) that neither the common
+    simplified set (GB2312) nor the traditional one (Big5) holds; a real letter, simplified or
+    traditional, has nearly all its characters in one of them. Replacement characters (U+FFFD) and
+    the classic marks of broken conversions (锟斤拷) count too.
+    """
+    if any(mark in text for mark in _MOJIBAKE_MARKS):
+        return True
+    if text.count("\ufffd") > max(3, len(text) // 50):
+        return True
+    han = [c for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"]
+    if len(han) < 8:
+        return False
+    common = sum(_common_char(c) for c in han)
+    return common / len(han) < 0.85
+
+
+def _common_char(c: str) -> bool:
+    for encoding in ("gb2312", "big5"):
+        try:
+            c.encode(encoding)
+            return True
+        except UnicodeEncodeError:
+            continue
+    return False
 
 
 def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> list[ReviewReason]:
@@ -32,10 +66,17 @@ def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> li
         return [ReviewReason(code="empty_text", message="信件没有正文，无法分类，请人工登记")]
     problems: list[ReviewReason] = []
     if not letter.text.strip():
-        problems.append(ReviewReason(code="too_short", message="只有标题，没有正文，请核对原件"))
+        problems.append(ReviewReason(code="title_only", message="只有标题，没有正文，请核对原件"))
     han = han_count(body[:max_chars])
     if han == 0:
         problems.append(ReviewReason(code="no_chinese", message="信件不含汉字，可能是编码错误或非中文信件"))
+    elif looks_garbled(body[:max_chars]):
+        problems.append(
+            ReviewReason(
+                code="garbled",
+                message="信件文字像是乱码（可能用错了编码读取），请用正确的编码重新导入或核对原件",
+            )
+        )
     elif han < config.min_han_chars:
         problems.append(ReviewReason(code="too_short", message=f"正文过短（{han}个汉字），请人工判断"))
     if len(body) > max_chars:
@@ -43,6 +84,18 @@ def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> li
             ReviewReason(code="truncated", message=f"信件过长（{len(body)}字），只分析了前{max_chars}字")
         )
     return problems
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One batch as the model and the rulebook read it (``Router.read``)."""
+
+    clipped: list[Letter]
+    X: Any
+    outputs: dict[str, HeadOutput]
+    probas: list[dict[str, dict[str, float]]]
+    facts: list[dict[str, FactFinding]]
+    hits: list[list[RuleHit]]
 
 
 @dataclass
@@ -81,13 +134,10 @@ class Router:
     def propose(self, letter: Letter) -> RouteProposal:
         return self.propose_many([letter])[0]
 
-    def propose_many(self, letters: Sequence[Letter]) -> list[RouteProposal]:
-        """Route a batch of letters; element ``i`` of the result belongs to ``letters[i]``."""
-        if not letters:
-            return []
+    def _clip(self, letters: Sequence[Letter]) -> list[Letter]:
         # Long letters are cut before anything else so a 1 MB paste cannot stall the pipeline;
         # the proposal says it was cut.
-        clipped = [
+        return [
             letter
             if len(letter.title) + len(letter.text) <= self.max_chars
             else letter.model_copy(
@@ -95,30 +145,64 @@ class Router:
             )
             for letter in letters
         ]
+
+    def read(self, letters: Sequence[Letter]) -> Reading:
+        """Everything the proposal weighs, before the arbiter: head outputs, facts and rule hits."""
+        clipped = self._clip(letters)
         X = self.model.transform([letter_text(x.title, x.text) for x in clipped])
         outputs = self.model.predict_heads(X)
-        all_hits = match_rules_many(self.rulebook, clipped)
+        facts = (
+            self.model.facts.detect([(x.title, x.text) for x in clipped])
+            if self.model.facts is not None
+            else [{} for _ in clipped]
+        )
+        spans = [{tag: (f.p, f.field, f.start, f.end) for tag, f in found.items()} for found in facts]
+        hits = match_rules_many(self.rulebook, clipped, spans)
+        rows = {h: out.proba.tolist() for h, out in outputs.items()}
+        probas = [
+            {h: dict(zip(out.classes, rows[h][i], strict=True)) for h, out in outputs.items()}
+            for i in range(len(clipped))
+        ]
+        return Reading(clipped, X, outputs, probas, facts, hits)
+
+    def arbiter_rows(self, letters: Sequence[Letter]) -> list[dict[str, float]]:
+        """What the channel arbiter reads of each letter (to fit one on letters this model never saw)."""
+        r = self.read(letters)
+        return [arbiter_features(r.probas[i], r.facts[i], r.hits[i]) for i in range(len(letters))]
+
+    def propose_many(self, letters: Sequence[Letter]) -> list[RouteProposal]:
+        """Route a batch of letters; element ``i`` of the result belongs to ``letters[i]``."""
+        if not letters:
+            return []
+        r = self.read(letters)
+        clipped, X, outputs, probas, facts, all_hits = r.clipped, r.X, r.outputs, r.probas, r.facts, r.hits
         # Each head explains its own top-1 (the first of equal maxima, in the head's class order).
         chosen = {
             head: [outputs[head].classes[j] for j in np.argmax(outputs[head].proba, axis=1)]
             for head in EVIDENCE_HEADS
         }
         evidence = self.model.strongest_features_many(X, chosen, self.evidence_k)
-        rows = {h: out.proba.tolist() for h, out in outputs.items()}
+        routes: list[dict[str, float] | None] = [None] * len(clipped)
+        arbiter = self.model.arbiter
+        if arbiter is not None:
+            features = [arbiter_features(probas[i], facts[i], all_hits[i]) for i in range(len(clipped))]
+            route_proba = arbiter.predict_proba(features).tolist()
+            routes = [dict(zip(arbiter.classes_, row, strict=True)) for row in route_proba]
         proposals = []
         for i, (original, letter) in enumerate(zip(letters, clipped, strict=True)):
-            proba = {h: dict(zip(out.classes, rows[h][i], strict=True)) for h, out in outputs.items()}
+            proba = probas[i]
             proposals.append(
                 propose(
                     letter,
                     all_hits[i],
                     # Built from the model's own arrays, already of the declared types.
-                    Scores.model_construct(proba=proba, evidence=evidence[i]),
+                    Scores.model_construct(proba=proba, evidence=evidence[i], route=routes[i]),
                     catalogue=self.catalogue,
                     config=self.config,
                     model_version=self.model.version,
                     rulebook_version=self.rulebook.version,
                     input_problems=input_problems(original, self.config, self.max_chars),
+                    facts=facts[i],
                 )
             )
         return proposals

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,14 @@ FLAGS: dict[str, str] = {
     "procuratorate_competence": "属于人民检察院职权范围，由人民检察院信访工作机构处理（第二条）",
     "npc_competence": "属于人大及其常委会职权范围，由人大常委会信访工作机构处理（第二条）",
     "skipped_levels": "越级走访：应到有权处理的本级或者上一级机关提出（第二十条第一款）",
+    "multiple_matters": (
+        "一信多事：涉及两个以上机关、单位的，由所涉及的机关、单位协商受理（第二十四条）；"
+        "建议拆分为多件分别登记"
+    ),
+    "review_request": (
+        "可能是对信访处理意见不服的复查／复核请求（第三十五条、第三十六条），应关联原案，不作为新事项登记"
+    ),
+    "pending_elsewhere": ("同一事项可能已由其他机关受理或正在办理（第十九条第三款），请核实原案及办理期限"),
 }
 
 Kind = Literal["channel", "exclusion", "flag"]
@@ -104,6 +113,49 @@ class LetterCondition(_Frozen):
         )
 
 
+class FactCondition(_Frozen):
+    """Conditions on the letter's legal facts (``classifier.facts``): tag -> probability floor.
+
+    ``all`` must each reach their floor, at least one of ``any`` must (when given), and none of
+    ``none`` may. A fact the model does not report counts as probability 0.
+    """
+
+    all: dict[str, float] = Field(default_factory=dict)
+    any: dict[str, float] = Field(default_factory=dict)
+    none: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("all", "any", "none")
+    @classmethod
+    def _known_facts(cls, v: dict[str, float]) -> dict[str, float]:
+        from classifier.facts import FACT_NAMES, LETTER_HEADS
+
+        unknown = [t for t in v if t not in FACT_NAMES and t not in LETTER_HEADS]
+        if unknown:
+            raise ValueError(f"unknown fact tag(s) {unknown}; known: {', '.join(FACT_NAMES)}")
+        bad = [t for t, p in v.items() if not 0.0 < p <= 1.0]
+        if bad:
+            raise ValueError(f"fact floors must lie in (0, 1]: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _needs_a_fact(self) -> FactCondition:
+        if not self.all and not self.any:
+            raise ValueError("a facts condition needs 'all' or 'any' (the facts the rule stands on)")
+        return self
+
+    def holds(self, p: Mapping[str, float]) -> bool:
+        if any(p.get(t, 0.0) < floor for t, floor in self.all.items()):
+            return False
+        if self.any and not any(p.get(t, 0.0) >= floor for t, floor in self.any.items()):
+            return False
+        return not any(p.get(t, 0.0) >= floor for t, floor in self.none.items())
+
+    def shown_by(self, p: Mapping[str, float]) -> str:
+        """The fact whose span the hit highlights: the likeliest of those the rule stands on."""
+        held = [t for t in self.all] + [t for t, floor in self.any.items() if p.get(t, 0.0) >= floor]
+        return max(held, key=lambda t: p.get(t, 0.0))
+
+
 class CountCondition(_Frozen):
     """The number captured by the named group ``group`` of the trigger's regex must be >= ``min``."""
 
@@ -119,6 +171,8 @@ class Trigger(_Frozen):
     With ``negation`` a match preceded in its clause by a negation cue (没有, 不想, 未…) is dropped;
     ``hypothetical: block`` drops a match in a sentence that only supposes or asks (如果, 是否…).
     A trigger with only ``letter`` fires on the letter's metadata and highlights no text.
+    ``facts`` requires legal facts (with a probability floor each); a trigger with ``facts`` and no
+    pattern highlights the sentence that shows the fact.
     """
 
     keywords: tuple[str, ...] = ()
@@ -129,11 +183,12 @@ class Trigger(_Frozen):
     hypothetical: Literal["block", "allow"] = "block"
     count: CountCondition | None = None
     letter: LetterCondition | None = None
+    facts: FactCondition | None = None
 
     @model_validator(mode="after")
     def _needs_pattern(self) -> Trigger:
-        if not self.keywords and not self.regex and self.letter is None:
-            raise ValueError("a trigger needs 'keywords', 'regex' or a 'letter' condition")
+        if not self.keywords and not self.regex and self.letter is None and self.facts is None:
+            raise ValueError("a trigger needs 'keywords', 'regex', a 'letter' or a 'facts' condition")
         if self.count is not None and not self.regex:
             raise ValueError("'count' reads a named group, so the trigger needs a 'regex'")
         return self
@@ -146,6 +201,8 @@ class ExampleLetter(_Frozen):
     text: str = ""
     form: Literal["letter", "online", "visit", "call"] = "letter"
     visitors: int | None = Field(default=None, ge=1)
+    #: The fact layer's output the example stands for (tag -> probability), for fact rules.
+    facts: dict[str, float] = Field(default_factory=dict)
 
     def as_letter(self) -> Letter:
         return Letter(title=self.title, text=self.text, form=self.form, visitors=self.visitors)
@@ -163,6 +220,11 @@ def example_letter(example: str | ExampleLetter) -> Letter:
     return Letter(text=example) if isinstance(example, str) else example.as_letter()
 
 
+def example_facts(example: str | ExampleLetter) -> dict[str, float]:
+    """The fact probabilities an example stands for (none for a plain string)."""
+    return {} if isinstance(example, str) else dict(example.facts)
+
+
 class Rule(_Frozen):
     """One statutory rule. ``priority``: higher numbers take precedence (see ``routing.engine``)."""
 
@@ -172,6 +234,9 @@ class Rule(_Frozen):
     channel: Channel | None = None
     disposition: Disposition | None = None
     target_body: str | None = None
+    #: The catalogue code of the body the route goes to, where the law fixes it (行政诉讼 after
+    #: 复议 goes to the court whatever the matter's own department).
+    department: str | None = None
     flags: tuple[str, ...] = ()
     priority: int = Field(ge=0, le=1000)
     legal_basis: LegalBasis

@@ -50,6 +50,7 @@ class RuleHit(_Frozen):
     channel: str | None = None
     disposition: str | None = None
     target_body: str | None = None
+    department: str | None = None
     flags: tuple[str, ...] = ()
     priority: int
     legal_basis: LegalBasis
@@ -57,6 +58,20 @@ class RuleHit(_Frozen):
     start: int
     end: int
     matched: str
+    #: The legal facts (tag, probability) the hit stands on, for a rule over facts.
+    facts: tuple[tuple[str, float], ...] = ()
+
+
+class FactEvidence(_Frozen):
+    """A legal fact the letter states, as the fact layer reads it: probability and span."""
+
+    tag: str
+    name: str
+    p: float
+    field: Literal["title", "text"]
+    start: int
+    end: int
+    quote: str
 
 
 class LabelScore(_Frozen):
@@ -106,11 +121,16 @@ class ReviewReason(_Frozen):
         "multiple_matters",
         "empty_text",
         "too_short",
+        "title_only",
         "no_chinese",
         "truncated",
         "low_ocr_confidence",
         "model_rule_disagreement",
         "procedural_flag",
+        "possible_accusation",
+        "review_request",
+        "no_route",
+        "garbled",
     ]
     message: str
 
@@ -128,17 +148,24 @@ class RouteProposal(_Frozen):
     department: HeadPrediction
     channel: str
     channel_name: str
-    channel_source: Literal["rule", "model", "category"]
+    channel_source: Literal["rule", "model", "category", "none"]
     channel_scores: tuple[LabelScore, ...] = ()
     disposition: str
     disposition_name: str
     target_body: str
     deadlines: tuple[Deadline, ...] = ()
+    #: False when the letter cannot be routed at all (empty, garbled, no Chinese): the route fields
+    #: then hold no proposal, only the reasons say what is wrong, and an officer registers it by hand.
+    routed: bool = True
     confidential: bool
+    #: Why the letter is held confidential (None when it is not), in the officer's words.
+    confidential_reason: str | None = None
     urgent: bool
     needs_review: bool
     review_reasons: tuple[ReviewReason, ...] = ()
     rule_hits: tuple[RuleHit, ...] = ()
+    #: The legal facts the letter states (probability at or above the display floor), likeliest first.
+    facts: tuple[FactEvidence, ...] = ()
     evidence: dict[str, tuple[FeatureWeight, ...]] = Field(default_factory=dict)
     confidence: float
     model_version: str
@@ -150,15 +177,17 @@ class RouteProposal(_Frozen):
 
     def summary(self) -> dict[str, object]:
         """The flat record written per line by batch routing and exports."""
+        routed = self.routed
         return {
             "id": self.letter_id,
-            "category": self.category.label,
-            "domain": self.domain.label,
-            "department": self.department.label,
-            "department_top": self.department_top,
-            "channel": self.channel,
-            "disposition": self.disposition,
-            "target_body": self.target_body,
+            "routed": routed,
+            "category": self.category.label if routed else None,
+            "domain": self.domain.label if routed else None,
+            "department": self.department.label if routed else None,
+            "department_top": self.department_top if routed else [],
+            "channel": self.channel if routed else None,
+            "disposition": self.disposition if routed else None,
+            "target_body": self.target_body if routed else None,
             "confidential": self.confidential,
             "urgent": self.urgent,
             "needs_review": self.needs_review,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,9 @@ class LabelledLetter:
     channel: str
     group: str = ""
     urgent: bool | None = None
+    #: The facts annotators found (tag -> probability, 1.0 for an annotated fact); rules over facts
+    #: are replayed on them, so the check measures the rules' logic, not the fact detectors.
+    facts: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,15 @@ def load_annotated(data_dir: Path) -> list[LabelledLetter]:
                 channel=e.channel,
                 group=e.group,
                 urgent=None if e.urgent is None else bool(e.urgent),
+                facts=gold_facts(e.facts),
             )
         )
     return out
+
+
+def gold_facts(facts: Mapping[str, str] | None) -> dict[str, float] | None:
+    """Annotated facts as the fact layer would report them with certainty."""
+    return None if facts is None else dict.fromkeys(facts, 1.0)
 
 
 def is_held_out(group: str, folds: int = 5) -> bool:
@@ -159,7 +168,11 @@ def evaluate_rules(rulebook: Rulebook, letters: Sequence[LabelledLetter]) -> Rul
         fire counts and agreement, the letters where a rule contradicts the annotation, the rules
         that never fired and the score of the ``urgent`` flag.
     """
-    all_hits = match_rules_many(rulebook, [x.letter for x in letters])
+    all_hits = match_rules_many(
+        rulebook,
+        [x.letter for x in letters],
+        [{tag: (p, "text", 0, 0) for tag, p in (x.facts or {}).items()} for x in letters],
+    )
     predicted: Counter[str] = Counter()
     support: Counter[str] = Counter(x.channel for x in letters)
     tp: Counter[str] = Counter()

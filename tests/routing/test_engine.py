@@ -20,7 +20,15 @@ from routing.engine import (
     primary_channel_hit,
     primary_exclusion_hit,
 )
-from routing.rulebook import MANIFEST_NAME, ExampleLetter, Rule, Rulebook, example_letter, load_rulebook
+from routing.rulebook import (
+    MANIFEST_NAME,
+    ExampleLetter,
+    Rule,
+    Rulebook,
+    example_facts,
+    example_letter,
+    load_rulebook,
+)
 from routing.schemas import Letter, RuleHit
 
 RULEBOOK = load_rulebook()
@@ -39,7 +47,9 @@ def _example_cases() -> list[Any]:
         for kind in ("match", "no_match"):
             for example in getattr(rule.examples, kind):
                 text = (
-                    example if isinstance(example, str) else f"{example.form}:{example.title}{example.text}"
+                    example
+                    if isinstance(example, str)
+                    else f"{example.form}:{example.title}{example.text}{sorted(example.facts)}"
                 )
                 cases.append(
                     pytest.param(rule.id, kind == "match", example, id=f"{rule.id}-{kind}-{text[:24]}")
@@ -51,7 +61,8 @@ def _example_cases() -> list[Any]:
 def test_rule_examples(rule_id: str, should_fire: bool, example: str | ExampleLetter) -> None:
     """Each rule fires on every one of its ``match`` examples and on none of its ``no_match`` ones."""
     letter = example_letter(example)
-    hits = [h for h in match_rules(RULEBOOK, letter) if h.rule_id == rule_id]
+    facts = {tag: (p, "text", 0, 0) for tag, p in example_facts(example).items()}
+    hits = [h for h in match_rules(RULEBOOK, letter, facts) if h.rule_id == rule_id]
     assert bool(hits) is should_fire, hits
 
 

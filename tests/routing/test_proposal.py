@@ -94,7 +94,80 @@ def test_accusation_is_confidential_and_goes_to_the_discipline_body() -> None:
 def test_a_likely_accusation_is_confidential_even_when_not_top() -> None:
     p = run(scores=make_scores(category={"appeal": 0.6, "accusation": 0.3, "suggestion": 0.1}))
     assert p.category.label == "appeal"
-    assert p.confidential and p.department.label == "discipline_inspection"
+    assert p.confidential
+    # it says why, and asks an officer to decide before anyone else may see it
+    assert p.confidential_reason is not None and "0.30" in p.confidential_reason
+    assert "possible_accusation" in {r.code for r in p.review_reasons} and p.needs_review
+    # never a self-contradiction: a 履职 request keeps the body that must act, not 纪委监委
+    assert (p.channel, p.department.label) == ("duty_request", "housing")
+
+
+def test_only_a_discipline_route_goes_to_the_discipline_body() -> None:
+    p = run(
+        scores=make_scores(department={"discipline_inspection": 0.6, "housing": 0.3, "urban_management": 0.1})
+    )
+    assert p.channel == "duty_request" and not p.confidential
+    assert p.department.label == "housing"
+    assert p.department.top[0].code == "discipline_inspection"  # the officer still sees the model's view
+
+
+def test_a_rule_that_fixes_the_body_sets_the_department() -> None:
+    hit = make_hit(channel="administrative_review").model_copy(update={"department": "court_procuratorate"})
+    p = run([hit])
+    assert (p.channel, p.department.label) == ("administrative_review", "court_procuratorate")
+
+
+def _route(channel: str, p: float) -> dict[str, float]:
+    rest = (1 - p) / 3
+    others = [c for c in ("ordinary", "duty_request", "litigation", "discipline") if c != channel][:3]
+    return {channel: p, **dict.fromkeys(others, rest)}
+
+
+def test_the_arbiter_chooses_and_the_rule_of_its_channel_gives_the_basis() -> None:
+    hits = [
+        make_hit("R-L", channel="litigation", priority=80),
+        make_hit("R-A", channel="arbitration", priority=90),
+    ]
+    scores = make_scores().model_copy(update={"route": _route("litigation", 0.9)})
+    p = run(hits, scores=scores)
+    assert (p.channel, p.channel_source, p.disposition) == ("litigation", "rule", "redirect")
+    # the overruled arbitration rule is shown to the officer
+    assert "conflicting_rules" in {r.code for r in p.review_reasons}
+
+
+def test_a_statutory_route_without_a_rule_or_with_low_confidence_is_reviewed() -> None:
+    p = run(scores=make_scores().model_copy(update={"route": _route("litigation", 0.9)}))
+    assert (p.channel, p.channel_source) == ("litigation", "model")
+    assert "model_rule_disagreement" in {r.code for r in p.review_reasons}
+    quiet = run(scores=make_scores().model_copy(update={"route": _route("duty_request", 0.9)}))
+    assert quiet.channel == "duty_request" and not quiet.needs_review
+    unsure = run(scores=make_scores().model_copy(update={"route": _route("duty_request", 0.4)}))
+    assert "low_confidence" in {r.code for r in unsure.review_reasons}
+
+
+def test_facts_are_shown_with_their_spans_and_choose_the_clocks() -> None:
+    from classifier.facts import FactFinding
+
+    facts = {
+        "arbitration_done": FactFinding("arbitration_done", 0.9, "text", 3, 9, "仲裁委裁决"),
+        "court_pending": FactFinding("court_pending", 0.1, "text", 0, 2, "起诉"),
+    }
+    letter = make_letter(received_on=dt.date(2026, 12, 1))
+    p = propose(
+        letter,
+        [make_hit(channel="arbitration")],
+        make_scores(),
+        catalogue=load_catalogue(),
+        config=ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        facts=facts,
+    )
+    assert [(f.tag, f.start, f.end) for f in p.facts] == [("arbitration_done", 3, 9)]
+    # an award exists: no clock for applying to arbitration any more
+    assert "labour_arbitration_limit" not in {d.code for d in p.deadlines}
+    without = run([make_hit(channel="arbitration")], letter=letter)
+    assert "labour_arbitration_limit" in {d.code for d in without.deadlines}
 
 
 def test_discipline_rule_against_an_appeal_verdict_is_reviewed() -> None:

@@ -74,8 +74,16 @@ BAD = [
     ("whitespace", Letter(title="  ", text=" \n\t　"), "empty_text"),
     ("no-chinese", Letter(text="hello world, nothing to see here"), "no_chinese"),
     ("binary-noise", Letter(text="\x00\x01\x02\ufffd\ufffd\x7f"), "no_chinese"),
-    ("title-only", Letter(title="投诉物业乱收费问题", text=""), "too_short"),
+    ("title-only", Letter(title="投诉物业乱收费问题", text=""), "title_only"),
     ("too-short", Letter(text="物业"), "too_short"),
+    (
+        "utf8-read-as-gbk",
+        Letter(
+            text="村支书王某截留村民的扶贫资金，还收受工程老板的好处费。".encode().decode("gbk", "replace")
+        ),
+        "garbled",
+    ),
+    ("broken-conversion", Letter(text="锟斤拷锟斤拷物业锟斤拷收费锟斤拷锟斤拷"), "garbled"),
 ]
 
 
@@ -84,8 +92,23 @@ def test_bad_input_is_never_a_confident_route(router: Router, letter: Letter, co
     p = router.propose(letter)
     assert p.needs_review
     assert code in {r.code for r in p.review_reasons}
-    if code != "too_short":
-        assert p.confidence == 0.0
+    if code == "title_only":
+        # a title can carry the matter: it is routed, and the officer checks the original
+        assert p.routed
+        return
+    # nothing readable: no route at all, only the reasons
+    assert not p.routed and p.confidence == 0.0 and p.channel_source == "none"
+    assert "no_route" in {r.code for r in p.review_reasons}
+    summary = p.summary()
+    assert summary["channel"] is None and summary["department"] is None and summary["disposition"] is None
+
+
+def test_real_letters_in_simplified_or_traditional_characters_are_not_garbled() -> None:
+    from routing.router import looks_garbled
+
+    assert not looks_garbled("村支书王某截留村民的扶贫资金，还收受工程老板的好处费，请纪委调查。")
+    assert not looks_garbled("離職後要求支付未休年假工資，我在外貿公司工作了六年")
+    assert not looks_garbled("Our community 小区 has no 路灯 for 3 months，请尽快修复路灯")
 
 
 def test_a_one_megabyte_letter_is_truncated_and_flagged(tiny_dir: Path) -> None:

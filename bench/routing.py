@@ -1,0 +1,306 @@
+"""Benchmark of statutory routing: the fact layer, the final channel, the review flag, the hand-written cases.
+
+Run from the project root::
+
+    .venv/bin/python bench/routing.py [--model models/default] [--baseline-model DIR]
+        [--baseline-rev REV] [--data-dir ../shared/data] [--no-write] [--details]
+
+Every number is measured on letters the model never saw: the group-held-out side of the split its
+``meta.json`` records (all annotated letters of that side, the statutory-rich candidates included)
+and the hand-written ``routing_cases.jsonl``. The baseline is a model and rulebook of an earlier
+commit (``--baseline-model`` and the rulebook at ``--baseline-rev``) measured in the same run on
+the same letters. It replaces the ``## Statutory routing`` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import SHARED_DATA, machine, markdown_table, replace_section  # noqa: E402
+from bench.core import held_out  # noqa: E402
+from classifier.persistence import read_meta  # noqa: E402
+from routing.codes import Category, Channel  # noqa: E402
+from routing.router import Router  # noqa: E402
+from routing.schemas import Letter, RouteProposal  # noqa: E402
+from training.datasets import Example, load_examples  # noqa: E402
+
+SECTION = "## Statutory routing"
+STATUTORY = (Channel.litigation, Channel.arbitration, Channel.administrative_review, Channel.discipline)
+ROUTED_AWAY = (*STATUTORY, Channel.personnel_appeal)
+
+
+@dataclass
+class Measured:
+    name: str
+    proposals: list[RouteProposal]
+    seconds: float
+
+
+def route(router: Router, letters: Sequence[Letter], name: str) -> Measured:
+    start = time.process_time()
+    out: list[RouteProposal] = []
+    for i in range(0, len(letters), 256):
+        out += router.propose_many(letters[i : i + 256])
+    return Measured(name, out, time.process_time() - start)
+
+
+def pr(gold: Sequence[str], pred: Sequence[str], label: str) -> tuple[float, float, int]:
+    tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
+    predicted = sum(p == label for p in pred)
+    support = sum(g == label for g in gold)
+    return (tp / predicted if predicted else 0.0, tp / support if support else 0.0, support)
+
+
+def review_safety(gold: Sequence[str], proposals: Sequence[RouteProposal]) -> dict[str, float]:
+    """How far an officer can trust a proposal the machine did not flag for review."""
+    quiet = [(g, p) for g, p in zip(gold, proposals, strict=True) if not p.needs_review]
+    statutory = [(g, p) for g, p in zip(gold, proposals, strict=True) if g in ROUTED_AWAY]
+    wrong_quiet = [1 for g, p in statutory if p.channel != g and not p.needs_review]
+    return {
+        "unflagged_right": sum(g == p.channel for g, p in quiet) / len(quiet) if quiet else 0.0,
+        "unflagged": len(quiet),
+        "review_rate": 1 - len(quiet) / len(proposals) if proposals else 0.0,
+        "statutory": len(statutory),
+        "statutory_wrong_unflagged": len(wrong_quiet),
+    }
+
+
+def letter_of(e: Example) -> Letter:
+    return Letter(id=e.id, title=e.title, text=e.text)
+
+
+def case_letter(c: dict[str, Any]) -> Letter:
+    import datetime as dt
+
+    return Letter(
+        id=c["id"],
+        title=c.get("title") or "",
+        text=c.get("text") or "",
+        form=c.get("form") or "letter",
+        visitors=c.get("visitors"),
+        received_on=dt.date.fromisoformat(c["received_on"]) if c.get("received_on") else None,
+    )
+
+
+def case_results(cases: Sequence[dict[str, Any]], proposals: Sequence[RouteProposal]) -> dict[str, Any]:
+    right, wrong = 0, []
+    traps = urgent = accusations = 0
+    traps_quiet = urgent_flagged = confidential_ok = 0
+    over_confidential = 0
+    for c, p in zip(cases, proposals, strict=True):
+        e = c["expect"]
+        ok = p.channel == e["channel"] and p.disposition == e["disposition"]
+        right += ok
+        if not ok:
+            wrong.append((c["id"], f"{e['channel']}/{e['disposition']}", f"{p.channel}/{p.disposition}"))
+        if c.get("trap"):
+            traps += 1
+            traps_quiet += ok
+        if e.get("urgent"):
+            urgent += 1
+            urgent_flagged += p.urgent
+        if e.get("category") == Category.accusation:
+            accusations += 1
+            confidential_ok += p.confidential
+        elif p.confidential and not e.get("confidential"):
+            over_confidential += 1
+    return {
+        "cases": len(cases),
+        "right": right,
+        "wrong": wrong,
+        "traps": (traps_quiet, traps),
+        "urgent": (urgent_flagged, urgent),
+        "accusations_confidential": (confidential_ok, accusations),
+        "other_confidential": over_confidential,
+    }
+
+
+def fact_scores(router: Router, test: Sequence[Example]) -> list[tuple[str, int, float, float, float]]:
+    detector = router.model.facts
+    if detector is None:
+        return []
+    annotated = [e for e in test if e.facts is not None]
+    found = detector.detect([(e.title, e.text) for e in annotated])
+    rows = []
+    for tag in detector.labels:
+        if tag in ("urgent", "multi"):
+            gold = [bool(getattr(e, tag)) for e in annotated]
+        else:
+            gold = [tag in (e.facts or {}) for e in annotated]
+        pred = [f[tag].p >= 0.5 for f in found]
+        tp = sum(g and p for g, p in zip(gold, pred, strict=True))
+        precision = tp / sum(pred) if sum(pred) else 0.0
+        recall = tp / sum(gold) if sum(gold) else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append((tag, sum(gold), precision, recall, f1))
+    return rows
+
+
+def baseline_rulebook(rev: str) -> Path:
+    """The rulebook folder as it was at ``rev`` (read from git, written to a temporary folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="rulebook-"))
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "data/rulebook/"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for name in names:
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        (folder / Path(name).name).write_bytes(text)
+    return folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    ap.add_argument("--baseline-model", type=Path, default=None)
+    ap.add_argument("--baseline-rev", default=None, help="git revision whose rulebook the baseline uses")
+    ap.add_argument("--data-dir", type=Path, default=SHARED_DATA)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--details", action="store_true", help="print every hand-written case still wrong")
+    args = ap.parse_args(argv)
+    if not (args.data_dir / "messages.csv").exists():
+        print(f"no training data in {args.data_dir}; give --data-dir", file=sys.stderr)
+        return 2
+
+    meta = read_meta(args.model)
+    examples = load_examples(args.data_dir)
+    _, test, method = held_out(examples, meta["split"])
+    test = [e for e in test if e.channel is not None]
+    cases = [json.loads(line) for line in (args.data_dir / "routing_cases.jsonl").open(encoding="utf-8")]
+
+    routers = {"this model": Router.load(args.model)}
+    if args.baseline_model is not None:
+        rulebook = baseline_rulebook(args.baseline_rev) if args.baseline_rev else None
+        routers["baseline"] = Router.load(args.baseline_model, rulebook_dir=rulebook)
+    letters = [letter_of(e) for e in test]
+    gold = [str(e.channel) for e in test]
+    measured = {name: route(r, letters, name) for name, r in routers.items()}
+    on_cases = {
+        name: case_results(cases, r.propose_many([case_letter(c) for c in cases]))
+        for name, r in routers.items()
+    }
+
+    names = list(routers)
+    lines = [
+        f"Model `{args.model.name}` (version `{meta.get('version')}`), "
+        f"rulebook `{routers['this model'].rulebook.version}`"
+        + (
+            f"; baseline model `{args.baseline_model}` with the rulebook of `{args.baseline_rev}`"
+            if args.baseline_model
+            else ""
+        )
+        + f". Measured by `bench/routing.py` on the {len(test)} annotated letters of the held-out side "
+        "of the "
+        f"split in the model's `meta.json` ({method}; statutory-rich candidates included, so rare routes "
+        f"are over-represented against the raw stream) and on the {len(cases)} hand-written cases of "
+        f"`routing_cases.jsonl`. {machine()}.",
+        "",
+        "### Channels of the final proposal (held-out letters)",
+        "",
+    ]
+    header = ["channel", "letters"] + [f"{n} P" for n in names] + [f"{n} R" for n in names]
+    rows = []
+    for channel in [c.value for c in Channel]:
+        scores = [pr(gold, [p.channel for p in measured[n].proposals], channel) for n in names]
+        rows.append(
+            [channel + (" *" if channel in STATUTORY else ""), scores[0][2]]
+            + [f"{s[0]:.2f}" for s in scores]
+            + [f"{s[1]:.2f}" for s in scores]
+        )
+    lines += markdown_table(header, rows, "lr" + "r" * (2 * len(names)))
+    lines += ["", "`*` = goal recall ≥ 0.90 and precision ≥ 0.80.", "", "### The review flag", ""]
+    safety = {n: review_safety(gold, measured[n].proposals) for n in names}
+    lines += markdown_table(
+        ["measure", *names],
+        [
+            [
+                "unflagged proposals with the right channel",
+                *[f"{safety[n]['unflagged_right']:.3f}" for n in names],
+            ],
+            ["share of letters flagged for review", *[f"{safety[n]['review_rate']:.2f}" for n in names]],
+            [
+                "statutory letters routed wrong without a flag",
+                *[f"{safety[n]['statutory_wrong_unflagged']} / {safety[n]['statutory']}" for n in names],
+            ],
+        ],
+        "l" + "r" * len(names),
+    )
+    lines += [
+        "",
+        "Goal: ≥ 0.97 right among unflagged proposals and at most 2 % of statutory letters routed wrong "
+        "without a flag. *Statutory* here: litigation, arbitration, administrative review, discipline and "
+        "personnel appeal.",
+        "",
+        "### Hand-written cases (`routing_cases.jsonl`)",
+        "",
+    ]
+
+    def frac(pair: tuple[int, int]) -> str:
+        return f"{pair[0]} / {pair[1]}"
+
+    lines += markdown_table(
+        ["measure", *names],
+        [
+            [
+                "right on channel and disposition",
+                *[f"{on_cases[n]['right']} / {on_cases[n]['cases']}" for n in names],
+            ],
+            ["traps quiet (route right)", *[frac(on_cases[n]["traps"]) for n in names]],
+            ["urgent letters flagged", *[frac(on_cases[n]["urgent"]) for n in names]],
+            ["accusations confidential", *[frac(on_cases[n]["accusations_confidential"]) for n in names]],
+            ["other letters held confidential", *[str(on_cases[n]["other_confidential"]) for n in names]],
+        ],
+        "l" + "r" * len(names),
+    )
+    wrong = on_cases["this model"]["wrong"]
+    by_kind = Counter(f"{want} → {got}" for _, want, got in wrong)
+    lines += [
+        "",
+        "Cases still wrong (expected → proposed, count): "
+        + ("; ".join(f"{k} ({v})" for k, v in by_kind.most_common()) or "none")
+        + ".",
+    ]
+    facts = fact_scores(routers["this model"], test)
+    if facts:
+        lines += ["", "### Legal facts (held-out letters annotated for facts, probability ≥ 0.5)", ""]
+        lines += markdown_table(
+            ["fact", "letters", "precision", "recall", "F1"],
+            [[t, n, f"{p:.2f}", f"{r:.2f}", f"{f:.2f}"] for t, n, p, r, f in facts],
+            "lrrrr",
+        )
+    lines += ["", "### Speed", ""]
+    lines += markdown_table(
+        ["router", "letters per CPU-second (whole pipeline, batches of 256)"],
+        [[n, f"{len(letters) / measured[n].seconds:.0f}"] for n in names],
+        "lr",
+    )
+    text = "\n".join(lines)
+    print(text)
+    if args.details:
+        for case_id, want, got in wrong:
+            print(case_id, want, "→", got)
+    if not args.no_write:
+        replace_section(ROOT / "BENCHMARKS.md", SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

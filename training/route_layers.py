@@ -1,0 +1,112 @@
+"""Fit the layers above the heads: the fact layer and the channel arbiter.
+
+The arbiter learns how far to trust the heads, the facts and the rules on letters they have *not*
+seen, so it is fitted on out-of-fold readings: the training letters are split into ``folds`` by
+group, a model (heads and fact layer) is fitted on all folds but one and reads the letters of that
+one through the real rulebook (``Router.read``), and the arbiter is fitted on every letter read that
+way. The model that ships is then fitted on all the training letters; the held-out letters are
+never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from classifier.arbiter import ChannelArbiter
+from classifier.facts import FactDetector
+from classifier.model import TriageModel
+from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
+from routing.router import Router
+from routing.rulebook import load_rulebook
+from routing.schemas import Letter
+from training.datasets import Example
+
+
+def fit_facts(examples: Sequence[Example], config: dict[str, Any]) -> FactDetector | None:
+    """The fact layer, learned from the letters annotated for facts (None when disabled)."""
+    settings = config["facts"]
+    if not settings["enabled"]:
+        return None
+    return FactDetector(
+        C=settings["C"],
+        max_features=settings["max_features"],
+        ngram_max=settings["ngram_max"],
+        min_positive=settings["min_positive"],
+        calibration_folds=settings["calibration_folds"],
+    ).fit(
+        [(e.title, e.text) for e in examples],
+        [e.facts for e in examples],
+        [e.group for e in examples],
+        {"urgent": [e.urgent for e in examples], "multi": [e.multi for e in examples]},
+    )
+
+
+def _fold(group: str, folds: int, seed: int) -> int:
+    digest = hashlib.sha256(f"arbiter:{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
+def out_of_fold_rows(
+    examples: Sequence[Example],
+    config: dict[str, Any],
+    fit_heads_model: Callable[[Sequence[Example]], TriageModel],
+    *,
+    rulebook_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, float]], list[str], list[str]]:
+    """Arbiter rows of every letter with a channel label, each read by a model that never saw it.
+
+    Returns:
+        The rows, the annotated channels and the letter ids, in the order of ``examples``.
+    """
+    say = progress or (lambda _line: None)
+    folds, seed = config["arbiter"]["folds"], config["split"]["seed"]
+    rulebook = load_rulebook(rulebook_dir)
+    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    fold_of = [_fold(e.group, folds, seed) for e in examples]
+    rows: dict[int, dict[str, float]] = {}
+    for k in range(folds):
+        inner = [e for e, f in zip(examples, fold_of, strict=True) if f != k]
+        outer = [i for i, f in enumerate(fold_of) if f == k and examples[i].channel is not None]
+        if not outer:
+            continue
+        say(f"arbiter fold {k + 1}/{folds}: fitting on {len(inner)} letters, reading {len(outer)}")
+        model = fit_heads_model(inner)
+        model.facts = fit_facts(inner, config)
+        router = Router(model=model, rulebook=rulebook, catalogue=catalogue)
+        letters = [Letter(id=examples[i].id, title=examples[i].title, text=examples[i].text) for i in outer]
+        for i, row in zip(outer, router.arbiter_rows(letters), strict=True):
+            rows[i] = row
+    order = sorted(rows)
+    return (
+        [rows[i] for i in order],
+        [str(examples[i].channel) for i in order],
+        [examples[i].id for i in order],
+    )
+
+
+def fit_arbiter(
+    examples: Sequence[Example],
+    config: dict[str, Any],
+    fit_heads_model: Callable[[Sequence[Example]], TriageModel],
+    *,
+    rulebook_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ChannelArbiter | None:
+    """The channel arbiter fitted on out-of-fold readings (None when disabled or too few labels)."""
+    settings = config["arbiter"]
+    if not settings["enabled"]:
+        return None
+    rows, y, _ = out_of_fold_rows(
+        examples, config, fit_heads_model, rulebook_dir=rulebook_dir, progress=progress
+    )
+    if len(set(y)) < 2:
+        return None
+    class_weight = settings["class_weight"] or None
+    return ChannelArbiter(C=settings["C"], class_weight=class_weight).fit(rows, y)
+
+
+__all__ = ["fit_arbiter", "fit_facts", "out_of_fold_rows"]

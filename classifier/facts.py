@@ -146,7 +146,8 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         calibration_folds: folds (by group) of the out-of-fold scores the calibration is fitted on.
         negative_share: share of the sentences that state no fact of a kind kept as its negatives,
             besides every sentence of a letter that states it. Most sentences are easy negatives;
-            keeping 40 % of them cut the fitting time by about half at the same F1 (measured on folds).
+            keeping 40 % of them cut the fitting CPU time by a third (233 s to 153 s) at the same
+            held-out F1, within 0.01 per fact.
         random_state: seed of the fold assignment and of the negatives kept.
     """
 

@@ -28,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,7 +74,7 @@ _MIN_SENTENCE_CHARS = 2
 class Sentence:
     """One unit the detectors read: the title, or a sentence of the text, with its offsets."""
 
-    field: str  # "title" or "text"
+    field: Literal["title", "text"]
     start: int
     end: int
     text: str
@@ -117,7 +117,7 @@ class FactFinding:
 
     tag: str
     p: float
-    field: str
+    field: Literal["title", "text"]
     start: int
     end: int
     quote: str
@@ -211,8 +211,8 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
             y_sent = np.array(
                 [
                     facts[owner[i]] is not None
-                    and tag in facts[owner[i]]  # type: ignore[operator]
-                    and quote_in(facts[owner[i]][tag], texts[i])  # type: ignore[index]
+                    and tag in facts[owner[i]]
+                    and quote_in(facts[owner[i]][tag], texts[i])
                     for i in range(len(texts))
                 ]
             )
@@ -392,10 +392,12 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
                 out[i][tag] = FactFinding(tag, round(float(proba[i, t]), 4), s.field, s.start, s.end, s.text)
             for h, head in enumerate(self.heads_):
                 near = out[i].get(LETTER_HEADS[head])
-                field, start, end, quote = (
-                    (near.field, near.start, near.end, near.quote) if near else ("text", 0, 0, "")
+                p = round(float(head_proba[i, h]), 4)
+                out[i][head] = (
+                    FactFinding(head, p, near.field, near.start, near.end, near.quote)
+                    if near
+                    else FactFinding(head, p, "text", 0, 0, "")
                 )
-                out[i][head] = FactFinding(head, round(float(head_proba[i, h]), 4), field, start, end, quote)
         return out
 
     def __sklearn_tags__(self) -> Any:

@@ -36,6 +36,8 @@ TRUSTED_TYPES = frozenset(
         "classifier.model.LetterClassifier",
         "classifier.facts.FactDetector",
         "classifier.arbiter.ChannelArbiter",
+        # the fact layer keeps its weights as sparse rows (most are zero): data, no code
+        "scipy.sparse._csr.csr_matrix",
         # sentence embeddings beside or instead of TF-IDF (the encoder's weights are not saved)
         "classifier.embeddings.SentenceEncoder",
         "classifier.embeddings.LetterFeatures",

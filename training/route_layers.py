@@ -10,14 +10,17 @@ never touched.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from classifier.arbiter import ChannelArbiter
 from classifier.facts import FactDetector
-from classifier.model import TriageModel
+from classifier.model import HEADS, TriageModel
 from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from routing.router import Router
 from routing.rulebook import load_rulebook
@@ -49,6 +52,35 @@ def _fold(group: str, folds: int, seed: int) -> int:
     return int.from_bytes(digest[:8], "big") % folds
 
 
+def fold_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config of the models fitted inside the folds: no department-duty examples.
+
+    The arbiter reads only the channel and category heads, and a department whose duties give it a
+    single pseudo-letter could not be calibrated on a fold's share of the letters.
+    """
+    out = copy.deepcopy(config)
+    out["data"]["duty_examples"] = False
+    return out
+
+
+def thin_rare_labels(examples: Sequence[Example], config: dict[str, Any]) -> list[Example]:
+    """``examples`` with the labels of classes too small for a head's calibration on this fold removed.
+
+    A class with fewer letters than ``heads.<head>.calibration_cv`` in a fold's training letters is
+    left out of that fold's head (its letters still teach the other heads); the shipped model, fitted
+    on all the training letters, keeps it.
+    """
+    out = list(examples)
+    for head in HEADS:
+        need = int(config["heads"][head]["calibration_cv"])
+        counts = Counter(e.label(head) for e in out if e.label(head) is not None)
+        rare = {label for label, n in counts.items() if n < need}
+        if rare:
+            drop: dict[str, Any] = {head: None}
+            out = [dataclasses.replace(e, **drop) if e.label(head) in rare else e for e in out]
+    return out
+
+
 def out_of_fold_rows(
     examples: Sequence[Example],
     config: dict[str, Any],
@@ -74,7 +106,7 @@ def out_of_fold_rows(
         if not outer:
             continue
         say(f"arbiter fold {k + 1}/{folds}: fitting on {len(inner)} letters, reading {len(outer)}")
-        model = fit_heads_model(inner)
+        model = fit_heads_model(thin_rare_labels(inner, config))
         model.facts = fit_facts(inner, config)
         router = Router(model=model, rulebook=rulebook, catalogue=catalogue)
         letters = [Letter(id=examples[i].id, title=examples[i].title, text=examples[i].text) for i in outer]

@@ -175,12 +175,12 @@ def test_hits_are_sorted_by_priority_and_deterministic() -> None:
     assert [h.priority for h in hits] == sorted((h.priority for h in hits), reverse=True)
     assert hits == match_rules(RULEBOOK, letter)
     assert len({h.rule_id for h in hits}) == len(hits)  # at most one hit per rule
-    # The exclusion (the lawsuit is pending: 不予受理) decides the channel, but the accusation's
-    # hit stays in the list with its confidentiality flag: channels that differ are a conflict
-    # for the officer, and flags add up whatever decides the route.
+    # The accusation (priority 90) outranks the pending lawsuit (redirected to the court, R-ZF-05),
+    # whose hit stays in the list: channels that differ are a conflict for the officer, and flags
+    # add up whatever decides the route.
     primary = primary_channel_hit(hits)
-    assert primary is not None and primary.kind == "exclusion" and primary.channel == Channel.litigation
-    assert any(h.channel == Channel.discipline for h in hits)
+    assert primary is not None and primary.channel == Channel.discipline
+    assert any(h.rule_id == "R-ZF-05" and h.channel == Channel.litigation for h in hits)
     assert {"confidential", "urgent"} <= hit_flags(hits)
 
 

@@ -82,7 +82,9 @@ def test_builtin_rulebook_covers_the_checklist(rulebook: Rulebook) -> None:
         "R-ZD",
     }
     assert expected <= families
-    assert {"R-BYSL-1", "R-BYSL-2", "R-BYSL-3", "R-BZSL-1", "R-BZSL-2"} <= active
+    assert {"R-BYSL-1", "R-BYSL-2", "R-BZSL-1", "R-BZSL-2"} <= active
+    # A pending lawsuit is routed to the court (R-ZF-05), not refused: R-BYSL-3 is retired.
+    assert "R-BYSL-3" not in active and "R-ZF-05" in active
 
 
 def test_every_rule_has_a_legal_basis_and_examples(rulebook: Rulebook) -> None:
@@ -140,16 +142,17 @@ def test_regulation_articles_are_named_like_the_regulation(rulebook: Rulebook) -
             assert rule.legal_basis.article.startswith("第"), rule.id
 
 
-def test_a_pending_case_is_refused_on_the_practice_rule_and_anchored_where_it_is_routed(
-    rulebook: Rulebook,
-) -> None:
-    """R-BYSL-3: 第二十二条第二款 orders 转送 to the 政法部门, not 不予受理. The case stays in the court's
-    procedure (第三十一条第一项); 不予受理 itself is the practice rule, and the note says so."""
-    rule = rulebook.get("R-BYSL-3")
+def test_a_pending_case_is_routed_to_the_court_not_refused(rulebook: Rulebook) -> None:
+    """第二十二条第二款 orders 转送 to the 政法部门 and 第三十一条第一项 keeps the case in the court's
+    procedure: a route, not 不予受理. R-BYSL-3 (the refusal) is retired and kept for the proposals
+    that cite it; R-ZF-05 redirects the same letters to the court."""
+    retired = rulebook.get("R-BYSL-3")
+    assert retired.retired and "R-ZF-05" in retired.note
+    rule = rulebook.get("R-ZF-05")
+    assert (rule.kind, rule.channel, rule.disposition) == ("channel", "litigation", "redirect")
     assert rule.legal_basis.source == REGULATION
     assert rule.legal_basis.article == "第三十一条第一项"
     assert "涉法涉诉信访事项未依法终结的，按照法律法规规定的程序处理" in rule.legal_basis.quote
-    assert "practice rule" in rule.note and "第十八条第三项" in rule.note
     assert "人民法院" in (rule.target_body or "")
 
 

@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    .venv/bin/python bench/routing.py [--model models/default] [--baseline-model DIR]
+    .venv/bin/python bench/statutory.py [--model models/default] [--baseline-model DIR]
         [--baseline-rev REV] [--data-dir ../shared/data] [--no-write] [--details]
 
 Every number is measured on letters the model never saw: the group-held-out side of the split its
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.baseline_model
             else ""
         )
-        + f". Measured by `bench/routing.py` on the {len(test)} annotated letters of the held-out side "
+        + f". Measured by `bench/statutory.py` on the {len(test)} annotated letters of the held-out side "
         "of the "
         f"split in the model's `meta.json` ({method}; statutory-rich candidates included, so rare routes "
         f"are over-represented against the raw stream) and on the {len(cases)} hand-written cases of "

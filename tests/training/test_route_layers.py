@@ -1,0 +1,71 @@
+"""The layers above the heads: the fact layer and the arbiter, fitted without leaking letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from tiny_corpus import TINY_OVERRIDES, write_tiny_data
+
+from classifier.model import TriageModel
+from classifier.persistence import load_model
+from routing.router import Router
+from routing.schemas import Letter
+from training.config import load_config
+from training.datasets import Example, load_examples
+from training.route_layers import fit_arbiter, fit_facts, fold_config, out_of_fold_rows, thin_rare_labels
+from training.train import fit_model, train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> list[Example]:
+    return load_examples(write_tiny_data(tmp_path_factory.mktemp("tiny")))
+
+
+def test_every_letter_is_read_by_a_model_that_never_saw_it(tiny: list[Example]) -> None:
+    config = load_config(overrides=TINY_OVERRIDES)
+    seen_by_fold: list[set[str]] = []
+
+    def fit(letters: Sequence[Example]) -> TriageModel:
+        seen_by_fold.append({e.id for e in letters})
+        return fit_model(letters, fold_config(config))
+
+    rows, labels, ids = out_of_fold_rows(tiny, config, fit)
+    assert sorted(ids) == sorted(e.id for e in tiny if e.channel is not None)
+    assert len(rows) == len(labels) == len(ids) and all(rows)
+    # each letter was read in exactly one fold, by the model fitted without it
+    assert len(seen_by_fold) == config["arbiter"]["folds"]
+    for letter_id in ids:
+        assert sum(letter_id not in seen for seen in seen_by_fold) == 1
+    # the rows carry what the arbiter weighs: both heads' probabilities
+    assert any(k.startswith("channel:") for k in rows[0]) and any(k.startswith("category:") for k in rows[0])
+
+
+def test_a_class_too_small_for_a_fold_is_left_out_of_that_fold_only(tiny: list[Example]) -> None:
+    config = load_config(overrides=TINY_OVERRIDES)
+    few = [e for e in tiny if e.channel != "suggestion"] + [e for e in tiny if e.channel == "suggestion"][:1]
+    thinned = thin_rare_labels(few, config)
+    assert [e.channel for e in thinned if e.id.startswith("s")] == [None]
+    assert sum(e.channel == "discipline" for e in thinned) == 6
+    assert thinned[-1].category == "suggestion" or thinned[-1].category is None
+
+
+def test_layers_can_be_switched_off(tiny: list[Example]) -> None:
+    config = load_config(overrides=[*TINY_OVERRIDES, "facts.enabled=false", "arbiter.enabled=false"])
+    assert fit_facts(tiny, config) is None
+    assert fit_arbiter(tiny, config, lambda letters: fit_model(letters, config)) is None
+
+
+def test_a_trained_model_ships_its_arbiter_and_routes_through_it(tmp_path: Path) -> None:
+    data = write_tiny_data(tmp_path / "data")
+    result = train(
+        tmp_path / "model", data_dir=data, version="t1", report=False, decisions=[], overrides=TINY_OVERRIDES
+    )
+    model = load_model(result.model_dir)
+    assert model.arbiter is not None and model.facts is not None
+    assert set(model.arbiter.classes_) == {"ordinary", "arbitration", "discipline", "suggestion"}
+    router = Router.load(result.model_dir)
+    p = router.propose(Letter(title="建议", text="建议在小区门口增设公交站，方便居民出行。"))
+    assert p.channel == "suggestion" and p.routed
+    assert result.timings["fit_arbiter_s"] > 0

@@ -1,22 +1,120 @@
-"""``xinfang route``: propose a route for one letter, or for a JSONL stream of letters."""
+"""``xinfang route``: propose a route for one letter, or for a JSONL stream of letters.
+
+Every path builds the same :class:`routing.schemas.Letter` the workbench builds: the text with its
+day of receipt, day of acceptance, form and number of visitors, so a JSONL line is routed by the
+same rules (a visit of more than five people, the deadlines' dates) as a letter typed in. The
+checks of those fields live here once and serve ``xinfang triage`` and the batch upload as well.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
 import json
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, get_args
 
 import click
 
+from api.schemas import Form as LetterForm
 from api.settings import get_settings
 from routing.router import Router
 from routing.schemas import Letter, RouteProposal
 
 BATCH_SIZE = 256
+# The letter forms of 条例 第十七条, as routing.schemas.Letter declares them.
+FORMS: tuple[str, ...] = get_args(Letter.model_fields["form"].annotation)
+EARLIEST_DAY = dt.date(1900, 1, 1)
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # not full-width digits
+
+
+def latest_day(*, tomorrow: bool) -> dt.date:
+    """The latest day a letter may be dated: today in China, or tomorrow (a clock a few hours
+    ahead of the office's, as the API allows)."""
+    from store.letters import china_today
+
+    return china_today() + dt.timedelta(days=1 if tomorrow else 0)
+
+
+def check_day(name: str, day: dt.date, *, latest: dt.date) -> dt.date:
+    """``day`` if it can be the date of a letter (1900 to ``latest``); ``ValueError`` naming ``name``
+    (an empty ``name`` for a message that its caller prefixes, as click does with the option)."""
+    subject = f"{name} {day.isoformat()}" if name else day.isoformat()
+    if day < EARLIEST_DAY:
+        raise ValueError(f"{subject} is before 1900; check the year")
+    if day > latest:
+        raise ValueError(
+            f"{subject} is in the future (the latest allowed is {latest.isoformat()}); "
+            "give the day it happened"
+        )
+    return day
+
+
+def parse_day(name: str, value: object, *, latest: dt.date) -> dt.date | None:
+    """A day given as ``YYYY-MM-DD`` text, checked by :func:`check_day`; ``None`` when absent or empty.
+
+    Raises:
+        ValueError: not ``YYYY-MM-DD``, no such day, before 1900 or after ``latest``; the message
+            names ``name``.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _DAY_RE.fullmatch(value):
+        raise ValueError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-01")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a day of the calendar; write it as YYYY-MM-DD") from None
+    return check_day(name, day, latest=latest)
+
+
+def check_form(value: object) -> str:
+    """``value`` if it is a letter form; ``ValueError`` naming the field and the forms otherwise."""
+    if not isinstance(value, str) or value not in FORMS:
+        raise ValueError(f"form {value!r} is not a letter form; use one of {', '.join(FORMS)}")
+    return value
+
+
+def letter_fields(record: dict[str, Any], *, latest: dt.date) -> tuple[dict[str, Any], list[str]]:
+    """The ``form``, ``visitors``, ``received_on`` and ``accepted_on`` of a JSONL record, checked.
+
+    Returns:
+        The fields for :class:`routing.schemas.Letter`, and one message per bad field (each names
+        its field; the record is routed only when there are none).
+    """
+    fields: dict[str, Any] = {}
+    errors: list[str] = []
+    form = record.get("form")
+    if form is not None:
+        try:
+            fields["form"] = check_form(form)
+        except ValueError as exc:
+            errors.append(str(exc))
+    visitors = record.get("visitors")
+    if visitors is not None:
+        if isinstance(visitors, bool) or not isinstance(visitors, int) or visitors < 1:
+            errors.append(
+                f"visitors {visitors!r} is not a number of people; give a whole number of at least 1"
+            )
+        elif (form or "letter") != "visit":
+            errors.append(f"visitors is only for form 'visit' (got form {form or 'letter'!r}); leave it out")
+        else:
+            fields["visitors"] = visitors
+    for name in ("received_on", "accepted_on"):
+        try:
+            fields[name] = parse_day(name, record.get(name), latest=latest)
+        except ValueError as exc:
+            errors.append(str(exc))
+    received, accepted = fields.get("received_on"), fields.get("accepted_on")
+    if received is not None and accepted is not None and accepted < received:
+        errors.append(
+            f"accepted_on {accepted.isoformat()} is before received_on {received.isoformat()}; "
+            "a letter is accepted on or after the day it arrives"
+        )
+    return fields, errors
 
 
 def load_router(model: Path | None) -> Router:
@@ -85,6 +183,22 @@ def _unit(unit: str) -> str:
     return {"calendar_days": "日", "working_days": "个工作日", "months": "个月"}[unit]
 
 
+def day_option(*, tomorrow: bool) -> Callable[[click.Context, click.Parameter, Any], dt.date | None]:
+    """A click callback turning a ``click.DateTime`` option into a date checked by :func:`check_day`
+    (the latest day: tomorrow in China with ``tomorrow``, else today)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: dt.datetime | None) -> dt.date | None:
+        if value is None:
+            return None
+        try:
+            # click names the option: "Invalid value for '--received-on': 1899-12-31 is before 1900"
+            return check_day("", value.date(), latest=latest_day(tomorrow=tomorrow))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    return convert
+
+
 def _records(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     for number, line in enumerate(stream, 1):
         if not line.strip():
@@ -100,26 +214,52 @@ def _records(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str 
         yield number, record, None
 
 
-def _letter(record: dict[str, Any]) -> Letter:
+class _BadFields(ValueError):
+    """A record whose letter fields were refused; the message lists each."""
+
+
+def _letter(record: dict[str, Any], *, latest: dt.date) -> Letter:
+    fields, errors = letter_fields(record, latest=latest)
+    if errors:
+        raise _BadFields("; ".join(errors))
     return Letter(
         id=str(record.get("id")) if record.get("id") is not None else None,
         title=record.get("title") or "",
         text=record.get("text") or "",
-        received_on=record.get("received_on"),
+        **fields,
     )
 
 
+def jsonl_record(proposal: RouteProposal) -> dict[str, object]:
+    """One output line of ``xinfang route --jsonl``: the proposal's summary with its rule flags and
+    deadlines (``due`` is null while a clock has not started: no received_on or accepted_on)."""
+    return {
+        **proposal.summary(),
+        "flags": sorted({flag for hit in proposal.rule_hits for flag in hit.flags}),
+        "deadlines": [
+            {"code": d.code, "due": d.due.isoformat() if d.due else None} for d in proposal.deadlines
+        ],
+    }
+
+
 def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool) -> dict[str, int]:
-    """Stream letters from ``source`` to proposals in ``out``; bad lines become error records."""
+    """Stream letters from ``source`` to proposals in ``out``; bad lines become error records.
+
+    A line is ``{"id", "title", "text"}`` with optional ``form`` (letter, online, visit, call),
+    ``visitors`` (a whole number ≥ 1, visits only), ``received_on`` and ``accepted_on``
+    (``YYYY-MM-DD``, 1900 to tomorrow in China, acceptance not before receipt). A bad value makes
+    the line an error record naming the field, and the stream goes on.
+    """
     from pydantic import ValidationError
     from tqdm import tqdm
 
     counts = {"letters": 0, "errors": 0, "needs_review": 0}
     batch: list[Letter] = []
+    latest = latest_day(tomorrow=True)
 
     def flush() -> None:
         for proposal in router.propose_many(batch):
-            out.write(json.dumps(proposal.summary(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(jsonl_record(proposal), ensure_ascii=False) + "\n")
             counts["letters"] += 1
             counts["needs_review"] += proposal.needs_review
         batch.clear()
@@ -129,7 +269,9 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
         letter = None
         if record is not None:
             try:
-                letter = _letter(record)
+                letter = _letter(record, latest=latest)
+            except _BadFields as exc:
+                error = f"line {number}: {exc}"
             except ValidationError as exc:
                 error = f"line {number}: " + "; ".join(
                     f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
@@ -171,7 +313,28 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
 @click.option(
     "--received-on",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="day of receipt (YYYY-MM-DD), starts the statutory clocks; default today",
+    callback=day_option(tomorrow=True),
+    help="day of receipt (YYYY-MM-DD), starts the statutory clocks; default today in China",
+)
+@click.option(
+    "--accepted-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    callback=day_option(tomorrow=True),
+    help="day the matter was accepted (受理, YYYY-MM-DD), starts the 60-day handling clock",
+)
+@click.option(
+    "--form",
+    "form",
+    type=click.Choice(FORMS),
+    default="letter",
+    show_default=True,
+    help="how the matter came in: 来信 letter, 网上信访 online, 来访 visit, 来电 call",
+)
+@click.option(
+    "--visitors",
+    type=click.IntRange(min=1),
+    default=None,
+    help="with --form visit: how many people came (more than 5 is flagged, 第二十条第三款)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the full proposal as JSON")
 @click.option(
@@ -185,7 +348,10 @@ def route(
     file: Path | None,
     jsonl: Path | None,
     out: Path | None,
-    received_on: dt.datetime | None,
+    received_on: dt.date | None,
+    accepted_on: dt.date | None,
+    form: LetterForm,
+    visitors: int | None,
     as_json: bool,
     model: Path | None,
 ) -> None:
@@ -193,6 +359,20 @@ def route(
     given = [x for x in (text, file, jsonl) if x is not None]
     if len(given) != 1:
         raise click.UsageError("give exactly one of TEXT, --file or --jsonl")
+    single = received_on or accepted_on or visitors is not None or form != "letter"
+    if jsonl is not None and single:
+        raise click.UsageError(
+            "--received-on, --accepted-on, --form and --visitors are for one letter; "
+            "with --jsonl give them per line"
+        )
+    if visitors is not None and form != "visit":
+        raise click.UsageError(f"--visitors is only for --form visit (got --form {form})")
+    day = received_on or latest_day(tomorrow=False)
+    if accepted_on is not None and accepted_on < day:
+        raise click.UsageError(
+            f"--accepted-on {accepted_on.isoformat()} is before the day of receipt {day.isoformat()}; "
+            "a letter is accepted on or after the day it arrives"
+        )
     router = load_router(model)
     if jsonl is not None:
         # The router's objects live as long as the process: freezing them keeps the garbage
@@ -212,9 +392,23 @@ def route(
         )
         return
     body = read_letter_file(file) if file is not None else str(text)
-    day = received_on.date() if received_on else dt.date.today()
-    proposal = router.propose(Letter(title=title, text=body, received_on=day))
+    letter = Letter(
+        title=title, text=body, received_on=day, accepted_on=accepted_on, form=form, visitors=visitors
+    )
+    proposal = router.propose(letter)
     click.echo(proposal.model_dump_json(indent=2) if as_json else render(proposal))
 
 
-__all__ = ["route", "route_jsonl", "render"]
+__all__ = [
+    "FORMS",
+    "check_day",
+    "check_form",
+    "day_option",
+    "jsonl_record",
+    "latest_day",
+    "letter_fields",
+    "parse_day",
+    "render",
+    "route",
+    "route_jsonl",
+]

@@ -7,7 +7,9 @@ CPU (OCR), a batch can hold hundreds of pages, and the workbench serves other of
 So the request does only what must be done before it answers: it checks each file (a plain name,
 under ``max_upload_bytes``), keeps its bytes by sha256 and records it in a ``Batch`` with
 :func:`intake.batch.record_inputs`, exactly as ``xinfang triage`` does (zip archives are unpacked
-there, with the same path and bomb checks), and answers with the batch id at once. It then starts
+there, with the same path and bomb checks), and answers with the batch id at once. The batch keeps
+the day the letters arrived (收信日期, default today in China) and their form, so the worker routes
+and registers them with that day, as ``xinfang triage --received-on`` does. It then starts
 ``xinfang batches resume BATCH`` as a child process in its own session: the same code path as the
 command line (:func:`intake.batch.triage_batch` over :func:`intake.batch.process_file`), with the
 server's settings passed as ``XINFANG_*`` variables. A separate process rather than a thread of the
@@ -131,6 +133,11 @@ class BatchProgress(_Out):
     batch_id: int
     created_by: str
     created_at: dt.datetime
+    received_on: dt.date | None = Field(
+        description="the day the batch's letters arrived (收信日期); null for batches recorded before "
+        "it was kept, whose letters got the day they were read"
+    )
+    form: str = Field(description="the letters' form: letter, online, visit or call")
     state: Literal["running", "queued", "stalled", "done"] = Field(
         description="queued: waits for this server's worker to finish an earlier batch; "
         "stalled: files wait and no worker is at them, resume the batch"
@@ -152,6 +159,7 @@ class BatchListItem(_Out):
     batch_id: int
     created_by: str
     created_at: dt.datetime
+    received_on: dt.date | None
     files: int
     done: int
     failed: int
@@ -213,18 +221,40 @@ class Upload:
 
 
 def receive_upload(
-    session_factory: sessionmaker[Session], settings: Settings, user: User, uploads: Sequence[Upload]
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    user: User,
+    uploads: Sequence[Upload],
+    *,
+    received_on: dt.date | None = None,
+    form: str = "letter",
 ) -> BatchReceipt:
     """Check, keep and record an upload's files in a new batch, then start its worker.
 
+    Args:
+        received_on: the day the letters arrived (收信日期); today in China when omitted. The batch
+            keeps it, and the worker routes and registers the letters with it.
+        form: the letters' form (``letter`` for mail).
+
     Raises:
-        InvalidInput: no file, or every file was refused (nothing was kept).
+        InvalidInput: no file, every file was refused (nothing was kept), or ``received_on`` or
+            ``form`` is not allowed (checked before anything is kept).
     """
+    from api.commands.route import check_day, check_form, latest_day
     from api.uploads import safe_filename
     from intake.batch import BatchSummary, record_inputs
     from intake.readers import ReadLimits
     from store.files import sanitise_filename
 
+    try:
+        if received_on is not None:
+            check_day("received_on", received_on, latest=latest_day(tomorrow=False))
+    except ValueError as exc:
+        raise invalid_field("received_on", exc) from None
+    try:
+        check_form(form)
+    except ValueError as exc:
+        raise invalid_field("form", exc) from None
     if not uploads:
         raise InvalidInput("the upload holds no file; choose one or more files (field 'files')")
     storage = Path(settings.storage_dir)
@@ -266,6 +296,8 @@ def receive_upload(
             limits=ReadLimits(),  # the worker (xinfang batches resume) reads with the same
             actor=user.username,
             summary=summary,
+            received_on=received_on,
+            form=form,
         )
     from store.audit import append_event
     from store.db import session_scope
@@ -301,6 +333,11 @@ def receive_upload(
         refused=refused,
         scheduled=scheduled,
     )
+
+
+def invalid_field(name: str, exc: ValueError) -> InvalidInput:
+    """The 422 for one refused field of the upload, in the API's one error shape."""
+    return InvalidInput(str(exc), errors=[{"loc": [name], "msg": str(exc), "type": "value_error"}])
 
 
 def _masked(text: str) -> str:
@@ -591,6 +628,8 @@ def progress(
         batch_id=batch.id,
         created_by=batch.created_by,
         created_at=batch.created_at,
+        received_on=batch.received_on,
+        form=batch.form,
         state=state,
         files=len(files),
         done=done,
@@ -645,6 +684,7 @@ def list_batches(session: Session, *, limit: int = 100, offset: int = 0) -> Batc
             batch_id=b.id,
             created_by=b.created_by,
             created_at=b.created_at,
+            received_on=b.received_on,
             files=b.file_count,
             done=b.done_count,
             failed=b.failed_count,

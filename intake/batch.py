@@ -10,7 +10,9 @@ A run has two phases.
    adds nothing and a changed file is a new file (and so a new letter).
 2. **Triage** (one task per file, on an :mod:`intake.engine`): claim the file, read and OCR it
    *outside* any transaction, group its pages into letters (:func:`intake.readers.split_letters`),
-   route them with :meth:`routing.router.Router.propose_many` (the one code path), keep each
+   route them with :meth:`routing.router.Router.propose_many` (the one code path) with the day of
+   receipt and form kept on their ``Batch`` (so a resumed batch routes as the run that recorded it
+   would, and the proposal's deadlines run from the day the letter is registered with), keep each
    letter's page images under ``storage_dir/pages/`` by their hash (:func:`store.files.keep_page_image`),
    and then, in **one** transaction, register the letters (``source="batch"``,
    ``source_file_id``, ``source_part``) with their pages, add their proposals and mark the file done.
@@ -244,6 +246,7 @@ class TriageJob:
     ocr_config: OcrConfig | None = None
     actor: str = BATCH_ACTOR
     received_on: dt.date | None = None
+    form: str | None = None
 
 
 _CACHE_LOCK = threading.RLock()
@@ -273,6 +276,7 @@ def triage_task(file_id: int, job: TriageJob) -> FileOutcome:
         ocr_config=job.ocr_config,
         actor=job.actor,
         received_on=job.received_on,
+        form=job.form,
     )
 
 
@@ -345,20 +349,36 @@ def release_dead_claims(
     return released + release_stale_claims(session, older_than=stale_after)
 
 
-def _claim(session_factory: sessionmaker[Session], file_id: int, worker: str) -> Any:
+@dataclass(frozen=True)
+class _Claimed:
+    """A file this worker has claimed, with the day of receipt and form its batch recorded."""
+
+    source_file: Any
+    received_on: dt.date | None
+    form: str | None
+
+
+def _claim(session_factory: sessionmaker[Session], file_id: int, worker: str) -> _Claimed | None:
     from store.db import session_scope
     from store.files import claim_file, get_source_file, release_claims
+    from store.models import Batch
 
     with session_scope(session_factory) as session:
         source_file = claim_file(session, file_id, worker=worker)
-        if source_file is not None:
-            return source_file
-        current = get_source_file(session, file_id)
-        # A task re-run after its worker died finds the file still claimed by the dead process.
-        if current.status == "processing" and claim_owner_is_dead(current.claimed_by):
-            release_claims(session, claimed_by=[current.claimed_by or ""])
-            return claim_file(session, file_id, worker=worker)
-        return None
+        if source_file is None:
+            current = get_source_file(session, file_id)
+            # A task re-run after its worker died finds the file still claimed by the dead process.
+            if current.status == "processing" and claim_owner_is_dead(current.claimed_by):
+                release_claims(session, claimed_by=[current.claimed_by or ""])
+                source_file = claim_file(session, file_id, worker=worker)
+        if source_file is None:
+            return None
+        batch = session.get(Batch, source_file.batch_id) if source_file.batch_id is not None else None
+        return _Claimed(
+            source_file=source_file,
+            received_on=batch.received_on if batch is not None else None,
+            form=batch.form if batch is not None else None,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +395,7 @@ def process_file(
     ocr_config: OcrConfig | None = None,
     actor: str = BATCH_ACTOR,
     received_on: dt.date | None = None,
+    form: str | None = None,
     worker: str | None = None,
 ) -> FileOutcome:
     """Triage one recorded source file: claim, read, split, route, register in one transaction.
@@ -390,7 +411,10 @@ def process_file(
         limits: reading limits; ``ReadLimits()`` when omitted.
         ocr_config: OCR settings for scans; the default engine when omitted.
         actor: who registers the letters in the audit log.
-        received_on: the day the letters arrived; today in China when omitted.
+        received_on: the day the letters arrived; when omitted, the day the file's batch recorded,
+            else today in China. Both the proposals (their deadlines) and the letters get it.
+        form: the letters' form (``letter``, ``online``, ``visit``, ``call``); when omitted, the
+            batch's, else ``letter``.
         worker: the claim owner; :func:`worker_name` when omitted.
 
     Returns:
@@ -401,14 +425,19 @@ def process_file(
         SQLAlchemyError: the database failed (the file stays claimed and is released later).
     """
     from store.db import session_scope
+    from store.letters import china_today
 
     started = time.perf_counter()
     cpu_started = time.process_time()
     worker = worker or worker_name()
-    claimed = _claim(session_factory, file_id, worker)
-    if claimed is None:
+    claim = _claim(session_factory, file_id, worker)
+    if claim is None:
         return FileOutcome(file_id=file_id, name="", status="skipped", worker=worker)
+    claimed = claim.source_file
     name = claimed.original_name
+    # The router gets the very day and form the letters are registered with, as the workbench's.
+    day = received_on or claim.received_on or china_today()
+    letter_form = form or claim.form or "letter"
     try:
         path = Path(storage_dir) / claimed.stored_path
         document = read_file(path, name=name, limits=limits, ocr=_ocr_engine(ocr_config), keep_images=True)
@@ -420,7 +449,7 @@ def process_file(
             )
         # a Router, or a loader that is called once the file is known to hold letters
         resolved: Router = router if _is_router(router) else router()  # type: ignore[assignment,operator]
-        proposals = resolved.propose_many([lt.to_letter(received_on=received_on) for lt in letters])
+        proposals = resolved.propose_many([lt.to_letter(received_on=day, form=letter_form) for lt in letters])
         # Written before the transaction below: content-addressed, so a kill in between leaves an
         # orphan image at most, and a committed page row always finds its file.
         page_images = _keep_page_images(Path(storage_dir), document, letters)
@@ -445,7 +474,8 @@ def process_file(
             page_images=page_images,
             actor=actor,
             worker=worker,
-            received_on=received_on,
+            received_on=day,
+            form=letter_form,
         )
     elapsed = time.perf_counter() - started
     log.info(
@@ -555,6 +585,7 @@ def _register(
     actor: str,
     worker: str,
     received_on: dt.date | None,
+    form: str = "letter",
     page_images: dict[int, list[Any]] | None = None,
 ) -> FileOutcome:
     """Register the file's letters with their page images, add their proposals and mark the file
@@ -583,6 +614,7 @@ def _register(
             "text": letter_text.text,
             "created_by": actor,
             "received_on": received_on,
+            "form": form,
             "source": "batch",
             "source_file_id": file_id,
             "source_part": letter_text.index,
@@ -735,10 +767,18 @@ def record_inputs(
     limits: ReadLimits,
     actor: str = BATCH_ACTOR,
     summary: BatchSummary,
+    received_on: dt.date | None = None,
+    form: str = "letter",
 ) -> list[int]:
     """Phase 1: keep and record every input file; returns the ids of the distinct files, in order.
 
-    Inputs refused as a whole (an unsafe zip) are recorded and marked failed at once.
+    Inputs refused as a whole (an unsafe zip) are recorded and marked failed at once. A new batch
+    (made when the first new file is found) keeps ``received_on`` (today in China when omitted) and
+    ``form``, which its files are triaged with, also when a later run resumes it.
+
+    Raises:
+        InvalidValueError: ``received_on`` is after today in China or ``form`` is not a form
+            (before any file is recorded only when the caller checked them; the CLI and API do).
     """
     from store.db import session_scope
     from store.files import (
@@ -748,7 +788,9 @@ def record_inputs(
         record_source_file,
         source_file_by_hash,
     )
+    from store.letters import china_today
 
+    day = received_on or china_today()
     ids: list[int] = []
     seen: set[int] = set()
     for item in iter_inputs(paths, limits):
@@ -756,7 +798,7 @@ def record_inputs(
         sha, size, media_type, stored = keep_file(storage_dir, source)
         with session_scope(session_factory) as session:
             if summary.batch_id is None and source_file_by_hash(session, sha) is None:
-                summary.batch_id = create_batch(session, created_by=actor).id
+                summary.batch_id = create_batch(session, created_by=actor, received_on=day, form=form).id
             source_file, created = record_source_file(
                 session,
                 sha256=sha,
@@ -795,6 +837,7 @@ def run_batch(
     ocr_config: OcrConfig | None = None,
     actor: str = BATCH_ACTOR,
     received_on: dt.date | None = None,
+    form: str | None = None,
     retry_failed: bool = False,
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
     progress: bool | None = None,
@@ -814,7 +857,11 @@ def run_batch(
         limits: reading limits (``ReadLimits()``).
         ocr_config: OCR settings; with several workers one ONNX thread each by default.
         actor: the audit actor registering the letters.
-        received_on: the day the letters arrived (starts the statutory clocks); today when omitted.
+        received_on: the day the letters arrived (starts the statutory clocks). Kept on the new
+            batch (today in China when omitted); given, it also applies to files of earlier
+            batches triaged in this run, which otherwise keep their batch's day.
+        form: the letters' form, kept on the new batch (``letter`` when omitted); given, it also
+            applies to files of earlier batches triaged in this run.
         retry_failed: try files again that failed in an earlier run.
         stale_after: claims older than this are taken to belong to a dead worker on another host.
         progress: show a progress bar on stderr; ``None`` shows it only on a terminal.
@@ -848,6 +895,8 @@ def run_batch(
         limits=limits,
         actor=actor,
         summary=summary,
+        received_on=received_on,
+        form=form or "letter",
     )
 
     todo: list[int] = []
@@ -888,6 +937,7 @@ def run_batch(
                 ocr_config=ocr_config,
                 actor=actor,
                 received_on=received_on,
+                form=form,
             )
         else:
             url = database_url or _url_of(session_factory)
@@ -900,6 +950,7 @@ def run_batch(
                     ocr_config=ocr_config,
                     actor=actor,
                     received_on=received_on,
+                    form=form,
                 )
             )
         bar = tqdm(total=len(todo), unit="file", disable=_no_bar(progress), dynamic_ncols=True)
@@ -949,6 +1000,7 @@ def _local_task(
     ocr_config: OcrConfig | None,
     actor: str,
     received_on: dt.date | None,
+    form: str | None,
 ) -> Callable[[int], FileOutcome]:
     """:func:`process_file` in this process over file ids (what both runners map over).
 
@@ -972,6 +1024,7 @@ def _local_task(
             ocr_config=ocr_config,
             actor=actor,
             received_on=received_on,
+            form=form,
         )
 
     return task
@@ -991,6 +1044,7 @@ def triage_batch(
     ocr_config: OcrConfig | None = None,
     actor: str = BATCH_ACTOR,
     received_on: dt.date | None = None,
+    form: str | None = None,
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
 ) -> BatchSummary:
     """Triage the files of one recorded batch that are still ``received``, in this process.
@@ -1000,6 +1054,8 @@ def triage_batch(
     :func:`process_file`. Claims of dead processes in the batch are released first, so after a
     crash or a restart it finishes what was left; files done or failed stay as they are. Two
     runs on the same batch at once share the work: the claim gives each file to one of them.
+    The letters get the day of receipt and form the batch recorded unless ``received_on`` and
+    ``form`` are given.
 
     Returns:
         The summary of this run (``processed`` counts only the files this run triaged).
@@ -1026,6 +1082,7 @@ def triage_batch(
         ocr_config=ocr_config,
         actor=actor,
         received_on=received_on,
+        form=form,
     )
     tried: set[int] = set()
     while True:

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 from store._sql import insert_ignore
 from store.audit import append_event, lock_audit_head
 from store.errors import InvalidStateError, InvalidValueError, MissingContentError, NotFoundError
-from store.models import Batch, Letter, LetterPage, SourceFile
+from store.letters import CHINA_TZ
+from store.models import FORMS, Batch, Letter, LetterPage, SourceFile
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_ERROR_CHARS = 2000
@@ -91,13 +92,47 @@ def sanitise_filename(name: str, *, default: str = "unnamed", max_bytes: int = M
     return name
 
 
-def create_batch(session: Session, *, created_by: str, now: dt.datetime | None = None) -> Batch:
-    """Start a batch of files for triage."""
+def create_batch(
+    session: Session,
+    *,
+    created_by: str,
+    received_on: dt.date | None = None,
+    form: str = "letter",
+    now: dt.datetime | None = None,
+) -> Batch:
+    """Start a batch of files for triage.
+
+    Args:
+        session: the open session.
+        created_by: the username or batch actor starting the batch.
+        received_on: the day the batch's letters arrived (starts their statutory clocks); ``None``
+            leaves it to the day each file is triaged.
+        form: the letters' form (``store.models.FORMS``), ``letter`` for scanned mail.
+        now: the creation time (aware); defaults to now.
+
+    Raises:
+        InvalidValueError: ``created_by`` is empty, ``form`` is not a form, or ``received_on`` is
+            after today in China.
+    """
     if not created_by.strip():
         raise InvalidValueError("created_by is empty; pass the username or batch actor starting the batch")
+    if form not in FORMS:
+        raise InvalidValueError(f"form {form!r} is not allowed; allowed: {', '.join(FORMS)}")
     now = now or dt.datetime.now(dt.UTC)
+    today = now.astimezone(CHINA_TZ).date()
+    if received_on is not None and received_on > today:
+        raise InvalidValueError(
+            f"received_on {received_on} is in the future (today is {today}); check the date"
+        )
     batch = Batch(
-        created_by=created_by, created_at=now, file_count=0, done_count=0, failed_count=0, letter_count=0
+        created_by=created_by,
+        created_at=now,
+        received_on=received_on,
+        form=form,
+        file_count=0,
+        done_count=0,
+        failed_count=0,
+        letter_count=0,
     )
     lock_audit_head(session)
     session.add(batch)

@@ -308,6 +308,11 @@ class Batch(Base):
     done_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     failed_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     letter_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    # The day the batch's letters arrived and their form, so that a resumed batch (``xinfang batches
+    # resume``, a web upload's worker) routes and registers them as the run that recorded them would.
+    # NULL for batches recorded before they were kept: those are triaged as arriving today.
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    form: Mapped[str] = mapped_column(String(16), nullable=False, default="letter", server_default="letter")
 
     files: Mapped[list[SourceFile]] = relationship(
         back_populates="batch", order_by="SourceFile.id", viewonly=True

@@ -7,6 +7,10 @@ runs N local worker processes (Dask ``LocalCluster``); ``--scheduler tcp://HOST:
 files to a Dask cluster whose workers were started on other machines with
 ``dask worker tcp://HOST:8786`` (they must reach the same database and storage folder).
 
+The letters are routed and registered with one day of receipt (``--received-on``, default today in
+China) and form (``--form``, default ``letter``), which the batch keeps: the proposals' deadlines
+run from the day the letters are registered with, also when the batch is resumed.
+
 ``xinfang batches resume BATCH...`` triages the files of recorded batches still waiting: what the
 workbench runs in the background for an uploaded batch, and what finishes a batch a crash left.
 
@@ -31,6 +35,7 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.commands.route import FORMS, day_option
 from api.settings import get_settings
 
 if TYPE_CHECKING:
@@ -158,7 +163,16 @@ def _echo_summary(summary: BatchSummary, *, as_json: bool, indent: int | None) -
 @click.option(
     "--received-on",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="day the letters arrived (YYYY-MM-DD), starts the statutory clocks; default today",
+    callback=day_option(tomorrow=False),
+    help="day the letters arrived (YYYY-MM-DD), starts the statutory clocks; kept on the batch. "
+    "Default: today in China for a new batch; files of an earlier batch keep its day",
+)
+@click.option(
+    "--form",
+    "form",
+    type=click.Choice(FORMS),
+    default=None,
+    help="how the letters came in: letter (来信, the default), online, visit, call; kept on the batch",
 )
 @click.option("--retry-failed", is_flag=True, help="try files again that failed in an earlier run")
 @_stale_after_option
@@ -170,7 +184,8 @@ def triage(
     database_url: str | None,
     storage_dir: Path | None,
     model: Path | None,
-    received_on: dt.datetime | None,
+    received_on: dt.date | None,
+    form: str | None,
     retry_failed: bool,
     stale_after: int,
     as_json: bool,
@@ -193,7 +208,8 @@ def triage(
                 storage_dir=storage,
                 workers=workers,
                 scheduler_address=scheduler,
-                received_on=received_on.date() if received_on else None,
+                received_on=received_on,
+                form=form,
                 retry_failed=retry_failed,
                 stale_after=dt.timedelta(seconds=stale_after),
                 progress=sys.stderr.isatty(),
@@ -228,6 +244,8 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
             "batch_id": batch.id,
             "created_by": batch.created_by,
             "created_at": batch.created_at.isoformat(),
+            "received_on": batch.received_on.isoformat() if batch.received_on else None,
+            "form": batch.form,
             "files": batch.file_count,
             "done": batch.done_count,
             "failed": batch.failed_count,
@@ -250,7 +268,8 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     click.echo(
-        f"batch {record['batch_id']} by {record['created_by']} at {record['created_at']}: "
+        f"batch {record['batch_id']} by {record['created_by']} at {record['created_at']} "
+        f"(received {record['received_on'] or 'on the day read'}, form {record['form']}): "
         f"{record['files']} files, {record['done']} done, {record['failed']} failed, "
         f"{record['pending']} pending, {record['letters']} letters"
     )

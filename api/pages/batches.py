@@ -1,7 +1,8 @@
 """The batch pages: upload many letter files at once, watch their triage, download the batch's export.
 
 The upload is checked, kept and recorded in the request and triaged by a worker process afterwards
-(``api.batch_intake`` explains the design); the batch page polls ``/batches/{id}/progress``, which
+(``api.batch_intake`` explains the design), with the 收信日期 given on the form (default today in
+China) as the letters' day of receipt; the batch page polls ``/batches/{id}/progress``, which
 reads the database, so it shows the same from any server process and after a restart.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api import access, batch_intake
@@ -18,6 +19,7 @@ from api.deps import SessionDep, SettingsDep, page_role
 from api.errors import ApiError
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
+from store.letters import china_today
 from store.models import User
 
 BatchId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the batch's id")]
@@ -43,6 +45,7 @@ def _list_page(
     receipt: batch_intake.BatchReceipt | None = None,
     error: str | None = None,
     errors: list[dict[str, Any]] | None = None,
+    received_on: str = "",
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -57,6 +60,8 @@ def _list_page(
             "receipt": receipt,
             "error": error,
             "errors": errors or [],
+            "today": china_today().isoformat(),
+            "received_on": received_on,
         },
         status_code=status_code,
         headers=NO_STORE,
@@ -75,15 +80,39 @@ def upload_page(
     user: Uploader,
     settings: SettingsDep,
     files: Annotated[list[UploadFile] | None, File()] = None,
+    received_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    from api.commands.route import latest_day, parse_day
+
     uploads = [Upload(filename=f.filename, stream=f.file) for f in files or [] if f.filename or f.size]
     # The files are recorded in transactions of their own; on SQLite this request's one holds the lock.
     session.commit()
     try:
-        receipt = batch_intake.receive_upload(request.app.state.session_factory, settings, user, uploads)
+        day = parse_day("received_on", received_on.strip(), latest=latest_day(tomorrow=False))
+    except ValueError as exc:
+        return _list_page(
+            request,
+            session,
+            user,
+            settings,
+            error=f"收信日期有误：{exc}",
+            received_on=received_on,
+            status_code=422,
+        )
+    try:
+        receipt = batch_intake.receive_upload(
+            request.app.state.session_factory, settings, user, uploads, received_on=day
+        )
     except ApiError as exc:
         return _list_page(
-            request, session, user, settings, error=exc.message, errors=exc.errors, status_code=exc.status
+            request,
+            session,
+            user,
+            settings,
+            error=exc.message,
+            errors=exc.errors,
+            received_on=received_on,
+            status_code=exc.status,
         )
     if receipt.batch_id is not None:
         return RedirectResponse(f"/batches/{receipt.batch_id}", status_code=303)

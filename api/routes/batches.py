@@ -6,9 +6,10 @@ background (``api.batch_intake`` says why and how). Progress is read from the da
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from api import access, batch_intake
@@ -22,6 +23,7 @@ from api.batch_intake import (
     Upload,
 )
 from api.deps import SessionDep, SettingsDep, api_role
+from api.schemas import Form as LetterForm
 from api.schemas import error_responses
 from store.models import User
 
@@ -51,11 +53,20 @@ def upload_batch(
     session: SessionDep,
     user: Uploader,
     settings: SettingsDep,
+    received_on: Annotated[
+        dt.date | None,
+        Form(
+            description="收信日期 YYYY-MM-DD: the day the letters arrived, starts their statutory "
+            "clocks; default today in China"
+        ),
+    ] = None,
+    form: Annotated[LetterForm, Form(description="the letters' form; letter (来信) for mail")] = "letter",
 ) -> BatchReceipt:
     """Keep and record the files in a new batch and start their triage in the background (202).
 
     Files uploaded before are not added again (200 when none is new); a file with an unsafe name or
-    over ``XINFANG_MAX_UPLOAD_BYTES`` is refused and listed, and the others go on.
+    over ``XINFANG_MAX_UPLOAD_BYTES`` is refused and listed, and the others go on. The batch's
+    letters are routed and registered with ``received_on`` and ``form``.
     """
     # The files are recorded in transactions of their own; on SQLite this request's one (which
     # read the account) holds the write lock until it ends.
@@ -65,6 +76,8 @@ def upload_batch(
         settings,
         user,
         [Upload(filename=f.filename, stream=f.file) for f in files],
+        received_on=received_on,
+        form=form,
     )
     if not receipt.created:
         response.status_code = 200

@@ -602,6 +602,194 @@ def test_cli_refuses_missing_paths_and_a_bad_database(tmp_path: Path, tiny_model
     assert unmigrated.exit_code == 1 and "xinfang db upgrade" in unmigrated.output
 
 
+# -- the day of receipt and form: routed and registered alike, kept on the batch -----------------
+
+
+def _letters_and_dues(url: str) -> list[tuple[Letter, dict[str, dt.date | None]]]:
+    """Every registered letter with its first proposal's deadlines, code -> due."""
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            letters = session.scalars(select(Letter).order_by(Letter.id)).all()
+            out = []
+            for letter in letters:
+                proposal = letter.proposals[0].route_proposal()
+                out.append((letter, {d.code: d.due for d in proposal.deadlines}))
+            return out
+    finally:
+        engine.dispose()
+
+
+def _batch_row(url: str, batch_id: int) -> tuple[dt.date | None, str]:
+    from store.models import Batch
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            return batch.received_on, batch.form
+    finally:
+        engine.dispose()
+
+
+def test_cli_triage_routes_and_registers_with_the_day_of_receipt_and_form(
+    db_url: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    write_letters(inbox, 2)
+    result = _cli(
+        "triage", str(inbox), "--database-url", db_url, "--storage-dir", str(tmp_path / "f"),
+        "--model", str(tiny_model_dir), "--received-on", "2026-11-02", "--form", "online", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    summary = json.loads(result.output)  # type: ignore[attr-defined]
+    assert summary["letters"] == 2
+    assert _batch_row(db_url, summary["batch_id"]) == (dt.date(2026, 11, 2), "online")
+    shown = json.loads(
+        _cli("batches", "show", str(summary["batch_id"]), "--database-url", db_url, "--json").output
+    )  # type: ignore[attr-defined]
+    assert (shown["received_on"], shown["form"]) == ("2026-11-02", "online")
+    registered = _letters_and_dues(db_url)
+    assert len(registered) == 2
+    for letter, dues in registered:
+        assert (letter.received_on, letter.form) == (dt.date(2026, 11, 2), "online")
+        # the proposal's clocks run from the day the letter is registered with
+        assert dues["notify_acceptance"] == dt.date(2026, 11, 17)
+
+
+def test_triage_without_a_day_routes_with_today_in_china(
+    factory: sessionmaker[Session], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from store.letters import china_today
+
+    write_letters(tmp_path / "inbox", 1)
+    before = china_today()
+    summary = run_batch(
+        [tmp_path / "inbox"],
+        session_factory=factory,
+        router_loader=RouterLoader(tiny_model_dir),
+        storage_dir=tmp_path / "files",
+        progress=False,
+    )
+    assert summary.letters == 1
+    with factory() as session:
+        letter = session.scalars(select(Letter)).one()
+        proposal = letter.proposals[0].route_proposal()
+    assert letter.received_on in (before, china_today()) and letter.form == "letter"
+    due = {d.code: d.due for d in proposal.deadlines}["notify_acceptance"]
+    # 15 days from the day of receipt (a day off at the end may move it on)
+    assert due is not None and due >= letter.received_on + dt.timedelta(days=15)
+
+
+def test_batches_resume_routes_with_the_day_the_batch_kept(
+    db_url: str, factory: sessionmaker[Session], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """What a web upload does: the files are recorded with the day, a worker triages them later."""
+    from intake.batch import BatchSummary, record_inputs
+    from intake.readers import ReadLimits
+
+    write_letters(tmp_path / "inbox", 2)
+    summary = BatchSummary()
+    record_inputs(
+        [tmp_path / "inbox"],
+        session_factory=factory,
+        storage_dir=tmp_path / "files",
+        limits=ReadLimits(),
+        actor="intake.officer",
+        summary=summary,
+        received_on=dt.date(2026, 11, 3),
+    )
+    assert summary.batch_id is not None
+    resumed = _cli(
+        "batches", "resume", str(summary.batch_id), "--database-url", db_url,
+        "--storage-dir", str(tmp_path / "files"), "--model", str(tiny_model_dir), "--json",
+    )  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output  # type: ignore[attr-defined]
+    assert json.loads(resumed.output)["letters"] == 2  # type: ignore[attr-defined]
+    registered = _letters_and_dues(db_url)
+    assert [letter.received_on for letter, _ in registered] == [dt.date(2026, 11, 3)] * 2
+    assert [dues["notify_acceptance"] for _, dues in registered] == [dt.date(2026, 11, 18)] * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--received-on", "2999-01-01"], "in the future"),
+        (["--received-on", "1899-12-31"], "before 1900"),
+        (["--received-on", "2026-02-30"], "--received-on"),
+        (["--form", "fax"], "--form"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_cli_triage_refuses_a_bad_day_or_form_before_recording(
+    sqlite_url: str, tiny_model_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    from api.cli import main
+
+    write_letters(tmp_path / "inbox", 1)
+    result = CliRunner().invoke(
+        main,
+        ["triage", str(tmp_path / "inbox"), "--database-url", sqlite_url, "--storage-dir",
+         str(tmp_path / "f"), "--model", str(tiny_model_dir), *args],
+    )  # fmt: skip
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(SourceFile)) == 0
+    engine.dispose()
+
+
+def test_migration_0004_keeps_the_batches_recorded_before_it(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A batch recorded before batches kept a day: its rows survive the upgrade, and a resume
+    triages its waiting file as arriving today, as before."""
+    from intake.batch import triage_batch
+    from store.db import current_revision, head_revision, schema_differences
+    from store.letters import china_today
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0003")
+    sha, size, media, stored = keep_file(tmp_path / "files", TINY_LETTERS[0][0].encode("utf-8"))
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (id, created_by, created_at, file_count) "
+                "VALUES (7, 'intake', '2026-11-30 08:00:00', 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO source_files (id, sha256, original_name, media_type, size_bytes, stored_path,"
+                " status, attempts, batch_id, created_at, updated_at) VALUES (3, :sha, 'old.txt', :media,"
+                " :size, :stored, 'received', 0, 7, '2026-11-30 08:00:00', '2026-11-30 08:00:00')"
+            ),
+            {"sha": sha, "media": media, "size": size, "stored": stored},
+        )
+    engine.dispose()
+    upgrade(url)
+    assert current_revision(url) == head_revision() and schema_differences(url) == []
+    assert _batch_row(url, 7) == (None, "letter")
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    try:
+        summary = triage_batch(
+            7,
+            session_factory=factory,
+            router_loader=RouterLoader(tiny_model_dir),
+            storage_dir=tmp_path / "files",
+        )
+        assert summary.letters == 1
+        with factory() as session:
+            letter = session.scalars(select(Letter)).one()
+            assert letter.source_file_id == 3 and letter.received_on >= china_today() - dt.timedelta(days=1)
+            dues = {d.code: d.due for d in letter.proposals[0].route_proposal().deadlines}
+        due = dues["notify_acceptance"]
+        assert due is not None and due >= letter.received_on + dt.timedelta(days=15)
+    finally:
+        engine.dispose()
+
+
 def test_export_csv_neutralises_formulas() -> None:
     from api.commands.triage import EXPORT_COLUMNS, write_rows
 

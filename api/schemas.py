@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from routing.codes import Category, Channel, Disposition
-from routing.schemas import Deadline, FeatureWeight, HeadPrediction, LabelScore, ReviewReason, RuleHit
+from routing.schemas import (
+    Deadline,
+    FactEvidence,
+    FeatureWeight,
+    HeadPrediction,
+    LabelScore,
+    ReviewReason,
+    RuleHit,
+)
 
 Form = Literal["letter", "online", "visit", "call"]
 # ``merged``: the letter went into another one (its text and pages), see store.regroup.
@@ -145,17 +153,26 @@ class ProposalPublic(_Out):
     department: HeadPrediction
     channel: str
     channel_name: str
-    channel_source: Literal["rule", "model", "category"]
+    channel_source: Literal["rule", "model", "category", "none"]
     channel_scores: list[LabelScore]
     disposition: str
     disposition_name: str
     target_body: str
     deadlines: list[Deadline]
+    routed: bool = Field(
+        description="false when the letter could not be routed (empty, garbled, no Chinese, too short): "
+        "the route fields then hold no proposal, review_reasons say why, and an officer routes it by hand"
+    )
     confidential: bool
+    confidential_reason: str | None = Field(description="why the letter is held confidential (Chinese)")
     urgent: bool
     needs_review: bool
     review_reasons: list[ReviewReason]
     rule_hits: list[RuleHit]
+    facts: list[FactEvidence] = Field(
+        description="the legal facts the letter states, likeliest first, each with its span and sentence; "
+        "the sentence is masked like the text for roles that see personal data masked"
+    )
     evidence: dict[str, list[FeatureWeight]]
     confidence: float
 

@@ -21,6 +21,7 @@ from api.schemas import (
 )
 from routing.catalogue import Catalogue
 from routing.errors import UnknownCodeError
+from routing.schemas import FactEvidence, RuleHit
 from store import masking
 from store.letters import QueueItem as StoreQueueItem
 from store.models import AuditEvent, Decision, Letter, Proposal, User
@@ -40,8 +41,24 @@ def department_name(catalogue: Catalogue, code: str | None) -> str | None:
         return code  # a code retired from the catalogue still names the stored decision
 
 
-def proposal_public(row: Proposal) -> ProposalPublic:
+def _masked_fact(fact: FactEvidence) -> FactEvidence:
+    return fact.model_copy(update={"quote": masking.mask_text(fact.quote) or ""})
+
+
+def _masked_hit(hit: RuleHit) -> RuleHit:
+    return hit.model_copy(update={"matched": masking.mask_text(hit.matched) or ""})
+
+
+def proposal_public(row: Proposal, *, masked: bool) -> ProposalPublic:
+    """The stored proposal; with ``masked``, the letter's sentences it quotes are masked like the text.
+
+    A fact's sentence and a rule's matched words are the letter's own text, so a role that reads the
+    text masked reads them masked too. Who may see the proposal at all is the letter's rule: the
+    caller has checked :func:`api.access.can_read`.
+    """
     p = row.route_proposal()
+    facts = [_masked_fact(f) for f in p.facts] if masked else list(p.facts)
+    hits = [_masked_hit(h) for h in p.rule_hits] if masked else list(p.rule_hits)
     return ProposalPublic(
         id=row.id,
         created_at=row.created_at,
@@ -58,11 +75,14 @@ def proposal_public(row: Proposal) -> ProposalPublic:
         disposition_name=p.disposition_name,
         target_body=p.target_body,
         deadlines=list(p.deadlines),
+        routed=p.routed,
         confidential=p.confidential,
+        confidential_reason=p.confidential_reason,
         urgent=p.urgent,
         needs_review=p.needs_review,
         review_reasons=list(p.review_reasons),
-        rule_hits=list(p.rule_hits),
+        rule_hits=hits,
+        facts=facts,
         evidence={k: list(v) for k, v in p.evidence.items()},
         confidence=p.confidence,
     )
@@ -135,7 +155,9 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
         version=letter.version,
         confidential=state.confidential,
         merged_into=letter.merged_into.case_number if letter.merged_into is not None else None,
-        proposal=proposal_public(bundle.proposal) if bundle.proposal is not None else None,
+        proposal=proposal_public(bundle.proposal, masked=not unmasked)
+        if bundle.proposal is not None
+        else None,
         decisions=[decision_public(d, catalogue) for d in bundle.decisions],
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
@@ -12,15 +15,18 @@ from api import access, presenters, views, workflows
 from api.deps import CatalogueDep, PageUser, RouterDep, SessionDep, SettingsDep
 from api.errors import ApiError, Forbidden
 from api.pages.csrf import CsrfChecked
-from api.pages.render import render
+from api.pages.render import FACT_NAMES, FIELD_NAMES, render
 from api.routes.letters import page_image_response
 from api.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
 from api.uploads import read_text_upload
+from classifier.normalize import normalize
 from routing.catalogue import Catalogue
 from routing.codes import DOMAINS
-from store.errors import ConflictError, InvalidValueError
+from routing.schemas import FactEvidence, RuleHit
+from store import masking
+from store.errors import ConflictError, InvalidValueError, NotFoundError
 from store.letters import china_today
-from store.queries_api import LetterBundle, list_queue_for
+from store.queries_api import LetterBundle, letter_bundle, list_queue_for
 
 router = APIRouter()
 
@@ -196,6 +202,118 @@ def register(
     )
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A run of the letter's text and everything that marks it: rules, model words, legal facts.
+
+    The runs of one field never overlap, so each is one ``<mark>`` (or plain text) and overlapping
+    matches cannot nest tags wrongly; a run inside two matches carries both.
+    """
+
+    text: str
+    rules: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    hit_numbers: tuple[int, ...] = ()
+    facts: tuple[str, ...] = ()
+
+    @property
+    def marked(self) -> bool:
+        return bool(self.rules or self.words or self.facts)
+
+    @property
+    def css(self) -> str:
+        kinds = (("rule", self.rules), ("word", self.words), ("fact", self.facts))
+        return " ".join(name for name, present in kinds if present)
+
+    @property
+    def fact_names(self) -> str:
+        return "、".join(FACT_NAMES.get(tag, tag) for tag in self.facts)
+
+
+def mark_field(
+    text: str,
+    hits: Sequence[RuleHit],
+    field_name: str,
+    words: Sequence[str] = (),
+    facts: Sequence[FactEvidence] = (),
+) -> list[Mark]:
+    """Cut one field (``"title"`` or ``"text"``) at every boundary of a rule match, word or fact span.
+
+    The rule and word runs are :func:`api.presenters.highlight`'s; the fact spans cut them further.
+    A hit on the letter's metadata alone (a visit's head count) or a fact rule whose fact has no
+    sentence marks no text, so it is left out here but keeps its number. A fact span outside the
+    field marks nothing (the fact list still quotes it).
+    """
+    spanned = [(n, h) for n, h in enumerate(hits, 1) if h.end > h.start]
+    numbers = [n for n, _ in spanned]
+    segments = presenters.highlight(text, [h for _, h in spanned], field_name, words)
+    spans = [
+        (f.start, f.end, f.tag) for f in facts if f.field == field_name and 0 <= f.start < f.end <= len(text)
+    ]
+    out: list[Mark] = []
+    pos = 0
+    for seg in segments:
+        a, b = pos, pos + len(seg.text)
+        pos = b
+        cuts = sorted({a, b} | {x for s, e, _ in spans for x in (s, e) if a < x < b})
+        for x, y in pairwise(cuts):
+            tags = tuple(dict.fromkeys(tag for s, e, tag in spans if s <= x and y <= e))
+            # A rule's reference number goes after its last character, so on the last piece only.
+            hit_numbers = tuple(numbers[n - 1] for n in seg.hit_numbers) if y == b else ()
+            out.append(Mark(text[x:y], seg.rules, seg.words, hit_numbers, tags))
+    return out
+
+
+@dataclass(frozen=True)
+class FactView:
+    """One legal fact as the fact list shows it: its sentence with the span marked, where it stands."""
+
+    number: int
+    tag: str
+    name: str
+    p: float
+    field: str
+    start: int
+    end: int
+    before: str
+    marked: str
+    after: str
+
+
+def fact_views(
+    facts: Sequence[FactEvidence], stored: dict[str, str], shown: dict[str, str], masked: bool
+) -> list[FactView]:
+    """The facts with their sentences, in the officer's own characters and masked when the text is.
+
+    Args:
+        facts: the stored proposal's facts (offsets into the stored fields).
+        stored: ``title``/``text`` as stored, where the offsets hold.
+        shown: the same fields as this officer sees them; a field masking has made shorter or
+            longer is left out, and its facts are quoted (masked) without a mark.
+        masked: the officer reads personal data masked.
+    """
+    out: list[FactView] = []
+    for number, f in enumerate(facts, 1):
+        quote = (masking.mask_text(f.quote) or "") if masked else f.quote
+        before, marked, after = "", quote, ""
+        text, seen = stored.get(f.field, ""), shown.get(f.field)
+        if seen is not None and len(seen) == len(text) and 0 <= f.start < f.end <= len(text):
+            # The quote is the sentence around the span; normalisation keeps lengths, so where it
+            # lies in the normalised field the officer's characters stand in the same places.
+            s, e = f.start, f.end
+            if f.quote:
+                at = normalize(text).rfind(f.quote, 0, f.start + len(f.quote))
+                if at != -1 and at + len(f.quote) >= f.end:
+                    s, e = at, at + len(f.quote)
+            before, marked, after = seen[s : f.start], seen[f.start : f.end], seen[f.end : e]
+        out.append(FactView(number, f.tag, f.name, f.p, f.field, f.start, f.end, before, marked, after))
+    return out
+
+
+# The clocks that run from receipt whatever the route: shown even when no route is proposed.
+_ROUTE_FREE_DEADLINES = frozenset({"notify_acceptance", "report_urgent"})
+
+
 def _letter_page(
     request: Request,
     user: Any,
@@ -209,31 +327,48 @@ def _letter_page(
     state = views.letter_state(bundle)
     p = letter.proposal
     words: list[Any] = []
-    text_segments = [presenters.Segment(letter.text)]
-    title_segments = [presenters.Segment(letter.title)] if letter.title else []
+    text_segments = [Mark(letter.text)]
+    title_segments = [Mark(letter.title)] if letter.title else []
     deadlines: list[Any] = []
-    if p is not None:
-        words = presenters.strongest_words(
-            {k: tuple(v) for k, v in p.evidence.items()}, head="department", limit=8
-        )
-        if not words:
-            words = presenters.strongest_words({k: tuple(v) for k, v in p.evidence.items()}, head="category")
+    facts: list[FactView] = []
+    routed = True
+    if p is not None and bundle.proposal is not None:
+        routed = p.routed
+        stored = bundle.proposal.route_proposal()
+        if routed:
+            words = presenters.strongest_words(
+                {k: tuple(v) for k, v in p.evidence.items()}, head="department", limit=8
+            )
+            if not words:
+                words = presenters.strongest_words(
+                    {k: tuple(v) for k, v in p.evidence.items()}, head="category"
+                )
         word_texts = [w.text for w in words]
         # Offsets point into the stored text. Masking a phone number can shorten the text; then the
         # marks are left off rather than put on the wrong characters.
         if len(letter.text) == len(bundle.letter.text):
-            text_segments = presenters.highlight(letter.text, p.rule_hits, "text", word_texts)
+            text_segments = mark_field(letter.text, stored.rule_hits, "text", word_texts, stored.facts)
         if letter.title:
-            title_segments = presenters.highlight(letter.title, p.rule_hits, "title", word_texts)
-        today = china_today()
-        deadlines = [(d, presenters.deadline_state(d, today)) for d in p.deadlines]
-    if form is None:
-        current = (
-            bundle.decision.field_values()
-            if bundle.decision
-            else (bundle.proposal.field_values() if bundle.proposal else {})
+            title_segments = mark_field(letter.title, stored.rule_hits, "title", word_texts, stored.facts)
+        facts = fact_views(
+            stored.facts,
+            stored={"title": bundle.letter.title, "text": bundle.letter.text},
+            shown={"title": letter.title, "text": letter.text},
+            masked=letter.particulars.masked,
         )
-        form = dict(current)
+        today = china_today()
+        deadlines = [
+            (d, presenters.deadline_state(d, today))
+            for d in p.deadlines
+            if routed or d.code in _ROUTE_FREE_DEADLINES
+        ]
+    if form is None:
+        if bundle.decision:
+            form = dict(bundle.decision.field_values())
+        elif bundle.proposal and routed:
+            form = dict(bundle.proposal.field_values())
+        else:
+            form = {}  # no route proposed: the officer chooses every field
     return render(
         request,
         "letter.html",
@@ -244,6 +379,8 @@ def _letter_page(
             "text_segments": text_segments,
             "title_segments": title_segments,
             "words": words,
+            "facts": facts,
+            "routed": routed,
             "deadlines": deadlines,
             "can_decide": access.can_decide(user, state),
             "form": form,
@@ -276,6 +413,31 @@ def letter_page_image(
     """One scanned page of a letter, for the thumbnails and their full-size view: the API's rule."""
     bundle = workflows.open_letter(session, user, case_number, purpose="page image")
     return page_image_response(session, settings, bundle, number)
+
+
+_CHOOSE_ALL = "本件没有分流建议：请逐项选择类别、领域、承办部门、处理途径和处理方式，并填写理由后按所选登记。"
+
+
+def _unrouted_choice_missing(
+    session: Any, user: Any, case_number: str, action: str, form: dict[str, str]
+) -> LetterBundle | None:
+    """The letter, when its proposal routes nothing and the officer has not chosen everything.
+
+    Empty fields of a decision keep the proposed values, and a proposal that routes nothing holds
+    none worth keeping. Only a letter the officer may decide on is looked at (nothing is audited
+    here); any other goes on to the decision, which refuses it as usual.
+    """
+    try:
+        bundle = letter_bundle(session, case_number)
+    except NotFoundError:
+        return None
+    if bundle.proposal is None or bundle.proposal.route_proposal().routed:
+        return None
+    if not access.can_decide(user, views.letter_state(bundle)):
+        return None
+    if action != "accept" and all(form[f] for f in (*FIELD_NAMES, "reason")):
+        return None
+    return workflows.open_letter(session, user, case_number, purpose="decide")
 
 
 @router.post("/letters/{case_number}/decide", dependencies=[CsrfChecked])
@@ -313,6 +475,9 @@ def decide_page(
     }
     if action != "accept":
         raw.update({k: v for k, v in form.items() if k not in ("reason", "comment") and v})
+    unrouted = _unrouted_choice_missing(session, user, case_number, action, form)
+    if unrouted is not None:
+        return _letter_page(request, user, unrouted, catalogue, form=form, error=_CHOOSE_ALL, status_code=422)
     try:
         payload = DecisionCreate.model_validate(raw)
         workflows.decide_letter(session, user, case_number, payload, catalogue)

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from api.access import ROLE_NAMES
 from api.presenters import UNIT_NAMES
 from api.security import new_csrf_token
+from classifier.facts import FACT_NAMES as _FACT_NAMES
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES
 
 FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
@@ -40,6 +41,19 @@ REVIEW_NAMES = {
     "low_ocr_confidence": "识别质量低",
     "model_rule_disagreement": "模型与规则不一致",
     "procedural_flag": "程序性提示",
+    "possible_accusation": "可能为检举控告",
+    "review_request": "可能为复查复核请求",
+    "no_route": "无法分流",
+    "garbled": "疑似乱码",
+    "title_only": "只有标题",
+}
+
+# The legal facts a proposal names (classifier/facts.py) and the two letter-level heads a rule over
+# facts may stand on, in the officer's words.
+FACT_NAMES = {
+    **_FACT_NAMES,
+    "urgent": "可能为重大、紧急信访事项",
+    "multi": "一信反映多项互不相关的事项",
 }
 
 
@@ -69,6 +83,7 @@ def configure_templates(templates: Jinja2Templates) -> Jinja2Templates:
         ROLE_NAMES=ROLE_NAMES,
         FIELD_NAMES=FIELD_NAMES,
         REVIEW_NAMES=REVIEW_NAMES,
+        FACT_NAMES=FACT_NAMES,
         UNIT_NAMES=UNIT_NAMES,
     )
     return templates

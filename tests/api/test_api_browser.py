@@ -35,6 +35,17 @@ def live_server(
 
 
 @pytest.fixture(scope="module")
+def standin_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, standin_router: Any
+) -> Iterator[str]:
+    """The app on the stand-in router, whose proposals carry legal facts with known spans."""
+    path = tmp_path_factory.mktemp("browser-facts") / "facts.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    with serve(create_app(make_settings(f"sqlite:///{path}"), router=standin_router)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with chromium() as b:
         yield b
@@ -148,3 +159,37 @@ def test_officer_splits_a_letter_holding_two_matters(live_server: str, page: Any
     assert "物业" not in page.inner_text("#letter-text")
     page.goto(f"{base}/letters/{case}")
     assert "拖欠工资" not in page.inner_text("#letter-text")
+
+
+def test_officer_sees_the_legal_facts_marked_in_the_letter(standin_server: str, page: Any) -> None:
+    base = standin_server
+    sign_in(page, base, "intake.officer")
+    page.goto(f"{base}/letters/new")
+    page.fill("#title", "屡次反映无果")
+    page.fill(
+        "#text",
+        "装修押金的事我屡次反映，没有结果。我已向法院起诉了装修公司，法院已立案。请督促物业退还押金。",
+    )
+    page.fill("#petitioner_name", "赵六")
+    page.click("#register")
+    page.wait_for_url(f"{base}/letters/XF-*")
+
+    court = page.locator('#letter-text mark[data-facts~="court_pending"]')
+    assert "".join(court.all_inner_texts()).replace("[1][2][3]", "") == "向法院起诉"
+    assert "".join(page.locator('#letter-text mark[data-facts~="civil_dispute"]').all_inner_texts()) == (
+        "起诉[1][2][3]了装修公司"
+    )
+    assert page.locator('#title-text mark[data-facts="prior_complaint"]').inner_text() == "屡次反映"
+    # A fact alone is marked in a colour of its own, not a rule's or a model word's.
+    colours = {
+        kind: page.locator(f"#letter-text mark.{kind}").first.evaluate(
+            "m => getComputedStyle(m).backgroundColor"
+        )
+        for kind in ("fact:not(.rule)", "word", "rule:not(.fact)")
+    }
+    assert len(set(colours.values())) == 3, colours
+    facts = page.inner_text("#facts")
+    assert "已起诉或案件在法院审理中 91%" in facts and "（正文第 20–24 字）" in facts
+    assert "依据事实：已起诉或案件在法院审理中 91%" in page.inner_text('#reasons li[data-rule="R-SS-02"]')
+    page.locator("#letter-text").scroll_into_view_if_needed()
+    shot(page, "12-letter-facts")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api import access
-from api.errors import Forbidden, NotAuthenticated, NotFound, TooManyRequests
+from api.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 from api.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
 from api.security import LoginLimiter
 from routing.catalogue import Catalogue
@@ -132,6 +132,24 @@ def decide_letter(
     if bundle.proposal is None:
         raise NotFound(f"letter {case_number} has no proposal yet; route it first")
     proposed = bundle.proposal.field_values()
+    if not bundle.proposal.proposal.get("routed", True):
+        # The machine proposed no route for an unreadable letter: its stored fields are placeholders,
+        # so nothing may be taken from them.
+        missing = [
+            name
+            for name, given in (
+                ("类别", payload.category),
+                ("领域", payload.domain),
+                ("承办部门", payload.department),
+                ("处理途径", payload.channel),
+                ("处理方式", payload.disposition),
+            )
+            if not given
+        ]
+        if missing:
+            raise InvalidInput(
+                f"信件{case_number}没有分流建议（内容无法识别），请逐项填写：{'、'.join(missing)}"
+            )
     values = {
         "category": payload.category.value if payload.category else proposed["category"],
         "domain": payload.domain or proposed["domain"],

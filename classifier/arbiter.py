@@ -35,11 +35,19 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         C: inverse regularisation strength.
         class_weight: ``None`` keeps the letters' own proportions, so a rare statutory channel
             must be earned by the evidence (precision), or ``"balanced"``.
+        target_accuracy: the share of right channels wanted among the letters the arbiter is sure
+            of; ``review_below_`` is the lowest top probability that reaches it on cross-validated
+            predictions of the training rows, and a proposal below it goes to review.
+        cv: folds of that cross-validation.
     """
 
-    def __init__(self, C: float = 1.0, class_weight: str | None = None) -> None:
+    def __init__(
+        self, C: float = 1.0, class_weight: str | None = None, target_accuracy: float = 0.97, cv: int = 5
+    ) -> None:
         self.C = C
         self.class_weight = class_weight
+        self.target_accuracy = target_accuracy
+        self.cv = cv
 
     def _matrix(self, rows: Sequence[Features]) -> np.ndarray:
         index = self.feature_index_
@@ -54,11 +62,35 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
     def fit(self, rows: Sequence[Features], y: Sequence[str]) -> ChannelArbiter:
         names = sorted({name for row in rows for name in row})
         self.feature_index_: dict[str, int] = {name: j for j, name in enumerate(names)}
-        self.model_ = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000).fit(
-            self._matrix(rows), list(y)
-        )
+        X, labels = self._matrix(rows), np.array([str(v) for v in y])
+        self.model_ = self._model().fit(X, labels)
         self.classes_ = np.array([str(c) for c in self.model_.classes_])
+        self.review_below_ = self._review_threshold(X, labels)
         return self
+
+    def _model(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+
+    def _review_threshold(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The lowest top probability above which cross-validated choices reach ``target_accuracy``."""
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        smallest = int(min(np.unique(y, return_counts=True)[1]))
+        folds = min(self.cv, smallest)
+        if folds < 2:
+            return 0.5
+        proba = cross_val_predict(
+            self._model(), X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=0), method="predict_proba"
+        )
+        classes = np.unique(y)
+        top, chosen = proba.max(axis=1), classes[proba.argmax(axis=1)]
+        order = np.argsort(-top)
+        right = np.cumsum(chosen[order] == y[order]) / np.arange(1, len(y) + 1)
+        # the largest set of surest letters that is still right often enough
+        ok = np.nonzero(right >= self.target_accuracy)[0]
+        if len(ok) == 0:
+            return 1.0
+        return float(top[order][ok[-1]])
 
     def predict_proba(self, rows: Sequence[Features]) -> np.ndarray:
         if not hasattr(self, "model_"):

@@ -196,7 +196,12 @@ class Router:
                     letter,
                     all_hits[i],
                     # Built from the model's own arrays, already of the declared types.
-                    Scores.model_construct(proba=proba, evidence=evidence[i], route=routes[i]),
+                    Scores.model_construct(
+                        proba=proba,
+                        evidence=evidence[i],
+                        route=routes[i],
+                        route_floor=float(getattr(arbiter, "review_below_", 0.5)),
+                    ),
                     catalogue=self.catalogue,
                     config=self.config,
                     model_version=self.model.version,

@@ -544,3 +544,30 @@ def test_a_letter_that_cannot_be_routed_is_decided_field_by_field(client: TestCl
     decisions = client.get(f"/api/v1/letters/{case}/decisions", headers=token_for("intake_officer")).json()
     assert decisions["count"] == 1
     assert {k: decisions["data"][0][k] for k in chosen} == chosen
+
+
+def test_the_api_takes_nothing_from_a_placeholder_route(client: TestClient, token_for: Any) -> None:
+    sign_in(client, "intake_officer")
+    case = register_page(client, title="", text=NO_CHINESE)
+    headers = token_for("intake_officer")
+    letter = client.get(f"/api/v1/letters/{case}", headers=headers).json()
+    base = {
+        "proposal_id": letter["proposal"]["id"],
+        "letter_version": letter["version"],
+        "reason": "外文来信",
+    }
+    r = client.post(
+        f"/api/v1/letters/{case}/decisions", json={**base, "channel": "suggestion"}, headers=headers
+    )
+    assert r.status_code == 422 and "领域" in r.json()["error"] and "承办部门" in r.json()["error"]
+    assert client.get(f"/api/v1/letters/{case}/decisions", headers=headers).json()["count"] == 0
+    full = {
+        "category": "suggestion",
+        "domain": "交通运输",
+        "department": "transport",
+        "disposition": "accept",
+    }
+    r = client.post(
+        f"/api/v1/letters/{case}/decisions", json={**base, "channel": "suggestion", **full}, headers=headers
+    )
+    assert r.status_code in (200, 201), r.text

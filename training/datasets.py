@@ -172,6 +172,19 @@ def load_examples(data_dir: Path) -> list[Example]:
     return examples
 
 
+def load_unlabelled_texts(data_dir: Path) -> list[str]:
+    """The texts (title and body, as :attr:`Example.full_text`) of ``unlabeled_messages.csv``.
+
+    Letters without labels, read for the TF-IDF vocabulary and IDF only. The file is optional: a
+    data folder without it gives an empty list.
+    """
+    path = Path(data_dir) / UNLABELLED_FILE
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as f:
+        return [letter_text(row["title"] or "", row["text"] or "") for row in csv.DictReader(f)]
+
+
 def in_test(group: str, test_size: float, seed: int) -> bool:
     """Whether ``group`` is held out: a seeded hash of the group, compared with ``test_size``.
 

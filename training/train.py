@@ -44,6 +44,7 @@ from training.datasets import (
 )
 from training.errors import ConfigError, TrainingError
 from training.metrics import classification_metrics, top_k_accuracy
+from training.route_layers import fit_arbiter, fit_facts, fold_config
 
 FEATURE_KINDS = ("tfidf", "embeddings", "tfidf+embeddings")
 EMBEDDING_CACHE_FILE = "embeddings.sqlite3"
@@ -262,14 +263,17 @@ def check_rules_on(
     from routing.rulebook import load_rulebook
     from routing.schemas import Letter
     from training.errors import RuleCheckError
-    from training.rule_eval import LabelledLetter, check_rules, evaluate_rules
+    from training.rule_eval import LabelledLetter, check_rules, evaluate_rules, gold_facts
 
     mode = config["rules"]["check"]
     if mode not in ("warn", "error"):
         raise ConfigError(f"rules.check={mode!r} is unknown; choose warn or error")
     letters = [
         LabelledLetter(
-            letter=Letter(id=e.id, title=e.title, text=e.text), channel=str(e.channel), group=e.group
+            letter=Letter(id=e.id, title=e.title, text=e.text),
+            channel=str(e.channel),
+            group=e.group,
+            facts=gold_facts(e.facts),
         )
         for e in examples
         if e.channel is not None
@@ -401,6 +405,18 @@ def train(
         cache = EmbeddingCache(Path(cache_dir) / EMBEDDING_CACHE_FILE)
     say(f"fitting {config['model']['features']} features and {len(HEADS)} heads")
     model = fit_model(data.train, config, version=version, cache=cache, timings=timings)
+    t = time.perf_counter()
+    model.facts = fit_facts(data.train, config)
+    timings["fit_facts_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model.arbiter = fit_arbiter(
+        data.train,
+        config,
+        lambda letters: fit_model(letters, fold_config(config), version=version, cache=cache),
+        rulebook_dir=rulebook_dir,
+        progress=say,
+    )
+    timings["fit_arbiter_s"] = time.perf_counter() - t
     t = time.perf_counter()
     if cache is not None:
         cast(LetterFeatures, model.featurizer).set_cache(cache)

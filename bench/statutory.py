@@ -243,6 +243,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         "l" + "r" * len(names),
     )
+    arbiter = routers["this model"].model.arbiter
+    if arbiter is not None:
+        from routing.proposal import ProposalConfig
+
+        own = float(getattr(arbiter, "review_below_", 0.5))
+        lines += [
+            "",
+            f"The same, as the arbiter's review threshold moves (this model; its own threshold, chosen on "
+            f"cross-validated training letters, is {own:.2f}):",
+            "",
+        ]
+        curve = []
+        router = routers["this model"]
+        shipped = router.config
+        for threshold in (0.5, 0.6, 0.7, own, 0.9, 0.95):
+            router.config = ProposalConfig(route_min_confidence=threshold)
+            s = review_safety(gold, router.propose_many(letters))
+            curve.append(
+                [
+                    f"{threshold:.2f}" + (" (shipped)" if threshold == own else ""),
+                    f"{s['unflagged_right']:.3f}",
+                    f"{s['review_rate']:.2f}",
+                    f"{s['statutory_wrong_unflagged']} / {s['statutory']}",
+                ]
+            )
+        router.config = shipped
+        lines += markdown_table(
+            ["threshold", "unflagged right", "flagged", "statutory wrong, unflagged"], curve, "lrrr"
+        )
     lines += [
         "",
         "Goal: ≥ 0.97 right among unflagged proposals and at most 2 % of statutory letters routed wrong "

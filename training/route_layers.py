@@ -138,7 +138,9 @@ def fit_arbiter(
     if len(set(y)) < 2:
         return None
     class_weight = settings["class_weight"] or None
-    return ChannelArbiter(C=settings["C"], class_weight=class_weight).fit(rows, y)
+    return ChannelArbiter(
+        C=settings["C"], class_weight=class_weight, target_accuracy=settings["target_accuracy"]
+    ).fit(rows, y)
 
 
 __all__ = ["fit_arbiter", "fit_facts", "out_of_fold_rows"]

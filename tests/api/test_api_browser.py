@@ -23,15 +23,19 @@ pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 
+def _serve_on(factory: pytest.TempPathFactory, template: Path, router: Any, name: str) -> Iterator[str]:
+    path = factory.mktemp(name) / f"{name}.sqlite3"
+    shutil.copyfile(template, path)
+    with serve(create_app(make_settings(f"sqlite:///{path}"), router=router)) as base:
+        yield base
+
+
 @pytest.fixture(scope="module")
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, tiny_router: Any
 ) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("browser") / "browser.sqlite3"
-    shutil.copyfile(sqlite_template, path)
     # The real pipeline (model, rulebook, deadlines), trained small: the pages show real proposals.
-    with serve(create_app(make_settings(f"sqlite:///{path}"), router=tiny_router)) as base:
-        yield base
+    yield from _serve_on(tmp_path_factory, sqlite_template, tiny_router, "browser")
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +43,7 @@ def standin_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, standin_router: Any
 ) -> Iterator[str]:
     """The app on the stand-in router, whose proposals carry legal facts with known spans."""
-    path = tmp_path_factory.mktemp("browser-facts") / "facts.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    with serve(create_app(make_settings(f"sqlite:///{path}"), router=standin_router)) as base:
-        yield base
+    yield from _serve_on(tmp_path_factory, sqlite_template, standin_router, "browser-facts")
 
 
 @pytest.fixture(scope="module")

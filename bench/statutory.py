@@ -307,6 +307,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("; ".join(f"{k} ({v})" for k, v in by_kind.most_common()) or "none")
         + ".",
     ]
+    lines += ["", "### Urgent letters (held-out letters annotated for urgency)", ""]
+    urgent_rows = []
+    for n in names:
+        pairs = [
+            (bool(e.urgent), p.urgent)
+            for e, p in zip(test, measured[n].proposals, strict=True)
+            if e.urgent is not None
+        ]
+        tp = sum(g and p for g, p in pairs)
+        flagged = sum(p for _, p in pairs)
+        support = sum(g for g, _ in pairs)
+        urgent_rows.append(
+            [
+                n,
+                support,
+                f"{tp / support if support else 0:.2f}",
+                f"{tp / flagged if flagged else 0:.2f}",
+                f"{flagged / len(pairs):.2f}",
+            ]
+        )
+    lines += markdown_table(
+        ["router", "urgent letters", "recall", "precision", "share flagged"], urgent_rows, "lrrrr"
+    )
     facts = fact_scores(routers["this model"], test)
     if facts:
         lines += ["", "### Legal facts (held-out letters annotated for facts, probability ≥ 0.5)", ""]

@@ -80,7 +80,11 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         if folds < 2:
             return 0.5
         proba = cross_val_predict(
-            self._model(), X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=0), method="predict_proba"
+            self._model(),
+            X,
+            y,
+            cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+            method="predict_proba",
         )
         classes = np.unique(y)
         top, chosen = proba.max(axis=1), classes[proba.argmax(axis=1)]

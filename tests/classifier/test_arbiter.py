@@ -18,7 +18,10 @@ def _rows(n: int, seed: int = 0) -> tuple[list[dict[str, float]], list[str]]:
         label = rng.choice(["litigation", "ordinary", "discipline"])
         # the fact is strong evidence, the head's probability a noisy one
         noise = rng.random()
-        row = {f"channel:{label}": 0.4 + 0.3 * noise, f"channel:{rng.choice(['ordinary', 'duty_request'])}": 0.3}
+        row = {
+            f"channel:{label}": 0.4 + 0.3 * noise,
+            f"channel:{rng.choice(['ordinary', 'duty_request'])}": 0.3,
+        }
         if label == "litigation" and rng.random() < 0.8:
             row["fact:court_pending"] = 0.9
         if label == "discipline" and rng.random() < 0.8:

@@ -151,8 +151,10 @@ def test_builtin_rulebook_passes_the_shipped_strict_check_on_the_annotated_lette
         "R-BYSL-1", "R-BYSL-2", "R-BZSL-2", "R-DB-01", "R-DS-01", "R-ZC-03", "R-ZC-04",
     }  # fmt: skip
     # every rule over facts that the annotated facts can fire does fire
-    fact_rules = {"R-SS-01", "R-SS-02", "R-SS-03", "R-SS-04", "R-SS-05", "R-ZC-05", "R-ZC-06", "R-XZ-07",
-                  "R-XZ-08", "R-JJ-06", "R-DY-03", "R-ZXGK-02", "R-BZSL-3", "R-FC-01", "R-FC-02", "R-ZD-04"}  # fmt: skip
+    fact_rules = {
+        "R-SS-01", "R-SS-02", "R-SS-03", "R-SS-04", "R-SS-05", "R-ZC-05", "R-ZC-06", "R-XZ-07",
+        "R-XZ-08", "R-JJ-06", "R-DY-03", "R-ZXGK-02", "R-BZSL-3", "R-FC-01", "R-FC-02", "R-ZD-04",
+    }  # fmt: skip
     assert fact_rules.isdisjoint(ev.never_fired)
     for ch in TARGET_CHANNELS:
         assert ev.channels[ch].predicted > 0, ch

@@ -250,15 +250,26 @@ def proposal_summary(
 # -- the rule layer ---------------------------------------------------------------------------
 
 
-def _labelled(examples: Sequence[Example]) -> list[Any]:
-    from training.rule_eval import LabelledLetter
+def _labelled(examples: Sequence[Example], router: Router | None = None) -> list[Any]:
+    """Letters with a channel label, with the facts the rules over facts read.
 
+    With ``router``, the facts its model detects (the rule layer as it runs on held-out letters);
+    without, the annotated facts (the audit of the rules' logic over every labelled letter).
+    """
+    from training.rule_eval import LabelledLetter, gold_facts
+
+    labelled = [e for e in examples if e.channel is not None]
+    detector = router.model.facts if router is not None else None
+    if detector is not None:
+        found = detector.detect([(e.title, e.text) for e in labelled])
+        facts: list[dict[str, float] | None] = [{t: f.p for t, f in x.items()} for x in found]
+    else:
+        facts = [gold_facts(e.facts) for e in labelled]
     return [
         LabelledLetter(
-            letter=Letter(id=e.id, title=e.title, text=e.text), channel=str(e.channel), group=e.group
+            letter=Letter(id=e.id, title=e.title, text=e.text), channel=str(e.channel), group=e.group, facts=f
         )
-        for e in examples
-        if e.channel is not None
+        for e, f in zip(labelled, facts, strict=True)
     ]
 
 
@@ -277,7 +288,7 @@ def rule_layer(router: Router, test: Sequence[Example]) -> dict[str, Any]:
     """The rule layer alone on the held-out letters: per-channel precision/recall/F1."""
     from training.rule_eval import evaluate_rules
 
-    ev = evaluate_rules(router.rulebook, _labelled(test))
+    ev = evaluate_rules(router.rulebook, _labelled(test, router))
     labels = sorted(ch for ch, s in ev.channels.items() if s.support or s.predicted)
     return {
         "rulebook_version": ev.rulebook_version,

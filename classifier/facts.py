@@ -33,10 +33,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from classifier.errors import NotFittedError
+from classifier.features import LetterVectorizer
 from classifier.normalize import normalize
 
 #: Fact tags with what each one says (the annotation guide's definitions, in the officer's words).
@@ -192,15 +192,17 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         units = [split_sentences(t, x) for t, x in letters]
         owner = np.repeat(np.arange(len(letters)), [len(u) for u in units])
         texts = [s.text for u in units for s in u]
-        self.vectorizer_ = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=(1, self.ngram_max),
-            max_features=self.max_features,
+        # The letters' own character n-gram counter (integer keys, no segmentation): scikit-learn's
+        # string analyzer took 0.7 ms a letter, a quarter of the routing time.
+        self.vectorizer_ = LetterVectorizer(
+            segmenter=None,
+            word_max_features=0,
+            char_max_features=self.max_features,
+            char_ngram_min=1,
+            char_ngram_max=self.ngram_max,
             min_df=self.min_df,
-            sublinear_tf=True,
-            dtype=np.float32,
-        ).fit(texts)
-        S = self.vectorizer_.transform(texts).tocsr()
+        )
+        S = self.vectorizer_.fit_transform(texts).tocsr()
         L = self._letter_rows(S, owner, len(letters))
         fold = np.array([_group_fold(g, self.calibration_folds, self.random_state) for g in groups])
         annotated = np.array([f is not None for f in facts])

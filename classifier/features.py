@@ -143,8 +143,10 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"n-grams must be 1 to {_MAX_KEY_CHARS} characters long; change the features config"
             )
         compacted = [preprocess(t) for t in texts]
+        # Without word features (the fact layer's sentences) nothing is segmented.
+        no_words = self.word_max_features == 0
         return _Grams(
-            [self._words(t, c) for t, c in zip(texts, compacted, strict=True)],
+            [[] if no_words else self._words(t, c) for t, c in zip(texts, compacted, strict=True)],
             [self._char_keys(t, c) for t, c in zip(texts, compacted, strict=True)],
         )
 
@@ -187,12 +189,14 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         word_cols = [
             np.array([word_index.get(w, -1) for w in words], dtype=np.int64) for words in grams.words
         ]
-        char_cols = []
-        for keys in grams.chars:
-            pos = np.searchsorted(char_keys, keys)
-            found = pos < len(char_keys)
-            found[found] = char_keys[pos[found]] == keys[found]
-            char_cols.append(np.where(found, pos + n_words, -1))
+        # One search over every letter's keys at once: a search per letter cost more than the
+        # search itself when the "letters" are the fact layer's sentences.
+        lengths = [len(k) for k in grams.chars]
+        every = np.concatenate(grams.chars) if grams.chars else np.zeros(0, dtype=np.int64)
+        pos = np.searchsorted(char_keys, every)
+        found = pos < len(char_keys)
+        found[found] = char_keys[pos[found]] == every[found]
+        char_cols = np.split(np.where(found, pos + n_words, -1), np.cumsum(lengths)[:-1]) if lengths else []
         idf = np.concatenate([self.word_idf_, self.char_idf_]).astype(np.float64)
         blocks = [_tfidf_block(word_cols, idf, n_docs), _tfidf_block(char_cols, idf, n_docs)]
         docs = np.concatenate([b[0] for b in blocks])

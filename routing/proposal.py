@@ -116,8 +116,12 @@ def arbiter_features(
 
 def _head(proba: Mapping[str, float], names: Mapping[str, str], k: int) -> HeadPrediction:
     ranked = sorted(proba.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = tuple(LabelScore(code=c, name=names.get(c, c), p=round(float(p), 4)) for c, p in ranked[:k])
-    return HeadPrediction(label=top[0].code, name=top[0].name, p=top[0].p, top=top)
+    # Built from the model's own labels and floats, already of the declared types: validating
+    # them again was a fifth of the routing time.
+    top = tuple(
+        LabelScore.model_construct(code=c, name=names.get(c, c), p=round(float(p), 4)) for c, p in ranked[:k]
+    )
+    return HeadPrediction.model_construct(label=top[0].code, name=top[0].name, p=top[0].p, top=top)
 
 
 def _default_target(channel: str, department_name: str) -> str:

@@ -345,11 +345,13 @@ def propose(
     confidence = 0.0 if unusable else float(min(head_ps))
     if unusable:
         # Nothing the letter says can be read, so nothing is proposed: a route guessed from an
-        # empty or garbled text would be a false route with a legal effect (第三十二条第四项 of
-        # the review rules: a wrong route is a defect to be undone). Only the reasons remain.
-        reasons.append(
-            ReviewReason(code="no_route", message="信件内容无法识别，不提出分流建议，请人工核对原件后登记")
-        )
+        # empty or garbled text would be a false route with a legal effect (a route that should have
+        # been another is undone on 复查/复核, e.g. 山东省信访事项复查复核工作规则第三十二条第四项).
+        # Only what is wrong with the input remains: the heads' doubts about it say nothing.
+        reasons = [
+            *input_problems,
+            ReviewReason(code="no_route", message="信件内容无法识别，不提出分流建议，请人工核对原件后登记"),
+        ]
         source, target_body = "none", ""
 
     return RouteProposal(

@@ -148,6 +148,11 @@ def read_letter_file(path: Path) -> str:
 
 def render(proposal: RouteProposal) -> str:
     """The proposal as an officer reads it in a terminal."""
+    if not proposal.routed:
+        return "\n".join(
+            ["不提出分流建议（信件内容无法识别），请人工核对原件后登记"]
+            + [f"原因    {r.message}" for r in proposal.review_reasons]
+        )
     lines = [
         f"类别    {proposal.category.name} ({proposal.category.p:.2f})",
         f"领域    {proposal.domain.name} ({proposal.domain.p:.2f})",
@@ -157,6 +162,10 @@ def render(proposal: RouteProposal) -> str:
     ]
     if proposal.confidential:
         lines.append("保密    检举控告材料，不得透露或转给被检举人、被检举单位（第三十条第三款）")
+        if proposal.confidential_reason:
+            lines.append(f"保密原因 {proposal.confidential_reason}")
+    for f in proposal.facts:
+        lines.append(f"事实    {f.name} ({f.p:.2f})：「{f.quote}」")
     for d in proposal.deadlines:
         due = f"，截止 {d.due.isoformat()}" if d.due else ""
         lines.append(f"期限    {d.label}：{d.starts}{d.days}{_unit(d.unit)}{due}（{d.basis}）")
@@ -168,7 +177,7 @@ def render(proposal: RouteProposal) -> str:
         if feats:
             lines.append(f"关键词  {head}: " + "、".join(f.feature for f in feats))
     if proposal.needs_review:
-        lines.append("需复核  " + "；".join(r.message for r in proposal.review_reasons))
+        lines.append("需人工审核 " + "；".join(r.message for r in proposal.review_reasons))
     lines.append(f"版本    模型 {proposal.model_version}，规则 {proposal.rulebook_version}")
     return "\n".join(lines)
 
@@ -176,7 +185,7 @@ def render(proposal: RouteProposal) -> str:
 def _source(p: RouteProposal) -> str:
     if p.channel_source == "rule" and p.rule_hits:
         return "规则"
-    return {"model": "模型", "category": "类别"}.get(p.channel_source, p.channel_source)
+    return {"model": "模型", "category": "类别", "none": "无"}.get(p.channel_source, p.channel_source)
 
 
 def _unit(unit: str) -> str:

@@ -435,9 +435,7 @@ def _hit(
 FactSpans = Mapping[str, tuple[float, FieldName, int, int]]
 
 
-def _fact_hit(
-    cr: _CRule, t: _CTrigger, letter: Letter, fields: dict[str, _Field], facts: FactSpans
-) -> RuleHit:
+def _fact_hit(cr: _CRule, t: _CTrigger, fields: dict[str, _Field], facts: FactSpans) -> RuleHit:
     cond = t.source.facts
     assert cond is not None
     p = {tag: v[0] for tag, v in facts.items()}
@@ -469,7 +467,7 @@ def _match_one(c: _Compiled, letter: Letter, facts: FactSpans | None = None) -> 
             if t.source.facts is not None and not t.source.facts.holds(fact_p):
                 continue
             if not t.patterns and t.source.facts is not None:
-                found = _fact_hit(cr, t, letter, fields, facts)
+                found = _fact_hit(cr, t, fields, facts)
                 break
             if not t.patterns:
                 # Metadata-only trigger: nothing in the text to highlight.

@@ -7,7 +7,6 @@ the API, the batch triage and evaluation all run the same code path.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +108,9 @@ class Reading:
     facts: list[dict[str, FactFinding]]
     hits: list[list[RuleHit]]
 
+    def arbiter_rows(self) -> list[dict[str, float]]:
+        return [arbiter_features(p, f, h) for p, f, h in zip(self.probas, self.facts, self.hits, strict=True)]
+
 
 @dataclass
 class Router:
@@ -179,8 +181,7 @@ class Router:
 
     def arbiter_rows(self, letters: Sequence[Letter]) -> list[dict[str, float]]:
         """What the channel arbiter reads of each letter (to fit one on letters this model never saw)."""
-        r = self.read(letters)
-        return [arbiter_features(r.probas[i], r.facts[i], r.hits[i]) for i in range(len(letters))]
+        return self.read(letters).arbiter_rows()
 
     def propose_many(self, letters: Sequence[Letter]) -> list[RouteProposal]:
         """Route a batch of letters; element ``i`` of the result belongs to ``letters[i]``."""
@@ -197,8 +198,7 @@ class Router:
         routes: list[dict[str, float] | None] = [None] * len(clipped)
         arbiter = self.model.arbiter
         if arbiter is not None:
-            features = [arbiter_features(probas[i], facts[i], all_hits[i]) for i in range(len(clipped))]
-            route_proba = arbiter.predict_proba(features).tolist()
+            route_proba = arbiter.predict_proba(r.arbiter_rows()).tolist()
             routes = [dict(zip(arbiter.classes_, row, strict=True)) for row in route_proba]
         proposals = []
         for i, (original, letter) in enumerate(zip(letters, clipped, strict=True)):

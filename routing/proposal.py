@@ -73,7 +73,8 @@ class ProposalConfig(BaseModel):
         default=None,
         description="the arbiter's top channel below this probability goes to review; None takes the "
         "arbiter's own threshold, chosen on cross-validated training letters so that the channels it "
-        "is sure of are right 97 % of the time (BENCHMARKS.md measures it on held-out letters)",
+        "is sure of are right as often as `arbiter.target_accuracy` of the training config asks (0.90; "
+        "BENCHMARKS.md measures the trade-off on held-out letters)",
     )
     fact_floor: float = Field(
         default=0.5, description="facts at or above this probability choose the route's clocks"

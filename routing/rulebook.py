@@ -129,6 +129,8 @@ class FactCondition(_Frozen):
     @field_validator("all", "any", "none")
     @classmethod
     def _known_facts(cls, v: dict[str, float]) -> dict[str, float]:
+        # Imported here: the fact layer pulls in scikit-learn and the segmenter, which reading a
+        # rulebook (the rule check, the tests of the examples) does not otherwise need.
         from classifier.facts import FACT_NAMES, LETTER_HEADS
 
         unknown = [t for t in v if t not in FACT_NAMES and t not in LETTER_HEADS]

@@ -252,13 +252,10 @@ def propose(
     elif decisive is not None and decisive.department:
         department = _with_department(department, decisive.department, scores, dept_names)
     elif department.label == DISCIPLINE_DEPARTMENT:
-        # Only a discipline route goes to the discipline body: take the best other department.
-        others = [s for s in department.top if s.code != DISCIPLINE_DEPARTMENT]
-        best = max(
-            (c for c in scores.proba["department"] if c != DISCIPLINE_DEPARTMENT),
-            key=lambda c: scores.proba["department"][c],
-            default=others[0].code if others else DISCIPLINE_DEPARTMENT,
-        )
+        # Only a discipline route goes to the discipline body: take the best other department (a
+        # head has two classes at least, so there is one).
+        dept_proba = scores.proba["department"]
+        best = max((c for c in dept_proba if c != DISCIPLINE_DEPARTMENT), key=lambda c: dept_proba[c])
         department = _with_department(department, best, scores, dept_names)
 
     target_body = (decisive.target_body if decisive else None) or _default_target(channel, department.name)
@@ -329,7 +326,7 @@ def propose(
             tag=f.tag,
             name=FACT_NAMES[f.tag],
             p=f.p,
-            field="title" if f.field == "title" else "text",
+            field=f.field,
             start=f.start,
             end=f.end,
             quote=f.quote,

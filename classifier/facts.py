@@ -266,8 +266,8 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         return keep
 
     def _lr(self, X: sp.csr_matrix, y: np.ndarray) -> LogisticRegression:
-        # tol 1e-2: the decisions of the looser fit matched the default's to the letter on folds,
-        # in three quarters of the time.
+        # tol 1e-2: on one fact measured on the held-out split, the looser fit reached the same best
+        # letter-level F1 as the default tolerance in about three quarters of the fitting time.
         return LogisticRegression(
             C=self.C, class_weight="balanced", solver="liblinear", tol=1e-2, random_state=self.random_state
         ).fit(X, y)
@@ -373,15 +373,16 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         sentence_w, letter_w, head_w = self._dense_weights()
         sent_scores = S @ sentence_w + self.sentence_intercept_
         letter_scores = L @ letter_w + self.letter_intercept_
-        best_score = np.full((n, len(self.tags_)), -np.inf)
+        # Each letter's sentences are contiguous in ``flat``: its best sentence per fact is an
+        # argmax over its own rows (the first of equal maxima), one step per letter.
+        best_score = np.full((n, len(self.tags_)), -40.0)
         best_index = np.full((n, len(self.tags_)), -1)
-        for j in range(len(flat)):
-            i = owner[j]
-            better = sent_scores[j] > best_score[i]
-            best_score[i, better] = sent_scores[j, better]
-            best_index[i, better] = j
-        has_sentence = np.isfinite(best_score)
-        best_score = np.where(has_sentence, best_score, -40.0)
+        ends = np.cumsum([len(u) for u in units])
+        for i, (start, end) in enumerate(zip(ends - np.array([len(u) for u in units]), ends, strict=True)):
+            if end > start:
+                rows = np.argmax(sent_scores[start:end], axis=0)
+                best_index[i] = start + rows
+                best_score[i] = sent_scores[start + rows, np.arange(len(self.tags_))]
         a1, a2, b = self.calibration_[:, 0], self.calibration_[:, 1], self.calibration_[:, 2]
         proba = _sigmoid(a1 * best_score + a2 * letter_scores + b)
         head_proba = _sigmoid(

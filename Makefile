@@ -7,20 +7,29 @@ PY := $(VENV)/bin/python
 XF := $(VENV)/bin/xinfang
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install system bench
+.PHONY: demo test install install-main system bench
 
-# torch goes first, alone and exact: 2.13.0 is the CPU build, and a torch resolved together with the
-# rest could be a CUDA build of several GB. The sentence-transformers extra then finds it installed.
-$(VENV)/.installed: pyproject.toml
+# The main job (demo) needs the project and its file/OCR readers only: the shipped model uses TF-IDF
+# features, so neither torch nor a sentence encoder is installed for it.
+$(VENV)/.installed-main: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[ocr]"
+	touch $@
+
+# The tests exercise every optional path. torch goes first, alone and exact: 2.13.0 is the CPU build,
+# and a torch resolved together with the rest could be a CUDA build of several GB. The
+# sentence-transformers extra then finds it installed.
+$(VENV)/.installed: $(VENV)/.installed-main
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[ocr,embeddings,sentence-transformers,dev]"
 	touch $@
 
+install-main: $(VENV)/.installed-main
+
 install: $(VENV)/.installed
 
-demo: install
+demo: install-main
 	$(XF) db upgrade
 	$(XF) triage data/examples/inbox
 	$(XF) route --jsonl data/examples/letters.jsonl --out var/demo-proposals.jsonl

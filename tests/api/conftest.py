@@ -7,30 +7,25 @@ migrated template per session, which keeps each test's setup to a file copy.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import postgres_schema
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.settings import Settings
-from store.db import make_engine, make_session_factory, session_scope, upgrade
+from store.db import make_engine, make_session_factory, session_scope
 from store.users import create_user
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from standin_router import StandInRouter  # noqa: E402
 from web_factories import PASSWORD, make_settings  # noqa: E402
 
-# Tests live outside the service, so reading the environment here does not bypass api/settings.py.
-PG_URL = os.environ.get("DATABASE_URL", "")
 ROLES = (
     "intake_officer",
     "supervisor",
@@ -65,25 +60,6 @@ def tiny_router(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return train_tiny_router(tmp_path_factory.mktemp("model") / "tiny")
 
 
-def _pg_database() -> Iterator[str]:
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"xinfang_api_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        db_url = url.set(database=name).render_as_string(hide_password=False)
-        upgrade(db_url)
-        add_users(db_url)
-        yield db_url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """A fresh migrated database; tests parametrise ``database_url`` indirectly to add PostgreSQL."""
@@ -92,9 +68,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("PostgreSQL runs need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
-    yield from _pg_database()
+    with postgres_schema("xinfang_api", migrate=True) as url:
+        add_users(url)
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import shutil
 import signal
 import socket
@@ -23,11 +22,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from databases import BACKENDS, postgres_schema
 from factories import TINY_LETTERS, save_tiny_model
 from intake_factories import make_zip, png_bytes, png_claiming_size
 from PIL import Image
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.batch import (
@@ -45,9 +44,6 @@ from store.models import AuditEvent, Letter, Proposal, SourceFile
 
 ROOT = Path(__file__).resolve().parents[2]
 XINFANG = Path(sys.executable).with_name("xinfang")
-# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
-PG_URL = os.environ.get("DATABASE_URL", "")
-BACKENDS = ["sqlite", "postgresql"]
 
 PARTICULARS = "我叫王建国，住址：A市西湖区桃源路88号，联系电话13812345678，身份证号430102198506123417。"
 
@@ -61,13 +57,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
 
 
-def _pg_engine() -> object:
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
 def fresh_database(backend: str, tmp_path: Path, template: Path) -> Iterator[str]:
     """A migrated database of its own: a copied SQLite file, or a PostgreSQL schema dropped after."""
     if backend == "sqlite":
@@ -75,23 +64,8 @@ def fresh_database(backend: str, tmp_path: Path, template: Path) -> Iterator[str
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
-    schema = f"xinfang_batch_{uuid.uuid4().hex[:12]}"
-    admin = _pg_engine()
-    with admin.connect() as connection:  # type: ignore[attr-defined]
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        upgrade(rendered)
-        yield rendered
-    finally:
-        with admin.connect() as connection:  # type: ignore[attr-defined]
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()  # type: ignore[attr-defined]
+    with postgres_schema("xinfang_batch", migrate=True) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

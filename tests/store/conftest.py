@@ -1,68 +1,25 @@
 """Database fixtures: every test gets a fresh, migrated database on SQLite, and on PostgreSQL too
 when ``DATABASE_URL`` points at a server (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``).
 
-On PostgreSQL each test gets its own uniquely named schema in the database ``DATABASE_URL`` names,
-dropped afterwards, so tests never see each other's rows or the tables already in that database.
+On PostgreSQL each test gets its own schema (``tests/databases.py``), so tests never see each
+other's rows or the tables already in that database.
 On SQLite each test gets its own file.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from databases import BACKENDS, postgres_schema
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import store.users
-from store.db import make_engine, make_session_factory, upgrade
-
-# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
-PG_URL = os.environ.get("DATABASE_URL", "")
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def _pg_admin_engine() -> Engine:
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
-def _pg_schema_url(schema: str) -> str:
-    return (
-        make_url(PG_URL)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-
-
-@contextmanager
-def _pg_schema() -> Iterator[str]:
-    """A uniquely named, empty schema on the DATABASE_URL server, dropped afterwards.
-
-    A schema per test costs a fraction of a database per test, and the URL pins ``search_path``
-    to it, so the code under test sees an empty database of its own.
-    """
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
-    schema = f"xinfang_test_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+from store.db import make_engine, make_session_factory
 
 
 @pytest.fixture(params=BACKENDS)
@@ -71,7 +28,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'xinfang.sqlite3'}"
         return
-    with _pg_schema() as url:
+    with postgres_schema() as url:
         yield url
 
 
@@ -83,8 +40,7 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    with _pg_schema() as url:
-        upgrade(url)
+    with postgres_schema(migrate=True) as url:
         yield url
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from databases import postgres_schema
 from sqlalchemy.orm import Session, sessionmaker
 from tiny_corpus import TINY_OVERRIDES, write_tiny_data
 
 import store.users
-from store.db import make_engine, make_session_factory, upgrade
+from store.db import make_engine, make_session_factory
 from training.train import train
 
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -48,41 +45,21 @@ def factory(db_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
-PG_URL = os.environ.get("DATABASE_URL", "")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def audit_factory(request: pytest.FixtureRequest, db_url: str) -> Iterator[sessionmaker[Session]]:
     """Sessions of a migrated database on SQLite, and on PostgreSQL when DATABASE_URL names one.
 
-    On PostgreSQL the test gets its own schema, dropped afterwards.
+    On PostgreSQL the test gets its own schema (``tests/databases.py``).
     """
     if request.param == "sqlite":
         engine = make_engine(db_url)
         yield make_session_factory(engine)
         engine.dispose()
         return
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql+psycopg://user@host:5432/db")
-    url = make_url(PG_URL)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    schema = f"xinfang_training_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped_url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    scoped = scoped_url.render_as_string(hide_password=False)
-    try:
-        upgrade(scoped)
-        engine = make_engine(scoped)
+    with postgres_schema("xinfang_training", migrate=True) as url:
+        engine = make_engine(url)
         yield make_session_factory(engine)
         engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -170,6 +170,7 @@ def _domain_errors() -> list[tuple[type[Exception], int]]:
         ("ConflictError", 409),
         ("InvalidStateError", 409),
         ("AuthenticationError", 401),
+        ("NotAllowedError", 403),
         ("SchemaError", 503),
     ):
         cls = getattr(store_errors, name, None)

@@ -62,6 +62,13 @@ class ChainProblem:
 
     def __str__(self) -> str:
         return f"seq {self.seq}: {self.problem}"
+    "user_deactivated": "an administrator deactivated an account; its sessions ended",
+    "user_reactivated": "an administrator reactivated an account",
+    "user_unlocked": "an administrator lifted an account's sign-in locks",
+    "password_reset": "an administrator set a new password for an account; its sessions ended",
+    "role_requested": "an account was asked for with, or raised to, a role that may read accusations",
+    "role_request_approved": "a second person approved a role request; it took effect",
+    "role_request_refused": "a role request was refused; nothing changed",
 
 
 def canonical_json(value: Any) -> str:

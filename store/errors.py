@@ -20,9 +20,7 @@ class WeakPasswordError(InvalidValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "password rejected: " + "; ".join(problems) + ". Choose a longer passphrase and try again."
-        )
+        super().__init__("密码不符合要求：" + "；".join(problems) + "。请换一个密码再试。")
 
 
 class ReasonRequiredError(InvalidValueError):
@@ -78,6 +76,11 @@ class MissingContentError(StoreError, OSError):
 
 class AuthenticationError(StoreError):
     """A login failed. The message never says whether the username exists."""
+
+
+class NotAllowedError(StoreError, PermissionError):
+    """The actor may not do this, whatever their role allows: approve their own role request, give a
+    role that may read accusations alone, deactivate their own account."""
 
 
 class SchemaError(StoreError, RuntimeError):

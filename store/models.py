@@ -49,7 +49,21 @@ ROLES: tuple[str, ...] = (
     "department_handler",
     "discipline_inspector",
 )
+# What officers call each role; messages name roles by these, never by their codes.
+ROLE_NAMES: dict[str, str] = {
+    "intake_officer": "接待／办信人员",
+    "supervisor": "科室负责人",
+    "analyst": "统计分析人员",
+    "administrator": "系统管理员",
+    "department_handler": "承办单位人员",
+    "discipline_inspector": "纪检监察人员",
+}
 FILE_STATUSES: tuple[str, ...] = ("received", "processing", "done", "failed")
+# A page session lives in a signed cookie, an API one in a bearer token; both are rows of user_sessions.
+SESSION_KINDS: tuple[str, ...] = ("page", "api")
+# ``create``: a new account with the role; ``raise``: an existing account moves to it.
+ROLE_REQUEST_KINDS: tuple[str, ...] = ("create", "raise")
+ROLE_REQUEST_STATUSES: tuple[str, ...] = ("pending", "approved", "refused")
 # The decision fields an officer confirms or corrects, in display order.
 DECISION_FIELDS: tuple[str, ...] = ("category", "domain", "department", "channel", "disposition")
 
@@ -234,7 +248,11 @@ class Decision(Base):
 
 
 class User(Base):
-    """A person who signs in to the workbench. There is no default user and no default password."""
+    """A person who signs in to the workbench. There is no default user and no default password.
+
+    Failed sign-ins are counted per account and client address (``LoginThrottle``), so that
+    guessing from one address cannot lock the account for everyone else.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
@@ -242,7 +260,6 @@ class User(Base):
         CheckConstraint(
             "(role = 'department_handler') = (department IS NOT NULL)", name="department_for_handlers"
         ),
-        CheckConstraint("failed_logins >= 0", name="failed_logins"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -254,13 +271,92 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
     password_changed_at: Mapped[dt.datetime] = mapped_column(nullable=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
-    last_failed_at: Mapped[dt.datetime | None] = mapped_column()
-    locked_until: Mapped[dt.datetime | None] = mapped_column()
     last_login_at: Mapped[dt.datetime | None] = mapped_column()
 
     def __repr__(self) -> str:  # never the hash
         return f"User(username={self.username!r}, role={self.role!r}, active={self.active})"
+
+
+class UserSession(Base):
+    """One signed-in session: a page cookie or an API bearer token carries its secret.
+
+    Only the secret's sha256 is stored, so reading the table does not let anyone sign in. A session
+    is valid while it is neither revoked nor expired and its account is active; logout revokes it,
+    a password change or a deactivation revokes every session of the account.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (CheckConstraint(_in("kind", SESSION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(nullable=False, index=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_why: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship(viewonly=True)
+
+    def __repr__(self) -> str:  # never the hash
+        return f"UserSession(id={self.id}, user_id={self.user_id}, kind={self.kind!r})"
+
+
+class LoginThrottle(Base):
+    """Consecutive failed sign-ins to one account from one client address, and the lock they earned.
+
+    Keyed by account *and* address: someone guessing from one address locks the account only for
+    that address. A successful sign-in from the address or an administrator's unlock removes the row.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+
+
+class RoleRequest(Base):
+    """A request to create an account with, or raise one to, a role that may read accusations.
+
+    It takes effect only when a second person approves it (``store.approvals``). For a new account
+    the password's hash waits here, and is cleared once the request is decided.
+    """
+
+    __tablename__ = "role_requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ROLE_REQUEST_KINDS), name="kind"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("status", ROLE_REQUEST_STATUSES), name="status"),
+        # A pending new account must have what the account will be created from.
+        CheckConstraint(
+            "kind = 'raise' OR status <> 'pending' "
+            "OR (display_name IS NOT NULL AND password_hash IS NOT NULL)",
+            name="new_account",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    previous_role: Mapped[str | None] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    answer: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:  # never the hash
+        return f"RoleRequest(id={self.id}, username={self.username!r}, role={self.role!r}, {self.status})"
 
 
 class AuditEvent(Base):
@@ -408,6 +504,10 @@ __all__ = [
     "SOURCES",
     "AuditEvent",
     "AuditHead",
+    "ROLE_NAMES",
+    "ROLE_REQUEST_KINDS",
+    "ROLE_REQUEST_STATUSES",
+    "SESSION_KINDS",
     "Base",
     "Batch",
     "CaseCounter",
@@ -417,4 +517,7 @@ __all__ = [
     "Proposal",
     "SourceFile",
     "User",
+    "LoginThrottle",
 ]
+    "RoleRequest",
+    "UserSession",

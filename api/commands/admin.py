@@ -186,11 +186,17 @@ def users_add(
 @_database_url_option
 def users_list(database_url: str | None) -> None:
     """List accounts: username, role, department, active, locked."""
-    from store.users import list_users
+    from store.users import list_users, lock_states
 
     with _session(database_url) as session:
+        locks = lock_states(session)
         for user in list_users(session):
-            locked = f" locked until {user.locked_until:%Y-%m-%d %H:%M} UTC" if user.locked_until else ""
+            lock = locks.get(user.id)
+            locked = (
+                f" locked for {lock.addresses} address(es) until {lock.until:%Y-%m-%d %H:%M} UTC"
+                if lock and lock.until
+                else ""
+            )
             state = "active" if user.active else "inactive"
             click.echo(f"{user.username}\t{user.role}\t{user.department or '-'}\t{state}{locked}")
 

@@ -80,8 +80,8 @@ def test_users_add_prompts_twice_for_the_password(url: str, factory: sessionmake
 
 # fmt: off
 MISTAKES = [
-    (["--role", "analyst"], "short\n", "password rejected: it has 5 characters"),
-    (["--role", "department_handler"], STRONG + "\n", "a department_handler needs a department code"),
+    (["--role", "analyst"], "short\n", "密码不符合要求：只有 5 个字符"),
+    (["--role", "department_handler"], STRONG + "\n", "承办单位人员必须指定所属部门"),
     (["--role", "root"], STRONG + "\n", "Invalid value for '--role'"),
 ]
 # fmt: on
@@ -152,7 +152,7 @@ def test_users_set_password(url: str, factory: sessionmaker[Session]) -> None:
         ["set-password", "ghost", "--password-stdin", "--database-url", url],
         input="Second-harbour 2027\n",
     )
-    assert missing.exit_code == 1 and "user 'ghost' does not exist" in missing.output
+    assert missing.exit_code == 1 and "没有用户名为“ghost”的账户" in missing.output
 
 
 def test_commands_are_registered_in_the_xinfang_group() -> None:

@@ -4,8 +4,9 @@ The letters in play:
 
 - ``pending``: an ordinary letter (物业 → housing), not yet decided;
 - ``decided``: an ordinary letter decided for housing, the department handler's own department;
-- ``accusation``: an accusation about the housing bureau, proposed for housing (confidential);
-- ``accusation_decided``: the same, decided by a discipline inspector as an accusation for housing.
+- ``accusation``: an accusation about an official of the housing bureau, proposed (by the real
+  ``propose``) for the discipline channel and 纪委监委, never for the bureau it accuses (confidential);
+- ``accusation_decided``: the same, confirmed by a discipline inspector.
 
 A letter a role may not open answers 404, exactly like a case number that does not exist.
 """
@@ -434,7 +435,7 @@ def _new_letter(
             json={
                 "proposal_id": letter["proposal"]["id"],
                 "letter_version": letter["version"],
-                "department": "housing",
+                "department": letter["proposal"]["department"]["label"],
             },
         )
         assert r.status_code == 201, r.text
@@ -449,7 +450,8 @@ def world(actors: dict[str, Actor]) -> dict[str, dict[str, Any]]:
         "accusation": _new_letter(actors, ACCUSATION_TEXT),
         "accusation_decided": _new_letter(actors, ACCUSATION_TEXT, decide_as=DI),
     }
-    assert built["accusation"]["proposal"]["department"]["label"] == "housing"
+    assert built["decided"]["decisions"][-1]["department"] == "housing"  # the handler's own
+    assert built["accusation"]["proposal"]["department"]["label"] == "discipline_inspection"
     _give_each_a_page_image(actors[SU].client.app, built)
     return built
 

@@ -47,6 +47,13 @@ AUDIT_ACTIONS: dict[str, str] = {
     "rollback_model": "the model in service was rolled back to the one that served before it",
     "user_created": "an account was created",
     "user_updated": "an account's role, department, password or active flag changed",
+    "user_deactivated": "an administrator deactivated an account; its sessions ended",
+    "user_reactivated": "an administrator reactivated an account",
+    "user_unlocked": "an administrator lifted an account's sign-in locks",
+    "password_reset": "an administrator set a new password for an account; its sessions ended",
+    "role_requested": "an account was asked for with, or raised to, a role that may read accusations",
+    "role_request_approved": "a second person approved a role request; it took effect",
+    "role_request_refused": "a role request was refused; nothing changed",
     "batch_created": "a batch of scanned files was started",
     "file_received": "a source file was recorded",
     "file_failed": "processing a source file failed",
@@ -62,13 +69,6 @@ class ChainProblem:
 
     def __str__(self) -> str:
         return f"seq {self.seq}: {self.problem}"
-    "user_deactivated": "an administrator deactivated an account; its sessions ended",
-    "user_reactivated": "an administrator reactivated an account",
-    "user_unlocked": "an administrator lifted an account's sign-in locks",
-    "password_reset": "an administrator set a new password for an account; its sessions ended",
-    "role_requested": "an account was asked for with, or raised to, a role that may read accusations",
-    "role_request_approved": "a second person approved a role request; it took effect",
-    "role_request_refused": "a role request was refused; nothing changed",
 
 
 def canonical_json(value: Any) -> str:

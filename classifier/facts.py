@@ -388,15 +388,19 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         head_proba = _sigmoid(
             self.head_calibration_[:, 0] * (L @ head_w + self.head_intercept_) + self.head_calibration_[:, 1]
         )
+        # Python numbers up front: indexing numpy arrays element by element in this loop cost more
+        # than the probabilities themselves.
+        proba_rows, index_rows, head_rows = proba.tolist(), best_index.tolist(), head_proba.tolist()
+        none = Sentence("text", 0, 0, "")
         for i in range(n):
-            for t, tag in enumerate(self.tags_):
-                j = int(best_index[i, t])
-                s = flat[j] if j >= 0 else Sentence("text", 0, 0, "")
-                out[i][tag] = FactFinding(tag, round(float(proba[i, t]), 4), s.field, s.start, s.end, s.text)
-            for h, head in enumerate(self.heads_):
-                near = out[i].get(LETTER_HEADS[head])
-                p = round(float(head_proba[i, h]), 4)
-                out[i][head] = (
+            found = out[i]
+            for tag, p_fact, j in zip(self.tags_, proba_rows[i], index_rows[i], strict=True):
+                s = flat[j] if j >= 0 else none
+                found[tag] = FactFinding(tag, round(p_fact, 4), s.field, s.start, s.end, s.text)
+            for head, p_head in zip(self.heads_, head_rows[i], strict=True):
+                near = found.get(LETTER_HEADS[head])
+                p = round(p_head, 4)
+                found[head] = (
                     FactFinding(head, p, near.field, near.start, near.end, near.quote)
                     if near
                     else FactFinding(head, p, "text", 0, 0, "")

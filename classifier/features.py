@@ -162,15 +162,15 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._index_cache: tuple[dict[str, int], np.ndarray] | None = None
 
     # -- transforming -----------------------------------------------------------------------
-    def _index(self) -> tuple[dict[str, int], np.ndarray]:
-        cache: tuple[dict[str, int], np.ndarray] | None = getattr(self, "_index_cache", None)
+    def _index(self) -> tuple[dict[str, int], _KeyTable]:
+        cache: tuple[dict[str, int], _KeyTable] | None = getattr(self, "_index_cache", None)
         if cache is None:
             if not hasattr(self, "word_terms_"):
                 raise NotFittedError(
                     "This LetterVectorizer is not fitted yet; call fit(texts) or load a model."
                 )
             words = {str(t): i for i, t in enumerate(self.word_terms_)}
-            chars = np.array([_key(str(t)) for t in self.char_terms_], dtype=np.int64)
+            chars = _KeyTable(np.array([_key(str(t)) for t in self.char_terms_], dtype=np.int64))
             cache = (words, chars)
             self._index_cache = cache
         return cache
@@ -189,14 +189,13 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         word_cols = [
             np.array([word_index.get(w, -1) for w in words], dtype=np.int64) for words in grams.words
         ]
-        # One search over every letter's keys at once: a search per letter cost more than the
-        # search itself when the "letters" are the fact layer's sentences.
+        # One lookup over every letter's keys at once: a lookup per letter cost more than the
+        # lookup itself when the "letters" are the fact layer's sentences.
         lengths = [len(k) for k in grams.chars]
         every = np.concatenate(grams.chars) if grams.chars else np.zeros(0, dtype=np.int64)
-        pos = np.searchsorted(char_keys, every)
-        found = pos < len(char_keys)
-        found[found] = char_keys[pos[found]] == every[found]
-        char_cols = np.split(np.where(found, pos + n_words, -1), np.cumsum(lengths)[:-1]) if lengths else []
+        pos = char_keys.lookup(every)
+        cols_all = np.where(pos >= 0, pos + n_words, -1)
+        char_cols = np.split(cols_all, np.cumsum(lengths)[:-1]) if lengths else []
         idf = np.concatenate([self.word_idf_, self.char_idf_]).astype(np.float64)
         blocks = [_tfidf_block(word_cols, idf, n_docs), _tfidf_block(char_cols, idf, n_docs)]
         docs = np.concatenate([b[0] for b in blocks])
@@ -236,6 +235,54 @@ class _Grams:
 
     words: list[list[str]]
     chars: list[np.ndarray]
+
+
+class _KeyTable:
+    """The position of each n-gram key in the vocabulary, by open addressing over numpy arrays.
+
+    A binary search of a million keys in a 50,000-key vocabulary took 0.10 ms a letter, the
+    largest single step of routing; hashing takes 0.04 (same positions, measured on 1,000 letters):
+    a table four times the vocabulary stays in cache, and most keys are settled at the first slot.
+    """
+
+    _EMPTY = -1  # no key is negative: code points + 1 are positive and three fit in 63 bits
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads neighbouring keys
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.bits = max(4, int(np.ceil(np.log2(max(len(keys), 1) * 4))))
+        self.mask = (1 << self.bits) - 1
+        self.keys = np.full(1 << self.bits, self._EMPTY, dtype=np.int64)
+        self.positions = np.full(1 << self.bits, -1, dtype=np.int64)
+        waiting = np.arange(len(keys))
+        slots = self._slots(keys)
+        # Insert in rounds: the first key wanting a free slot takes it, the others probe onwards.
+        while len(waiting):
+            free = self.keys[slots] == self._EMPTY
+            _, first = np.unique(slots[free], return_index=True)
+            taken = np.flatnonzero(free)[first]
+            self.keys[slots[taken]] = keys[waiting[taken]]
+            self.positions[slots[taken]] = waiting[taken]
+            left = np.ones(len(waiting), dtype=bool)
+            left[taken] = False
+            waiting, slots = waiting[left], (slots[left] + 1) & self.mask
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # the multiplication wraps modulo 2**64 on purpose
+            hashed = keys.astype(np.uint64) * self._MULTIPLIER
+        return (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def lookup(self, queries: np.ndarray) -> np.ndarray:
+        """Each query's position in the vocabulary, -1 where it is not in it."""
+        out = np.full(len(queries), -1, dtype=np.int64)
+        pending = np.arange(len(queries))
+        slots = self._slots(queries)
+        while len(pending):
+            stored = self.keys[slots]
+            hit = stored == queries[pending]
+            out[pending[hit]] = self.positions[slots[hit]]
+            go_on = ~hit & (stored != self._EMPTY)
+            pending, slots = pending[go_on], (slots[go_on] + 1) & self.mask
+        return out
 
 
 def _gram_keys(s: str, n_min: int, n_max: int) -> np.ndarray:

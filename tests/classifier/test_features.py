@@ -84,3 +84,23 @@ def test_matrix_equals_plain_string_counting(n_min: int, n_max: int, min_df: int
 def test_character_ngrams_longer_than_three_are_refused() -> None:
     with pytest.raises(ValueError, match="character n-grams must be 1 to 3"):
         LetterVectorizer(segmenter=SEGMENTER, char_ngram_max=4).fit(LETTERS)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5_000])
+def test_key_table_finds_exactly_what_a_sorted_search_finds(size: int) -> None:
+    from classifier.features import _KeyTable
+
+    rng = np.random.default_rng(size)
+    # Keys as the vectorizer makes them (positive, up to 63 bits), plus runs of neighbours that
+    # land in neighbouring slots and have to probe past each other.
+    keys = np.unique(
+        np.concatenate([rng.integers(1, 2**62, size), np.arange(1000, 1000 + size // 2)])
+    ).astype(np.int64)
+    absent = rng.integers(1, 2**62, 3 * size + 3)
+    queries = np.concatenate([keys, absent, keys[::-1]])
+    rng.shuffle(queries)
+    pos = np.searchsorted(keys, queries)
+    inside = pos < len(keys)
+    inside[inside] = keys[pos[inside]] == queries[inside]
+    expected = np.where(inside, pos, -1)
+    np.testing.assert_array_equal(_KeyTable(keys).lookup(queries), expected)

@@ -159,7 +159,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         per_doc = [np.unique(k) for k in grams.chars] or [np.zeros(0, np.int64)]
         keys, df = np.unique(np.concatenate(per_doc), return_counts=True)
         self.char_terms_, self.char_idf_ = self._select_keys(keys, df, n, self.min_df, self.char_max_features)
-        self._index_cache: tuple[dict[str, int], np.ndarray] | None = None
+        self._index_cache: tuple[dict[str, int], _KeyTable] | None = None
 
     # -- transforming -----------------------------------------------------------------------
     def _index(self) -> tuple[dict[str, int], _KeyTable]:

@@ -9,13 +9,16 @@ the characters highlighted are exactly the ones the officer reads.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import segno
 
-from classifier.normalize import normalize
+from classifier.normalize import compact, normalize
 from routing.schemas import Deadline, FeatureWeight, RuleHit
+
+Tokenize = Callable[[str], Sequence[tuple[str, int, int]]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,51 @@ class Segment:
     @property
     def marked(self) -> bool:
         return bool(self.rules or self.words)
+
+
+@lru_cache(maxsize=1)
+def _default_tokenize() -> Tokenize:
+    # The shipped dictionary and backend; the engine is built on the first letter shown, once.
+    from classifier.segment import Segmenter
+
+    return Segmenter().tokenize
+
+
+@dataclass(frozen=True)
+class WordBounds:
+    """Where the words of one field lie, so a highlight can be widened to whole words.
+
+    A rule's pattern or a model's character n-gram may end inside a word (调查处 in 调查处理); a
+    mark that cuts a word in two reads as another word. ``inside[i]`` is true when offset ``i``
+    falls strictly between two characters of one word.
+    """
+
+    inside: bytes
+
+    @classmethod
+    def of(cls, text: str, tokenize: Tokenize | None = None) -> WordBounds:
+        """The words of ``text`` as the segmenter cuts them (the shipped one unless ``tokenize``).
+
+        The segmenter drops white space next to Chinese characters before cutting (a scan's line
+        break inside a word), so its offsets are mapped back through :func:`compact`.
+        """
+        inside = bytearray(len(text) + 1)
+        _, offsets = compact(normalize(text))
+        for _word, start, end in (tokenize or _default_tokenize())(text):
+            if end - start < 2 or end > len(offsets):
+                continue
+            first, last = offsets[start], offsets[end - 1]
+            inside[first + 1 : last + 1] = b"\x01" * (last - first)
+        return cls(bytes(inside))
+
+    def widen(self, start: int, end: int) -> tuple[int, int]:
+        """``start``..``end`` widened to the nearest word boundaries around it."""
+        inside = self.inside
+        while 0 < start < len(inside) and inside[start]:
+            start -= 1
+        while 0 < end < len(inside) - 1 and inside[end]:
+            end += 1
+        return start, end
 
 
 def _word_spans(normalized: str, words: Iterable[str]) -> list[tuple[int, int, str]]:
@@ -51,8 +99,11 @@ def highlight(
     hits: Sequence[RuleHit],
     field_name: str = "text",
     words: Iterable[str] = (),
+    bounds: WordBounds | None = None,
 ) -> list[Segment]:
     """Cut ``text`` into segments at every boundary of a rule match or a strong model word.
+
+    Every match is widened to whole words (:class:`WordBounds`), so no mark splits a word.
 
     Args:
         text: the raw field as stored (the officer sees this).
@@ -60,6 +111,7 @@ def highlight(
             ``hits`` (from 1) is kept so the page can link a mark to its reason.
         field_name: ``"text"`` or ``"title"``.
         words: the model's strongest words; every occurrence is marked.
+        bounds: the words of ``text``; segmented here with the shipped segmenter when omitted.
 
     Returns:
         Segments whose texts, joined, are ``text`` exactly.
@@ -80,6 +132,10 @@ def highlight(
             )
         rule_spans.append((hit.start, hit.end, hit.rule_id, number))
     word_spans = _word_spans(normalized, words)
+    if rule_spans or word_spans:
+        bounds = bounds or WordBounds.of(text)
+        rule_spans = [(*bounds.widen(s, e), r, n) for s, e, r, n in rule_spans]
+        word_spans = [(*bounds.widen(s, e), w) for s, e, w in word_spans]
     cuts = {0, len(text)}
     for s, e, *_ in rule_spans:
         cuts.update((s, e))
@@ -117,17 +173,45 @@ class StrongWord:
     weight: float
 
 
+# Pronouns and function words the featurizer keeps as character n-grams: a model may lean on 他 or
+# 我, but an officer learns nothing from being told so.
+_FUNCTION_WORDS = (
+    "我 你 您 他 她 它 咱 俺 我们 你们 您们 他们 她们 它们 咱们 自己 本人 大家 别人 人家 某 某某 "
+    "的 地 得 了 着 过 是 在 和 跟 同 与 及 或 而 就 都 也 又 还 并 但 却 则 即 把 被 让 给 对 向 从 "
+    "往 为 以 于 之 其 此 该 这 那 哪 谁 什么 怎么 这个 那个 这些 那些 这样 那样 个 些 吗 呢 吧 啊 "
+    "呀 哦 嘛 么 啦 呐 哈 嗯 很 太 更 最 再 才 已 已经 不 没 没有 有 要 会 能 可 可以 应 应该 "
+    "来 去 上 下 中 里 说 等 等等 一 一个"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from classifier.segment import read_stopwords
+
+    return FUNCTION_WORDS | frozenset(read_stopwords())
+
+
+def telling(text: str) -> bool:
+    """Whether a model feature's text tells an officer something: not a pronoun or function word,
+    nor only such words (a word n-gram like ``我 的``)."""
+    stop = _stop_words()
+    parts = text.split()
+    return bool(parts) and not all(p in stop for p in parts)
+
+
 def strongest_words(
     evidence: dict[str, tuple[FeatureWeight, ...]], head: str = "department", limit: int = 8
 ) -> list[StrongWord]:
     """The words that pushed the model most towards its answer for ``head``, strongest first.
 
     A word that is both a word feature and a character n-gram is listed once, with its larger weight.
+    Pronouns and function words (:func:`telling`) are left out.
     """
     best: dict[str, float] = {}
     for w in evidence.get(head, ()):
         text = feature_text(w.feature).strip()
-        if w.weight > 0 and text and w.weight > best.get(text, 0.0):
+        if w.weight > 0 and telling(text) and w.weight > best.get(text, 0.0):
             best[text] = w.weight
     ranked = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
     return [StrongWord(text, weight) for text, weight in ranked]

@@ -41,10 +41,7 @@ def _clean(value: str | None) -> str | None:
     if _CONTROL.search(value):
         bad = _CONTROL.search(value)
         assert bad is not None
-        raise ValueError(
-            f"contains the control character U+{ord(bad.group()):04X}; "
-            "remove it (only line breaks and tabs are allowed)"
-        )
+        raise ValueError(f"含有控制字符 U+{ord(bad.group()):04X}，请删除（只允许换行和制表符）")
     value = value.strip()
     return value or None
 
@@ -90,7 +87,7 @@ class Particulars(_In):
     @classmethod
     def _id_number(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"\d{17}[\dXx]|\d{15}", value):
-            raise ValueError(f"{value!r} is not a 15- or 18-character 公民身份号码 (digits, last may be X)")
+            raise ValueError(f"“{value}”不是 15 位或 18 位的公民身份号码（全为数字，最后一位可以是 X）")
         return value.upper() if value else value
 
 
@@ -111,19 +108,17 @@ class LetterCreate(Particulars):
         # Scans and PDFs leave form feeds and the like in the text; normalisation turns them into
         # spaces. A NUL byte, though, cannot be stored (PostgreSQL refuses it) and means a binary file.
         if "\x00" in value:
-            raise ValueError("contains a NUL byte (U+0000): this is not text; send the letter as UTF-8 text")
+            raise ValueError("含有空字符（NUL，U+0000），不是文本；请以 UTF-8 文本提交来信")
         return value.strip()
 
     @model_validator(mode="after")
     def _consistent(self) -> LetterCreate:
         if not self.text:
-            raise ValueError("text is empty; paste the letter's text or upload a .txt file")
+            raise ValueError("正文为空，请粘贴来信正文或上传 .txt 文件")
         if self.visitors is not None and self.form != "visit":
-            raise ValueError(f"visitors is only for form 'visit' (got form {self.form!r}); leave it empty")
+            raise ValueError("只有来访才填写来访人数，请留空")
         if self.received_on is not None and self.received_on > dt.date.today() + dt.timedelta(days=1):
-            raise ValueError(
-                f"received_on {self.received_on} is in the future; give the day the letter arrived"
-            )
+            raise ValueError(f"收到日期 {self.received_on} 晚于今天，请填写来信实际收到的日期")
         return self
 
 

@@ -43,7 +43,7 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     every other registration wait for the model.
     """
     if user.role not in access.REGISTER_LETTERS:
-        raise Forbidden(f"role {user.role!r} may not register letters; ask an intake officer")
+        raise Forbidden(f"{role_name(user.role)}不能登记来信，请交接待／办信人员登记")
     received_on = payload.received_on or china_today()
     # End the transaction that signed the user in before the model runs: on SQLite every
     # transaction holds the database's write lock, and nobody should wait for the model.
@@ -82,16 +82,21 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     return Registered(bundle=bundle, readable=readable)
 
 
+def role_name(role: str) -> str:
+    """The role as officers call it (科室负责人), for messages that say who may not do what."""
+    return access.ROLE_NAMES.get(role, role)
+
+
 def _hidden(case_number: str) -> NotFound:
     # The same answer as for a case number that does not exist, so a handler cannot even learn that
     # a confidential letter with that number is there.
-    return NotFound(f"no letter has case number {case_number!r} that you may open")
+    return NotFound(f"没有您可以查看的案件编号为“{case_number}”的信访事项，请核对案件编号")
 
 
 def open_letter(session: Session, user: User, case_number: str, *, purpose: str = "view") -> LetterBundle:
     """Load a letter for ``user`` or refuse as if it did not exist; audits views of confidential ones."""
     if user.role not in access.READ_LETTERS:
-        raise Forbidden(f"role {user.role!r} may not open letters")
+        raise Forbidden(f"{role_name(user.role)}不能查看信访事项")
     try:
         bundle = letter_bundle(session, case_number)
     except NotFoundError:
@@ -128,9 +133,11 @@ def decide_letter(
     bundle = open_letter(session, user, case_number, purpose="decide")
     state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
     if not access.can_decide(user, state):
-        raise Forbidden(f"role {user.role!r} may read this letter but not decide on it")
+        raise Forbidden(
+            f"{role_name(user.role)}可以查看本件，但不能确认分流；请交接待／办信人员或科室负责人确认"
+        )
     if bundle.proposal is None:
-        raise NotFound(f"letter {case_number} has no proposal yet; route it first")
+        raise NotFound(f"{case_number} 还没有办理建议，请先生成办理建议再确认")
     proposed = bundle.proposal.field_values()
     if not bundle.proposal.proposal.get("routed", True):
         # The machine proposed no route for an unreadable letter: its stored fields are placeholders,
@@ -165,7 +172,8 @@ def decide_letter(
         reason=payload.reason,
         comment=payload.comment,
         proposal_id=payload.proposal_id,
-        department_codes=catalogue.codes,
+        # With the names, a refusal names the departments rather than their codes.
+        department_codes={d.code: d.name for d in catalogue.departments},
         category=values["category"],
         domain=values["domain"],
         department=values["department"],
@@ -214,8 +222,8 @@ def _may_regroup(user: User, bundle: LetterBundle) -> None:
     # Regrouping changes what a route is decided on, so it takes the right to decide that letter.
     if not access.can_decide(user, access.LetterState(proposal=bundle.proposal, decision=bundle.decision)):
         raise Forbidden(
-            f"role {user.role!r} may not split or merge letter {bundle.letter.case_number}; "
-            "ask an officer who decides its route"
+            f"{role_name(user.role)}不能拆分或合并 {bundle.letter.case_number}，"
+            "请交负责确认该件分流的人员办理"
         )
 
 

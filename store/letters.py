@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from routing.codes import DOMAINS, Category, Channel, Disposition
+from routing.codes import (
+    CATEGORY_NAMES,
+    CHANNEL_NAMES,
+    DISPOSITION_NAMES,
+    DOMAINS,
+    Category,
+    Channel,
+    Disposition,
+)
 from routing.schemas import RouteProposal
 from store._sql import insert_ignore
 from store.audit import append_event, lock_audit_head
@@ -54,6 +62,50 @@ _ALLOWED: dict[str, Collection[str]] = {
     "disposition": tuple(Disposition),
     "domain": DOMAINS,
 }
+# Officers read these messages on the pages and in the CLI: fields and values by their Chinese
+# names; a value's code follows its name only where an API caller has to send that code.
+FIELD_LABELS: dict[str, str] = {
+    "form": "来信形式",
+    "source": "来源",
+    "status": "状态",
+    "category": "类别",
+    "domain": "领域",
+    "department": "承办部门",
+    "channel": "处理途径",
+    "disposition": "处理方式",
+    "received_on": "收到日期",
+    "visitors": "来访人数",
+    "title": "标题",
+    "text": "正文",
+    "id_number": "身份证号码",
+    "contact_phone": "联系电话",
+    "petitioner_name": "信访人姓名",
+    "petitioner_organisation": "信访人单位",
+    "address": "住址",
+    "request": "信访请求",
+    "facts": "事实",
+    "reasons": "理由",
+    "reason": "理由",
+    "comment": "备注",
+}
+VALUE_NAMES: dict[str, dict[str, str]] = {
+    "form": {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"},
+    "source": {"manual": "人工登记", "batch": "批量录入"},
+    "status": {"pending": "待处理", "decided": "已确认", "merged": "已合并"},
+    "category": CATEGORY_NAMES,
+    "channel": CHANNEL_NAMES,
+    "disposition": DISPOSITION_NAMES,
+}
+
+
+def _label(name: str) -> str:
+    return FIELD_LABELS.get(name, name)
+
+
+def value_name(name: str, value: str, department_names: dict[str, str] | None = None) -> str:
+    """``value`` of field ``name`` as an officer knows it: 城市管理局, not ``urban_management``."""
+    names = (department_names or {}) if name == "department" else VALUE_NAMES.get(name, {})
+    return names.get(value, value)
 
 
 def china_today() -> dt.date:
@@ -87,13 +139,15 @@ def _clean_optional(name: str, value: str | None, max_len: int | None = None) ->
     if not value:
         return None
     if max_len is not None and len(value) > max_len:
-        raise InvalidValueError(f"{name} is {len(value)} characters long; at most {max_len} are allowed")
+        raise InvalidValueError(f"{_label(name)}有 {len(value)} 字，最多 {max_len} 字，请删减后再提交")
     return value
 
 
 def _check_choice(name: str, value: str, allowed: Collection[str]) -> str:
     if value not in allowed:
-        raise InvalidValueError(f"{name} {value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
+        names = dict(allowed) if isinstance(allowed, Mapping) else VALUE_NAMES.get(name, {})
+        choices = "、".join(f"{names[a]}（{a}）" if a in names else str(a) for a in allowed)
+        raise InvalidValueError(f"{_label(name)}“{value}”不是可选的值；可选：{choices}")
     return value
 
 
@@ -154,13 +208,11 @@ def create_letter(
     if received_on is None:
         received_on = today
     elif received_on > today:
-        raise InvalidValueError(
-            f"received_on {received_on} is in the future (today is {today}); check the date"
-        )
+        raise InvalidValueError(f"收到日期 {received_on} 晚于今天（{today}），请核对日期")
     if visitors is not None and visitors < 1:
-        raise InvalidValueError(f"visitors must be at least 1, got {visitors}; leave it empty when unknown")
+        raise InvalidValueError(f"来访人数至少为 1，收到的是 {visitors}；人数不明时请留空")
     if len(title) > 500:
-        raise InvalidValueError(f"title is {len(title)} characters long; at most 500 are allowed")
+        raise InvalidValueError(f"标题有 {len(title)} 字，最多 500 字，请删减后再提交")
     if not created_by or not created_by.strip():
         raise InvalidValueError(
             "created_by is empty; pass the registering officer's username or the batch actor"
@@ -170,14 +222,12 @@ def create_letter(
         id_number = id_number.upper()
         if not _ID_NUMBER_RE.match(id_number):
             raise InvalidValueError(
-                f"id_number {id_number!r} is not a 居民身份证号码: expected 18 characters (17 digits and a "
-                "digit or X) or 15 digits; leave it empty if the letter gives none"
+                f"身份证号码“{id_number}”不是居民身份证号码：应为 18 位（17 位数字加 1 位数字或 X）"
+                "或 15 位数字；来信未写明时请留空"
             )
     contact_phone = _clean_optional("contact_phone", contact_phone, 40)
     if contact_phone is not None and not _PHONE_RE.match(contact_phone):
-        raise InvalidValueError(
-            f"contact_phone {contact_phone!r} is not a phone number: use digits, spaces, '-', '+' or brackets"
-        )
+        raise InvalidValueError(f"联系电话“{contact_phone}”不是电话号码：只能用数字、空格、“-”、“+”或括号")
     if source_part is not None and source_file_id is None:
         raise InvalidValueError("source_part is set but source_file_id is not; pass both or neither")
     if source_file_id is not None and source_part is None:
@@ -269,8 +319,8 @@ def get_letter_by_case_number(session: Session, case_number: str) -> Letter:
     """
     letter = session.scalar(select(Letter).where(Letter.case_number == case_number.strip()))
     if letter is None:
-        hint = "" if CASE_NUMBER_RE.match(case_number.strip()) else " (case numbers look like XF-2026-000123)"
-        raise NotFoundError(f"no letter has case number {case_number!r}{hint}")
+        hint = "" if CASE_NUMBER_RE.match(case_number.strip()) else "（案件编号形如 XF-2026-000123）"
+        raise NotFoundError(f"没有案件编号为“{case_number}”的信访事项{hint}")
     return letter
 
 
@@ -379,7 +429,8 @@ def decide(
         comment: a free note for colleagues.
         proposal_id: the proposal the officer saw; defaults to the newest. It must be the newest one.
         department_codes: the known department codes (``Catalogue.codes``); when given,
-            ``department`` is checked against them.
+            ``department`` is checked against them. A mapping of code to name lets the messages
+            name the departments.
         now: decision time (aware); defaults to now.
 
     Returns:
@@ -404,16 +455,17 @@ def decide(
     if department_codes is not None:
         _check_choice("department", department, department_codes)
     elif not department.strip():
-        raise InvalidValueError("department is empty; pass a department code from the catalogue")
+        raise InvalidValueError("承办部门为空，请选择承办部门")
+    department_names = dict(department_codes) if isinstance(department_codes, Mapping) else None
     reason = _clean_optional("reason", reason)
     comment = _clean_optional("comment", comment)
     now = now or dt.datetime.now(dt.UTC)
 
     user = session.scalar(select(User).where(User.username == decided_by))
     if user is None:
-        raise NotFoundError(f"user {decided_by!r} does not exist; decisions are made by registered users")
+        raise NotFoundError(f"账户“{decided_by}”不存在；只有已登记的账户才能确认分流")
     if not user.active:
-        raise InvalidStateError(f"user {decided_by!r} is deactivated and cannot decide")
+        raise InvalidStateError(f"账户“{decided_by}”已停用，不能确认分流；请联系系统管理员")
 
     lock_audit_head(session)  # lock order: audit head, then the letter row
     with session.begin_nested():  # a refused decision leaves the caller's transaction as it was
@@ -429,37 +481,36 @@ def decide(
                 select(Letter.version, Letter.status, Letter.merged_into_id).where(Letter.id == letter_id)
             ).one_or_none()
             if found is None:
-                raise NotFoundError(f"letter {letter_id} does not exist; check the id")
+                raise NotFoundError(f"信访事项（内部编号 {letter_id}）不存在，请核对后重试")
             if found.status == "merged":
-                raise InvalidStateError(
-                    f"letter {letter_id} was merged into letter {found.merged_into_id}; decide on that letter"
-                )
+                into = session.scalar(select(Letter.case_number).where(Letter.id == found.merged_into_id))
+                raise InvalidStateError(f"本件已并入 {into}，请在该件中确认分流")
             raise ConflictError(letter_id, expected_version, found.version)
         new_version, case_number = result
         # Read the proposal only now that this transaction holds the letter's row lock: a proposal
         # added concurrently has bumped the version and made the UPDATE above fail instead.
         newest = latest_proposal(session, letter_id)
         if newest is None:
-            raise InvalidValueError(
-                f"letter {letter_id} has no proposal to decide on; route it first (store.add_proposal)"
-            )
+            raise InvalidValueError(f"{case_number} 还没有办理建议，请先生成办理建议再确认")
         if proposal_id is not None and proposal_id != newest.id:
             raise InvalidValueError(
-                f"proposal {proposal_id} is not the current proposal of letter {letter_id} "
-                f"(that is {newest.id}); reload the letter and decide on the current proposal"
+                f"{case_number} 的办理建议已更新（您看到的是第 {proposal_id} 号建议，"
+                f"现为第 {newest.id} 号），请重新打开本件，按最新建议确认"
             )
         previous = latest_decision(session, letter_id)
         proposed = newest.field_values()
         changed = [f for f in DECISION_FIELDS if values[f] != proposed[f]]
         if changed and reason is None:
-            raise ReasonRequiredError(
-                f"the decision changes {', '.join(changed)} from the proposal "
-                f"({', '.join(f'{f}: {proposed[f]} -> {values[f]}' for f in changed)}); give a reason"
+            changes = "；".join(
+                f"{_label(f)}由“{value_name(f, proposed[f], department_names)}”改为"
+                f"“{value_name(f, values[f], department_names)}”"
+                for f in changed
             )
+            raise ReasonRequiredError(f"本确认更改了办理建议（{changes}），必须填写理由")
         if previous is not None and reason is None:
+            by = session.scalar(select(User.display_name).where(User.username == previous.decided_by))
             raise ReasonRequiredError(
-                f"letter {letter_id} was already decided (decision {previous.id} by {previous.decided_by}); "
-                "a correction needs a reason"
+                f"{case_number} 已由{by or previous.decided_by}确认过，更正确认结果必须填写理由"
             )
         decision = Decision(
             letter_id=letter_id,
@@ -644,9 +695,9 @@ def check_queue_filters(*, form: str | None, status: str | None, limit: int, off
     if status is not None:
         _check_choice("status", status, LETTER_STATUSES)
     if not 1 <= limit <= 500:
-        raise InvalidValueError(f"limit must be between 1 and 500, got {limit}")
+        raise InvalidValueError(f"每页件数（limit）须在 1 到 500 之间，收到的是 {limit}")
     if offset < 0:
-        raise InvalidValueError(f"offset must not be negative, got {offset}")
+        raise InvalidValueError(f"起始位置（offset）不能为负数，收到的是 {offset}")
 
 
 def overdue_condition(today: dt.date) -> Any:

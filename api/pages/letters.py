@@ -20,12 +20,13 @@ from api.routes.letters import page_image_response
 from api.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
 from api.uploads import read_text_upload
 from classifier.normalize import normalize
+from intake.batch import BATCH_ACTOR
 from routing.catalogue import Catalogue
 from routing.codes import DOMAINS
 from routing.schemas import FactEvidence, RuleHit
 from store import masking
 from store.errors import ConflictError, InvalidValueError, NotFoundError
-from store.letters import china_today
+from store.letters import FIELD_LABELS, china_today
 from store.queries_api import LetterBundle, letter_bundle, list_queue_for
 
 router = APIRouter()
@@ -33,8 +34,35 @@ router = APIRouter()
 _FILTERS = ("form", "category", "department", "status", "overdue", "needs_review")
 
 
+# Pydantic's messages are English; the registration form says the same in the officer's words.
+_PROBLEMS = {
+    "missing": "必填",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长，最多 {max_length} 字",
+    "int_parsing": "应为整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "date_parsing": "不是日期，请写成 2026-12-01 的形式",
+    "date_from_datetime_parsing": "不是日期，请写成 2026-12-01 的形式",
+    "literal_error": "不是可选的值，请从列表中选择",
+    "enum": "不是可选的值，请从列表中选择",
+    "extra_forbidden": "不是登记表的一项",
+}
+
+
 def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    out = []
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        field = loc[0] if loc else ""
+        if e["type"] == "value_error":
+            # The schema's own checks word their messages for the officer already.
+            message = str(e.get("ctx", {}).get("error", e["msg"]))
+        else:
+            message = _PROBLEMS.get(e["type"], "填写有误").format(**e.get("ctx", {}))
+        label = FIELD_LABELS.get(field, "") if field else ""
+        out.append({"loc": loc, "label": label or "登记信息", "msg": message, "type": e["type"]})
+    return out
 
 
 @router.get("/")
@@ -101,7 +129,7 @@ def _new_form(
 @router.get("/letters/new")
 def new_letter_form(request: Request, user: PageUser, settings: SettingsDep) -> Response:
     if user.role not in access.REGISTER_LETTERS:
-        raise Forbidden(f"role {user.role!r} may not register letters")
+        raise Forbidden(f"{workflows.role_name(user.role)}不能登记来信，请交接待／办信人员登记")
     return _new_form(request, user, settings, {})
 
 
@@ -145,7 +173,7 @@ def register(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if user.role not in access.REGISTER_LETTERS:
-        raise Forbidden(f"role {user.role!r} may not register letters")
+        raise Forbidden(f"{workflows.role_name(user.role)}不能登记来信，请交接待／办信人员登记")
     values: dict[str, Any] = {
         "title": title,
         "text": text,
@@ -236,20 +264,26 @@ def mark_field(
     field_name: str,
     words: Sequence[str] = (),
     facts: Sequence[FactEvidence] = (),
+    bounds: presenters.WordBounds | None = None,
 ) -> list[Mark]:
     """Cut one field (``"title"`` or ``"text"``) at every boundary of a rule match, word or fact span.
 
     The rule and word runs are :func:`api.presenters.highlight`'s; the fact spans cut them further.
-    A hit on the letter's metadata alone (a visit's head count) or a fact rule whose fact has no
-    sentence marks no text, so it is left out here but keeps its number. A fact span outside the
-    field marks nothing (the fact list still quotes it).
+    Every span is widened to whole words, so no mark splits a word. A hit on the letter's metadata
+    alone (a visit's head count) or a fact rule whose fact has no sentence marks no text, so it is
+    left out here but keeps its number. A fact span outside the field marks nothing (the fact list
+    still quotes it). ``bounds`` are the field's words, segmented here when omitted.
     """
     spanned = [(n, h) for n, h in enumerate(hits, 1) if h.end > h.start]
     numbers = [n for n, _ in spanned]
-    segments = presenters.highlight(text, [h for _, h in spanned], field_name, words)
     spans = [
         (f.start, f.end, f.tag) for f in facts if f.field == field_name and 0 <= f.start < f.end <= len(text)
     ]
+    if bounds is None and (spans or spanned or words):
+        bounds = presenters.WordBounds.of(text)
+    segments = presenters.highlight(text, [h for _, h in spanned], field_name, words, bounds)
+    if bounds is not None:
+        spans = [(*bounds.widen(s, e), tag) for s, e, tag in spans]
     out: list[Mark] = []
     pos = 0
     for seg in segments:
@@ -262,6 +296,24 @@ def mark_field(
             hit_numbers = tuple(numbers[n - 1] for n in seg.hit_numbers) if y == b else ()
             out.append(Mark(text[x:y], seg.rules, seg.words, hit_numbers, tags))
     return out
+
+
+# Who registered or decided, as colleagues know them: accounts by their display names, the batch
+# triage by what it is.
+_SYSTEM_ACTORS = {BATCH_ACTOR: "批量录入", "cli": "命令行"}
+
+
+def people_names(session: Any, usernames: Sequence[str]) -> dict[str, str]:
+    """``username -> display name`` for the accounts among ``usernames`` (others keep their name)."""
+    from sqlalchemy import select
+
+    from store.models import User
+
+    wanted = set(usernames)
+    names = {u: _SYSTEM_ACTORS[u] for u in wanted if u in _SYSTEM_ACTORS}
+    rows = session.execute(select(User.username, User.display_name).where(User.username.in_(wanted)))
+    names.update({username: display or username for username, display in rows})
+    return names
 
 
 @dataclass(frozen=True)
@@ -316,6 +368,7 @@ _ROUTE_FREE_DEADLINES = frozenset({"notify_acceptance", "report_urgent"})
 
 def _letter_page(
     request: Request,
+    session: Any,
     user: Any,
     bundle: LetterBundle,
     catalogue: Catalogue,
@@ -387,6 +440,7 @@ def _letter_page(
             "error": error,
             "departments": catalogue.departments,
             "domains": DOMAINS,
+            "people": people_names(session, [letter.created_by, *(d.decided_by for d in letter.decisions)]),
             # The scanned pages beside the OCR text, so the officer can check what was read.
             "pages": bundle.letter.pages,
         },
@@ -399,7 +453,7 @@ def letter_page(
     case_number: str, request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep
 ) -> Response:
     bundle = workflows.open_letter(session, user, case_number)
-    return _letter_page(request, user, bundle, catalogue)
+    return _letter_page(request, session, user, bundle, catalogue)
 
 
 @router.get("/letters/{case_number}/pages/{number}")
@@ -413,6 +467,20 @@ def letter_page_image(
     """One scanned page of a letter, for the thumbnails and their full-size view: the API's rule."""
     bundle = workflows.open_letter(session, user, case_number, purpose="page image")
     return page_image_response(session, settings, bundle, number)
+
+
+def _decision_problems(exc: ValidationError) -> str:
+    """What is wrong with the decision form, by field name: pydantic's own messages are English and
+    quote the codes of the choices, which the officer picked from a list by name."""
+    fields = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+    choices = [FIELD_NAMES[f] for f in fields if f in FIELD_NAMES]
+    texts = [{"reason": "理由", "comment": "备注"}[f] for f in fields if f in ("reason", "comment")]
+    parts = []
+    if choices:
+        parts.append(f"{'、'.join(choices)}的取值无效，请从列表中重新选择")
+    if texts:
+        parts.append(f"{'、'.join(texts)}含有不能保存的控制字符或超过 5000 字，请修改")
+    return "；".join(parts) + "。" if parts else "提交的确认内容有误，请刷新页面后重新确认。"
 
 
 _CHOOSE_ALL = "本件没有分流建议：请逐项选择类别、领域、承办部门、处理途径和处理方式，并填写理由后按所选登记。"
@@ -477,7 +545,9 @@ def decide_page(
         raw.update({k: v for k, v in form.items() if k not in ("reason", "comment") and v})
     unrouted = _unrouted_choice_missing(session, user, case_number, action, form)
     if unrouted is not None:
-        return _letter_page(request, user, unrouted, catalogue, form=form, error=_CHOOSE_ALL, status_code=422)
+        return _letter_page(
+            request, session, user, unrouted, catalogue, form=form, error=_CHOOSE_ALL, status_code=422
+        )
     try:
         payload = DecisionCreate.model_validate(raw)
         workflows.decide_letter(session, user, case_number, payload, catalogue)
@@ -489,10 +559,10 @@ def decide_page(
             message, status = "本件已被他人确认或更新，请查看最新内容后重新确认。", 409
             shown = None  # what is in force now, not the stale choice
         elif isinstance(exc, ValidationError):
-            message, status, shown = "；".join(e["msg"] for e in exc.errors()), 422, form
+            message, status, shown = _decision_problems(exc), 422, form
         else:
             message, status, shown = str(exc), 422, form
-        if status == 422 and "reason" in message:
-            message = "更改了建议内容（或更正已有确认），必须填写理由。" + message
-        return _letter_page(request, user, bundle, catalogue, form=shown, error=message, status_code=status)
+        return _letter_page(
+            request, session, user, bundle, catalogue, form=shown, error=message, status_code=status
+        )
     return RedirectResponse(f"/letters/{case_number}#decisions", status_code=303)

@@ -89,6 +89,18 @@ def configure_templates(templates: Jinja2Templates) -> Jinja2Templates:
     return templates
 
 
+def department_name(request: Request, code: str) -> str:
+    """The department's name in the installation's catalogue; the code of one it no longer lists."""
+    from routing.catalogue import load_catalogue
+    from routing.errors import RoutingError
+
+    try:
+        catalogue = load_catalogue(request.app.state.settings.departments_file)
+        return catalogue.name(code)
+    except RoutingError:
+        return code
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, created on first use; every form carries it."""
     token = request.session.get("csrf")
@@ -108,6 +120,10 @@ def render(
     templates: Jinja2Templates = request.app.state.templates
     full = {"request": request, "csrf_token": csrf_token(request), **context}
     full.setdefault("user", None)
+    # The header names a handler's department as the office calls it, not by its catalogue code.
+    department = getattr(full["user"], "department", None)
+    if department:
+        full.setdefault("user_department", department_name(request, department))
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
 
 

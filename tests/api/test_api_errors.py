@@ -100,18 +100,18 @@ def test_json_sent_as_text_plain_is_refused(client: TestClient, token_for: Any) 
 # fmt: off
 BAD_FIELDS = [
     ({"text": ""}, "text"),
-    ({"text": "   "}, "text is empty"),
+    ({"text": "   "}, "正文为空"),
     ({"text": "含有\x00空字符"}, "NUL"),
     ({"form": "fax"}, "form"),
-    ({"visitors": 3}, "visitors is only for form 'visit'"),
+    ({"visitors": 3}, "只有来访才填写来访人数"),
     ({"form": "visit", "visitors": 0}, "visitors"),
-    ({"received_on": "2999-01-01"}, "in the future"),
+    ({"received_on": "2999-01-01"}, "晚于今天"),
     ({"received_on": "2026-13-01"}, "received_on"),
     ({"id_number": "12345"}, "公民身份号码"),
-    ({"petitioner_name": "张\x07三"}, "control character"),
+    ({"petitioner_name": "张\x07三"}, "控制字符"),
     ({"title": "x" * 501}, "title"),
     ({"unexpected": "field"}, "unexpected"),
-    ({"contact_phone": "call me maybe"}, "contact_phone"),
+    ({"contact_phone": "call me maybe"}, "联系电话"),
 ]
 # fmt: on
 

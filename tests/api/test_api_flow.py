@@ -66,7 +66,7 @@ def test_correction_without_reason_is_refused_and_nothing_stored(client: TestCli
         },
     )
     assert r.status_code == 422
-    assert "reason" in r.json()["error"]
+    assert "理由" in r.json()["error"] and "交通运输局" in r.json()["error"]
     assert client.get(f"/api/v1/letters/{case}/decisions", headers=officer).json()["count"] == 0
 
 

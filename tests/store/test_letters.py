@@ -85,20 +85,20 @@ def test_letter_keeps_its_particulars(session: Session, officer: str) -> None:
 
 # fmt: off
 BAD_LETTERS = [
-    ({"form": "fax"}, "form 'fax' is not allowed; allowed: letter, online, visit, call"),
-    ({"source": "email"}, "source 'email' is not allowed"),
-    ({"received_on": dt.date(2026, 3, 9)}, "received_on 2026-03-09 is in the future"),
-    ({"visitors": 0}, "visitors must be at least 1"),
-    ({"id_number": "12345"}, "id_number '12345' is not a 居民身份证号码"),
-    ({"contact_phone": "call me"}, "contact_phone 'call me' is not a phone number"),
-    ({"title": "长" * 501}, "title is 501 characters long"),
+    ({"form": "fax"}, "来信形式“fax”不是可选的值；可选：来信（letter）、网上信访（online）、来访（visit）"),
+    ({"source": "email"}, "来源“email”不是可选的值"),
+    ({"received_on": dt.date(2026, 3, 9)}, "收到日期 2026-03-09 晚于今天"),
+    ({"visitors": 0}, "来访人数至少为 1"),
+    ({"id_number": "12345"}, "身份证号码“12345”不是居民身份证号码"),
+    ({"contact_phone": "call me"}, "联系电话“call me”不是电话号码"),
+    ({"title": "长" * 501}, "标题有 501 字"),
     ({"created_by": " "}, "created_by is empty"),
     ({"source_part": 1}, "source_part is set but source_file_id is not"),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize(("changes", "message"), BAD_LETTERS, ids=[m.split(" ")[0] for _, m in BAD_LETTERS])
+@pytest.mark.parametrize(("changes", "message"), BAD_LETTERS, ids=[next(iter(c)) for c, _ in BAD_LETTERS])
 def test_bad_letters_are_refused_and_nothing_is_stored(
     session: Session, officer: str, changes: dict[str, object], message: str
 ) -> None:
@@ -111,7 +111,7 @@ def test_bad_letters_are_refused_and_nothing_is_stored(
 def test_unknown_letter_and_case_number(session: Session) -> None:
     with pytest.raises(NotFoundError, match="letter 99 does not exist"):
         get_letter(session, 99)
-    with pytest.raises(NotFoundError, match=r"look like XF-2026-000123"):
+    with pytest.raises(NotFoundError, match=r"案件编号形如 XF-2026-000123"):
         get_letter_by_case_number(session, "2026-1")
 
 
@@ -165,7 +165,7 @@ def test_confirming_the_proposal(session: Session, officer: str) -> None:
 def test_correcting_the_proposal_needs_a_reason(session: Session, officer: str) -> None:
     letter = make_letter(session)
     changed = AGREE | {"department": "urban_management", "channel": "duty_request"}
-    with pytest.raises(ReasonRequiredError, match="changes department, channel from the proposal"):
+    with pytest.raises(ReasonRequiredError, match="承办部门由“housing”改为“urban_management”；处理途径由"):
         decide(session, letter.id, expected_version=2, decided_by=officer, reason="  ", **changed)
     # the refusal left the letter as it was
     assert get_letter(session, letter.id).version == 2
@@ -225,7 +225,7 @@ def test_a_correction_supersedes_and_needs_a_reason(session: Session, officer: s
     make_user(session, "zhao.lei", role="supervisor", display_name="赵磊")
     letter = make_letter(session)
     first = decide(session, letter.id, expected_version=2, decided_by=officer, **AGREE)
-    with pytest.raises(ReasonRequiredError, match="a correction needs a reason"):
+    with pytest.raises(ReasonRequiredError, match="已由.*确认过，更正确认结果必须填写理由"):
         decide(session, letter.id, expected_version=3, decided_by="zhao.lei", **AGREE)
     second = decide(
         session,
@@ -242,18 +242,16 @@ def test_a_correction_supersedes_and_needs_a_reason(session: Session, officer: s
 
 # fmt: off
 BAD_DECISIONS = [
-    ({"category": "complaint"}, "category 'complaint' is not allowed; allowed: appeal, suggestion"),
-    ({"channel": "court"}, "channel 'court' is not allowed"),
-    ({"disposition": "ignore"}, "disposition 'ignore' is not allowed"),
-    ({"domain": "外星事务"}, "domain '外星事务' is not allowed"),
-    ({"department": "moon_office"}, "department 'moon_office' is not allowed; allowed: housing, urban_"),
+    ({"category": "complaint"}, "类别“complaint”不是可选的值；可选：申诉求决类（appeal）、意见建议类"),
+    ({"channel": "court"}, "处理途径“court”不是可选的值"),
+    ({"disposition": "ignore"}, "处理方式“ignore”不是可选的值"),
+    ({"domain": "外星事务"}, "领域“外星事务”不是可选的值"),
+    ({"department": "moon_office"}, "承办部门“moon_office”不是可选的值；可选：housing、urban_"),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"), BAD_DECISIONS, ids=[m.split(" ")[0] for _, m in BAD_DECISIONS]
-)
+@pytest.mark.parametrize(("changes", "message"), BAD_DECISIONS, ids=[next(iter(c)) for c, _ in BAD_DECISIONS])
 def test_unknown_codes_are_refused(
     session: Session, officer: str, changes: dict[str, str], message: str
 ) -> None:
@@ -273,20 +271,20 @@ def test_unknown_codes_are_refused(
 
 def test_decide_needs_a_real_active_user_and_a_proposal(session: Session, officer: str) -> None:
     letter = make_letter(session)
-    with pytest.raises(NotFoundError, match="user 'ghost' does not exist"):
+    with pytest.raises(NotFoundError, match="账户“ghost”不存在"):
         decide(session, letter.id, expected_version=2, decided_by="ghost", **AGREE)
     make_user(session, "old.hand", display_name="老手").active = False
-    with pytest.raises(InvalidStateError, match="'old.hand' is deactivated"):
+    with pytest.raises(InvalidStateError, match="账户“old.hand”已停用"):
         decide(session, letter.id, expected_version=2, decided_by="old.hand", **AGREE)
     unrouted = make_letter(session, routed=False)
-    with pytest.raises(InvalidValueError, match="has no proposal to decide on"):
+    with pytest.raises(InvalidValueError, match="还没有办理建议"):
         decide(session, unrouted.id, expected_version=1, decided_by=officer, **AGREE)
-    with pytest.raises(NotFoundError, match="letter 999 does not exist"):
+    with pytest.raises(NotFoundError, match="内部编号 999）不存在"):
         decide(session, 999, expected_version=1, decided_by=officer, **AGREE)
     proposal = latest_proposal(session, letter.id)
     assert proposal is not None
     add_proposal(session, letter.id, make_proposal())
-    with pytest.raises(InvalidValueError, match=f"proposal {proposal.id} is not the current proposal"):
+    with pytest.raises(InvalidValueError, match=f"您看到的是第 {proposal.id} 号建议"):
         decide(session, letter.id, expected_version=3, decided_by=officer, proposal_id=proposal.id, **AGREE)
 
 
@@ -416,16 +414,16 @@ def test_queue_order_filters_and_counts(session: Session, officer: str) -> None:
 
 # fmt: off
 BAD_QUEUE = [
-    ({"form": "fax"}, "form 'fax' is not allowed"),
-    ({"status": "closed"}, "status 'closed' is not allowed; allowed: pending, decided"),
-    ({"category": "x"}, "category 'x' is not allowed"),
-    ({"limit": 0}, "limit must be between 1 and 500, got 0"),
-    ({"offset": -1}, "offset must not be negative"),
+    ({"form": "fax"}, "来信形式“fax”不是可选的值"),
+    ({"status": "closed"}, "状态“closed”不是可选的值；可选：待处理（pending）、已确认（decided）"),
+    ({"category": "x"}, "类别“x”不是可选的值"),
+    ({"limit": 0}, r"每页件数（limit）须在 1 到 500 之间，收到的是 0"),
+    ({"offset": -1}, "起始位置（offset）不能为负数"),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize(("filters", "message"), BAD_QUEUE, ids=[m.split(" ")[0] for _, m in BAD_QUEUE])
+@pytest.mark.parametrize(("filters", "message"), BAD_QUEUE, ids=[next(iter(f)) for f, _ in BAD_QUEUE])
 def test_queue_refuses_bad_filters(session: Session, filters: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidValueError, match=message):
         list_queue(session, **filters)  # type: ignore[arg-type]

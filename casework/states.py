@@ -289,6 +289,7 @@ FIELD_NAMES: dict[str, str] = {
     "participants": "参加人员",
     "minutes": "听证记录",
     "reported_to": "报告对象",
+    "measures": "采取的措施",
 }
 _PARTICULARS = frozenset(FIELD_NAMES) - {"reason", "effective_on"}
 
@@ -332,7 +333,8 @@ STEP_SPECS: dict[Step, StepSpec] = {
     Step.answer_recheck: _spec("", "document_no"),
     Step.hearing: _spec("participants minutes days"),
     Step.supervise: _spec("reason due_on document_no"),
-    Step.escalate: _spec("reason reported_to"),
+    # 第二十五条: reported to whom, and the measures taken "防止不良影响的产生、扩大" once known
+    Step.escalate: _spec("reason reported_to", "measures"),
     Step.rate: _spec("rating"),
 }
 
@@ -370,6 +372,7 @@ class CaseEvent(BaseModel):
     participants: tuple[str, ...] = ()
     minutes: str = ""
     reported_to: tuple[str, ...] = ()
+    measures: str = ""
 
     @property
     def day(self) -> dt.date:

@@ -543,9 +543,21 @@ def test_supervision_and_urgent_reports_leave_the_state_as_it_is() -> None:
         ev(Step.escalate, D(2026, 9, 20))
     escalated = apply(
         supervised,
-        ev(Step.escalate, D(2026, 9, 21), reason="扬言集体上访", reported_to=("县委办公室", "市信访局")),
+        ev(
+            Step.escalate,
+            D(2026, 9, 21),
+            reason="扬言集体上访",
+            reported_to=("县委办公室", "市信访局"),
+            measures="已通知属地街道和公安派出所做好稳控",
+        ),
     )
     assert escalated.state == S.transferred and len(escalated.events) == 5
+    report = escalated.events[-1]
+    assert (report.reported_to, report.measures, report.day) == (
+        ("县委办公室", "市信访局"),
+        "已通知属地街道和公安派出所做好稳控",
+        D(2026, 9, 21),
+    )
 
 
 # ------------------------------------------------------------------------- events and replay
@@ -560,6 +572,8 @@ def test_an_event_carries_who_when_and_why_and_only_its_own_particulars() -> Non
         CaseEvent(step=Step.register, actor="", role=INTAKE, at=at(D(2026, 9, 1)))
     with pytest.raises(ValidationError, match="「签收」不填写：天数、文号"):
         handler(Step.receive, D(2026, 9, 1), days=3, document_no="X")
+    with pytest.raises(ValidationError, match="「受理」不填写：采取的措施"):
+        handler(Step.accept, D(2026, 9, 1), measures="稳控")
     with pytest.raises(ValidationError, match="日期2026年9月2日晚于记录日期"):
         ev(Step.register, D(2026, 9, 1), effective_on=D(2026, 9, 2))
     with pytest.raises(ValidationError, match="未知办理途径「court」"):

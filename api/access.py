@@ -11,17 +11,36 @@ Roles (``store.models.ROLES``):
 
 A letter is *confidential* (条例 第三十条第三款, 第四十六条(五)) when its latest decision classes it
 as an accusation or sends it to the discipline channel, or, before any decision, when the latest
-proposal says so. Only supervisors and discipline inspectors may open it, so a department handler
-never sees an accusation, least of all one concerning their own department, nor who wrote it.
-A decision by one of them is what can make a proposed accusation ordinary again.
+proposal says so (its flag, its category or its channel). Only supervisors and discipline
+inspectors may open it, so a department handler never sees an accusation, least of all one
+concerning their own department, nor who wrote it. A decision by one of them is what can make a
+proposed accusation ordinary again.
+
+That rule, and what a role's scope (:func:`queue_scope`) admits, are written once in Python and
+once in SQL side by side in :mod:`store.confidentiality`: :func:`can_read` is the scope judged on
+one letter, the queue and the exports the same scope as a query, so a page and a list cannot
+disagree about a letter.
+
+A file uploaded in a batch is named by the uploader, and the name often says what the letters
+say (``举报王副局长受贿_赵六.pdf``). So its name, and what is derived from it (a failure message
+quoting it), are shown only to a reader who may open every letter read from it
+(:func:`sees_file_name`); everyone else sees "保密文件 N" and counts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.codes import Category, Channel
+from store.confidentiality import (
+    ProposalLike,
+    RouteLike,
+    admits,
+    is_confidential,
+    withheld_title,
+)
+from store.confidentiality import withheld_file_name as withheld_file_name
 
 INTAKE = "intake_officer"
 SUPERVISOR = "supervisor"
@@ -72,20 +91,6 @@ class UserLike(Protocol):
     def department(self) -> str | None: ...
 
 
-class RouteLike(Protocol):
-    @property
-    def category(self) -> str: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def department(self) -> str: ...
-
-
-class ProposalLike(RouteLike, Protocol):
-    @property
-    def confidential(self) -> bool: ...
-
-
 @dataclass(frozen=True)
 class LetterState:
     """What the policy needs to know about a letter: its latest proposal and latest decision."""
@@ -95,18 +100,7 @@ class LetterState:
 
     @property
     def confidential(self) -> bool:
-        if self.decision is not None:
-            return (
-                self.decision.category == Category.accusation or self.decision.channel == Channel.discipline
-            )
-        if self.proposal is not None:
-            return bool(
-                self.proposal.confidential
-                or self.proposal.category == Category.accusation
-                or self.proposal.channel == Channel.discipline
-            )
-        # A letter the machine has not looked at yet is treated as the most sensitive kind.
-        return True
+        return is_confidential(self.proposal, self.decision)
 
     @property
     def routed_department(self) -> str | None:
@@ -122,16 +116,16 @@ class LetterState:
 
 
 def can_read(user: UserLike, state: LetterState) -> bool:
-    """May ``user`` open this letter at all?"""
+    """May ``user`` open this letter at all? Their scope (:func:`scope_of`) judged on this one letter."""
     if user.role not in READ_LETTERS:
         return False
-    if state.confidential:
-        return user.role in CONFIDENTIAL_READERS
-    if user.role == INSPECTOR:
-        return False  # inspectors work on confidential matters only
-    if user.role == HANDLER:
-        return user.department is not None and state.routed_department == user.department
-    return True
+    scope = scope_of(user)
+    return admits(
+        state.proposal,
+        state.decision,
+        confidential=scope.confidential,
+        routed_department=scope.routed_department,
+    )
 
 
 def can_decide(user: UserLike, state: LetterState) -> bool:
@@ -149,18 +143,63 @@ def sees_particulars(user: UserLike, state: LetterState) -> bool:
     return user.role in UNMASKED_ON_LETTER
 
 
-def queue_scope(user: UserLike) -> dict[str, object]:
-    """The filters that restrict the queue to what ``user`` may see.
+@dataclass(frozen=True)
+class Scope:
+    """Which letters a role may open, as :mod:`store.confidentiality` reads it.
 
-    Returns keys ``confidential`` (``None`` = both, ``True``/``False`` = only those) and
-    ``routed_department`` (``None`` = any, else only letters decided for that department).
+    ``confidential``: ``None`` both kinds, ``True``/``False`` only those; ``routed_department``:
+    ``None`` any, else only letters whose newest decision sends them to that department.
     """
-    if user.role in (SUPERVISOR,):
-        return {"confidential": None, "routed_department": None}
+
+    confidential: bool | None
+    routed_department: str | None
+
+
+def scope_of(user: UserLike) -> Scope:
+    """The letters ``user``'s role may open: the one place roles meet the confidentiality rule.
+
+    Raises:
+        PermissionError: the role reads no letter.
+    """
+    if user.role == SUPERVISOR:
+        return Scope(confidential=None, routed_department=None)
     if user.role == INSPECTOR:
-        return {"confidential": True, "routed_department": None}
+        return Scope(confidential=True, routed_department=None)  # confidential matters only
     if user.role == HANDLER:
-        return {"confidential": False, "routed_department": user.department or "\x00none"}
+        # A handler without a department is routed nothing, so sees nothing.
+        return Scope(confidential=False, routed_department=user.department or "\x00none")
     if user.role in (INTAKE, ANALYST):
-        return {"confidential": False, "routed_department": None}
+        return Scope(confidential=False, routed_department=None)
     raise PermissionError(f"role {user.role!r} has no letter queue")
+
+
+def queue_scope(user: UserLike) -> dict[str, object]:
+    """The filters of ``store.queries_api.list_queue_for`` that restrict a list to what ``user`` may see.
+
+    Returns keys ``confidential`` and ``routed_department``, as :class:`Scope` has them.
+    """
+    scope = scope_of(user)
+    return {"confidential": scope.confidential, "routed_department": scope.routed_department}
+
+
+def sees_file_name(user: UserLike, *, uploaded_by: str, letters: Iterable[LetterState]) -> bool:
+    """May ``user`` see the name of an uploaded file (and what quotes it), given the letters read from it?
+
+    A file with letters: only when ``user`` may open every one of them. A file with none yet (waiting,
+    unreadable, refused at upload): only its uploader, who named it, and the roles that may read
+    confidential letters, since nothing yet says what it holds.
+    """
+    states = list(letters)
+    if states:
+        return all(can_read(user, state) for state in states)
+    return user.username == uploaded_by or user.role in CONFIDENTIAL_READERS
+
+
+def shown_title(
+    user: UserLike, title: str, *, file_id: int | None, file_letters: Iterable[LetterState]
+) -> str:
+    """A letter's title as ``user`` sees it: batch letters were once titled with their file's name,
+    so such a title is withheld wherever the name is."""
+    if not title or file_id is None or sees_file_name(user, uploaded_by="", letters=file_letters):
+        return title
+    return withheld_title(file_id)

@@ -32,6 +32,12 @@ a file is never registered twice. Two workers on one batch share it file by file
 Files refused at the door (an unsafe name, over the size limit) are not kept; their names and reasons
 are recorded in the audit log as ``file_failed`` events on the batch (``batch:ID``, where a file that
 failed to read has ``file:ID``), so the batch page lists them beside the files that failed to read.
+
+**Why a file's name is not always shown.** The uploader names the file, and the name often says
+what the letters say, accuser and accused included. A file's name, and its failure message, which
+quotes it, reach a reader only when :func:`api.access.sees_file_name` allows: they may open every
+letter read from it (or, for a file with none, they uploaded it or may read confidential letters).
+Everyone else sees "保密文件 N" and the counts, in the progress, the receipt and the export alike.
 """
 
 from __future__ import annotations
@@ -43,7 +49,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,15 +93,17 @@ class _Out(BaseModel):
 class RefusedFile(_Out):
     """A file not accepted into the batch, and why (it was not kept)."""
 
-    name: str
-    reason: str
+    name: str = Field(description="the name it was uploaded with, or a stand-in when withheld")
+    reason: str = Field(description="why it was refused; empty when the name is withheld (it quotes it)")
+    name_withheld: bool = Field(default=False, description="only its uploader and supervisors see its name")
 
 
 class KnownFile(_Out):
     """A file whose content was uploaded before: it is not added again."""
 
     file_id: int
-    name: str
+    name: str = Field(description="its name in its earlier batch, or 保密文件 N when withheld")
+    name_withheld: bool
     status: str
     batch_id: int | None
 
@@ -120,11 +127,15 @@ class BatchLetterLink(_Out):
 
 class BatchFilePublic(_Out):
     file_id: int
-    name: str
+    name: str = Field(
+        description="the name it was uploaded with; 保密文件 N when the caller may not open every "
+        "letter read from it (the name may say what they say)"
+    )
+    name_withheld: bool
     status: Literal["received", "processing", "done", "failed"]
     attempts: int
     pages: int | None
-    error: str | None = Field(description="why it failed, masked as stored")
+    error: str | None = Field(description="why it failed, masked as stored; null when the name is withheld")
     letters: list[BatchLetterLink] = Field(description="letters from this file the caller may open")
     hidden_letters: int = Field(description="letters from this file the caller's role may not open")
 
@@ -150,6 +161,9 @@ class BatchProgress(_Out):
     letters: int
     needs_review: int = Field(description="letters the caller may open whose proposal needs review")
     hidden_letters: int
+    files_per_minute: float | None = Field(
+        description="files read per minute, from the time each finished file took since it was claimed"
+    )
     eta_seconds: float | None = Field(description="estimated seconds until every file is read")
     refused: list[RefusedFile]
     file_states: list[BatchFilePublic]
@@ -243,6 +257,7 @@ def receive_upload(
     from api.commands.route import check_day, check_form, latest_day
     from api.uploads import safe_filename
     from intake.batch import BatchSummary, record_inputs
+    from intake.debris import upload_folder
     from intake.readers import ReadLimits
     from store.files import sanitise_filename
 
@@ -261,8 +276,9 @@ def receive_upload(
     storage.mkdir(parents=True, exist_ok=True)
     refused: list[RefusedFile] = []
     summary = BatchSummary()
-    # Under the storage folder, so keeping a file by hash is a rename on the same file system.
-    with tempfile.TemporaryDirectory(dir=storage, prefix=".upload-") as tmp:
+    # Under the storage folder, naming this process: if it is killed mid-upload, the folder is
+    # debris that intake.debris.sweep removes (at the next start, or xinfang files sweep).
+    with upload_folder(storage) as tmp:
         paths: list[Path] = []
         for index, upload in enumerate(uploads):
             shown = sanitise_filename(upload.filename or "") if upload.filename else "（无文件名）"
@@ -307,9 +323,17 @@ def receive_upload(
         for file_id in ids:
             row = session.get(SourceFile, file_id)
             if row is not None and row.batch_id != summary.batch_id:
+                # Uploaded before, maybe by someone else and named by them: their name, under the rule.
+                named = _file_name_shown(session, user, row)
                 known.append(
                     KnownFile(
-                        file_id=row.id, name=row.original_name, status=row.status, batch_id=row.batch_id
+                        file_id=row.id,
+                        name=row.original_name
+                        if named
+                        else access.withheld_file_name(row.id, has_letters=bool(row.letters)),
+                        name_withheld=not named,
+                        status=row.status,
+                        batch_id=row.batch_id,
                     )
                 )
         if summary.batch_id is not None:
@@ -514,40 +538,43 @@ class _LetterRow:
         return access.LetterState(proposal=self.proposal, decision=self.decision)
 
 
-def _batch_letters(session: Session, batch_id: int) -> list[_LetterRow]:
-    """The batch's letters with their newest proposal and decision (what the access policy reads)."""
-    newest_p = (
-        select(Proposal.letter_id, func.max(Proposal.id).label("row_id"))
-        .group_by(Proposal.letter_id)
-        .subquery()
-    )
-    newest_d = (
-        select(Decision.letter_id, func.max(Decision.id).label("row_id"))
-        .group_by(Decision.letter_id)
-        .subquery()
-    )
+def _file_letters(session: Session, *conditions: Any) -> list[_LetterRow]:
+    """Letters read from files, with their newest proposal and decision (what the access policy reads)."""
+    from store.queries_api import scoped_select
+
     rows = session.execute(
-        select(Letter, Proposal, Decision)
+        scoped_select([Letter, Proposal, Decision])
         .join(SourceFile, Letter.source_file_id == SourceFile.id)
-        .outerjoin(newest_p, newest_p.c.letter_id == Letter.id)
-        .outerjoin(Proposal, Proposal.id == newest_p.c.row_id)
-        .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
-        .outerjoin(Decision, Decision.id == newest_d.c.row_id)
-        .where(SourceFile.batch_id == batch_id)
+        .where(*conditions)
         .order_by(Letter.source_file_id, Letter.source_part)
     ).all()
     return [_LetterRow(letter, proposal, decision) for letter, proposal, decision in rows]
 
 
-def _refusals(session: Session, batch_id: int) -> list[RefusedFile]:
+def _batch_letters(session: Session, batch_id: int) -> list[_LetterRow]:
+    return _file_letters(session, SourceFile.batch_id == batch_id)
+
+
+def _file_name_shown(session: Session, user: User, row: SourceFile) -> bool:
+    """``access.sees_file_name`` for one stored file."""
+    letters = _file_letters(session, SourceFile.id == row.id)
+    uploader = row.batch.created_by if row.batch is not None else ""
+    return access.sees_file_name(user, uploaded_by=uploader, letters=[r.state for r in letters])
+
+
+def _refusals(session: Session, batch_id: int, user: User, uploader: str) -> list[RefusedFile]:
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == REFUSED_ACTION, AuditEvent.object == f"batch:{batch_id}")
         .order_by(AuditEvent.seq)
     )
+    # Not kept, so nothing was read from them: named only to whom a file without letters is.
+    shown = access.sees_file_name(user, uploaded_by=uploader, letters=())
     return [
         RefusedFile(name=str(e.details.get("file", "")), reason=str(e.details.get("reason", "")))
-        for e in events
+        if shown
+        else RefusedFile(name=f"未接收的文件 {n}（文件名不公开）", reason="", name_withheld=True)
+        for n, e in enumerate(events, 1)
     ]
 
 
@@ -568,7 +595,8 @@ def progress(
     now: dt.datetime | None = None,
     stale_after: dt.timedelta | None = None,
 ) -> BatchProgress:
-    """A batch's progress as ``user`` may see it: letters they may not open are only counted.
+    """A batch's progress as ``user`` may see it: letters they may not open are only counted, and
+    the files holding any are not named.
 
     Raises:
         NotFoundError: no such batch.
@@ -588,7 +616,8 @@ def progress(
     for f in files:
         links: list[BatchLetterLink] = []
         hidden_here = 0
-        for row in by_file.get(f.id, []):
+        rows = by_file.get(f.id, [])
+        for row in rows:
             if access.can_read(user, row.state):
                 review = bool(row.proposal.needs_review) if row.proposal is not None else True
                 links.append(BatchLetterLink(case_number=row.letter.case_number, needs_review=review))
@@ -596,14 +625,16 @@ def progress(
             else:
                 hidden_here += 1
         hidden += hidden_here
+        shown = access.sees_file_name(user, uploaded_by=batch.created_by, letters=[r.state for r in rows])
         states.append(
             BatchFilePublic(
                 file_id=f.id,
-                name=f.original_name,
+                name=f.original_name if shown else access.withheld_file_name(f.id, has_letters=bool(rows)),
+                name_withheld=not shown,
                 status=f.status,  # type: ignore[arg-type]
                 attempts=f.attempts,
                 pages=f.pages,
-                error=f.error,
+                error=f.error if shown else None,
                 letters=links,
                 hidden_letters=hidden_here,
             )
@@ -624,6 +655,7 @@ def progress(
     else:
         last_change = max([batch.created_at, *(f.updated_at for f in files)])
         state = "running" if now - last_change < STARTUP_GRACE else "stalled"
+    per_file = _seconds_per_file(files)
     return BatchProgress(
         batch_id=batch.id,
         created_by=batch.created_by,
@@ -639,17 +671,18 @@ def progress(
         letters=letters,
         needs_review=needs_review,
         hidden_letters=hidden,
-        eta_seconds=_eta(files, pending, now) if state == "running" else None,
-        refused=_refusals(session, batch_id),
+        files_per_minute=round(60 / per_file, 1) if per_file else None,
+        eta_seconds=_eta(files, pending, now, per_file) if state == "running" else None,
+        refused=_refusals(session, batch_id, user, batch.created_by),
         file_states=states,
     )
 
 
-def _eta(files: Sequence[SourceFile], pending: int, now: dt.datetime) -> float | None:
-    """Pending files times the mean seconds a finished file took from its claim (one worker).
+def _seconds_per_file(files: Sequence[SourceFile]) -> float | None:
+    """The mean seconds a finished file took from its claim (one worker), or None before the first.
 
     Per file rather than since the upload, so a batch resumed the next day is not estimated from the
-    night it stood still; the file being read now is counted from its claim.
+    night it stood still.
     """
     took = [
         (f.updated_at - f.claimed_at).total_seconds()
@@ -658,10 +691,16 @@ def _eta(files: Sequence[SourceFile], pending: int, now: dt.datetime) -> float |
     ]
     if not took:
         return None
-    mean = max(sum(took) / len(took), 0.0)
+    return max(sum(took) / len(took), 0.001)
+
+
+def _eta(files: Sequence[SourceFile], pending: int, now: dt.datetime, per_file: float | None) -> float | None:
+    """Pending files times the seconds a file takes; the file being read now is counted from its claim."""
+    if per_file is None:
+        return None
     current = [f for f in files if f.status == "processing" and f.claimed_at is not None]
-    under_way = sum(min((now - f.claimed_at).total_seconds(), mean) for f in current if f.claimed_at)
-    return round(max(pending * mean - under_way, 0.0), 1)
+    under_way = sum(min((now - f.claimed_at).total_seconds(), per_file) for f in current if f.claimed_at)
+    return round(max(pending * per_file - under_way, 0.0), 1)
 
 
 def list_batches(session: Session, *, limit: int = 100, offset: int = 0) -> BatchesPublic:
@@ -709,7 +748,9 @@ class Export:
 def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Export:
     """The rows of ``xinfang export`` for the letters of the batch ``user`` may open, audited.
 
-    Particulars are masked unless the role is in ``access.UNMASKED_EXPORT``. The audit event is
+    Particulars are masked unless the role is in ``access.UNMASKED_EXPORT``; a file's name only
+    where ``access.sees_file_name`` allows (a letter ``user`` may open can share its file with one
+    they may not). The audit event is
     written in the request's transaction, which commits before the response is sent.
 
     Raises:
@@ -717,13 +758,28 @@ def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Exp
     """
     from api.commands.triage import batch_rows
     from store.audit import append_event
+    from store.files import get_batch
 
     unmasked = user.role in access.UNMASKED_EXPORT
+    uploader = get_batch(session, batch_id).created_by
     rows = batch_rows(session, batch_id, unmasked=unmasked)
-    readable = {
-        r.letter.case_number for r in _batch_letters(session, batch_id) if access.can_read(user, r.state)
+    letters = _batch_letters(session, batch_id)
+    readable = {r.letter.case_number for r in letters if access.can_read(user, r.state)}
+    by_file: dict[int, list[access.LetterState]] = {}
+    for r in letters:
+        by_file.setdefault(r.letter.source_file_id or 0, []).append(r.state)
+    withheld = {
+        file_id
+        for file_id, states in by_file.items()
+        if not access.sees_file_name(user, uploaded_by=uploader, letters=states)
     }
-    rows = [r for r in rows if r["case_number"] in readable]
+    rows = [
+        {**r, "source_file": access.withheld_file_name(r["file_id"], has_letters=True)}
+        if r["file_id"] in withheld
+        else r
+        for r in rows
+        if r["case_number"] in readable
+    ]
     append_event(
         session,
         actor=user.username,

@@ -142,7 +142,12 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
     letter = bundle.letter
     return LetterPublic(
         case_number=letter.case_number,
-        title=letter.title,
+        title=access.shown_title(
+            user,
+            letter.title,
+            file_id=letter.source_file_id,
+            file_letters=[access.LetterState(proposal=p, decision=d) for p, d in bundle.file_letters],
+        ),
         text=letter.text if unmasked else (masking.mask_text(letter.text) or ""),
         form=letter.form,  # type: ignore[arg-type]
         received_on=letter.received_on,

@@ -608,9 +608,10 @@ def _register(
     for letter_text, proposal in zip(letters, proposals, strict=True):
         if letter_text.index in existing:
             continue  # registered by an earlier attempt that committed (cannot happen with one commit)
-        title = name if len(letters) == 1 else f"{name}（第{letter_text.index + 1}封）"
         base: dict[str, Any] = {
-            "title": title[:500],
+            # No title: the file's name is the uploader's, and may name accuser and accused to a
+            # reader of a sibling letter (the batch page shows it to those who may see it).
+            "title": "",
             "text": letter_text.text,
             "created_by": actor,
             "received_on": received_on,

@@ -1,23 +1,24 @@
 """Read queries the web workbench needs beyond ``store.letters``: role-scoped queue, exports, audit pages.
 
 Like the rest of ``store`` these take an open ``Session`` and never commit. The confidentiality
-rule they filter by is the one of ``api.access``: a letter is confidential when its newest decision
-says accusation or discipline channel, or, while undecided, when its newest proposal says so (or it
-has no proposal yet). Doing the scoping in SQL keeps the counts and the pages of a role's queue
-honest: a department handler's counts never include letters they may not see.
+rule and the role scopes they filter by are the SQL forms in :mod:`store.confidentiality`, beside
+the Python forms ``api.access`` judges one letter with. Doing the scoping in SQL keeps the counts
+and the pages of a role's queue honest: a department handler's counts never include letters they
+may not see.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, true
+from sqlalchemy import Select, false, func, select, true
 from sqlalchemy.orm import Session
 
-from routing.codes import Category, Channel
+from routing.codes import Category
+from store.confidentiality import admits_clause, confidential_clause, withheld_title
 from store.letters import (
     QueuePage,
     QueueRoute,
@@ -41,8 +42,9 @@ def _newest(model: Any, name: str) -> Any:
     )
 
 
-def _scoped_select(columns: Sequence[Any]) -> Select[Any]:
-    """Letters joined to their newest proposal and their newest decision."""
+def scoped_select(columns: Sequence[Any]) -> Select[Any]:
+    """Letters joined to their newest proposal and their newest decision: what the rules of
+    :mod:`store.confidentiality` read (``Proposal`` and ``Decision`` are those rows, or NULL)."""
     newest_p = _newest(Proposal, "newest_proposal")
     newest_d = _newest(Decision, "newest_decision")
     stmt = (
@@ -54,23 +56,6 @@ def _scoped_select(columns: Sequence[Any]) -> Select[Any]:
         .outerjoin(Decision, Decision.id == newest_d.c.row_id)
     )
     return stmt
-
-
-def _is_confidential() -> Any:
-    decided = and_(
-        Decision.id.is_not(None),
-        or_(Decision.category == Category.accusation.value, Decision.channel == Channel.discipline.value),
-    )
-    undecided = and_(
-        Decision.id.is_(None),
-        or_(
-            Proposal.id.is_(None),
-            Proposal.confidential.is_(True),
-            Proposal.category == Category.accusation.value,
-            Proposal.channel == Channel.discipline.value,
-        ),
-    )
-    return or_(decided, undecided)
 
 
 def list_queue_for(
@@ -112,21 +97,15 @@ def list_queue_for(
         _check_choice("category", category, tuple(Category))
     today = today or china_today()
 
-    is_confidential = _is_confidential()
     route = QueueRoute(
         category=func.coalesce(Decision.category, Proposal.category),
         domain=func.coalesce(Decision.domain, Proposal.domain),
         department=func.coalesce(Decision.department, Proposal.department),
         channel=func.coalesce(Decision.channel, Proposal.channel),
-        confidential=is_confidential,
+        confidential=confidential_clause(),
     )
     conditions = queue_conditions(form=form, status=status, overdue=overdue, today=today)
-    if confidential is True:
-        conditions.append(is_confidential)
-    elif confidential is False:
-        conditions.append(~is_confidential)
-    if routed_department is not None:
-        conditions.append(Decision.department == routed_department)
+    conditions.append(admits_clause(confidential=confidential, routed_department=routed_department))
     if category is not None:
         conditions.append(route.category == category)
     if department is not None:
@@ -134,18 +113,62 @@ def list_queue_for(
     if needs_review is not None:
         is_review = func.coalesce(Proposal.needs_review, false())
         conditions.append(is_review == (true() if needs_review else false()))
-    return select_queue_page(
-        session, _scoped_select, route, conditions, today=today, limit=limit, offset=offset
+    page = select_queue_page(
+        session, scoped_select, route, conditions, today=today, limit=limit, offset=offset
     )
+    scope = admits_clause(confidential=confidential, routed_department=routed_department)
+    withheld = _titles_withheld(session, [i.letter_id for i in page.items], scope)
+    if withheld:
+        page = replace(
+            page,
+            items=[
+                replace(i, title=withheld_title(withheld[i.letter_id]))
+                if i.letter_id in withheld and i.title
+                else i
+                for i in page.items
+            ],
+        )
+    return page
+
+
+def _titles_withheld(session: Session, letter_ids: list[int], scope: Any) -> dict[int, int]:
+    """Letters among ``letter_ids`` read from a file holding a letter outside ``scope``, with the file.
+
+    Batch letters were once titled with their file's name, which may say what a sibling the reader
+    may not open says; such a title is withheld like the name (``api.access.sees_file_name``).
+    """
+    if not letter_ids:
+        return {}
+    rows = session.execute(
+        select(Letter.id, Letter.source_file_id).where(
+            Letter.id.in_(letter_ids), Letter.source_file_id.is_not(None)
+        )
+    ).all()
+    if not rows:
+        return {}
+    hidden = set(
+        session.scalars(
+            scoped_select([Letter.source_file_id])
+            .where(Letter.source_file_id.in_({file_id for _, file_id in rows}), ~scope)
+            .distinct()
+        )
+    )
+    return {letter_id: file_id for letter_id, file_id in rows if file_id is not None and file_id in hidden}
 
 
 @dataclass(frozen=True)
 class LetterBundle:
-    """A letter with its newest proposal and all its decisions, oldest first."""
+    """A letter with its newest proposal and all its decisions, oldest first.
+
+    ``file_letters``: for a letter read from an uploaded file, the newest proposal and decision of
+    every letter read from that file, itself included (whether its reader may see the file's name
+    depends on them all); empty otherwise.
+    """
 
     letter: Letter
     proposal: Proposal | None
     decisions: list[Decision]
+    file_letters: list[tuple[Proposal | None, Decision | None]] = field(default_factory=list)
 
     @property
     def decision(self) -> Decision | None:
@@ -164,7 +187,18 @@ def letter_bundle(session: Session, case_number: str) -> LetterBundle:
     decisions = list(
         session.scalars(select(Decision).where(Decision.letter_id == letter.id).order_by(Decision.id))
     )
-    return LetterBundle(letter=letter, proposal=latest_proposal(session, letter.id), decisions=decisions)
+    file_letters: list[tuple[Proposal | None, Decision | None]] = []
+    if letter.source_file_id is not None:
+        rows = session.execute(
+            scoped_select([Proposal, Decision]).where(Letter.source_file_id == letter.source_file_id)
+        )
+        file_letters = [(p, d) for p, d in rows]
+    return LetterBundle(
+        letter=letter,
+        proposal=latest_proposal(session, letter.id),
+        decisions=decisions,
+        file_letters=file_letters,
+    )
 
 
 def letter_bundles_for_ids(

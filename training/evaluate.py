@@ -353,6 +353,8 @@ def rule_audit(
             disagreements.append(
                 {
                     "letter_id": e.id,
+                    # an officer's decision gave the label: the report counts such letters, never names them
+                    "source": source.get(e.id, "annotation"),
                     "rule_id": hit.rule_id,
                     "rule_channel": hit.channel,
                     "model_channel": model_channel,

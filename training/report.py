@@ -3,6 +3,15 @@
 Plots are drawn with matplotlib's Agg backend (no display needed). Chinese labels use a Noto CJK
 font when one is installed; without one matplotlib draws boxes for them, and the tables beside
 each plot still carry the labels as text.
+
+**Letters officers decided are counted, never named.** The report is written once and read later
+on the models page by every analyst and supervisor, while whether a letter of the workbench may be
+opened depends on the reader and on its newest decision (an analyst gets 404 on an accusation). A
+letter labelled by an officer's decision (``db:<case number>``, or a shared letter whose label a
+decision replaced, whose text is then a registered letter's) is therefore only counted in the rule
+audit, and its id is taken out of the warnings and the rule check's message
+(:func:`withhold_letter_ids`). The annotated shared letters, the analysts' own training data, are
+named.
 """
 
 from __future__ import annotations
@@ -10,8 +19,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,6 +180,44 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+OFFICERS_LETTER = "（办信人员决定的来信）"
+# A letter id as the training messages write it, with the label it is quoted with: u04215(ordinary).
+_ID_WITH_LABEL = re.compile(r"(?P<id>[A-Za-z0-9][\w:.-]*)(?P<label>\([a-z_]+\))?")
+
+
+def decided_by_officers(letter_id: str, officer_ids: Collection[str] = ()) -> bool:
+    """Is ``letter_id`` a letter whose label an officer's decision gave (so it is counted, not named)?"""
+    return letter_id.startswith("db:") or letter_id in officer_ids
+
+
+def withhold_letter_ids(text: str, officer_ids: Collection[str] = (), *, every_label: bool = False) -> str:
+    """``text`` with the ids of letters officers decided replaced, and their labels with them.
+
+    Args:
+        officer_ids: shared letters relabelled by a decision (``db:`` ids are always withheld).
+        every_label: drop the label quoted with any id too, for a reader who cannot tell which
+            shared letters officers relabelled.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        if decided_by_officers(m.group("id"), officer_ids):
+            return OFFICERS_LETTER
+        if every_label and m.group("label"):
+            return m.group("id")
+        return m.group(0)
+
+    return _ID_WITH_LABEL.sub(one, text)
+
+
+def officer_ids(summary: dict[str, Any]) -> set[str]:
+    """The shared letters an evaluation summary knows officers' decisions relabelled."""
+    audit = summary.get("rule_audit") or {}
+    ids = {i["letter_id"] for r in audit.get("contradicted", []) for i in r.get("by_officers", [])}
+    ids |= {d["letter_id"] for d in audit.get("disagreements", []) if d.get("source") == "decision"}
+    ids |= set((summary.get("decisions") or {}).get("replaced_ids") or [])
+    return ids
+
+
 def _ids(items: Sequence[dict[str, Any]], limit: int = 30) -> str:
     shown = ", ".join(f"{i['letter_id']}→{i['gold']}" for i in items[:limit])
     return shown + (f" … (+{len(items) - limit})" if len(items) > limit else "")
@@ -202,8 +250,13 @@ def render_html(summary: dict[str, Any]) -> str:
         f"{_e(split.get('seed'))}, test share {_e(split.get('test_size'))}) through the router, the "
         "code path officers see.</p>",
     ]
+    officers = officer_ids(summary)
     if summary.get("warnings"):
-        parts.append("<div class='warn'>" + "<br>".join(_e(w) for w in summary["warnings"]) + "</div>")
+        parts.append(
+            "<div class='warn'>"
+            + "<br>".join(_e(withhold_letter_ids(str(w), officers)) for w in summary["warnings"])
+            + "</div>"
+        )
     parts.append("<h2>Overview</h2>")
     parts.append(
         _table(
@@ -329,7 +382,7 @@ def render_html(summary: dict[str, Any]) -> str:
             ],
         )
     )
-    parts.append(_rule_audit_html(summary["rule_audit"], summary.get("rule_check")))
+    parts.append(_rule_audit_html(summary["rule_audit"], summary.get("rule_check"), officers))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -339,17 +392,23 @@ def _curve_cell(c: dict[str, Any]) -> str:
     return f"{c['review_share']:.1%} / {acc}"
 
 
-def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None) -> str:
+def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None, officers: Collection[str]) -> str:
     parts = ["<h2>Rule audit</h2>"]
     if check and not check.get("passed", True):
-        parts.append(f"<div class='warn'>{_e(check.get('problems'))}</div>")
+        parts.append(
+            f"<div class='warn'>{_e(withhold_letter_ids(str(check.get('problems')), officers))}</div>"
+        )
+    parts.append(
+        "<p>Letters labelled by officers' decisions are counted, not named: whether a reader may open "
+        "a registered letter depends on who reads and on its newest decision.</p>"
+    )
     parts.append(f"<h3>Rules contradicted by labelled letters ({audit['letters']} letters replayed)</h3>")
     parts.append(
         _table(
             [
                 "rule",
                 "sets",
-                "contradicted by officers' decisions",
+                "contradicted by officers' decisions (letters)",
                 "contradicted by annotations",
                 "decisive",
             ],
@@ -357,7 +416,7 @@ def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None) -> str
                 [
                     r["rule_id"],
                     r["channel"],
-                    _ids(r["by_officers"]) or "–",
+                    len(r["by_officers"]) or "–",
                     _ids(r["by_annotation"]) or "–",
                     r["decisive"],
                 ]
@@ -382,10 +441,16 @@ def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None) -> str
         )
     )
     counts = audit["disagreement_counts"]
+    named = [
+        d
+        for d in audit["disagreements"]
+        if d.get("source") != "decision" and not decided_by_officers(str(d["letter_id"]), officers)
+    ]
     parts.append(
         f"<h3>Held-out letters where the rules and the model disagree ({len(audit['disagreements'])})</h3>"
         f"<p>Right by the label: rule {counts.get('rule', 0)}, model {counts.get('model', 0)}, "
-        f"neither {counts.get('neither', 0)}.</p>"
+        f"neither {counts.get('neither', 0)}. {len(audit['disagreements']) - len(named)} of them "
+        "labelled by officers' decisions are counted here and not listed.</p>"
     )
     parts.append(
         _table(
@@ -410,7 +475,7 @@ def _rule_audit_html(audit: dict[str, Any], check: dict[str, Any] | None) -> str
                     d["gold_channel"],
                     d["right"],
                 ]
-                for d in audit["disagreements"][:300]
+                for d in named[:300]
             ],
         )
     )
@@ -424,4 +489,4 @@ def write_report(summary: dict[str, Any], path: Path) -> Path:
     return path
 
 
-__all__ = ["render_html", "write_report"]
+__all__ = ["officer_ids", "render_html", "withhold_letter_ids", "write_report"]

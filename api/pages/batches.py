@@ -62,6 +62,7 @@ def _list_page(
             "errors": errors or [],
             "today": china_today().isoformat(),
             "received_on": received_on,
+            "FILE_STATUS_NAMES": FILE_STATUS_NAMES,
         },
         status_code=status_code,
         headers=NO_STORE,

@@ -119,8 +119,10 @@ class ModelDetailPublic(_Out):
     )
     proposal: ProposalMetricsPublic | None
     split: dict[str, str | int | float | None]
-    decisions: dict[str, Any] | None = Field(description="the officers' decisions it was trained with")
-    warnings: list[str]
+    decisions: dict[str, Any] | None = Field(
+        description="how many officers' decisions it was trained with (counts; the letters are not named)"
+    )
+    warnings: list[str] = Field(description="the training's warnings, without letters officers decided")
     history: list[HistoryEntryPublic]
 
 
@@ -364,10 +366,31 @@ def model_detail(settings: Settings, version: str) -> ModelDetailPublic:
         if proposal
         else None,
         split={k: v for k, v in split.items() if v is None or isinstance(v, str | int | float)},
-        decisions=meta.get("decisions"),
-        warnings=[str(w) for w in meta.get("warnings", [])],
+        decisions=_decision_counts(meta.get("decisions")),
+        warnings=_warnings(meta, evaluation),
         history=[_history(h) for h in history if h.get("action") in ("promote", "rollback")],
     )
+
+
+def _decision_counts(decisions: Any) -> dict[str, Any] | None:
+    """The decisions' counts without ``replaced_ids``, the shared letters whose text a registered
+    letter has: a reader of the models may not open every registered letter."""
+    if not isinstance(decisions, dict):
+        return None
+    return {k: v for k, v in decisions.items() if k != "replaced_ids"}
+
+
+def _warnings(meta: dict[str, Any], evaluation: dict[str, Any] | None) -> list[str]:
+    """The training's warnings with the letters officers decided withheld (``training.report``)."""
+    from training.report import officer_ids, withhold_letter_ids
+
+    known = officer_ids({**(evaluation or {}), "decisions": meta.get("decisions")})
+    decisions = meta.get("decisions") or {}
+    # meta.json names at most 50 relabelled letters: past that, no letter's label is shown.
+    incomplete = evaluation is None and int(decisions.get("replaced_shared_labels") or 0) > len(
+        decisions.get("replaced_ids") or []
+    )
+    return [withhold_letter_ids(str(w), known, every_label=incomplete) for w in meta.get("warnings", [])]
 
 
 def _comparison_public(comparison: dict[str, Any] | None, tolerance: float) -> ComparisonPublic | None:

@@ -5,6 +5,7 @@
 
   var STATE_NAMES = { running: "处理中", queued: "排队中", stalled: "已中断，等待继续", done: "已完成" };
   var FILE_STATUS_NAMES = { received: "待处理", processing: "处理中", done: "已完成", failed: "失败" };
+  var WITHHELD_ERROR = "原因仅上传人和科室负责人可见";
 
   function byId(id) { return document.getElementById(id); }
   function setText(id, value) { var el = byId(id); if (el) { el.textContent = String(value); } }
@@ -62,7 +63,7 @@
       if (letter.needs_review) {
         var tag = document.createElement("span");
         tag.className = "tag review";
-        tag.textContent = "需复核";
+        tag.textContent = "待人工核查";
         cell.appendChild(document.createTextNode(" "));
         cell.appendChild(tag);
       }
@@ -84,25 +85,40 @@
       var row = document.createElement("tr");
       row.setAttribute("data-status", file.status);
       if (file.status === "failed") { row.className = "overdue"; }
+      // A withheld name comes as "保密文件 N"; its failure message would quote the name.
+      var error = file.name_withheld && file.status === "failed" ? WITHHELD_ERROR : (file.error || "");
       var cells = [String(file.file_id), file.name, FILE_STATUS_NAMES[file.status] || file.status,
-        file.pages === null ? "—" : String(file.pages), null, file.error || ""];
-      var classes = ["", "", "status", "", "letters", "error"];
+        file.pages === null ? "—" : String(file.pages), null, error];
+      var classes = ["", file.name_withheld ? "name withheld" : "name", "status", "", "letters", "error"];
       cells.forEach(function (text, i) {
         var td = document.createElement("td");
         if (classes[i]) { td.className = classes[i]; }
         if (text === null) { lettersCell(td, file); } else { td.textContent = text; }
+        if (i === 5 && text === WITHHELD_ERROR) { td.className = "error hint"; }
         row.appendChild(td);
       });
       body.appendChild(row);
     });
   }
 
+  // The same words as batch.html.
+  function etaText(p) {
+    if (p.eta_seconds === null) { return p.state === "running" ? "· 第一个文件读完后估算剩余时间" : ""; }
+    if (p.eta_seconds < 60) { return "· 预计还需不到 1 分钟"; }
+    return "· 预计还需约 " + Math.ceil(p.eta_seconds / 60) + " 分钟";
+  }
+
   function show(p) {
     root.setAttribute("data-state", p.state);
     setText("state", STATE_NAMES[p.state] || p.state);
-    setText("eta", p.eta_seconds === null ? "" : "预计还需约 " + (p.eta_seconds / 60).toFixed(1) + " 分钟");
+    var processed = p.done + p.failed;
+    setText("count-processed", processed);
+    setText("count-total", p.files);
+    setText("percent", Math.round((100 * processed) / Math.max(p.files, 1)));
+    setText("rate", p.files_per_minute ? "· 每分钟约 " + p.files_per_minute + " 个文件" : "");
+    setText("eta", etaText(p));
     var bar = byId("bar");
-    if (bar) { bar.max = Math.max(p.files, 1); bar.value = p.done + p.failed; }
+    if (bar) { bar.max = Math.max(p.files, 1); bar.value = processed; }
     setText("count-files", p.files);
     setText("count-done", p.done);
     setText("count-failed", p.failed);

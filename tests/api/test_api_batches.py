@@ -177,6 +177,8 @@ def test_upload_is_triaged_in_the_background_and_bad_files_are_listed(
     case = by_name["扫描件01.png"]["letters"][0]["case_number"]
     letter = bclient.get(f"/api/v1/letters/{case}", headers=supervisor).json()
     assert "施工" in letter["text"] and letter["source"] == "batch"
+    # Its title is not the file's name: that is the uploader's, shown only where the rule allows.
+    assert letter["title"] == ""
     gb = bclient.get(
         f"/api/v1/letters/{by_name['国标来信.txt']['letters'][0]['case_number']}", headers=officer
     )
@@ -204,12 +206,16 @@ def test_upload_is_triaged_in_the_background_and_bad_files_are_listed(
         engine.dispose()
 
 
+# Named by the uploader after what it says: the accused and the accuser.
+ACCUSED_FILE = "举报王副局长受贿_赵六.txt"
+
+
 def test_exports_are_masked_by_role_and_audited(
     bclient: TestClient, tokens: Callable[[str], dict[str, str]], batch_settings: Settings
 ) -> None:
     files = [
         ("files", ("物业.txt", f"{ORDINARY_TEXT}我的电话{PHONE}。".encode(), "text/plain")),
-        ("files", ("举报.txt", ACCUSATION_TEXT.encode(), "text/plain")),
+        ("files", (ACCUSED_FILE, ACCUSATION_TEXT.encode(), "text/plain")),
     ]
     r = bclient.post("/api/v1/batches", files=files, headers=tokens("supervisor"))
     assert r.status_code == 202, r.text
@@ -217,14 +223,21 @@ def test_exports_are_masked_by_role_and_audited(
     body = wait_done(bclient, tokens("supervisor"), batch_id)
     assert body["letters"] == 2 and body["hidden_letters"] == 0
 
-    # An intake officer sees the accusation only as a count: no case number, no link.
-    officer_view = bclient.get(f"/api/v1/batches/{batch_id}", headers=tokens("intake_officer")).json()
-    accusation = next(f for f in officer_view["file_states"] if f["name"] == "举报.txt")
+    # An intake officer (the uploader too) sees the accusation only as a count: no case number, no
+    # link, and not the file's name, which names accused and accuser.
+    accused = next(f for f in body["file_states"] if f["name"] == ACCUSED_FILE)
+    secret_case = accused["letters"][0]["case_number"]
+    officer = bclient.get(f"/api/v1/batches/{batch_id}", headers=tokens("intake_officer"))
+    officer_view = officer.json()
+    accusation = next(f for f in officer_view["file_states"] if f["file_id"] == accused["file_id"])
     assert accusation["letters"] == [] and accusation["hidden_letters"] == 1
-    assert officer_view["hidden_letters"] == 1
-    secret_case = next(f for f in body["file_states"] if f["name"] == "举报.txt")["letters"][0]["case_number"]
+    assert accusation["name"] == f"保密文件 {accused['file_id']}" and accusation["name_withheld"]
+    assert officer_view["hidden_letters"] == 1 and ACCUSED_FILE not in officer.text
     page = _signed_in(bclient, "intake.officer").get(f"/batches/{batch_id}")
     assert page.status_code == 200 and secret_case not in page.text and "保密 1 件" in page.text
+    assert ACCUSED_FILE not in page.text and f"保密文件 {accused['file_id']}" in page.text
+    analyst_page = _signed_in(bclient, "analyst").get(f"/batches/{batch_id}")
+    assert analyst_page.status_code == 200 and ACCUSED_FILE not in analyst_page.text
 
     # The analyst: masked, and without the confidential letter.
     analyst = bclient.get(f"/api/v1/batches/{batch_id}/export?format=csv", headers=tokens("analyst"))
@@ -239,7 +252,7 @@ def test_exports_are_masked_by_role_and_audited(
     # The supervisor: unmasked, both letters, in every format.
     sup = bclient.get(f"/api/v1/batches/{batch_id}/export?format=jsonl", headers=tokens("supervisor"))
     lines = [json.loads(line) for line in sup.text.splitlines()]
-    assert {row["source_file"] for row in lines} == {"物业.txt", "举报.txt"}
+    assert {row["source_file"] for row in lines} == {"物业.txt", ACCUSED_FILE}
     assert PHONE in {row["contact_phone"] for row in lines}
     xlsx = bclient.get(f"/api/v1/batches/{batch_id}/export?format=xlsx", headers=tokens("supervisor"))
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

@@ -1,0 +1,159 @@
+"""Which letters are confidential, and which letters a reader's scope admits: each rule written once
+in Python and once in SQL, side by side, so that the two can only change together.
+
+A letter is *confidential* (条例 第三十条第三款, 第四十六条(五)) when its newest decision classes it
+as an accusation or sends it to the discipline channel; before any decision, when its newest
+proposal says so in any of three ways: its ``confidential`` flag (set also when the model gives an
+accusation a probability at or above ``ProposalConfig.confidential_threshold`` without making it
+the top category, or when a discipline rule fired), an accusation category, or the discipline
+channel. A letter the machine has not looked at yet is treated as the most sensitive kind. A
+decision is what can make a proposed accusation ordinary again, and what can make an ordinary
+proposal confidential.
+
+A reader's *scope* says which letters they may open: confidential ones, ordinary ones, or both, and
+whether ordinary ones only when decided for their own department. Which role has which scope is
+:func:`api.access.queue_scope`; this module only says what a scope admits.
+
+The Python forms judge one letter in hand (a letter page, the files of a batch); the SQL forms
+filter and count in the database (the queue, exports), over a select that joins each letter to its
+newest proposal and newest decision (``store.queries_api.scoped_select``). Both read exactly those
+two rows. ``tests/api/test_confidentiality_table.py`` runs both forms over every case and role.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, true
+
+from routing.codes import Category, Channel
+from store.models import Decision, Proposal
+
+#: A decision or proposal with one of these is confidential.
+CONFIDENTIAL_CATEGORIES: tuple[str, ...] = (Category.accusation.value,)
+CONFIDENTIAL_CHANNELS: tuple[str, ...] = (Channel.discipline.value,)
+
+
+class RouteLike(Protocol):
+    @property
+    def category(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+
+
+class ProposalLike(RouteLike, Protocol):
+    @property
+    def confidential(self) -> bool: ...
+
+
+# -- confidential -----------------------------------------------------------------------------
+
+
+def is_confidential(proposal: ProposalLike | None, decision: RouteLike | None) -> bool:
+    """The rule for one letter, from its newest proposal and newest decision (None when it has none)."""
+    if decision is not None:
+        return decision.category in CONFIDENTIAL_CATEGORIES or decision.channel in CONFIDENTIAL_CHANNELS
+    if proposal is not None:
+        return bool(
+            proposal.confidential
+            or proposal.category in CONFIDENTIAL_CATEGORIES
+            or proposal.channel in CONFIDENTIAL_CHANNELS
+        )
+    return True
+
+
+def confidential_clause(proposal: Any = Proposal, decision: Any = Decision) -> Any:
+    """The same rule as a SQL condition over the newest proposal and decision joined to a letter.
+
+    Never NULL: every branch tests for the missing row first, so ``~`` of it is the ordinary letters.
+    """
+    decided = and_(
+        decision.id.is_not(None),
+        or_(decision.category.in_(CONFIDENTIAL_CATEGORIES), decision.channel.in_(CONFIDENTIAL_CHANNELS)),
+    )
+    undecided = and_(
+        decision.id.is_(None),
+        or_(
+            proposal.id.is_(None),
+            proposal.confidential.is_(True),
+            proposal.category.in_(CONFIDENTIAL_CATEGORIES),
+            proposal.channel.in_(CONFIDENTIAL_CHANNELS),
+        ),
+    )
+    return or_(decided, undecided)
+
+
+# -- what a scope admits ----------------------------------------------------------------------
+
+
+def admits(
+    proposal: ProposalLike | None,
+    decision: RouteLike | None,
+    *,
+    confidential: bool | None,
+    routed_department: str | None,
+) -> bool:
+    """Does the scope admit this letter?
+
+    Args:
+        confidential: ``True`` only confidential letters, ``False`` only ordinary ones, None both.
+        routed_department: only letters whose newest decision sends them to this department.
+    """
+    secret = is_confidential(proposal, decision)
+    if confidential is not None and secret != confidential:
+        return False
+    if routed_department is not None:
+        return decision is not None and decision.department == routed_department
+    return True
+
+
+def admits_clause(
+    *,
+    confidential: bool | None,
+    routed_department: str | None,
+    proposal: Any = Proposal,
+    decision: Any = Decision,
+) -> Any:
+    """The same scope as a SQL condition over the newest proposal and decision joined to a letter."""
+    conditions = []
+    secret = confidential_clause(proposal, decision)
+    if confidential is True:
+        conditions.append(secret)
+    elif confidential is False:
+        conditions.append(~secret)
+    if routed_department is not None:
+        conditions.append(and_(decision.id.is_not(None), decision.department == routed_department))
+    return and_(true(), *conditions) if conditions else true()
+
+
+# -- what stands in for what a reader may not see -----------------------------------------------
+
+
+def withheld_file_name(file_id: int, *, has_letters: bool) -> str:
+    """The name shown for an uploaded file whose name a reader may not see (``api.access.sees_file_name``).
+
+    "保密" only when the file holds letters the reader may not open; a file not read yet is not
+    known to be confidential, only not theirs to name.
+    """
+    return f"保密文件 {file_id}" if has_letters else f"文件 {file_id}（文件名不公开）"
+
+
+def withheld_title(file_id: int) -> str:
+    """The title shown for a letter whose title came from such a file's name."""
+    return f"保密文件 {file_id} 中的来信"
+
+
+__all__ = [
+    "CONFIDENTIAL_CATEGORIES",
+    "CONFIDENTIAL_CHANNELS",
+    "ProposalLike",
+    "RouteLike",
+    "admits",
+    "admits_clause",
+    "confidential_clause",
+    "is_confidential",
+    "withheld_file_name",
+    "withheld_title",
+]

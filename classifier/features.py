@@ -170,7 +170,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     "This LetterVectorizer is not fitted yet; call fit(texts) or load a model."
                 )
             words = {str(t): i for i, t in enumerate(self.word_terms_)}
-            chars = _KeyTable(np.array([_key(str(t)) for t in self.char_terms_], dtype=np.int64))
+            chars = _KeyTable(_keys_of(self.char_terms_))
             cache = (words, chars)
             self._index_cache = cache
         return cache
@@ -301,6 +301,27 @@ def _gram_keys(s: str, n_min: int, n_max: int) -> np.ndarray:
 
 def _key(term: str) -> int:
     return int(_gram_keys(term, len(term), len(term))[0])
+
+
+def _keys_of(terms: np.ndarray) -> np.ndarray:
+    """:func:`_key` of every term, in one array operation.
+
+    A loaded model builds its table of 50,000 character n-grams before the first letter; one
+    ``_key`` call per term took most of a second of every command that routes.
+    """
+    texts = np.asarray(terms, dtype=str)
+    # NumPy pads its fixed-width strings with NUL, so a term holding NUL itself is keyed one by one.
+    if (
+        texts.size == 0
+        or texts.dtype.itemsize // 4 > _MAX_KEY_CHARS
+        or any("\x00" in t for t in texts.tolist())
+    ):
+        return np.array([_key(str(t)) for t in texts], dtype=np.int64)
+    fixed = texts.astype(f"<U{_MAX_KEY_CHARS}")
+    points = fixed.view(np.uint32).reshape(len(fixed), _MAX_KEY_CHARS).astype(np.int64)
+    slots = np.where(points > 0, points + 1, 0)
+    shifts = _SLOT_BITS * (_MAX_KEY_CHARS - 1 - np.arange(_MAX_KEY_CHARS, dtype=np.int64))
+    return np.bitwise_or.reduce(slots << shifts, axis=1)
 
 
 def _decode_keys(keys: np.ndarray) -> np.ndarray:

@@ -1,0 +1,21 @@
+"""The vectoriser's table of character n-grams is keyed at once, exactly as gram by gram."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classifier.features import _key, _keys_of
+
+
+def test_keys_of_many_terms_equal_their_keys_one_by_one() -> None:
+    rng = np.random.default_rng(7)
+    alphabet = list("物业公司乱收费，。Ab1 ") + ["𠮷", "𡃁", "\u3000", "\uffff"]
+    terms = sorted({"".join(rng.choice(alphabet, size=n)) for n in (1, 2, 3) for _ in range(300)} | {"a"})
+    array = np.array(terms, dtype=str)
+    assert _keys_of(array).tolist() == [_key(t) for t in terms]
+
+
+def test_a_term_holding_nul_is_keyed_one_by_one() -> None:
+    # Read as fixed-width text the NUL would look like padding and the key would drop it.
+    terms = np.array(["物\x00业", "税"], dtype=str)
+    assert _keys_of(terms).tolist() == [_key("物\x00业"), _key("税")]

@@ -321,7 +321,8 @@ def _keys_of(terms: np.ndarray) -> np.ndarray:
     points = fixed.view(np.uint32).reshape(len(fixed), _MAX_KEY_CHARS).astype(np.int64)
     slots = np.where(points > 0, points + 1, 0)
     shifts = _SLOT_BITS * (_MAX_KEY_CHARS - 1 - np.arange(_MAX_KEY_CHARS, dtype=np.int64))
-    return np.bitwise_or.reduce(slots << shifts, axis=1)
+    keys: np.ndarray = np.bitwise_or.reduce(slots << shifts, axis=1)
+    return keys
 
 
 def _decode_keys(keys: np.ndarray) -> np.ndarray:

@@ -15,14 +15,18 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, get_args
+from typing import IO, TYPE_CHECKING, Any, get_args
 
 import click
 
 from api.schemas import Form as LetterForm
 from api.settings import get_settings
-from routing.router import Router
 from routing.schemas import Letter, RouteProposal
+
+if TYPE_CHECKING:
+    # The router pulls in scikit-learn and skops (seconds); every command imports this module for
+    # its date checks, and only routing needs the router.
+    from routing.router import Router
 
 BATCH_SIZE = 256
 # The letter forms of 条例 第十七条, as routing.schemas.Letter declares them.
@@ -120,6 +124,7 @@ def letter_fields(record: dict[str, Any], *, latest: dt.date) -> tuple[dict[str,
 def load_router(model: Path | None) -> Router:
     """The router for the CLI: ``--model`` if given, else the model in service."""
     from classifier.errors import ModelLoadError
+    from routing.router import Router
     from training.registry import resolve_model_dir
 
     settings = get_settings()

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from api.commands.route import FORMS, day_option
 from api.settings import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from intake.batch import BatchSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +59,8 @@ def _resolve_url(database_url: str | None) -> str:
 
 @contextmanager
 def _factory(database_url: str | None) -> Iterator[sessionmaker[Session]]:
+    from sqlalchemy.exc import OperationalError
+
     from api.commands.admin import _cannot_open
     from store.db import check_schema, make_engine, make_session_factory
     from store.errors import StoreError

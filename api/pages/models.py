@@ -12,12 +12,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from api import access
-from api.deps import SessionDep, SettingsDep, page_role
+from api.deps import SessionDep, SettingsDep, get_catalogue, page_role
 from api.errors import ApiError, NotFound
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
 from api.routes import models as ops
 from api.settings import Settings
+from routing.catalogue import Catalogue
+from routing.codes import LABEL_NAMES
+from routing.errors import UnknownCodeError
 from store.models import User
 
 router = APIRouter()
@@ -35,6 +38,69 @@ HEAD_NAMES = {
 }
 # The columns of the list: the heads promotion compares, in the registry's order.
 LIST_HEADS = ("category", "domain", "department", "channel", "final_channel")
+FEATURE_NAMES = {
+    "tfidf": "TF-IDF 字词特征",
+    "embeddings": "句向量",
+    "tfidf+embeddings": "TF-IDF 字词特征＋句向量",
+}
+# meta.json's row counts: letters, the two sides of the split, and per head "train_category" ...
+ROW_NAMES = {
+    "letters": "来信",
+    "train": "训练",
+    "test": "测试",
+    "decisions": "办信人员确认",
+    "extra": "补充样本",
+}
+SPLIT_NAMES = {
+    "test_size": "测试集比例",
+    "seed": "随机种子",
+    "by": "划分单位",
+    "method": "划分方法",
+    "test_ids_hash": "测试集来信指纹",
+    "train_ids_hash": "训练集来信指纹",
+}
+SPLIT_VALUES = {"group": "按来信组（同组来信不跨训练与测试）"}
+DECISION_NAMES = {"decided_before": "截至"}
+
+
+def row_name(key: str) -> str:
+    """A row count's name: ``train_category`` is 训练（类别）."""
+    side, _, head = key.partition("_")
+    if head and side in ROW_NAMES:
+        return f"{ROW_NAMES[side]}（{HEAD_NAMES.get(head, head)}）"
+    return ROW_NAMES.get(key, key)
+
+
+def split_value(key: str, value: object) -> str:
+    if key == "test_size" and isinstance(value, float):
+        return f"{value:.0%}"
+    return SPLIT_VALUES.get(str(value), str(value))
+
+
+def label_name(head: str, code: str, catalogue: Catalogue) -> str:
+    """A class of a head by its name: 检举控告类, 住房和城乡建设局 ... (the code when unknown)."""
+    names = LABEL_NAMES.get(head.removeprefix("final_"))
+    if names is not None:
+        return names.get(code, code)
+    if head.endswith("department"):
+        try:
+            return catalogue.name(code)
+        except UnknownCodeError:
+            return code
+    return code
+
+
+def _names(catalogue: Catalogue) -> dict[str, Any]:
+    """What the model pages name codes with."""
+    return {
+        "HEAD_NAMES": HEAD_NAMES,
+        "FEATURE_NAMES": FEATURE_NAMES,
+        "SPLIT_NAMES": SPLIT_NAMES,
+        "row_name": row_name,
+        "split_value": split_value,
+        "label_name": lambda head, code: label_name(head, code, catalogue),
+    }
+
 
 # The report is a whole HTML document made by ``training.report``: its styles are inline and its
 # plots are data: images. It runs no script, posts no form and loads nothing, and this policy holds
@@ -65,7 +131,7 @@ def _list_page(
             "serving": ops.serving_version(request),
             "history": ops.registry_history(settings)[::-1][:20],
             "heads": LIST_HEADS,
-            "HEAD_NAMES": HEAD_NAMES,
+            **_names(get_catalogue(settings)),
             "can_promote": user.role in access.PROMOTE_MODELS,
             "notice": notice,
             "error": error,
@@ -93,7 +159,7 @@ def _detail_page(
             "user": user,
             "d": detail,
             "m": detail.model,
-            "HEAD_NAMES": HEAD_NAMES,
+            **_names(get_catalogue(settings)),
             "can_promote": user.role in access.PROMOTE_MODELS,
             "refusal": refusal,
             "error": error,

@@ -276,6 +276,7 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
             from store.db import upgrade
 
             upgrade(settings.database_url)
+        sweep_storage(settings)
         if settings.preload_model:
             # A failure is logged by the holder; the pages that need the model answer 503 with the reason.
             with contextlib.suppress(ServiceUnavailable):
@@ -336,6 +337,28 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
 _FORM_OVERHEAD = 256 * 1024
 # Where a batch of files is uploaded at once (the API and the page): XINFANG_MAX_BATCH_UPLOAD_BYTES.
 BATCH_UPLOAD_PATHS = (f"{API_V1}/batches", "/batches")
+
+
+def sweep_storage(settings: Settings) -> None:
+    """Remove what uploads cut short by a killed server left in the storage folder, and log it.
+
+    Run at every start: the folder of an upload whose server process is gone holds the letters of
+    that upload and nothing refers to it (``intake.debris``). A failure is logged, not raised: the
+    workbench must start even if the folder cannot be cleaned (``xinfang files sweep`` says why).
+    """
+    import datetime as dt
+
+    from intake.debris import sweep
+
+    try:
+        report = sweep(Path(settings.storage_dir), older_than=dt.timedelta(seconds=settings.debris_after))
+    except OSError as exc:
+        log.error("could not sweep the storage folder %s: %s", settings.storage_dir, exc)
+        return
+    if report.removed or report.failed:
+        log.warning("storage folder %s swept at start: %s", settings.storage_dir, report.summary())
+    for path, error in report.failed:
+        log.error("could not remove %s from the storage folder: %s", path, error)
 
 
 def _templates() -> Jinja2Templates:

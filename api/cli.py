@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("api.commands.admin", "db"),
     ("api.commands.admin", "users"),
     ("api.commands.admin", "audit"),
+    ("api.commands.files", "files"),
     ("api.commands.triage", "triage"),
     ("api.commands.triage", "batches"),
     ("api.commands.triage", "export"),

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "files", description="where uploaded and scanned source files are kept"
     )
     secret_key: str = Field(default=_DEV_SECRET, description="signs session cookies and CSRF tokens")
+    debris_after: int = Field(
+        default=3600,
+        ge=60,
+        description="seconds after which a temporary upload folder or partial file in storage_dir whose "
+        "owner cannot be checked is removed as debris (one whose owner is known to be dead goes at once)",
+    )
     max_letter_chars: int = Field(default=200_000, description="longer letters are truncated and flagged")
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="largest accepted upload")
     max_batch_upload_bytes: int = Field(

@@ -171,3 +171,4 @@ def test_commands_are_registered_in_the_xinfang_group() -> None:
     for name in ("db", "users", "audit"):
         assert ("api.commands.admin", name) in entries
         assert getattr(admin, name).name == name
+    assert ("api.commands.files", "files") in entries

@@ -269,6 +269,11 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
             db_path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     holder = RouterHolder(settings, router)
+    from store.audit_key import use_audit_key
+
+    # The installation's key, kept outside the database: every audit event this process appends is
+    # keyed with it, and the audit page verifies with it.
+    use_audit_key(settings.audit_key_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

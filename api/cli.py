@@ -16,7 +16,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("api.commands.serve", "serve"),
     ("api.commands.admin", "db"),
     ("api.commands.admin", "users"),
-    ("api.commands.admin", "audit"),
+    ("api.commands.audit", "audit"),
     ("api.commands.files", "files"),
     ("api.commands.triage", "triage"),
     ("api.commands.triage", "batches"),
@@ -31,6 +31,16 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
 @click.version_option(package_name="xinfang")
 def main() -> None:
     """xinfang: route citizens' petition letters under the 2022 《信访工作条例》."""
+    from store.audit_key import use_audit_key
+
+    # Read when a command first appends to or checks the audit log, not before: the others need no key.
+    use_audit_key(_audit_key)
+
+
+def _audit_key() -> bytes:
+    from api.settings import get_settings
+
+    return get_settings().audit_key_bytes()
 
 
 for _module, _attr in COMMAND_MODULES:

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEV_SECRET = "development-only-secret-change-me"
+# Equal to store.audit_key.DEVELOPMENT_AUDIT_KEY (a test checks it): the key of a process given none.
+DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
 
 
 class Settings(BaseSettings):
@@ -46,6 +48,14 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "files", description="where uploaded and scanned source files are kept"
     )
     secret_key: str = Field(default=_DEV_SECRET, description="signs session cookies and CSRF tokens")
+    audit_key: str = Field(
+        default=DEVELOPMENT_AUDIT_KEY,
+        description="keys the audit log's MACs; keep it off the database server and out of its backups",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="a file holding the audit key (read instead of audit_key), e.g. on a separate mount",
+    )
     debris_after: int = Field(
         default=3600,
         ge=60,
@@ -86,7 +96,39 @@ class Settings(BaseSettings):
                 f"XINFANG_SECRET_KEY has {len(self.secret_key)} characters; production needs at least 32 "
                 f"random ones, e.g. XINFANG_SECRET_KEY={secrets.token_urlsafe(32)}"
             )
+        if self.audit_key_file is not None:
+            self.audit_key_bytes()  # a key file that cannot be read is a mistake to report at start
+        elif self.environment == "production" and (
+            self.audit_key == DEVELOPMENT_AUDIT_KEY or len(self.audit_key) < 32
+        ):
+            raise ValueError(
+                "XINFANG_AUDIT_KEY is the development default or shorter than 32 characters; in production "
+                "set a random key kept away from the database, e.g. "
+                f"XINFANG_AUDIT_KEY={secrets.token_urlsafe(32)}, or XINFANG_AUDIT_KEY_FILE=/path/to/key"
+            )
         return self
+
+    def audit_key_bytes(self) -> bytes:
+        """The audit key: the file's content (surrounding whitespace dropped) or ``audit_key``.
+
+        Raises:
+            ValueError: the key file cannot be read or holds fewer than 32 bytes.
+        """
+        if self.audit_key_file is None:
+            return self.audit_key.encode("utf-8")
+        try:
+            key = self.audit_key_file.read_bytes().strip()
+        except OSError as exc:
+            raise ValueError(
+                f"XINFANG_AUDIT_KEY_FILE {self.audit_key_file} cannot be read ({exc.strerror}); "
+                "check the path and that the service's user may read it"
+            ) from None
+        if len(key) < 32:
+            raise ValueError(
+                f"XINFANG_AUDIT_KEY_FILE {self.audit_key_file} holds {len(key)} bytes; the key needs at "
+                f"least 32 random ones, e.g. {secrets.token_urlsafe(32)}"
+            )
+        return key
 
     def as_environment(self) -> dict[str, str]:
         """These settings as ``XINFANG_*`` variables, for a worker process of the same installation.

@@ -247,6 +247,9 @@ class TriageJob:
     actor: str = BATCH_ACTOR
     received_on: dt.date | None = None
     form: str | None = None
+    # The installation's audit key, for a worker process that did not start as xinfang (dask worker)
+    # and so was never given it: the letters it registers are audited with the key verify uses.
+    audit_key: bytes | None = field(default=None, repr=False)
 
 
 _CACHE_LOCK = threading.RLock()
@@ -267,6 +270,10 @@ def _session_factory_for(url: str) -> sessionmaker[Session]:
 
 def triage_task(file_id: int, job: TriageJob) -> FileOutcome:
     """The task a worker runs for one file: :func:`process_file` with per-process caches."""
+    if job.audit_key is not None:
+        from store.audit_key import use_audit_key
+
+        use_audit_key(job.audit_key)
     return process_file(
         file_id,
         session_factory=_session_factory_for(job.database_url),
@@ -879,6 +886,7 @@ def run_batch(
     from tqdm import tqdm
 
     from intake.engine import make_engine
+    from store.audit_key import audit_key
     from store.db import session_scope
     from store.files import claim_file, get_source_file
 
@@ -952,6 +960,7 @@ def run_batch(
                     actor=actor,
                     received_on=received_on,
                     form=form,
+                    audit_key=audit_key(),
                 )
             )
         bar = tqdm(total=len(todo), unit="file", disable=_no_bar(progress), dynamic_ncols=True)

@@ -1,12 +1,20 @@
-"""The hash-chained audit log: who saw or did what, and proof that nobody edited it afterwards.
+"""The audit log: who saw or did what, and proof that nobody edited it afterwards.
 
 Every event's ``hash`` is ``sha256(canonical_json(event) + prev_hash)``, where the event is
 ``{seq, at, actor, action, object, details}`` and canonical JSON sorts keys, keeps non-ASCII text
 and has no spaces. Editing, deleting or reordering a row breaks the chain from that row on, and
-``verify_chain`` names the first broken ``seq``. The single ``audit_head`` row holds the last seq
-and hash: appenders lock it (so two transactions never both append seq N), and it reveals
+``verify_chain`` names the first broken ``seq``. The single ``audit_head`` row holds the last seq,
+hash and MAC: appenders lock it (so two transactions never both append seq N), and it reveals
 truncation of the newest events. On top of that the migrations install triggers that refuse
 UPDATE and DELETE on the table.
+
+A hash chain alone can be rebuilt by anyone who can write the table: edit a row, recompute every
+hash after it and the head, and the chain verifies again. So every event also carries
+``mac = HMAC-SHA256(key, hash + ":" + previous mac)``, with a key kept outside the database
+(``XINFANG_AUDIT_KEY`` or ``XINFANG_AUDIT_KEY_FILE``, handed over by the shells through
+``store.audit_key``). Without the key a rewritten row cannot be given a MAC that verifies, and
+since each MAC covers the one before it, neither can any row after it. What the key does not
+protect against is written in the README (section "The audit log").
 
 Details are masked (``store.masking.mask_record``) before they are hashed and stored.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store._sql import insert_ignore
+from store.audit_key import audit_key
 from store.errors import InvalidValueError
 from store.masking import mask_record
 from store.models import AuditEvent, AuditHead
@@ -57,6 +67,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "batch_created": "a batch of scanned files was started",
     "file_received": "a source file was recorded",
     "file_failed": "processing a source file failed",
+    "audit_anchored": "the events written before the log was keyed were given their MACs (migration 0006)",
 }
 
 
@@ -68,7 +79,7 @@ class ChainProblem:
     problem: str
 
     def __str__(self) -> str:
-        return f"seq {self.seq}: {self.problem}"
+        return f"第 {self.seq} 条：{self.problem}"
 
 
 def canonical_json(value: Any) -> str:
@@ -98,6 +109,12 @@ def event_hash(
     return hashlib.sha256((canonical_json(body) + prev_hash).encode("utf-8")).hexdigest()
 
 
+def event_mac(key: bytes, *, hash: str, prev_mac: str) -> str:
+    """The keyed MAC of one event: its hash (which covers its content and the chain before it)
+    and the MAC of the event before it (``GENESIS_HASH`` for the first)."""
+    return hmac.new(key, f"{hash}:{prev_mac}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
 def lock_audit_head(session: Session) -> tuple[int, str]:
     """Take the audit head's row lock for this transaction and return ``(last seq, last hash)``.
 
@@ -107,12 +124,21 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
     events afterwards. With one order for everyone, PostgreSQL transactions queue instead of
     deadlocking. (On SQLite the whole database is locked by ``BEGIN IMMEDIATE`` anyway.)
     """
-    session.execute(insert_ignore(session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH}, ["id"]))
+    seq, digest, _ = _lock_head(session)
+    return seq, digest
+
+
+def _lock_head(session: Session) -> tuple[int, str, str]:
+    session.execute(
+        insert_ignore(
+            session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH, "mac": GENESIS_HASH}, ["id"]
+        )
+    )
     # FOR UPDATE makes concurrent appenders queue here on PostgreSQL.
     row = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+        select(AuditHead.seq, AuditHead.hash, AuditHead.mac).where(AuditHead.id == 1).with_for_update()
     ).one()
-    return int(row[0]), str(row[1])
+    return int(row[0]), str(row[1]), str(row[2] or GENESIS_HASH)
 
 
 def append_event(
@@ -138,7 +164,7 @@ def append_event(
         at: when it happened (aware datetime); defaults to now.
 
     Returns:
-        The new ``AuditEvent`` (flushed, with its ``seq`` and ``hash``).
+        The new ``AuditEvent`` (flushed, with its ``seq``, ``hash`` and ``mac``).
 
     Raises:
         InvalidValueError: unknown action, empty actor, or details that are not JSON.
@@ -161,11 +187,13 @@ def append_event(
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"audit details for {action!r} are not JSON-serialisable: {exc}") from exc
 
-    last_seq, last_hash = lock_audit_head(session)
+    key = audit_key()
+    last_seq, last_hash, last_mac = _lock_head(session)
     seq = last_seq + 1
     digest = event_hash(
         seq=seq, at=at, actor=actor, action=action, object=object, details=masked, prev_hash=last_hash
     )
+    mac = event_mac(key, hash=digest, prev_mac=last_mac)
     event = AuditEvent(
         seq=seq,
         at=at,
@@ -175,27 +203,58 @@ def append_event(
         details=masked,
         prev_hash=last_hash,
         hash=digest,
+        mac=mac,
     )
     session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest, mac=mac))
     session.flush()
     return event
 
 
-def verify_chain(session: Session, *, batch_size: int = 1000) -> list[ChainProblem]:
-    """Check every audit event against its hash and its predecessor, and the head against the last event.
+# ---------------------------------------------------------------------------------------------
+# verifying
+
+
+_KEY_HINT = "XINFANG_AUDIT_KEY（或 XINFANG_AUDIT_KEY_FILE）"
+
+
+def verify_chain(session: Session, *, key: bytes | None = None, batch_size: int = 1000) -> list[ChainProblem]:
+    """Check every audit event against its hash, its MAC and its predecessor, and the head against
+    the last event.
+
+    Args:
+        key: the audit key; the one this process was given (``store.audit_key``) when omitted.
 
     Returns:
-        The problems found, in seq order; an empty list means the log is intact.
+        The problems found, in seq order; an empty list means the log is intact. A run of events
+        whose MACs do not match is one problem naming the run.
     """
+    key = key if key is not None else audit_key()
     problems: list[ChainProblem] = []
     expected_seq = 1
     prev_hash = GENESIS_HASH
+    prev_mac = GENESIS_HASH
+    macs_checked = macs_bad = 0
+    bad_run: list[int] = []  # first and last seq of the current run of events whose MAC fails
+
+    def close_run() -> None:
+        if bad_run:
+            first, last = bad_run[0], bad_run[-1]
+            span = f"第 {first} 条" if first == last else f"第 {first}–{last} 条"
+            problems.append(
+                ChainProblem(
+                    first,
+                    f"{span}的密钥签名（MAC）不符：这些条目被改写并重新计算了哈希，"
+                    f"或 {_KEY_HINT} 不是写入日志时的密钥",
+                )
+            )
+            bad_run.clear()
+
     # Plain rows, not ORM objects: verification may read millions of events and must not fill the
     # caller's identity map.
     columns = [
         AuditEvent.__table__.c[name]
-        for name in ("seq", "at", "actor", "action", "object", "details", "prev_hash", "hash")
+        for name in ("seq", "at", "actor", "action", "object", "details", "prev_hash", "hash", "mac")
     ]
     rows = session.execute(select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=batch_size))
     for event in rows:
@@ -203,14 +262,12 @@ def verify_chain(session: Session, *, batch_size: int = 1000) -> list[ChainProbl
             problems.append(
                 ChainProblem(
                     event.seq,
-                    f"expected seq {expected_seq} next, found {event.seq}: events "
-                    f"{expected_seq}..{event.seq - 1} are missing",
+                    f"应为第 {expected_seq} 条，实为第 {event.seq} 条："
+                    f"第 {expected_seq}–{event.seq - 1} 条缺失（被删除）",
                 )
             )
         if event.prev_hash != prev_hash:
-            problems.append(
-                ChainProblem(event.seq, "prev_hash does not match the hash of the event before it")
-            )
+            problems.append(ChainProblem(event.seq, "所记前一条的哈希与前一条不符（链在此断开）"))
         recomputed = event_hash(
             seq=event.seq,
             at=event.at,
@@ -221,23 +278,73 @@ def verify_chain(session: Session, *, batch_size: int = 1000) -> list[ChainProbl
             prev_hash=event.prev_hash,
         )
         if recomputed != event.hash:
-            problems.append(ChainProblem(event.seq, "content does not match its hash (the row was edited)"))
+            problems.append(ChainProblem(event.seq, "内容与其哈希不符（该条被改动过）"))
+        if event.mac is None:
+            close_run()
+            problems.append(
+                ChainProblem(event.seq, "没有密钥签名（MAC）：该条不是本系统写入的，或签名被抹去")
+            )
+        else:
+            macs_checked += 1
+            # Over the stored hash: an edit that kept the old hash is reported above, one that
+            # recomputed the hash is caught here, because only the key can make the MAC match.
+            if not hmac.compare_digest(event_mac(key, hash=event.hash, prev_mac=prev_mac), event.mac):
+                macs_bad += 1
+                if bad_run:
+                    bad_run[1:] = [event.seq]
+                else:
+                    bad_run.append(event.seq)
+            else:
+                close_run()
         expected_seq = event.seq + 1
         prev_hash = event.hash
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
+        prev_mac = event.mac or GENESIS_HASH
+    if macs_checked and macs_bad == macs_checked:
+        bad_run.clear()
+        problems.append(
+            ChainProblem(
+                1,
+                f"没有一条的密钥签名（MAC）与所用密钥相符：{_KEY_HINT} 很可能不是写入日志时的密钥；"
+                "若密钥无误，则整个日志被改写过",
+            )
+        )
+    close_run()
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash, AuditHead.mac).where(AuditHead.id == 1)
+    ).one_or_none()
     last_seq = expected_seq - 1
     if head is None:
         if last_seq:
-            problems.append(ChainProblem(last_seq, "the audit head row is missing"))
+            problems.append(ChainProblem(last_seq, "链头记录（audit_head）缺失"))
     elif head.seq != last_seq or head.hash != prev_hash:
         problems.append(
             ChainProblem(
                 head.seq,
-                f"the head records seq {head.seq} but the last event is seq {last_seq}: "
-                "newest events were deleted or the head was edited",
+                f"链头记录第 {head.seq} 条，最后一条却是第 {last_seq} 条：最新的条目被删除，或链头被改动",
             )
         )
+    elif last_seq and head.mac != prev_mac:
+        problems.append(ChainProblem(head.seq, "链头的密钥签名（MAC）与最后一条不符：链头被改动"))
+    problems.sort(key=lambda p: p.seq)
     return problems
+
+
+def mac_at(session: Session, seq: int) -> str | None:
+    """The MAC stored with event ``seq`` (None when there is no such event), to compare with a
+    checkpoint noted elsewhere: together they show whether the newest events were cut off."""
+    return session.scalar(select(AuditEvent.mac).where(AuditEvent.seq == seq))
+
+
+def head_checkpoint(session: Session) -> tuple[int, str]:
+    """``(last seq, its MAC)``: note it outside the database; :func:`mac_at` checks it later."""
+    row = session.execute(select(AuditHead.seq, AuditHead.mac).where(AuditHead.id == 1)).one_or_none()
+    if row is None:
+        return 0, GENESIS_HASH
+    return int(row[0]), str(row[1] or GENESIS_HASH)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
 
 
 def events_for(session: Session, object: str) -> list[AuditEvent]:

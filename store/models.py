@@ -362,8 +362,8 @@ class RoleRequest(Base):
 class AuditEvent(Base):
     """One entry of the hash-chained audit log (append-only).
 
-    ``hash = sha256(canonical JSON of (seq, at, actor, action, object, details) + prev_hash)``; see
-    ``store.audit``.
+    ``hash = sha256(canonical JSON of (seq, at, actor, action, object, details) + prev_hash)`` and
+    ``mac = HMAC(audit key, hash + ":" + previous mac)``; see ``store.audit``.
     """
 
     __tablename__ = "audit_events"
@@ -376,6 +376,8 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # Null only on a row written outside xinfang: migration 0006 gave the older rows theirs.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"AuditEvent(seq={self.seq}, action={self.action!r}, actor={self.actor!r})"
@@ -390,6 +392,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class Batch(Base):

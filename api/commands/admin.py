@@ -1,4 +1,4 @@
-"""Administration commands: ``xinfang db upgrade``, ``xinfang users add``, ``xinfang audit verify``.
+"""Administration commands: ``xinfang db upgrade``, ``xinfang users add``.
 
 Thin shells over ``store``: they parse options, open a session, call one store function and turn
 ``StoreError`` into a ``ClickException``. The database URL defaults to ``XINFANG_DATABASE_URL``
@@ -214,33 +214,3 @@ def users_set_password(username: str, password_stdin: bool, actor: str, database
     with _session(database_url) as session:
         set_password(session, username, password, changed_by=actor)
         click.echo(f"password of {username} changed")
-
-
-# --- xinfang audit ------------------------------------------------------------------------------
-
-
-@click.group("audit")
-def audit() -> None:
-    """Inspect the hash-chained audit log."""
-
-
-@audit.command("verify")
-@_database_url_option
-def audit_verify(database_url: str | None) -> None:
-    """Check the audit chain; exits 1 and names the first broken seq when it was tampered with."""
-    from sqlalchemy import func, select
-
-    from store.audit import verify_chain
-    from store.models import AuditEvent
-
-    with _session(database_url) as session:
-        problems = verify_chain(session)
-        count = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    if problems:
-        for problem in problems:
-            click.echo(f"BROKEN {problem}", err=True)
-        raise click.ClickException(
-            f"audit chain broken at seq {problems[0].seq} ({len(problems)} problem(s) in {count} events); "
-            "keep the database as it is and report it: the log was edited outside xinfang"
-        )
-    click.echo(f"audit chain intact: {count} events")

@@ -168,7 +168,7 @@ def test_commands_are_registered_in_the_xinfang_group() -> None:
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "COMMAND_MODULES"
     )
     entries = set(ast.literal_eval(registry))
-    for name in ("db", "users", "audit"):
+    for name in ("db", "users"):
         assert ("api.commands.admin", name) in entries
         assert getattr(admin, name).name == name
-    assert ("api.commands.files", "files") in entries
+    assert {("api.commands.audit", "audit"), ("api.commands.files", "files")} <= entries

@@ -1,21 +1,43 @@
-"""The hash-chained audit log: appending, masking, and catching every kind of tampering."""
+"""The audit log: appending, masking, and catching every kind of tampering, keyed or not."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.commands.admin import audit
-from store.audit import GENESIS_HASH, append_event, canonical_json, event_hash, events_for, verify_chain
+import api.settings
+import store.audit_key
+from api.commands.audit import audit
+from store.audit import (
+    GENESIS_HASH,
+    append_event,
+    canonical_json,
+    event_hash,
+    event_mac,
+    events_for,
+    head_checkpoint,
+    verify_chain,
+)
+from store.audit_key import DEVELOPMENT_AUDIT_KEY, use_audit_key
 from store.db import session_scope
 from store.errors import InvalidValueError
 from store.models import AuditEvent
 
 AT = dt.datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=dt.UTC)
+KEY = b"the-office-audit-key-kept-on-its-own-mount-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def office_key() -> Iterator[bytes]:
+    """This module's events are keyed with KEY; the next test module gets the development key back."""
+    use_audit_key(KEY)
+    yield KEY
+    use_audit_key(DEVELOPMENT_AUDIT_KEY.encode())
 
 
 def _fill(factory: sessionmaker[Session], n: int = 5) -> None:
@@ -51,6 +73,8 @@ def test_events_chain_from_the_genesis_hash(session: Session) -> None:
         seq=1, at=AT, actor="li.ming", action="login", object=None, details={}, prev_hash=GENESIS_HASH
     )
     assert first.hash == expected
+    assert first.mac == event_mac(KEY, hash=first.hash, prev_mac=GENESIS_HASH)
+    assert second.mac == event_mac(KEY, hash=second.hash, prev_mac=first.mac)
     assert verify_chain(session) == []
     assert [e.seq for e in events_for(session, "letter:XF-2026-000001")] == [2]
 
@@ -117,9 +141,7 @@ def test_an_edited_row_is_reported_with_its_seq(factory: sessionmaker[Session], 
         )
     with session_scope(factory) as session:
         problems = verify_chain(session)
-    assert [(p.seq, p.problem) for p in problems] == [
-        (3, "content does not match its hash (the row was edited)")
-    ]
+    assert [(p.seq, p.problem) for p in problems] == [(3, "内容与其哈希不符（该条被改动过）")]
 
 
 def test_a_rehashed_edit_breaks_the_next_link(factory: sessionmaker[Session], backend: str) -> None:
@@ -141,8 +163,10 @@ def test_a_rehashed_edit_breaks_the_next_link(factory: sessionmaker[Session], ba
         )
     with session_scope(factory) as session:
         problems = verify_chain(session)
-    assert [p.seq for p in problems] == [3]
-    assert "prev_hash does not match" in problems[0].problem
+    # Row 2 itself fails its MAC (its new hash was never keyed); row 3 no longer follows it.
+    assert [p.seq for p in problems] == [2, 3]
+    assert "第 2 条的密钥签名（MAC）不符" in problems[0].problem
+    assert "所记前一条的哈希与前一条不符" in problems[1].problem
 
 
 def test_deleted_rows_are_reported(factory: sessionmaker[Session], backend: str) -> None:
@@ -153,9 +177,78 @@ def test_deleted_rows_are_reported(factory: sessionmaker[Session], backend: str)
         session.execute(text("DELETE FROM audit_events WHERE seq = 5"))
     with session_scope(factory) as session:
         problems = verify_chain(session)
-    assert [p.seq for p in problems] == [3, 3, 5]
-    assert "events 2..2 are missing" in problems[0].problem
-    assert "head records seq 5 but the last event is seq 4" in problems[2].problem
+    assert [p.seq for p in problems][:2] == [3, 3] and problems[-1].seq == 5
+    assert "第 2–2 条缺失" in problems[0].problem
+    assert "链头记录第 5 条，最后一条却是第 4 条" in problems[-1].problem
+
+
+def _rehash_from(session: Session, seq: int) -> None:
+    """What a database superuser does after editing row ``seq``: recompute every hash after it and
+    the head, so that the hash chain verifies again. They cannot recompute a MAC: no key."""
+    columns = [AuditEvent.__table__.c[n] for n in ("seq", "at", "actor", "action", "object", "details")]
+    rows = session.execute(select(*columns).where(AuditEvent.seq >= seq).order_by(AuditEvent.seq)).all()
+    prev = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq - 1)) or GENESIS_HASH
+    for row in rows:
+        new = event_hash(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            object=row.object,
+            details=row.details,
+            prev_hash=prev,
+        )
+        session.execute(
+            text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
+            {"p": prev, "h": new, "s": row.seq},
+        )
+        prev = new
+    session.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+
+
+def test_a_rehashed_chain_verifies_without_the_key_but_not_with_it(
+    factory: sessionmaker[Session], backend: str
+) -> None:
+    """The attack of an unkeyed chain: edit a row and rehash everything after it and the head."""
+    _fill(factory)
+    with session_scope(factory) as session:
+        _unprotect(session, backend)
+        session.execute(text("UPDATE audit_events SET actor = 'someone.else' WHERE seq = 2"))
+        _rehash_from(session, 2)
+    with session_scope(factory) as session:
+        problems = verify_chain(session)
+        # Every hash and link holds: only the MACs, which need the key, show the rewrite.
+        assert [p.seq for p in problems] == [2]
+        assert "第 2–5 条的密钥签名（MAC）不符" in problems[0].problem
+        assert "XINFANG_AUDIT_KEY" in problems[0].problem
+
+
+def test_erasing_the_macs_does_not_hide_a_rewrite(factory: sessionmaker[Session], backend: str) -> None:
+    _fill(factory)
+    with session_scope(factory) as session:
+        _unprotect(session, backend)
+        session.execute(text("UPDATE audit_events SET actor = 'someone.else', mac = NULL WHERE seq >= 2"))
+        _rehash_from(session, 2)
+        session.execute(text("UPDATE audit_head SET mac = NULL"))
+    with session_scope(factory) as session:
+        problems = verify_chain(session)
+    assert [p.seq for p in problems] == [2, 3, 4, 5, 5]
+    assert all("没有密钥签名" in p.problem for p in problems[:4])
+    assert "链头的密钥签名" in problems[-1].problem
+
+
+def test_another_key_is_named_as_the_likely_cause(factory: sessionmaker[Session]) -> None:
+    _fill(factory)
+    with session_scope(factory) as session:
+        assert verify_chain(session) == []
+        problems = verify_chain(session, key=b"not-the-office-key-but-another-one-entirely")
+    assert len(problems) == 1
+    assert "没有一条的密钥签名（MAC）与所用密钥相符" in problems[0].problem
+
+
+def test_the_development_key_is_the_same_in_settings_and_store() -> None:
+    # A database written by a tool given no key must verify in a development app, and the other way.
+    assert api.settings.DEVELOPMENT_AUDIT_KEY == store.audit_key.DEVELOPMENT_AUDIT_KEY
 
 
 def test_cli_verify_exits_nonzero_with_the_broken_seq(
@@ -166,11 +259,126 @@ def test_cli_verify_exits_nonzero_with_the_broken_seq(
     runner = CliRunner()
     ok = runner.invoke(audit, ["verify", "--database-url", url])
     assert ok.exit_code == 0, ok.output
-    assert "audit chain intact: 5 events" in ok.output
+    assert "审计日志完整：共 5 条" in ok.output
     with session_scope(factory) as session:
         _unprotect(session, backend)
         session.execute(text("UPDATE audit_events SET actor = 'nobody' WHERE seq = 4"))
     broken = runner.invoke(audit, ["verify", "--database-url", url])
     assert broken.exit_code == 1
-    assert "audit chain broken at seq 4" in broken.output
-    assert "BROKEN seq 4: content does not match its hash" in broken.output
+    assert "审计日志在第 4 条处不完整" in broken.output
+    assert "校验失败 第 4 条：内容与其哈希不符" in broken.output
+
+
+def test_a_checkpoint_kept_elsewhere_shows_events_cut_off_the_end(
+    factory: sessionmaker[Session], engine: Engine, backend: str
+) -> None:
+    """Deleting the newest events and setting the head back leaves a chain that verifies (every
+    remaining MAC is genuine); only a checkpoint noted outside the database shows the cut."""
+    _fill(factory)
+    url = engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    first = runner.invoke(audit, ["verify", "--database-url", url])
+    line = next(x for x in first.output.splitlines() if x.startswith("检查点 "))
+    checkpoint = line.removeprefix("检查点 ")
+    with session_scope(factory) as session:
+        assert checkpoint == "{}:{}".format(*head_checkpoint(session))
+        _unprotect(session, backend)
+        keep = session.execute(text("SELECT seq, hash, mac FROM audit_events WHERE seq = 3")).one()
+        session.execute(text("DELETE FROM audit_events WHERE seq > 3"))
+        session.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h, mac = :m"),
+            {"s": keep[0], "h": keep[1], "m": keep[2]},
+        )
+    plain = runner.invoke(audit, ["verify", "--database-url", url])
+    assert plain.exit_code == 0, plain.output  # the limit the README states
+    checked = runner.invoke(audit, ["verify", "--checkpoint", checkpoint, "--database-url", url])
+    assert checked.exit_code == 1
+    assert "检查点不符 第 5 条：日志中已没有这一条" in checked.output
+    bad = runner.invoke(audit, ["verify", "--checkpoint", "5:abc", "--database-url", url])
+    assert bad.exit_code == 2 and "不是检查点" in bad.output
+
+
+def test_the_upgrade_keys_the_events_written_before_and_records_it(db_url: str, backend_of_url: str) -> None:
+    """Events written before migration 0006 get their MACs there, with the installation's key, and
+    the step is an event of its own; from then on a rehash of those old events is caught too."""
+    import sqlalchemy as sa
+
+    from store.db import make_engine, make_session_factory, upgrade
+
+    upgrade(db_url, "0005")
+    table = sa.table(
+        "audit_events",
+        *(sa.column(n, sa.String) for n in ("actor", "action", "object", "prev_hash", "hash")),
+        sa.column("seq", sa.Integer),
+        sa.column("at", sa.DateTime(timezone=True)),
+        sa.column("details", sa.JSON),
+    )
+    engine = make_engine(db_url)
+    prev = GENESIS_HASH
+    with engine.begin() as connection:
+        for seq in (1, 2, 3):
+            at = AT + dt.timedelta(minutes=seq)
+            details = {"n": seq}
+            digest = event_hash(
+                seq=seq, at=at, actor="li.ming", action="login", object=None, details=details, prev_hash=prev
+            )
+            stored_at = at.replace(tzinfo=None) if backend_of_url == "sqlite" else at
+            connection.execute(
+                table.insert().values(
+                    seq=seq,
+                    at=stored_at,
+                    actor="li.ming",
+                    action="login",
+                    object=None,
+                    details=details,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+        connection.execute(text("UPDATE audit_head SET seq = 3, hash = :h"), {"h": prev})
+    upgrade(db_url)
+    factory = make_session_factory(engine)
+    try:
+        with session_scope(factory) as session:
+            assert verify_chain(session) == []
+            events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+            assert [e.action for e in events] == ["login", "login", "login", "audit_anchored"]
+            assert events[-1].actor == "xinfang-migration-0006"
+            assert events[-1].details == {"events": 3, "last_seq": 3, "last_hash": prev}
+            assert events[0].mac == event_mac(KEY, hash=events[0].hash, prev_mac=GENESIS_HASH)
+            # the trigger is back: the migration lifted it for its own UPDATE only
+            with pytest.raises(sa.exc.DBAPIError), session.begin_nested():
+                session.execute(text("UPDATE audit_events SET actor = 'x' WHERE seq = 1"))
+        with session_scope(factory) as session:
+            _unprotect(session, backend_of_url)
+            session.execute(text("UPDATE audit_events SET actor = 'someone.else' WHERE seq = 1"))
+            _rehash_from(session, 1)
+        with session_scope(factory) as session:
+            problems = verify_chain(session)
+        assert len(problems) == 1 and "密钥签名" in problems[0].problem
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def backend_of_url(db_url: str) -> str:
+    return "sqlite" if db_url.startswith("sqlite") else "postgresql"
+
+
+def test_the_cli_verifies_with_the_key_in_the_settings(
+    factory: sessionmaker[Session], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import main
+    from api.settings import Settings
+
+    _fill(factory)  # keyed with KEY
+    url = engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    monkeypatch.setattr(api.settings, "get_settings", lambda: Settings(audit_key=KEY.decode()))
+    assert runner.invoke(main, ["audit", "verify", "--database-url", url]).exit_code == 0
+    monkeypatch.setattr(
+        api.settings, "get_settings", lambda: Settings(audit_key="some-other-key-" + "z" * 20)
+    )
+    other = runner.invoke(main, ["audit", "verify", "--database-url", url])
+    assert other.exit_code == 1 and "与所用密钥相符" in other.output

@@ -608,3 +608,49 @@ def test_the_models_report_names_no_letter_an_officer_decided(
             detail = responses[2].json()
             assert "replaced_ids" not in detail["decisions"]
             assert detail["decisions"]["decisions"] == len(world.letters) + 1
+
+
+@both
+def test_an_upload_of_a_known_file_does_not_name_it_to_who_may_not_see_its_name(
+    database_url: str, tmp_path: Path, standin_router: StandInRouter, users: dict[str, str]
+) -> None:
+    """Uploading bytes uploaded before answers with the file as it is already kept: under the rule."""
+    from store.files import claim_file, create_batch, mark_file_done, record_source_file
+
+    content = ACCUSATION_TEXT.encode()
+    settings = make_settings(database_url, storage_dir=tmp_path / "files", login_attempts=1000)
+    app = create_app(settings, router=standin_router)
+    with TestClient(app):
+        with session_scope(app.state.session_factory) as session:
+            from store.users import create_user
+
+            create_user(
+                session, username=SECOND_INTAKE, password=PASSWORD, role=IN, display_name="另一位接待人员"
+            )
+            batch = create_batch(session, created_by="supervisor")
+            row, _ = record_source_file(
+                session,
+                sha256=hashlib.sha256(content).hexdigest(),
+                original_name=MIXED_FILE,
+                media_type="text/plain",
+                size_bytes=len(content),
+                stored_path="kept/elsewhere.txt",
+                batch_id=batch.id,
+            )
+            claim_file(session, row.id, worker="table-test:0:1")
+            build_case(session, CASES[5], source="batch", source_file_id=row.id, source_part=0)
+            mark_file_done(session, row.id, pages=1)
+            file_id = int(row.id)
+        for username, visible in ((SECOND_INTAKE, False), ("supervisor", True)):
+            s = Session_(app, username)
+            r = s.api.post(
+                "/api/v1/batches",
+                files=[("files", ("我的扫描.txt", content, "text/plain"))],
+                headers=s.headers,
+            )
+            assert r.status_code == 200, r.text
+            known = r.json()["known"]
+            assert [k["file_id"] for k in known] == [file_id]
+            assert (MIXED_FILE in r.text) == visible and known[0]["name_withheld"] == (not visible)
+            if not visible:
+                assert known[0]["name"] == f"保密文件 {file_id}"

@@ -360,20 +360,32 @@ class UsersPublic(_Out):
     count: int
 
 
+class AuditDetail(_Out):
+    """One fact of an event's details, as an officer reads it."""
+
+    label: str = Field(description="the fact's name, e.g. 导出行数")
+    value: str = Field(description="its value with names for codes, e.g. 来信, 是")
+
+
 class AuditEventPublic(_Out):
     seq: int
     at: dt.datetime
     actor: str
     action: str
+    action_name: str = Field(description="the action in words, e.g. 查看信访事项")
     object: str | None
-    details: dict[str, Any]
+    object_name: str | None = Field(description="what the action was about, e.g. 信访事项 XF-2026-583920")
+    details: dict[str, Any] = Field(description="the details as stored (and hashed), personal data masked")
+    readable: list[AuditDetail] = Field(description="the details as name and value, in the order stored")
     hash: str
+    mac: str | None = Field(description="the event's keyed MAC (null only on a row not written by xinfang)")
 
 
 class AuditPublic(_Out):
     data: list[AuditEventPublic]
     count: int
     chain_ok: bool | None = Field(default=None, description="result of verifying the chain, when asked")
+    problems: list[str] = Field(default=[], description="where the chain does not verify, when asked")
 
 
 class ExportRow(_Out):

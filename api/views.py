@@ -6,11 +6,8 @@ service, and masked how, is made in one place and tested once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from api import access
 from api.schemas import (
-    AuditEventPublic,
     DecisionPublic,
     ExportRow,
     LetterPublic,
@@ -24,7 +21,7 @@ from routing.errors import UnknownCodeError
 from routing.schemas import FactEvidence, RuleHit
 from store import masking
 from store.letters import QueueItem as StoreQueueItem
-from store.models import AuditEvent, Decision, Letter, Proposal, User
+from store.models import Decision, Letter, Proposal, User
 from store.queries_api import LetterBundle
 
 
@@ -213,17 +210,4 @@ def user_public(user: User) -> UserPublic:
         role=user.role,  # type: ignore[arg-type]
         department=user.department,
         active=user.active,
-    )
-
-
-def audit_event_public(event: AuditEvent) -> AuditEventPublic:
-    details: dict[str, Any] = dict(event.details or {})
-    return AuditEventPublic(
-        seq=event.seq,
-        at=event.at,
-        actor=event.actor,
-        action=event.action,
-        object=event.object,
-        details=details,
-        hash=event.hash,
     )

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store._sql import insert_ignore
@@ -352,3 +352,75 @@ def events_for(session: Session, object: str) -> list[AuditEvent]:
     return list(
         session.scalars(select(AuditEvent).where(AuditEvent.object == object).order_by(AuditEvent.seq))
     )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What to look for in the audit log; every field left ``None`` matches everything.
+
+    Attributes:
+        actor: exactly this username or system actor.
+        action: one of ``AUDIT_ACTIONS``.
+        case_number: events about this letter, and those naming it (a split's new part, a merge).
+        since, until: the first and last day, inclusive, on the calendar of China.
+    """
+
+    actor: str | None = None
+    action: str | None = None
+    case_number: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+def search_events(
+    session: Session, query: AuditQuery, *, limit: int = 100, offset: int = 0
+) -> tuple[list[AuditEvent], int]:
+    """Audit events matching ``query``, newest first, with how many match in all.
+
+    Raises:
+        InvalidValueError: an unknown action, a malformed case number, a period that ends before
+            it starts, or a limit outside 1..1000.
+    """
+    from store.letters import CASE_NUMBER_RE, CHINA_TZ
+
+    if not 1 <= limit <= 1000:
+        raise InvalidValueError(f"每页条数应在 1 到 1000 之间，收到 {limit}")
+    if offset < 0:
+        raise InvalidValueError(f"起始位置不能为负数，收到 {offset}")
+    conditions: list[Any] = []
+    if query.actor:
+        conditions.append(AuditEvent.actor == query.actor.strip())
+    if query.action:
+        if query.action not in AUDIT_ACTIONS:
+            raise InvalidValueError(f"没有“{query.action}”这种操作；请从操作列表中选择")
+        conditions.append(AuditEvent.action == query.action)
+    if query.case_number:
+        case_number = query.case_number.strip().upper()
+        if not CASE_NUMBER_RE.match(case_number):
+            raise InvalidValueError(f"“{query.case_number}”不是案件编号；案件编号形如 XF-2026-000123")
+        # The number is checked above, so it holds no LIKE wildcard.
+        conditions.append(
+            or_(
+                AuditEvent.object == f"letter:{case_number}",
+                cast(AuditEvent.details, String).contains(f'"{case_number}"'),
+            )
+        )
+    if query.since and query.until and query.until < query.since:
+        raise InvalidValueError(
+            f"时间段的结束日 {query.until.isoformat()} 早于开始日 {query.since.isoformat()}；请对调两者"
+        )
+    if query.since:
+        conditions.append(AuditEvent.at >= dt.datetime.combine(query.since, dt.time(), CHINA_TZ))
+    if query.until:
+        end = dt.datetime.combine(query.until + dt.timedelta(days=1), dt.time(), CHINA_TZ)
+        conditions.append(AuditEvent.at < end)
+    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
+    events = session.scalars(
+        select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
+    )
+    return list(events), int(total)
+
+
+def audit_actors(session: Session) -> list[str]:
+    """Everyone who appears in the log, for the page's choice of person."""
+    return list(session.scalars(select(AuditEvent.actor).distinct().order_by(AuditEvent.actor)))

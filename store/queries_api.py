@@ -28,7 +28,7 @@ from store.letters import (
     queue_conditions,
     select_queue_page,
 )
-from store.models import AuditEvent, Decision, Letter, Proposal, User
+from store.models import Decision, Letter, Proposal, User
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
@@ -215,35 +215,6 @@ def letter_bundles_for_ids(
         .where(Letter.id.in_(letter_ids))
     )
     return {letter.id: (letter, decision) for letter, decision in rows}
-
-
-def list_audit_events(
-    session: Session,
-    *,
-    action: str | None = None,
-    actor: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[AuditEvent], int]:
-    """Audit events, newest first, with the number matching the filters."""
-    from store.errors import InvalidValueError
-
-    if not 1 <= limit <= 1000:
-        raise InvalidValueError(f"limit must be between 1 and 1000, got {limit}")
-    if offset < 0:
-        raise InvalidValueError(f"offset must not be negative, got {offset}")
-    conditions = []
-    if action is not None:
-        conditions.append(AuditEvent.action == action)
-    if actor is not None:
-        conditions.append(AuditEvent.actor == actor)
-    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
-    events = list(
-        session.scalars(
-            select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
-        )
-    )
-    return events, int(total)
 
 
 def table_counts(session: Session) -> dict[str, int]:

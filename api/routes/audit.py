@@ -1,16 +1,18 @@
-"""The audit log, for supervisors: newest first, and a check of its hash chain."""
+"""The audit log, for supervisors: newest first, filtered, and a check of its hash chain and MACs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import access, views
-from api.deps import SessionDep, api_role
+from api import access
+from api.audit_view import audit_event_public
+from api.deps import CatalogueDep, SessionDep, api_role
 from api.schemas import AuditPublic, error_responses
+from store.audit import AuditQuery, search_events, verify_chain
 from store.models import User
-from store.queries_api import list_audit_events
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -21,17 +23,29 @@ Auditor = Annotated[User, api_role(access.READ_AUDIT, "read the audit log")]
 def read_audit(
     session: SessionDep,
     user: Auditor,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=128)] = None,
+    catalogue: CatalogueDep,
+    action: Annotated[str | None, Query(max_length=64, description="one action, e.g. decide")] = None,
+    actor: Annotated[str | None, Query(max_length=128, description="who did it: a username")] = None,
+    case_number: Annotated[
+        str | None, Query(max_length=32, description="events about this letter, or naming it")
+    ] = None,
+    since: Annotated[dt.date | None, Query(description="first day, inclusive (China's calendar)")] = None,
+    until: Annotated[dt.date | None, Query(description="last day, inclusive (China's calendar)")] = None,
     verify: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPublic:
-    """Audit events, newest first; ``verify=true`` also checks the whole hash chain."""
-    events, total = list_audit_events(session, action=action, actor=actor, limit=limit, offset=offset)
+    """Audit events, newest first; ``verify=true`` also checks the whole chain with the audit key."""
+    query = AuditQuery(actor=actor, action=action, case_number=case_number, since=since, until=until)
+    events, total = search_events(session, query, limit=limit, offset=offset)
     chain_ok = None
+    problems: list[str] = []
     if verify:
-        from store.audit import verify_chain
-
-        chain_ok = not verify_chain(session)
-    return AuditPublic(data=[views.audit_event_public(e) for e in events], count=total, chain_ok=chain_ok)
+        problems = [str(p) for p in verify_chain(session)]
+        chain_ok = not problems
+    return AuditPublic(
+        data=[audit_event_public(e, catalogue) for e in events],
+        count=total,
+        chain_ok=chain_ok,
+        problems=problems,
+    )

@@ -2,9 +2,9 @@
 
 ``SessionDep`` is one unit of work per request: committed when the handler returns (before the
 response is sent, so a failed commit is an error response, never a lost write), rolled back when
-it raises. ``CurrentUser`` reads an API bearer token, ``PageUser`` a signed session cookie; both
-re-check the account on every request, so deactivating it or changing its password takes effect
-at once.
+it raises. ``CurrentUser`` reads an API bearer token, ``PageUser`` a signed session cookie; each
+carries the secret of a server-side session (``store.sessions``), looked up on every request, so
+logout, a password change or a deactivation takes effect at once, even for a copied cookie.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.errors import Forbidden, NotAuthenticated
-from api.security import LoginLimiter, TokenSigner, password_fingerprint
+from api.security import LoginLimiter, TokenSigner
 from api.settings import Settings
 from routing.catalogue import Catalogue, load_catalogue
 from store.db import session_scope
 from store.models import User
+from store.sessions import session_user
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -51,41 +52,41 @@ SignerDep = Annotated[TokenSigner, Depends(get_token_signer)]
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
-def _active_user(session: Session, user_id: object, fingerprint: object) -> User | None:
-    from store.queries_api import user_by_id
-
-    if not isinstance(user_id, int):
-        return None
-    user = user_by_id(session, user_id)
-    if user is None or not user.active or fingerprint != password_fingerprint(user.password_hash):
-        return None
-    return user
-
-
-def get_api_user(
-    session: SessionDep,
+def get_api_session_secret(
     signer: SignerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> str:
+    """The session secret inside the request's bearer token (not yet checked against the database)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated(
-            "no bearer token; get one from POST /api/v1/auth/token and send 'Authorization: Bearer <token>'"
+            "请求没有携带令牌：先用 POST /api/v1/auth/token 取得令牌，"
+            "再以请求头 'Authorization: Bearer <令牌>' 发送"
         )
-    claims = signer.check(credentials.credentials)
-    user = _active_user(session, claims.user_id, claims.fingerprint) if claims else None
+    secret = signer.check(credentials.credentials)
+    if secret is None:
+        raise NotAuthenticated(_TOKEN_DEAD)
+    return secret
+
+
+_TOKEN_DEAD = (
+    "令牌无效或已过期，或已被注销（退出登录、修改密码、停用账户都会注销令牌）；"
+    "请用 POST /api/v1/auth/token 重新取得"
+)
+ApiSessionSecret = Annotated[str, Depends(get_api_session_secret)]
+
+
+def get_api_user(session: SessionDep, secret: ApiSessionSecret) -> User:
+    user = session_user(session, secret, kind="api")
     if user is None:
-        raise NotAuthenticated(
-            "the bearer token is invalid or expired, or the account changed; "
-            "get a new one from POST /api/v1/auth/token"
-        )
+        raise NotAuthenticated(_TOKEN_DEAD)
     return user
 
 
 def get_page_user(request: Request, session: SessionDep) -> User:
-    user = _active_user(session, request.session.get("uid"), request.session.get("fp"))
+    user = session_user(session, request.session.get("sid"), kind="page")
     if user is None:
         request.session.clear()
-        raise NotAuthenticated("please sign in")
+        raise NotAuthenticated("请先登录")
     return user
 
 

@@ -340,24 +340,68 @@ class UserPublic(_Out):
 
 
 class UserCreate(_In):
-    username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    # The store checks the name itself (2-64 lowercase letters, digits, . _ -, a letter first), so
+    # that a refusal says in words what is wrong.
+    username: str = Field(min_length=1, max_length=64, description="2-64 lowercase letters, digits, . _ -")
     display_name: str = Field(min_length=1, max_length=200)
     role: Role
     department: str | None = Field(default=None, max_length=64, description="required for department_handler")
     password: str = Field(min_length=1, max_length=1024)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="why; shown to whoever approves a role that needs approval"
+    )
 
     @field_validator("display_name")
     @classmethod
     def _no_control(cls, value: str) -> str:
         cleaned = _clean(value)
         if not cleaned:
-            raise ValueError("display_name is empty")
+            raise ValueError("姓名为空，请填写在工作台上显示的姓名")
         return cleaned
 
 
 class UsersPublic(_Out):
     data: list[UserPublic]
     count: int
+
+
+class RoleChange(_In):
+    role: Role
+    department: str | None = Field(default=None, max_length=64, description="required for department_handler")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="why; shown to whoever approves a role that needs approval"
+    )
+
+
+class PasswordReset(_In):
+    password: str = Field(min_length=1, max_length=1024, description="the new password (strength-checked)")
+
+
+class RoleRequestPublic(_Out):
+    """A request for a role that may read accusations; it takes effect when a second person approves it."""
+
+    id: int
+    username: str
+    kind: Literal["create", "raise"] = Field(description="a new account, or an existing one raised")
+    role: Role
+    previous_role: Role | None
+    display_name: str | None
+    reason: str | None
+    requested_by: str
+    requested_at: dt.datetime
+    status: Literal["pending", "approved", "refused"]
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    answer: str | None = Field(description="the reason given for a refusal")
+
+
+class RoleRequestsPublic(_Out):
+    data: list[RoleRequestPublic]
+    count: int
+
+
+class RoleRequestRefusal(_In):
+    reason: str = Field(min_length=1, max_length=2000, description="why it is refused (audited)")
 
 
 class AuditDetail(_Out):

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         default=20, ge=1, description="sign-in attempts allowed per client address per login_window seconds"
     )
     login_window: int = Field(default=300, ge=1, description="seconds of the per-address sign-in rate limit")
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="consecutive failed sign-ins to one account from one address that lock it there",
+    )
+    login_lockout: int = Field(
+        default=60, ge=1, description="seconds of the first lock; each further failure after it doubles it"
+    )
+    login_lockout_max: int = Field(default=3600, ge=1, description="seconds of the longest sign-in lock")
     migrate_on_start: bool = Field(
         default=True, description="the web app applies the database migrations when it starts"
     )

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api import access
-from api.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from api.errors import Forbidden, InvalidInput, NotFound
 from api.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
-from api.security import LoginLimiter
 from routing.catalogue import Catalogue
 from routing.schemas import Letter as RoutingLetter
 from store.audit import append_event
@@ -26,7 +25,6 @@ from store.errors import NotFoundError
 from store.letters import add_proposal, china_today, create_letter, decide
 from store.models import Decision, User
 from store.queries_api import LetterBundle, letter_bundle
-from store.users import authenticate
 
 
 @dataclass(frozen=True)
@@ -194,28 +192,6 @@ def record_export(
         object=what,
         details={"rows": count, "masked": masked, "filters": {k: str(v) for k, v in filters.items()}},
     )
-
-
-def sign_in(session: Session, limiter: LoginLimiter, address: str, username: str, password: str) -> User:
-    """Check a sign-in; refuses with 429 when the address tried too often, 401 on any failure.
-
-    The store counts failures per account (and locks it) and audits every attempt; those writes are
-    committed here even when the sign-in is refused, or a refusal would erase its own trace.
-    """
-    wait = limiter.hit(address)
-    if wait:
-        raise TooManyRequests(
-            f"too many sign-in attempts from this address; wait {wait} seconds and try again",
-            retry_after=wait,
-        )
-    result = authenticate(session, username.strip(), password)
-    session.commit()
-    if not result.ok:
-        raise NotAuthenticated(
-            "sign-in refused: wrong username or password, or the account is locked or deactivated. "
-            "Try again later or ask an administrator."
-        )
-    return result.raise_for_failure()
 
 
 def _may_regroup(user: User, bundle: LetterBundle) -> None:

@@ -9,16 +9,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from api import access, views
+from api import access, accounts, views
 from api.audit_view import ACTION_NAMES, audit_event_public
 from api.deps import CatalogueDep, PageUser, SessionDep
 from api.errors import Forbidden
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
+from store.approvals import list_requests, why_not_decide
 from store.audit import AuditQuery, audit_actors, search_events, verify_chain
-from store.errors import InvalidValueError, StoreError
+from store.errors import InvalidValueError
 from store.models import AuditEvent
-from store.users import create_user, list_users
+from store.users import list_users, lock_states
 
 router = APIRouter()
 
@@ -29,19 +30,26 @@ def _users_page(
     user: PageUser,
     catalogue: CatalogueDep,
     error: str | None = None,
-    created: str | None = None,
+    notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    users = [views.user_public(u) for u in list_users(session)]
+    accounts.require_role(user, access.MANAGE_USERS, "管理账户")
+    locks = lock_states(session)
+    rows = [
+        {"account": views.user_public(u), "lock": locks.get(u.id), "self": u.username == user.username}
+        for u in list_users(session)
+    ]
     return render(
         request,
         "users.html",
         {
             "user": user,
-            "users": users,
+            "users": rows,
+            "requests": list_requests(session),
             "departments": catalogue.departments,
+            "department_names": {d.code: d.name for d in catalogue.departments},
             "error": error,
-            "created": created,
+            "notice": notice,
         },
         status_code=status_code,
     )
@@ -49,8 +57,6 @@ def _users_page(
 
 @router.get("/admin/users")
 def users_page(request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep) -> Response:
-    if user.role not in access.MANAGE_USERS:
-        raise Forbidden(f"role {user.role!r} may not manage accounts")
     return _users_page(request, session, user, catalogue)
 
 
@@ -65,27 +71,163 @@ def add_user_page(
     role: Annotated[str, Form(max_length=32)] = "",
     department: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    if user.role not in access.MANAGE_USERS:
-        raise Forbidden(f"role {user.role!r} may not manage accounts")
-    if department and department not in catalogue.codes:
-        return _users_page(
-            request, session, user, catalogue, error=f"未知部门代码 {department}", status_code=422
-        )
+    accounts.require_role(user, access.MANAGE_USERS, "管理账户")
     try:
-        created = create_user(
+        made = accounts.add_account(
             session,
+            user,
+            catalogue,
             username=username.strip(),
             password=password,
             role=role,
             display_name=display_name,
             department=department or None,
-            created_by=user.username,
+            reason=reason,
         )
-    except StoreError as exc:
+    except accounts.FAILURES as exc:
         session.rollback()
-        return _users_page(request, session, user, catalogue, error=str(exc), status_code=422)
-    return _users_page(request, session, user, catalogue, created=created.username, status_code=201)
+        return _users_page(
+            request, session, user, catalogue, error=accounts.message(exc), status_code=accounts.status(exc)
+        )
+    notice, status_code = accounts.made_notice(made)
+    return _users_page(request, session, user, catalogue, notice=notice, status_code=status_code)
+
+
+def _account_action(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    username: str,
+    action: str,
+    **values: str,
+) -> Response:
+    accounts.require_role(user, access.MANAGE_USERS, "管理账户")
+    try:
+        notice = accounts.account_action(
+            session,
+            user,
+            catalogue,
+            username,
+            action,
+            password=values.get("password", ""),
+            role=values.get("role", ""),
+            department=values.get("department") or None,
+            reason=values.get("reason", ""),
+        )
+    except accounts.FAILURES as exc:
+        session.rollback()
+        error = f"对“{username}”的操作未成功：{accounts.message(exc)}"
+        return _users_page(request, session, user, catalogue, error=error, status_code=accounts.status(exc))
+    return _users_page(request, session, user, catalogue, notice=notice)
+
+
+@router.post("/admin/users/{username}/deactivate", dependencies=[CsrfChecked])
+def deactivate_page(
+    request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep, username: str
+) -> Response:
+    return _account_action(request, session, user, catalogue, username, "deactivate")
+
+
+@router.post("/admin/users/{username}/reactivate", dependencies=[CsrfChecked])
+def reactivate_page(
+    request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep, username: str
+) -> Response:
+    return _account_action(request, session, user, catalogue, username, "reactivate")
+
+
+@router.post("/admin/users/{username}/unlock", dependencies=[CsrfChecked])
+def unlock_page(
+    request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep, username: str
+) -> Response:
+    return _account_action(request, session, user, catalogue, username, "unlock")
+
+
+@router.post("/admin/users/{username}/password", dependencies=[CsrfChecked])
+def reset_password_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    username: str,
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    return _account_action(request, session, user, catalogue, username, "password", password=password)
+
+
+@router.post("/admin/users/{username}/role", dependencies=[CsrfChecked])
+def change_role_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    username: str,
+    role: Annotated[str, Form(max_length=32)] = "",
+    department: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    return _account_action(
+        request, session, user, catalogue, username, "role", role=role, department=department, reason=reason
+    )
+
+
+def _approvals_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    accounts.require_role(user, access.CONFIDENTIAL_READERS, "审批角色申请")
+    pending = [
+        {"request": r, "why_not": why_not_decide(session, r, user.username)} for r in list_requests(session)
+    ]
+    decided = [r for r in list_requests(session, status=None) if r.status != "pending"][:20]
+    return render(
+        request,
+        "approvals.html",
+        {"user": user, "pending": pending, "decided": decided, "error": error, "notice": notice},
+        status_code=status_code,
+    )
+
+
+@router.get("/approvals")
+def approvals_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    return _approvals_page(request, session, user)
+
+
+def _decide_request(
+    request: Request, session: SessionDep, user: PageUser, request_id: int, decision: str, reason: str = ""
+) -> Response:
+    accounts.require_role(user, access.CONFIDENTIAL_READERS, "审批角色申请")
+    try:
+        notice = accounts.decide_request(session, user, request_id, decision, reason=reason)
+    except accounts.FAILURES as exc:
+        session.rollback()
+        return _approvals_page(
+            request, session, user, error=accounts.message(exc), status_code=accounts.status(exc)
+        )
+    return _approvals_page(request, session, user, notice=notice)
+
+
+@router.post("/approvals/{request_id}/approve", dependencies=[CsrfChecked])
+def approve_page(request: Request, session: SessionDep, user: PageUser, request_id: int) -> Response:
+    """Approve a role request: a supervisor or inspector other than its requester and its subject."""
+    return _decide_request(request, session, user, request_id, "approve")
+
+
+@router.post("/approvals/{request_id}/refuse", dependencies=[CsrfChecked])
+def refuse_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    request_id: int,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    return _decide_request(request, session, user, request_id, "refuse", reason)
 
 
 @router.get("/audit")

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out pages (cookie session)."""
+"""Sign-in and sign-out pages (a signed cookie carrying a server-side session)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api import workflows
-from api.deps import LimiterDep, PageUser, SessionDep
+from api import accounts
+from api.deps import LimiterDep, PageUser, SessionDep, SettingsDep
 from api.errors import NotAuthenticated, TooManyRequests
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
-from api.security import new_csrf_token, password_fingerprint
-from store.audit import append_event
+from api.security import new_csrf_token
 
 router = APIRouter()
 
@@ -35,13 +34,14 @@ def login(
     request: Request,
     session: SessionDep,
     limiter: LimiterDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     address = request.client.host if request.client else "unknown"
     try:
-        user = workflows.sign_in(session, limiter, address, username, password)
+        _, secret = accounts.sign_in(session, settings, limiter, address, username, password, kind="page")
     except NotAuthenticated:
         return render(
             request,
@@ -57,20 +57,19 @@ def login(
         return render(
             request,
             "login.html",
-            {"next": _safe_next(next), "username": username, "error": "登录尝试过于频繁，请稍后再试。"},
+            {"next": _safe_next(next), "username": username, "error": "登录失败次数过多，请稍后再试。"},
             status_code=429,
             headers=exc.headers,
         )
-    # A fresh session on sign-in: a token planted before it (session fixation) is worth nothing after.
+    # A fresh cookie on sign-in: a token planted before it (session fixation) is worth nothing after.
     request.session.clear()
-    request.session.update(
-        {"uid": user.id, "fp": password_fingerprint(user.password_hash), "csrf": new_csrf_token()}
-    )
+    request.session.update({"sid": secret, "csrf": new_csrf_token()})
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request, session: SessionDep, user: PageUser) -> Response:
-    append_event(session, actor=user.username, action="logout", object=f"user:{user.username}")
+    # Ended in the database, not only in this browser: a copy of the cookie is refused too.
+    accounts.sign_out(session, user, str(request.session.get("sid", "")))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -47,12 +47,12 @@ def small_client(tmp_path: Path, sqlite_template: Path, standin_router: Any) -> 
 
 # fmt: off
 ERROR_CASES = [
-    ("GET", "/api/v1/letters", {}, 401, "bearer token"),
+    ("GET", "/api/v1/letters", {}, 401, "没有携带令牌"),
     ("GET", "/api/v1/nowhere", {}, 404, "no such address"),
     ("DELETE", "/api/v1/letters", {}, 405, "not allowed"),
     ("GET", "/api/v1/letters?limit=0", {"auth": True}, 422, "limit"),
     ("GET", "/api/v1/letters/XF-2026-999999", {"auth": True}, 404, "XF-2026-999999"),
-    ("GET", "/api/v1/users", {"auth": True}, 403, "may not manage accounts"),
+    ("GET", "/api/v1/users", {"auth": True}, 403, "不能管理账户"),
 ]
 # fmt: on
 
@@ -71,7 +71,7 @@ def test_error_shape(
 
 def test_bad_token_is_401_in_the_error_shape(client: TestClient) -> None:
     r = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not-a-token"})
-    assert_error(r, 401, "invalid or expired")
+    assert_error(r, 401, "令牌无效或已过期")
     assert r.headers["www-authenticate"] == "Bearer"
 
 

@@ -194,6 +194,32 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
     ("GET", "/api/v1/audit", None, expect(403, supervisor=200, anonymous=401)),
     ("GET", "/api/v1/users", None, expect(403, administrator=200, anonymous=401)),
     ("POST", "/api/v1/users", "user", expect(403, administrator=201, anonymous=401)),
+    # Account actions on an account that does not exist: 404 (or 422 without a body) shows the
+    # administrator got through and changed nothing.
+    ("POST", "/api/v1/users/{username}/role", None, expect(403, administrator=422, anonymous=401)),
+    ("POST", "/api/v1/users/{username}/password", None, expect(403, administrator=422, anonymous=401)),
+    ("POST", "/api/v1/users/{username}/deactivate", None, expect(403, administrator=404, anonymous=401)),
+    ("POST", "/api/v1/users/{username}/reactivate", None, expect(403, administrator=404, anonymous=401)),
+    ("POST", "/api/v1/users/{username}/unlock", None, expect(403, administrator=404, anonymous=401)),
+    # Role requests: administrators see them, supervisors and inspectors decide them (request 0 never exists).
+    (
+        "GET",
+        "/api/v1/users/requests",
+        None,
+        expect(403, administrator=200, supervisor=200, discipline_inspector=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/users/requests/0/approve",
+        None,
+        expect(403, supervisor=404, discipline_inspector=404, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/users/requests/0/refuse",
+        None,
+        expect(403, supervisor=422, discipline_inspector=422, anonymous=401),
+    ),
     # The models: the matrix app serves the shipped models/ folder, so no row may change it. An unknown
     # version (404) and a reason over the limit (422) show the role got through without promoting.
     ("GET", "/api/v1/models", None, expect(403, analyst=200, supervisor=200, anonymous=401)),
@@ -325,6 +351,34 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
     ("GET", "/batches/{batch_id}/export", None, expect(403, supervisor=422, analyst=422, anonymous=303)),
     ("GET", "/admin/users", None, expect(403, administrator=200, anonymous=303)),
     ("POST", "/admin/users", "page_user", expect(403, administrator=201, anonymous=303)),
+    ("POST", "/admin/users/{username}/role", "csrf_only", expect(403, administrator=404, anonymous=303)),
+    ("POST", "/admin/users/{username}/password", "csrf_only", expect(403, administrator=404, anonymous=303)),
+    (
+        "POST",
+        "/admin/users/{username}/deactivate",
+        "csrf_only",
+        expect(403, administrator=404, anonymous=303),
+    ),
+    (
+        "POST",
+        "/admin/users/{username}/reactivate",
+        "csrf_only",
+        expect(403, administrator=404, anonymous=303),
+    ),
+    ("POST", "/admin/users/{username}/unlock", "csrf_only", expect(403, administrator=404, anonymous=303)),
+    ("GET", "/approvals", None, expect(403, supervisor=200, discipline_inspector=200, anonymous=303)),
+    (
+        "POST",
+        "/approvals/0/approve",
+        "csrf_only",
+        expect(403, supervisor=404, discipline_inspector=404, anonymous=303),
+    ),
+    (
+        "POST",
+        "/approvals/0/refuse",
+        "csrf_only",
+        expect(403, supervisor=422, discipline_inspector=422, anonymous=303),
+    ),
     ("GET", "/models", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
     ("GET", "/models/default", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
     ("GET", "/models/default/report", None, expect(403, analyst=200, supervisor=200, anonymous=303)),
@@ -341,6 +395,7 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
 # Routes outside the matrix on purpose: the token endpoint (its own tests), the API docs, static files.
 UNLISTED = {
     ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/logout"),  # it ends the caller's token: tests/api/test_api_accounts.py
     ("POST", "/login"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/docs"),
@@ -359,6 +414,8 @@ def _template(path: str) -> str:
         .replace("{accusation}", "{case_number}")
         .replace("/pages/1", "/pages/{number}")
         .replace("/models/default", "/models/{version}")
+        .replace("/requests/0/", "/requests/{request_id}/")
+        .replace("/approvals/0/", "/approvals/{request_id}/")
     )
 
 

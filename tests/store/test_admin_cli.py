@@ -1,15 +1,18 @@
-"""``xinfang db``, ``xinfang users`` and ``xinfang audit`` (the audit command is tested in test_audit.py)."""
+"""``xinfang db`` and ``xinfang users`` (the audit command is tested in test_audit.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.commands.admin import db, users
 from store.db import current_revision, head_revision, session_scope
+from store.models import AuditEvent
 from store.users import authenticate, get_user
 
 STRONG = "Lantern-river 2026"
@@ -47,7 +50,7 @@ def test_users_add_reads_the_password_from_stdin(url: str, factory: sessionmaker
         input=STRONG + "\n",
     )
     assert result.exit_code == 0, result.output
-    assert "created user li.ming (intake_officer)" in result.output
+    assert "已创建账户 li.ming（接待／办信人员）" in result.output
     assert STRONG not in result.output
     with session_scope(factory) as session:
         assert get_user(session, "li.ming").password_hash.startswith("$argon2id$")
@@ -75,7 +78,7 @@ def test_users_add_prompts_twice_for_the_password(url: str, factory: sessionmake
     with session_scope(factory) as session:
         assert get_user(session, "zhou.qiang").department == "housing"
     listed = CliRunner().invoke(users, ["list", "--database-url", url])
-    assert "zhou.qiang\tdepartment_handler\thousing\tactive" in listed.output
+    assert "zhou.qiang\t承办单位人员\t住房和城乡建设局\t启用" in listed.output
 
 
 # fmt: off
@@ -172,3 +175,127 @@ def test_commands_are_registered_in_the_xinfang_group() -> None:
         assert ("api.commands.admin", name) in entries
         assert getattr(admin, name).name == name
     assert {("api.commands.audit", "audit"), ("api.commands.files", "files")} <= entries
+
+
+def _add(url: str, username: str, role: str, *extra: str, password: str = STRONG) -> Any:
+    return CliRunner().invoke(
+        users,
+        [
+            "add",
+            username,
+            "--role",
+            role,
+            "--display-name",
+            username,
+            "--password-stdin",
+            "--database-url",
+            url,
+        ]
+        + list(extra),
+        input=password + "\n",
+    )
+
+
+def test_role_choices_are_the_stores_roles() -> None:
+    from api.commands.admin import ROLE_CHOICES
+    from store.models import ROLES
+
+    assert ROLE_CHOICES == ROLES
+
+
+def test_only_the_first_supervisor_is_created_without_approval(
+    url: str, factory: sessionmaker[Session]
+) -> None:
+    first = _add(url, "zhao.lei", "supervisor", "--actor", "installer")
+    assert first.exit_code == 0, first.output
+    assert "已创建账户 zhao.lei（科室负责人）" in first.output
+    # With a supervisor there, the next account that may read accusations waits for one's approval.
+    second = _add(url, "qian.jian", "discipline_inspector", "--reason", "新调入纪检组")
+    assert second.exit_code == 0, second.output
+    assert "已提交第 1 号申请" in second.output and "xinfang users approve 1 --approver" in second.output
+    with session_scope(factory) as session:
+        assert not authenticate(session, "qian.jian", STRONG).ok
+        created = session.scalars(select(AuditEvent).where(AuditEvent.action == "user_created")).one()
+        assert created.actor == "installer" and created.details["bootstrap"]
+    listed = CliRunner().invoke(users, ["requests", "--database-url", url])
+    assert "1\tqian.jian\t新开纪检监察人员账户（qian.jian）\t申请人 admin-cli" in listed.output
+    assert "新调入纪检组" in listed.output
+
+
+def test_approving_at_the_command_line_takes_the_approvers_password(
+    url: str, factory: sessionmaker[Session]
+) -> None:
+    _add(url, "zhao.lei", "supervisor")
+    _add(url, "qian.jian", "discipline_inspector")
+    runner = CliRunner()
+    wrong = runner.invoke(
+        users,
+        ["approve", "1", "--approver", "zhao.lei", "--password-stdin", "--database-url", url],
+        input="not-his-password 1\n",
+    )
+    assert wrong.exit_code == 1 and "zhao.lei 的密码不对" in wrong.output
+    ok = runner.invoke(
+        users,
+        ["approve", "1", "--approver", "zhao.lei", "--password-stdin", "--database-url", url],
+        input=STRONG + "\n",
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "已批准第 1 号申请：qian.jian 现在是纪检监察人员" in ok.output
+    with session_scope(factory) as session:
+        assert authenticate(session, "qian.jian", STRONG).ok
+
+
+def test_nobody_approves_their_own_request_at_the_command_line(url: str) -> None:
+    _add(url, "zhao.lei", "supervisor")
+    _add(url, "li", "analyst")
+    asked = CliRunner().invoke(
+        users, ["set-role", "li", "supervisor", "--actor", "zhao.lei", "--database-url", url]
+    )
+    assert "已提交第 1 号申请：为 li 由统计分析人员改为科室负责人" in asked.output
+    own = CliRunner().invoke(
+        users,
+        ["approve", "1", "--approver", "zhao.lei", "--password-stdin", "--database-url", url],
+        input=STRONG + "\n",
+    )
+    assert own.exit_code == 1 and "不能批准或拒绝自己提交的申请" in own.output
+    refused = CliRunner().invoke(
+        users,
+        ["refuse", "1", "--approver", "li", "--reason", "x", "--password-stdin", "--database-url", url],
+        input=STRONG + "\n",
+    )
+    assert refused.exit_code == 1 and "只有科室负责人、纪检监察人员可以批准或拒绝" in refused.output
+
+
+def test_deactivate_reactivate_unlock_and_set_role(url: str, factory: sessionmaker[Session]) -> None:
+    _add(url, "wu", "analyst")
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(users, [*args, "--database-url", url])
+
+    with session_scope(factory) as session:
+        for _ in range(5):
+            authenticate(session, "wu", "guess-guess 1", address="10.0.0.9")
+    assert "已锁定（1 个地址" in run("list").output
+    assert run("unlock", "wu").output.strip() == "已解除 wu 的登录锁定（涉及 1 个地址）"
+    assert "已锁定" not in run("list").output
+    assert run("deactivate", "wu").output.strip() == "已停用账户 wu；它的登录会话和令牌已全部失效"
+    assert "wu\t统计分析人员\t—\t已停用" in run("list").output
+    again = run("deactivate", "wu")
+    assert again.exit_code == 1 and "已经停用" in again.output
+    own = run("deactivate", "wu", "--actor", "wu")
+    assert own.exit_code == 1 and "不能停用自己的账户" in own.output
+    assert run("reactivate", "wu").exit_code == 0
+    assert run("set-role", "wu", "intake_officer").output.strip() == "已将 wu 的角色改为接待／办信人员"
+    with session_scope(factory) as session:
+        assert authenticate(session, "wu", STRONG).ok
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object == "user:wu").order_by(AuditEvent.seq)
+        ).all()
+    assert [a for a in actions if a.startswith("user_")] == [
+        "user_created",
+        "user_unlocked",
+        "user_deactivated",
+        "user_reactivated",
+        "user_updated",
+    ]

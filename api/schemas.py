@@ -119,6 +119,11 @@ class LetterCreate(Particulars):
             raise ValueError("只有来访才填写来访人数，请留空")
         if self.received_on is not None and self.received_on > dt.date.today() + dt.timedelta(days=1):
             raise ValueError(f"收到日期 {self.received_on} 晚于今天，请填写来信实际收到的日期")
+        if self.received_on is not None:
+            from store.letters import EARLIEST_RECEIVED_ON, received_on_too_early
+
+            if self.received_on < EARLIEST_RECEIVED_ON:
+                raise ValueError(received_on_too_early(self.received_on))
         return self
 
 

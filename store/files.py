@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from store._sql import insert_ignore
 from store.audit import append_event, lock_audit_head
 from store.errors import InvalidStateError, InvalidValueError, MissingContentError, NotFoundError
-from store.letters import CHINA_TZ
+from store.letters import CHINA_TZ, EARLIEST_RECEIVED_ON, received_on_too_early
 from store.models import FORMS, Batch, Letter, LetterPage, SourceFile
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -112,7 +112,7 @@ def create_batch(
 
     Raises:
         InvalidValueError: ``created_by`` is empty, ``form`` is not a form, or ``received_on`` is
-            after today in China.
+            after today in China or before ``store.letters.EARLIEST_RECEIVED_ON``.
     """
     if not created_by.strip():
         raise InvalidValueError("created_by is empty; pass the username or batch actor starting the batch")
@@ -124,6 +124,8 @@ def create_batch(
         raise InvalidValueError(
             f"received_on {received_on} is in the future (today is {today}); check the date"
         )
+    if received_on is not None and received_on < EARLIEST_RECEIVED_ON:
+        raise InvalidValueError(received_on_too_early(received_on))
     batch = Batch(
         created_by=created_by,
         created_at=now,

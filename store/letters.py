@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,11 @@ from store.models import (
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="CST")
 CASE_NUMBER_PREFIX = "XF"
 CASE_NUMBER_RE = re.compile(r"^XF-(\d{4})-(\d{6,})$")
+# A case number's digits are drawn at random from at least this many per year (see _next_case_number).
+CASE_NUMBER_SPACE = 999_999
+# The earliest day of receipt a letter may carry. The office's records do not go further back, and
+# an earlier date is a typing slip (0001, 1026) that would start the statutory clocks centuries ago.
+EARLIEST_RECEIVED_ON = dt.date(1990, 1, 1)
 _ID_NUMBER_RE = re.compile(r"^(\d{17}[\dX]|\d{15})$")
 _PHONE_RE = re.compile(r"^\+?[\d\- ()]{5,30}$")
 _ALLOWED: dict[str, Collection[str]] = {
@@ -108,6 +114,13 @@ def value_name(name: str, value: str, department_names: dict[str, str] | None = 
     return names.get(value, value)
 
 
+def received_on_too_early(day: dt.date, field: str = "收到日期") -> str:
+    """The message refusing a day before :data:`EARLIEST_RECEIVED_ON` (``field`` names it, or is
+    empty for a message its caller prefixes)."""
+    subject = f"{field} {day.isoformat()}" if field else day.isoformat()
+    return f"{subject} 早于 {EARLIEST_RECEIVED_ON.isoformat()}，请核对年份"
+
+
 def china_today() -> dt.date:
     """Today's date in China, the calendar that statutory deadlines and case numbers follow."""
     return dt.datetime.now(CHINA_TZ).date()
@@ -119,17 +132,37 @@ def format_case_number(year: int, number: int) -> str:
 
 
 def _next_case_number(session: Session, year: int) -> str:
+    """A case number of ``year`` that no letter has, drawn at random.
+
+    A number says which year the letter was registered in and nothing more. Sequential numbers
+    would tell anyone who sees a few letters how many the office registered between them, and so,
+    by the gaps, how many letters (accusations above all) their role may not open; random ones do
+    not. The year's counter still counts the letters (the office's statistics) and its row lock
+    makes registrations of one year queue, so the check for a free number below cannot race. The
+    numbers are drawn from ten times as many as the year has letters (at least 999,999), so a draw
+    is free nine times in ten or more.
+    """
     session.execute(insert_ignore(session, CaseCounter, {"year": year, "last_number": 0}, ["year"]))
-    # The UPDATE takes the row lock: a concurrent registration waits for this transaction, then
-    # increments the committed value, so two letters never share a number. A rollback returns the
-    # number, so numbers have no gaps either.
-    number = session.execute(
+    # The UPDATE takes the row lock: a concurrent registration of the year waits for this
+    # transaction, then sees the number it took.
+    count = session.execute(
         update(CaseCounter)
         .where(CaseCounter.year == year)
         .values(last_number=CaseCounter.last_number + 1)
         .returning(CaseCounter.last_number)
     ).scalar_one()
-    return format_case_number(year, number)
+    space = max(CASE_NUMBER_SPACE, 10 * count)
+    for _ in range(64):
+        candidate = format_case_number(year, _draw(space))
+        if session.scalar(select(Letter.id).where(Letter.case_number == candidate)) is None:
+            return candidate
+    # 64 taken draws in a row at nine in ten free: the random source is broken, not unlucky.
+    raise RuntimeError(f"no free case number of {year} found in 64 draws; check the random source")
+
+
+def _draw(space: int) -> int:
+    """A number from 1 to ``space``, unpredictable (``secrets``), so numbers cannot be guessed either."""
+    return 1 + secrets.randbelow(space)
 
 
 def _clean_optional(name: str, value: str | None, max_len: int | None = None) -> str | None:
@@ -173,7 +206,7 @@ def create_letter(
     source_part: int | None = None,
     now: dt.datetime | None = None,
 ) -> Letter:
-    """Register a letter and give it the next case number of the year (一事一码, ``XF-2026-000123``).
+    """Register a letter and give it a case number of the year (一事一码, ``XF-2026-583920``).
 
     Args:
         session: the open session.
@@ -209,6 +242,8 @@ def create_letter(
         received_on = today
     elif received_on > today:
         raise InvalidValueError(f"收到日期 {received_on} 晚于今天（{today}），请核对日期")
+    elif received_on < EARLIEST_RECEIVED_ON:
+        raise InvalidValueError(received_on_too_early(received_on))
     if visitors is not None and visitors < 1:
         raise InvalidValueError(f"来访人数至少为 1，收到的是 {visitors}；人数不明时请留空")
     if len(title) > 500:

@@ -111,7 +111,11 @@ class Base(DeclarativeBase):
 
 
 class CaseCounter(Base):
-    """The last case number given out per year; the row lock on it makes numbers unique and gapless."""
+    """How many case numbers were given out per year; its row lock makes one year's registrations queue.
+
+    The numbers themselves are drawn at random (``store.letters._next_case_number``), so
+    ``last_number`` is a count, not the last number.
+    """
 
     __tablename__ = "case_counters"
 

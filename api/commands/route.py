@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256
 # The letter forms of 条例 第十七条, as routing.schemas.Letter declares them.
 FORMS: tuple[str, ...] = get_args(Letter.model_fields["form"].annotation)
-EARLIEST_DAY = dt.date(1900, 1, 1)
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # not full-width digits
 
 
@@ -44,11 +43,14 @@ def latest_day(*, tomorrow: bool) -> dt.date:
 
 
 def check_day(name: str, day: dt.date, *, latest: dt.date) -> dt.date:
-    """``day`` if it can be the date of a letter (1900 to ``latest``); ``ValueError`` naming ``name``
-    (an empty ``name`` for a message that its caller prefixes, as click does with the option)."""
+    """``day`` if it can be the date of a letter (``store.letters.EARLIEST_RECEIVED_ON`` to
+    ``latest``); ``ValueError`` naming ``name`` (an empty ``name`` for a message that its caller
+    prefixes, as click does with the option)."""
+    from store.letters import EARLIEST_RECEIVED_ON, received_on_too_early
+
     subject = f"{name} {day.isoformat()}" if name else day.isoformat()
-    if day < EARLIEST_DAY:
-        raise ValueError(f"{subject} is before 1900; check the year")
+    if day < EARLIEST_RECEIVED_ON:
+        raise ValueError(received_on_too_early(day, name))
     if day > latest:
         raise ValueError(
             f"{subject} is in the future (the latest allowed is {latest.isoformat()}); "
@@ -61,7 +63,7 @@ def parse_day(name: str, value: object, *, latest: dt.date) -> dt.date | None:
     """A day given as ``YYYY-MM-DD`` text, checked by :func:`check_day`; ``None`` when absent or empty.
 
     Raises:
-        ValueError: not ``YYYY-MM-DD``, no such day, before 1900 or after ``latest``; the message
+        ValueError: not ``YYYY-MM-DD``, no such day, before 1990 or after ``latest``; the message
             names ``name``.
     """
     if value is None or value == "":
@@ -205,7 +207,7 @@ def day_option(*, tomorrow: bool) -> Callable[[click.Context, click.Parameter, A
         if value is None:
             return None
         try:
-            # click names the option: "Invalid value for '--received-on': 1899-12-31 is before 1900"
+            # click names the option: "Invalid value for '--received-on': 1989-12-31 早于 1990-01-01…"
             return check_day("", value.date(), latest=latest_day(tomorrow=tomorrow))
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
@@ -261,7 +263,7 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
 
     A line is ``{"id", "title", "text"}`` with optional ``form`` (letter, online, visit, call),
     ``visitors`` (a whole number ≥ 1, visits only), ``received_on`` and ``accepted_on``
-    (``YYYY-MM-DD``, 1900 to tomorrow in China, acceptance not before receipt). A bad value makes
+    (``YYYY-MM-DD``, 1990-01-01 to tomorrow in China, acceptance not before receipt). A bad value makes
     the line an error record naming the field, and the stream goes on.
     """
     from pydantic import ValidationError

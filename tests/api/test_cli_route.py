@@ -220,7 +220,7 @@ def test_route_one_letter_with_form_and_visitors(model_dir: Path) -> None:
         (["--visitors", "3"], "--visitors is only for --form visit"),
         (["--form", "visit", "--visitors", "0"], "--visitors"),
         (["--form", "fax"], "--form"),
-        (["--received-on", "1899-12-31"], "before 1900"),
+        (["--received-on", "1989-12-31"], "早于 1990-01-01"),
         (["--received-on", "2999-01-01"], "in the future"),
         (["--accepted-on", "2026-11-01", "--received-on", "2026-11-02"], "--accepted-on"),
     ],

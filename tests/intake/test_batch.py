@@ -690,7 +690,7 @@ def test_batches_resume_routes_with_the_day_the_batch_kept(
     ("args", "message"),
     [
         (["--received-on", "2999-01-01"], "in the future"),
-        (["--received-on", "1899-12-31"], "before 1900"),
+        (["--received-on", "1989-12-31"], "早于 1990-01-01"),
         (["--received-on", "2026-02-30"], "--received-on"),
         (["--form", "fax"], "--form"),
     ],

@@ -43,15 +43,13 @@ def officer(session: Session) -> str:
 def test_case_numbers_follow_the_year_in_china(session: Session, officer: str) -> None:
     first = create_letter(session, title="a", text="x", created_by=officer, now=NOW)
     second = create_letter(session, title="b", text="y", created_by=officer, now=NOW)
-    # 2026-12-31 17:00 UTC is already 2027-01-01 in China: a new year, a new sequence.
+    # 2026-12-31 17:00 UTC is already 2027-01-01 in China: a new year. (What the digits may say:
+    # tests/store/test_case_numbers.py.)
     new_year = create_letter(
         session, title="c", text="z", created_by=officer, now=dt.datetime(2026, 12, 31, 17, 0, tzinfo=dt.UTC)
     )
-    assert [first.case_number, second.case_number, new_year.case_number] == [
-        "XF-2026-000001",
-        "XF-2026-000002",
-        "XF-2027-000001",
-    ]
+    assert [c.case_number[:8] for c in (first, second, new_year)] == ["XF-2026-", "XF-2026-", "XF-2027-"]
+    assert first.case_number != second.case_number
     assert first.received_on == NOW.astimezone(CHINA_TZ).date()
     assert (first.status, first.version, first.source) == ("pending", 1, "manual")
 

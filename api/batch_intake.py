@@ -271,7 +271,7 @@ def receive_upload(
     except ValueError as exc:
         raise invalid_field("form", exc) from None
     if not uploads:
-        raise InvalidInput("the upload holds no file; choose one or more files (field 'files')")
+        raise InvalidInput("上传中没有文件：请选择一个或多个来信文件（字段 files）后再上传")
     storage = Path(settings.storage_dir)
     storage.mkdir(parents=True, exist_ok=True)
     refused: list[RefusedFile] = []
@@ -294,15 +294,15 @@ def receive_upload(
                 refused.append(
                     RefusedFile(
                         name=target.name,
-                        reason=f"over the limit of {settings.max_upload_bytes} bytes per file "
-                        "(XINFANG_MAX_UPLOAD_BYTES); split the scan or ask the administrator",
+                        reason=f"超过每个文件 {_size(settings.max_upload_bytes)}的上限"
+                        "（XINFANG_MAX_UPLOAD_BYTES）：请把扫描件拆成几个文件，或请系统管理员调高上限",
                     )
                 )
                 continue
             paths.append(target)
         if not paths:
             raise InvalidInput(
-                "no file was accepted: " + "; ".join(f"{r.name}: {r.reason}" for r in refused),
+                "没有接收任何文件：" + "；".join(f"{r.name}：{r.reason}" for r in refused),
                 errors=[{"loc": ["files", r.name], "msg": r.reason, "type": "refused"} for r in refused],
             )
         ids = record_inputs(
@@ -362,6 +362,10 @@ def receive_upload(
 def invalid_field(name: str, exc: ValueError) -> InvalidInput:
     """The 422 for one refused field of the upload, in the API's one error shape."""
     return InvalidInput(str(exc), errors=[{"loc": [name], "msg": str(exc), "type": "value_error"}])
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g} MB " if n >= 1024 * 1024 else f"{n} 字节"
 
 
 def _masked(text: str) -> str:

@@ -154,6 +154,7 @@ def test_upload_is_triaged_in_the_background_and_bad_files_are_listed(
     refused = {f["name"]: f["reason"] for f in receipt["refused"]}
     assert set(refused) == {"passwd", "太大.txt"}
     assert "not allowed" in refused["passwd"] and "XINFANG_MAX_UPLOAD_BYTES" in refused["太大.txt"]
+    assert refused["太大.txt"].startswith("超过每个文件 4 MB 的上限")
     # The request answered without reading the scan (OCR takes seconds, the worker does it).
     first = bclient.get(f"/api/v1/batches/{batch_id}", headers=officer).json()
     assert first["files"] == 6 and first["done"] + first["failed"] < 6, (answered, first)
@@ -527,3 +528,18 @@ def test_a_worker_killed_mid_batch_is_resumed_without_duplicates(
     engine.dispose()
     assert len(per_file) == 120 and {n for _, n in per_file} == {1}
     assert attempts == 2  # the file the worker died on was claimed again, once
+
+
+def test_an_upload_with_nothing_to_keep_says_why_in_chinese(
+    bclient: TestClient, tokens: Callable[[str], dict[str, str]]
+) -> None:
+    r = bclient.post(
+        "/api/v1/batches",
+        files=[("files", ("太大.txt", b"a" * (MAX_FILE + 1), "text/plain"))],
+        headers=tokens("intake_officer"),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"].startswith("没有接收任何文件：太大.txt：超过每个文件 4 MB 的上限")
+    page = _signed_in(bclient, "intake.officer")
+    empty = page.post("/batches", data={"csrf_token": _csrf(page)})
+    assert empty.status_code == 422 and "上传中没有文件：请选择一个或多个来信文件" in empty.text

@@ -95,10 +95,19 @@ def case_letter(c: dict[str, Any]) -> Letter:
     )
 
 
+def _flagged_urgent(p: RouteProposal) -> bool:
+    return bool(p.urgent)
+
+
+def _put_before_officer(p: RouteProposal) -> bool:
+    """Urgent flag, or the weaker 可能紧急 prompt: either way an officer is asked to judge it."""
+    return bool(p.urgent) or any(r.code == "possibly_urgent" for r in p.review_reasons)
+
+
 def case_results(cases: Sequence[dict[str, Any]], proposals: Sequence[RouteProposal]) -> dict[str, Any]:
     right, wrong = 0, []
     traps = urgent = accusations = 0
-    traps_quiet = urgent_flagged = confidential_ok = 0
+    traps_quiet = urgent_flagged = urgent_signalled = confidential_ok = 0
     over_confidential = 0
     for c, p in zip(cases, proposals, strict=True):
         e = c["expect"]
@@ -112,6 +121,7 @@ def case_results(cases: Sequence[dict[str, Any]], proposals: Sequence[RoutePropo
         if e.get("urgent"):
             urgent += 1
             urgent_flagged += p.urgent
+            urgent_signalled += _put_before_officer(p)
         if e.get("category") == Category.accusation:
             accusations += 1
             confidential_ok += p.confidential
@@ -123,6 +133,7 @@ def case_results(cases: Sequence[dict[str, Any]], proposals: Sequence[RoutePropo
         "wrong": wrong,
         "traps": (traps_quiet, traps),
         "urgent": (urgent_flagged, urgent),
+        "urgent_signalled": (urgent_signalled, urgent),
         "accusations_confidential": (confidential_ok, accusations),
         "other_confidential": over_confidential,
     }
@@ -294,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             ["traps quiet (route right)", *[frac(on_cases[n]["traps"]) for n in names]],
             ["urgent letters flagged", *[frac(on_cases[n]["urgent"]) for n in names]],
+            [
+                "urgent letters flagged or 可能紧急",
+                *[frac(on_cases[n].get("urgent_signalled", on_cases[n]["urgent"])) for n in names],
+            ],
             ["accusations confidential", *[frac(on_cases[n]["accusations_confidential"]) for n in names]],
             ["other letters held confidential", *[str(on_cases[n]["other_confidential"]) for n in names]],
         ],
@@ -308,27 +323,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ".",
     ]
     lines += ["", "### Urgent letters (held-out letters annotated for urgency)", ""]
+    lines += [
+        "Two levels: the 第二十五条 flag (an urgent rule fired) and, below it, the review prompt",
+        "可能紧急 (learned urgency at the level that caught 92 % of the urgent letters on out-of-fold",
+        "readings of the training letters).",
+        "",
+    ]
     urgent_rows = []
     for n in names:
-        pairs = [
-            (bool(e.urgent), p.urgent)
-            for e, p in zip(test, measured[n].proposals, strict=True)
-            if e.urgent is not None
-        ]
-        tp = sum(g and p for g, p in pairs)
-        flagged = sum(p for _, p in pairs)
-        support = sum(g for g, _ in pairs)
-        urgent_rows.append(
-            [
-                n,
-                support,
-                f"{tp / support if support else 0:.2f}",
-                f"{tp / flagged if flagged else 0:.2f}",
-                f"{flagged / len(pairs):.2f}",
+        for level, signal in (("flag", _flagged_urgent), ("flag or 可能紧急", _put_before_officer)):
+            pairs = [
+                (bool(e.urgent), signal(p))
+                for e, p in zip(test, measured[n].proposals, strict=True)
+                if e.urgent is not None
             ]
-        )
+            tp = sum(g and p for g, p in pairs)
+            flagged = sum(p for _, p in pairs)
+            support = sum(g for g, _ in pairs)
+            urgent_rows.append(
+                [
+                    n,
+                    level,
+                    support,
+                    f"{tp / support if support else 0:.2f}",
+                    f"{tp / flagged if flagged else 0:.2f}",
+                    f"{flagged / len(pairs):.2f}",
+                ]
+            )
     lines += markdown_table(
-        ["router", "urgent letters", "recall", "precision", "share flagged"], urgent_rows, "lrrrr"
+        ["router", "signal", "urgent letters", "recall", "precision", "share signalled"],
+        urgent_rows,
+        "llrrrr",
     )
     facts = fact_scores(routers["this model"], test)
     if facts:

@@ -96,6 +96,26 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
             return 1.0
         return float(top[order][ok[-1]])
 
+    def fit_urgent_watch(
+        self, rows: Sequence[Features], urgent: Sequence[bool], recall: float
+    ) -> ChannelArbiter:
+        """Set ``urgent_watch_``: the highest learned urgency that still catches ``recall`` of the
+        urgent letters among ``rows`` (out-of-fold readings, as for :meth:`fit`).
+
+        Urgency is the larger of the letter's ``urgent`` and ``self_harm_or_violence`` facts.
+        Without an urgent letter among the rows there is nothing to set it on, and it stays None.
+        """
+        score = np.array(
+            [max(row.get("fact:urgent", 0.0), row.get("fact:self_harm_or_violence", 0.0)) for row in rows]
+        )
+        positive = np.sort(score[np.asarray(urgent, dtype=bool)])[::-1]
+        self.urgent_watch_: float | None = None
+        if len(positive):
+            # the k-th most urgent-looking urgent letter sets the level that catches k of them
+            k = min(len(positive), max(1, int(np.ceil(recall * len(positive)))))
+            self.urgent_watch_ = float(positive[k - 1])
+        return self
+
     def predict_proba(self, rows: Sequence[Features]) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFittedError("This ChannelArbiter is not fitted yet; call fit() or load a trained model.")

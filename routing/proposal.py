@@ -93,6 +93,9 @@ class Scores(BaseModel):
     route: Mapping[str, float] | None = None
     #: The arbiter's own review threshold (``ChannelArbiter.review_below_``).
     route_floor: float = 0.5
+    #: The learned urgency at or above which a letter no urgent rule caught is still put before an
+    #: officer (``ChannelArbiter.urgent_watch_``); None without one.
+    urgent_watch: float | None = None
 
 
 def arbiter_features(
@@ -293,6 +296,18 @@ def propose(
         reasons.append(
             ReviewReason(code="urgent", message="可能为重大、紧急信访事项，应及时报告（第二十五条）")
         )
+    elif scores.urgent_watch is not None and facts:
+        # Urgency in words no rule lists: below the rules' own floors, but at or above the level
+        # that caught nine in ten urgent letters on letters the model never saw. Not the 第二十五条
+        # flag itself (that would report one letter in five upward); a prompt to judge it.
+        p_urgent = max((facts[t].p for t in ("urgent", "self_harm_or_violence") if t in facts), default=0.0)
+        if p_urgent >= scores.urgent_watch:
+            reasons.append(
+                ReviewReason(
+                    code="possibly_urgent",
+                    message=f"可能为重大、紧急信访事项（{p_urgent:.2f}），请判断是否需要及时报告（第二十五条）",
+                )
+            )
     if "multiple_matters" in flags:
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
     if "review_request" in flags:

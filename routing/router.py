@@ -213,6 +213,7 @@ class Router:
                         evidence=evidence[i],
                         route=routes[i],
                         route_floor=float(getattr(arbiter, "review_below_", 0.5)),
+                        urgent_watch=getattr(arbiter, "urgent_watch_", None),
                     ),
                     catalogue=self.catalogue,
                     config=self.config,

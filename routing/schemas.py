@@ -129,6 +129,7 @@ class ReviewReason(_Frozen):
         "procedural_flag",
         "possible_accusation",
         "review_request",
+        "possibly_urgent",
         "no_route",
         "garbled",
     ]

@@ -132,15 +132,22 @@ def fit_arbiter(
     settings = config["arbiter"]
     if not settings["enabled"]:
         return None
-    rows, y, _ = out_of_fold_rows(
+    rows, y, ids = out_of_fold_rows(
         examples, config, fit_heads_model, rulebook_dir=rulebook_dir, progress=progress
     )
     if len(set(y)) < 2:
         return None
     class_weight = settings["class_weight"] or None
-    return ChannelArbiter(
+    arbiter = ChannelArbiter(
         C=settings["C"], class_weight=class_weight, target_accuracy=settings["target_accuracy"]
     ).fit(rows, y)
+    urgent_of = {e.id: e.urgent for e in examples}
+    labelled = [
+        (row, bool(urgent_of[i])) for row, i in zip(rows, ids, strict=True) if urgent_of.get(i) is not None
+    ]
+    return arbiter.fit_urgent_watch(
+        [row for row, _ in labelled], [u for _, u in labelled], settings["urgent_recall"]
+    )
 
 
 __all__ = ["fit_arbiter", "fit_facts", "out_of_fold_rows"]

@@ -57,3 +57,21 @@ def test_review_threshold_keeps_the_sure_choices_right() -> None:
 def test_unfitted_arbiter_says_so() -> None:
     with pytest.raises(NotFittedError, match="fit"):
         ChannelArbiter().predict_proba([{"x": 1.0}])
+
+
+def test_the_urgent_watch_level_catches_the_asked_share_of_urgent_letters() -> None:
+    rows, labels = _rows(60)
+    urgent = [i % 6 == 0 for i in range(60)]  # ten urgent letters
+    for i, row in enumerate(rows):
+        # urgent letters spread over 0.1-1.0; others low, a few with self-harm words scored high
+        row["fact:urgent"] = (i / 6 + 1) / 10 if urgent[i] else 0.05
+        if not urgent[i] and i % 7 == 0:
+            row["fact:self_harm_or_violence"] = 0.95
+    arbiter = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9)
+    assert arbiter.urgent_watch_ == pytest.approx(0.2)  # nine of the ten reach 0.2
+    caught = sum(
+        u and max(r.get("fact:urgent", 0), r.get("fact:self_harm_or_violence", 0)) >= 0.2
+        for r, u in zip(rows, urgent, strict=True)
+    )
+    assert caught == 9
+    assert ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, [False] * 60, 0.9).urgent_watch_ is None

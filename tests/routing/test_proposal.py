@@ -244,3 +244,45 @@ def test_thresholds_are_config() -> None:
         r.code == "low_confidence" and "类别" in r.message
         for r in run(scores=scores, config=strict).review_reasons
     )
+
+
+@pytest.mark.parametrize(
+    ("urgency", "watch", "prompted"),
+    [(0.30, 0.25, True), (0.20, 0.25, False), (0.30, None, False)],
+    ids=["at-or-above-the-watch-level", "below-it", "model-without-one"],
+)
+def test_learned_urgency_below_the_rules_prompts_an_officer_without_the_article_25_flag(
+    urgency: float, watch: float | None, prompted: bool
+) -> None:
+    from classifier.facts import FactFinding
+
+    facts = {"urgent": FactFinding("urgent", urgency, "text", 0, 4, "马上要出事")}
+    p = propose(
+        make_letter(),
+        [],
+        make_scores().model_copy(update={"urgent_watch": watch}),
+        catalogue=load_catalogue(),
+        config=ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        facts=facts,
+    )
+    assert not p.urgent  # the flag that reports upward stays with the rules
+    assert ("possibly_urgent" in {r.code for r in p.review_reasons}) is prompted
+
+
+def test_an_urgent_rule_flags_without_a_second_prompt() -> None:
+    from classifier.facts import FactFinding
+
+    p = propose(
+        make_letter(),
+        [make_hit("R-ZD-01", kind="flag", channel=None, flags=["urgent"])],
+        make_scores().model_copy(update={"urgent_watch": 0.1}),
+        catalogue=load_catalogue(),
+        config=ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        facts={"urgent": FactFinding("urgent", 0.9, "text", 0, 2, "跳楼")},
+    )
+    codes = [r.code for r in p.review_reasons]
+    assert p.urgent and "urgent" in codes and "possibly_urgent" not in codes

@@ -115,6 +115,15 @@ class Failure:
     file_id: int | None = None
 
 
+@dataclass(frozen=True)
+class KnownFile:
+    """A file an earlier run already triaged: named with its batch, so a rerun says where it is."""
+
+    name: str
+    file_id: int
+    batch_id: int | None
+
+
 @dataclass
 class BatchSummary:
     """The totals of one run of :func:`run_batch`.
@@ -124,6 +133,7 @@ class BatchSummary:
         files: distinct files seen in the inputs (by content).
         new_files: files recorded for the first time in this run.
         already_done: files done by an earlier run, not processed again.
+        known: those files, each with its batch.
         processed: files triaged in this run (done or failed).
         letters, pages, needs_review: what the files processed in this run produced.
         failures: every file that failed in this run, and those that had failed before (with
@@ -137,6 +147,7 @@ class BatchSummary:
     files: int = 0
     new_files: int = 0
     already_done: int = 0
+    known: list[KnownFile] = field(default_factory=list)
     processed: int = 0
     letters: int = 0
     pages: int = 0
@@ -173,6 +184,7 @@ class BatchSummary:
             "files": self.files,
             "new_files": self.new_files,
             "already_done": self.already_done,
+            "known": [{"name": k.name, "file_id": k.file_id, "batch_id": k.batch_id} for k in self.known],
             "processed": self.processed,
             "letters": self.letters,
             "pages": self.pages,
@@ -850,6 +862,7 @@ def run_batch(
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
     progress: bool | None = None,
     database_url: str | None = None,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> BatchSummary:
     """Triage every file under ``paths``: record, read, route and register their letters.
 
@@ -875,6 +888,8 @@ def run_batch(
         progress: show a progress bar on stderr; ``None`` shows it only on a terminal.
         database_url: the URL the workers connect to; read from ``session_factory``'s engine
             when omitted.
+        on_file: called with the files triaged and the files to triage, once before the first
+            and after each (a caller's own progress display, instead of ``progress``).
 
     Returns:
         The :class:`BatchSummary` of this run.
@@ -914,6 +929,7 @@ def run_batch(
             source_file = get_source_file(session, file_id)
             if source_file.status == "done":
                 summary.already_done += 1
+                summary.known.append(KnownFile(source_file.original_name, file_id, source_file.batch_id))
             elif source_file.status == "failed" and not retry_failed:
                 summary.failures.append(
                     Failure(name=source_file.original_name, reason=source_file.error or "", file_id=file_id)
@@ -964,9 +980,13 @@ def run_batch(
                 )
             )
         bar = tqdm(total=len(todo), unit="file", disable=_no_bar(progress), dynamic_ncols=True)
+        if on_file is not None:
+            on_file(0, len(todo))
         try:
-            for outcome in engine.map_unordered(task, todo):
+            for number, outcome in enumerate(engine.map_unordered(task, todo), 1):
                 summary.add(outcome)
+                if on_file is not None:
+                    on_file(number, len(todo))
                 bar.update(1)
                 bar.set_postfix(letters=summary.letters, failed=len(summary.failures), refresh=False)
         finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,12 +127,21 @@ def held_out_of(meta: dict[str, Any], examples: Sequence[Example]) -> list[Examp
 # -- measuring proposals ----------------------------------------------------------------------
 
 
-def propose_all(router: Router, examples: Sequence[Example]) -> list[RouteProposal]:
-    """Route ``examples`` through the one code path, in batches."""
+def propose_all(
+    router: Router,
+    examples: Sequence[Example],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+    what: str = "路由留出来信",
+) -> list[RouteProposal]:
+    """Route ``examples`` through the one code path, in batches; ``progress`` gets the letters
+    routed, the letters in all and ``what`` after each batch."""
     letters = [Letter(id=e.id, title=e.title, text=e.text) for e in examples]
     out: list[RouteProposal] = []
     for start in range(0, len(letters), BATCH):
         out.extend(router.propose_many(letters[start : start + BATCH]))
+        if progress is not None:
+            progress(len(out), len(letters), what)
     return out
 
 
@@ -501,6 +510,7 @@ def evaluate_model(
     output_dir: Path | None = None,
     cache: EmbeddingCache | None = None,
     write: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Evaluation:
     """Evaluate ``model_dir`` on its held-out letters and write ``evaluation.json`` and ``report.html``.
 
@@ -514,6 +524,8 @@ def evaluate_model(
         output_dir: where to write the files (default ``model_dir``).
         cache: embedding cache, when the model reads embeddings.
         write: write the files (``False`` only measures).
+        progress: called with the held-out letters routed, their number and what is under way,
+            for a display of the time left.
     """
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
@@ -522,7 +534,16 @@ def evaluate_model(
     router = Router.load(model_dir, rulebook_dir=rulebook_dir)
     if cache is not None and isinstance(router.model.featurizer, LetterFeatures):
         router.model.featurizer.set_cache(cache)
-    proposals = propose_all(router, data.test)
+    total = len(data.test)
+
+    def stage(what: str) -> None:
+        if progress is not None:
+            progress(total, total, what)
+
+    if progress is not None:
+        progress(0, total, "路由留出来信")
+    proposals = propose_all(router, data.test, progress=progress)
+    stage("规则层和规则审计")
     summary: dict[str, Any] = {
         "version": meta.get("version"),
         "trained_at": meta.get("trained_at"),
@@ -539,6 +560,7 @@ def evaluate_model(
         "comparison": None,
     }
     if models_dir is not None:
+        stage("与在用模型比较")
         summary["comparison"] = _compare_with_service(
             model_dir,
             models_dir,
@@ -550,6 +572,7 @@ def evaluate_model(
         )
     evaluation = Evaluation(model_dir, summary)
     if write:
+        stage("写报告")
         out = Path(output_dir or model_dir)
         out.mkdir(parents=True, exist_ok=True)
         evaluation.json_path = out / EVALUATION_FILE

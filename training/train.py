@@ -324,6 +324,7 @@ def train(
     cache_dir: Path | None = None,
     report: bool = True,
     progress: Callable[[str], None] | None = None,
+    steps: Callable[[int, int, str], None] | None = None,
 ) -> TrainResult:
     """Train all heads and write ``output_dir`` (default ``models_dir/<version>``).
 
@@ -342,6 +343,9 @@ def train(
         cache_dir: where the embedding cache lives (only used when embeddings are configured).
         report: evaluate the new model and write ``evaluation.json`` and ``report.html``.
         progress: called with a short line at each stage.
+        steps: called as each step begins with the steps done, the steps in all and the step's
+            name (读取训练数据, each fold of the arbiter's cross-fitting …), and once more at the
+            end with all steps done, for a display of the time left.
 
     Raises:
         ConfigError: unknown config key or value.
@@ -352,6 +356,21 @@ def train(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     config = load_config(config_path or DEFAULT_CONFIG, overrides)
+    folds = int(config["arbiter"]["folds"]) if config["arbiter"]["enabled"] else 0
+    plan = 5 + folds + int(report)
+    done = -1
+
+    def step(name: str) -> None:
+        nonlocal done
+        done += 1
+        if steps is not None:
+            steps(done, plan, name)
+
+    def fold_said(line: str) -> None:
+        say(line)
+        step(f"仲裁层交叉拟合第 {min(done - 2, folds)}/{folds} 折")
+
+    step("读取训练数据")
     now = dt.datetime.now(dt.UTC)
     version = version or default_version(now)
     if output_dir is None:
@@ -381,6 +400,7 @@ def train(
         f"{data.merge.added} new letters, {len(data.merge.replaced)} relabelled shared letters); "
         f"{len(data.train)} train / {len(data.test)} held out"
     )
+    step("检查数据和规则库")
     extra_counts: dict[str, dict[str, int]] = {}
     if config["data"]["duty_examples"]:
         extra_counts["department"] = dict(Counter(code for _, code in duty_examples(catalogue)))
@@ -404,8 +424,10 @@ def train(
     ):
         cache = EmbeddingCache(Path(cache_dir) / EMBEDDING_CACHE_FILE)
     say(f"fitting {config['model']['features']} features and {len(HEADS)} heads")
+    step("拟合特征和四个分类器")
     model = fit_model(data.train, config, version=version, cache=cache, timings=timings)
     t = time.perf_counter()
+    step("拟合案件事实层")
     model.facts = fit_facts(data.train, config)
     timings["fit_facts_s"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -414,9 +436,11 @@ def train(
         config,
         lambda letters: fit_model(letters, fold_config(config), version=version, cache=cache),
         rulebook_dir=rulebook_dir,
-        progress=say,
+        progress=fold_said,
     )
     timings["fit_arbiter_s"] = time.perf_counter() - t
+    done = 3 + folds  # a fold without letters to read is skipped without a word
+    step("评估分类器并保存模型")
     t = time.perf_counter()
     if cache is not None:
         cast(LetterFeatures, model.featurizer).set_cache(cache)
@@ -463,6 +487,7 @@ def train(
         from training.evaluate import evaluate_model
 
         say("evaluating through the router and writing the report")
+        step("经路由评估并写报告")
         result.evaluation = evaluate_model(
             output_dir,
             data_dir=data_dir,
@@ -473,6 +498,8 @@ def train(
         ).summary
     if cache is not None:
         cache.close()
+    if steps is not None:
+        steps(plan, plan, "完成")
     result.seconds = time.perf_counter() - started
     return result
 

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, get_args
 
 import click
 
+from api.commands.progress import Progress
 from api.schemas import Form as LetterForm
 from api.settings import get_settings
 from routing.schemas import Letter, RouteProposal
@@ -177,16 +178,20 @@ def render(proposal: RouteProposal) -> str:
         due = f"，截止 {d.due.isoformat()}" if d.due else ""
         lines.append(f"期限    {d.label}：{d.starts}{d.days}{_unit(d.unit)}{due}（{d.basis}）")
     for h in proposal.rule_hits:
-        lines.append(
-            f"规则    {h.rule_id} {h.title}：「{h.matched}」 {h.legal_basis.article}：{h.legal_basis.quote}"
-        )
+        lines.append(f"规则    {h.title}：「{h.matched}」 {h.legal_basis.article}：{h.legal_basis.quote}")
+    from api.presenters import feature_text, telling
+
     for head, feats in proposal.evidence.items():
-        if feats:
-            lines.append(f"关键词  {head}: " + "、".join(f.feature for f in feats))
+        words = [feature_text(f.feature) for f in feats if f.weight > 0 and telling(feature_text(f.feature))]
+        if words:
+            lines.append(f"关键词  {_HEAD_NAMES.get(head, head)}：" + "、".join(dict.fromkeys(words)))
     if proposal.needs_review:
-        lines.append("需人工审核 " + "；".join(r.message for r in proposal.review_reasons))
+        lines.append("待人工核查 " + "；".join(r.message for r in proposal.review_reasons))
     lines.append(f"版本    模型 {proposal.model_version}，规则 {proposal.rulebook_version}")
     return "\n".join(lines)
+
+
+_HEAD_NAMES = {"category": "类别", "domain": "领域", "department": "承办部门", "channel": "处理途径"}
 
 
 def _source(p: RouteProposal) -> str:
@@ -258,20 +263,26 @@ def jsonl_record(proposal: RouteProposal) -> dict[str, object]:
     }
 
 
-def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool) -> dict[str, int]:
+def route_jsonl(
+    router: Router, source: IO[str], out: IO[str], *, progress: Progress | None = None
+) -> dict[str, int]:
     """Stream letters from ``source`` to proposals in ``out``; bad lines become error records.
 
     A line is ``{"id", "title", "text"}`` with optional ``form`` (letter, online, visit, call),
     ``visitors`` (a whole number ≥ 1, visits only), ``received_on`` and ``accepted_on``
     (``YYYY-MM-DD``, 1990-01-01 to tomorrow in China, acceptance not before receipt). A bad value makes
-    the line an error record naming the field, and the stream goes on.
+    the line an error record naming the field, and the stream goes on. ``progress`` counts the
+    lines written.
     """
     from pydantic import ValidationError
-    from tqdm import tqdm
 
     counts = {"letters": 0, "errors": 0, "needs_review": 0}
     batch: list[Letter] = []
     latest = latest_day(tomorrow=True)
+
+    def written() -> None:
+        if progress is not None:
+            progress.update(counts["letters"] + counts["errors"])
 
     def flush() -> None:
         for proposal in router.propose_many(batch):
@@ -279,8 +290,8 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
             counts["letters"] += 1
             counts["needs_review"] += proposal.needs_review
         batch.clear()
+        written()
 
-    bar = tqdm(unit=" letters", disable=not progress, file=sys.stderr)
     for number, record, error in _records(source):
         letter = None
         if record is not None:
@@ -297,14 +308,21 @@ def route_jsonl(router: Router, source: IO[str], out: IO[str], *, progress: bool
             rid = record.get("id") if record else None
             out.write(json.dumps({"id": rid, "line": number, "error": error}, ensure_ascii=False) + "\n")
             counts["errors"] += 1
+            written()
         else:
             batch.append(letter)
             if len(batch) >= BATCH_SIZE:
                 flush()
-        bar.update(1)
     flush()
-    bar.close()
     return counts
+
+
+def count_lines(path: Path) -> int | None:
+    """The letters in a JSONL file (its non-empty lines), for the time left; ``None`` for stdin."""
+    if str(path) == "-":
+        return None
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
 
 
 @click.command()
@@ -397,13 +415,14 @@ def route(
         source = sys.stdin if str(jsonl) == "-" else jsonl.open(encoding="utf-8", errors="replace")
         sink = sys.stdout if out is None or str(out) == "-" else out.open("w", encoding="utf-8")
         try:
-            counts = route_jsonl(router, source, sink, progress=sys.stderr.isatty())
+            with Progress("路由", "封", count_lines(jsonl)) as progress:
+                counts = route_jsonl(router, source, sink, progress=progress)
         finally:
             if sink is not sys.stdout:
                 sink.close()
         click.echo(
-            f"routed {counts['letters']} letters ({counts['needs_review']} need review), "
-            f"{counts['errors']} bad lines",
+            f"已路由 {counts['letters']} 封（其中待人工核查 {counts['needs_review']} 封），"
+            f"{counts['errors']} 行有误（见输出中的 error 记录）",
             err=True,
         )
         return

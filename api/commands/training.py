@@ -126,6 +126,7 @@ def train_command(
 
     The model in service does not change: promote the new one with `xinfang models promote`.
     """
+    from api.commands.progress import Progress
     from training.evaluate import format_summary
     from training.train import train
 
@@ -134,7 +135,7 @@ def train_command(
     if url and database_url is None and _sqlite_file_missing(url):
         click.echo(f"no database at {url}: training on the shared data only", err=True)
         url = None
-    with _user_errors():
+    with _user_errors(), Progress("训练", "步") as bar:
         result = train(
             output,
             data_dir=data_dir or settings.shared_data_dir,
@@ -146,7 +147,8 @@ def train_command(
             rulebook_dir=settings.rulebook_dir,
             cache_dir=settings.models_dir.parent / "var" / "cache",
             report=not no_report,
-            progress=lambda line: click.echo(line, err=True),
+            progress=bar.note,
+            steps=lambda done, total, what: bar.update(done, total, what=f"训练（{what}）"),
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -183,11 +185,12 @@ def evaluate_command(
     as_json: bool,
 ) -> None:
     """Evaluate a model on its own held-out letters through the router; write the HTML report."""
+    from api.commands.progress import Progress
     from training.evaluate import evaluate_model, format_summary
     from training.registry import resolve_model_dir
 
     settings = _settings()
-    with _user_errors():
+    with _user_errors(), Progress("评估", "封") as bar:
         folder = model_dir or resolve_model_dir(settings.models_dir, settings.model_version)
         evaluation = evaluate_model(
             folder,
@@ -196,6 +199,7 @@ def evaluate_command(
             models_dir=settings.models_dir,
             rulebook_dir=settings.rulebook_dir,
             output_dir=output,
+            progress=lambda done, total, what: bar.update(done, total, what=f"评估（{what}）"),
         )
     if as_json:
         _echo_json(evaluation.summary)

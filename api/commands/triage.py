@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from api.commands.progress import Progress
 from api.commands.route import FORMS, day_option
 from api.settings import get_settings
 
@@ -134,7 +135,44 @@ def _echo_summary(summary: BatchSummary, *, as_json: bool, indent: int | None) -
     if as_json:
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=indent))
     else:
-        click.echo(summary.render())
+        click.echo(render_summary(summary))
+
+
+def _reason(name: str, reason: str) -> str:
+    # The readers start a reason with the file's name; the summary names the file already.
+    for prefix in (f"{name}: ", f"{name}："):
+        if reason.startswith(prefix):
+            return reason[len(prefix) :]
+    return reason
+
+
+def render_summary(summary: BatchSummary) -> str:
+    """The summary of a triage run as an officer reads it: each file named once, and for a file an
+    earlier run triaged, the batch it is in."""
+    batch = f"批次 {summary.batch_id}" if summary.batch_id is not None else "没有新文件，未建新批次"
+    lines = [
+        f"{batch}：共 {summary.files} 个文件，其中新文件 {summary.new_files} 个，"
+        f"本次处理 {summary.processed} 个",
+        f"登记来信 {summary.letters} 件（{summary.pages} 页），其中待人工核查 {summary.needs_review} 件",
+    ]
+    if summary.known:
+        lines.append(f"已处理过、本次未再处理的文件 {len(summary.known)} 个：")
+        lines.extend(
+            f"  {k.name}（批次 {k.batch_id}，查看：xinfang batches show {k.batch_id}）"
+            if k.batch_id is not None
+            else f"  {k.name}"
+            for k in summary.known
+        )
+    retried = {o.file_id for o in summary.outcomes if o.status == "failed"}
+    if summary.failures:
+        lines.append(f"处理失败的文件 {len(summary.failures)} 个：")
+        for f in summary.failures:
+            earlier = "" if f.file_id in retried else "（此前已失败，本次未重试；重试请加 --retry-failed）"
+            lines.append(f"  {f.name}：{_reason(f.name, f.reason)}{earlier}")
+    rate = f"，每小时 {summary.letters_per_hour:.0f} 件" if summary.letters else ""
+    where = "本机" if summary.engine == "in-process" else "Dask 集群"
+    lines.append(f"用时 {summary.elapsed_s:.1f} 秒，{summary.workers} 个进程（{where}）{rate}")
+    return "\n".join(lines)
 
 
 # --- xinfang triage -----------------------------------------------------------------------------
@@ -201,7 +239,7 @@ def triage(
         raise click.ClickException(f"no such file or folder: {', '.join(missing)}; nothing was triaged")
     loader = _router_loader(model)
     storage = _storage(storage_dir)
-    with _factory(database_url) as factory:
+    with _factory(database_url) as factory, Progress("分流", "个文件") as bar:
         try:
             summary = run_batch(
                 list(paths),
@@ -214,8 +252,9 @@ def triage(
                 form=form,
                 retry_failed=retry_failed,
                 stale_after=dt.timedelta(seconds=stale_after),
-                progress=sys.stderr.isatty(),
+                progress=False,
                 database_url=_resolve_url(database_url),
+                on_file=lambda done, total: bar.update(done, total),
             )
         except IntakeError as exc:
             raise click.ClickException(str(exc)) from exc

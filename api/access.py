@@ -166,8 +166,9 @@ def scope_of(user: UserLike) -> Scope:
     if user.role == INSPECTOR:
         return Scope(confidential=True, routed_department=None)  # confidential matters only
     if user.role == HANDLER:
-        # A handler without a department is routed nothing, so sees nothing.
-        return Scope(confidential=False, routed_department=user.department or "\x00none")
+        # A handler without a department is routed nothing, so sees nothing (no decision names the
+        # empty department; a NUL byte, which PostgreSQL refuses in text, would fail the query).
+        return Scope(confidential=False, routed_department=user.department or "")
     if user.role in (INTAKE, ANALYST):
         return Scope(confidential=False, routed_department=None)
     raise PermissionError(f"role {user.role!r} has no letter queue")

@@ -150,6 +150,14 @@ def test_queue_and_letter_pages_speak_chinese_and_use_names(
     assert r.status_code == 403 and "承办单位人员不能登记来信" in visible_text(r.text)
     assert_chinese(r.text, "registering refused to the handler")
 
+    # An intake officer registering an accusation gets a receipt, not the letter.
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
+    sign_in(client, "intake.officer")
+    data = {**letter_payload(text=ACCUSATION_TEXT), "csrf_token": csrf_of(client, "/letters/new")}
+    r = client.post("/letters/new", data=data, follow_redirects=False)
+    assert r.status_code == 201
+    assert_chinese(r.text, "receipt of an accusation")
+
 
 def test_api_messages_name_departments_not_codes(client: TestClient, token_for: Any) -> None:
     h = token_for("intake_officer")

@@ -236,7 +236,9 @@ def triage(
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise click.ClickException(f"no such file or folder: {', '.join(missing)}; nothing was triaged")
+        raise click.ClickException(
+            f"找不到文件或文件夹：{'、'.join(missing)}；本次什么也没有处理，请核对路径"
+        )
     loader = _router_loader(model)
     storage = _storage(storage_dir)
     with _factory(database_url) as factory, Progress("分流", "个文件") as bar:
@@ -308,17 +310,23 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
+    received = record["received_on"] or "读取当天"
+    form_name = _FORM_NAMES.get(str(record["form"]), str(record["form"]))
     click.echo(
-        f"batch {record['batch_id']} by {record['created_by']} at {record['created_at']} "
-        f"(received {record['received_on'] or 'on the day read'}, form {record['form']}): "
-        f"{record['files']} files, {record['done']} done, {record['failed']} failed, "
-        f"{record['pending']} pending, {record['letters']} letters"
+        f"批次 {record['batch_id']}（{record['created_by']} 于 {record['created_at']} 创建，"
+        f"收到日期 {received}，{form_name}）：共 {record['files']} 个文件，完成 {record['done']} 个，"
+        f"失败 {record['failed']} 个，待处理 {record['pending']} 个；登记来信 {record['letters']} 件"
     )
     for f in record["file_states"]:  # type: ignore[attr-defined]
-        line = f"  {f['file_id']:>6}  {f['status']:<10} {f['letters']:>3} letter(s)  {f['name']}"
+        status = _FILE_STATUS_NAMES.get(f["status"], f["status"])
+        line = f"  {f['file_id']:>6}  {status:<4} 来信 {f['letters']:>3} 件  {f['name']}"
         if f["error"]:
-            line += f"\n          {f['error']}"
+            line += f"\n          {_reason(f['name'], f['error'])}"
         click.echo(line)
+
+
+_FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
+_FILE_STATUS_NAMES = {"received": "待处理", "processing": "处理中", "done": "完成", "failed": "失败"}
 
 
 @batches.command("resume")
@@ -467,7 +475,7 @@ def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: IO[bytes]) -> None
             sheet.append([_csv_safe(row[c]) for c in EXPORT_COLUMNS])
         workbook.save(out)
     else:
-        raise click.UsageError(f"unknown format {fmt!r}; allowed: {', '.join(EXPORT_FORMATS)}")
+        raise click.UsageError(f"不认识的格式“{fmt}”；可选：{'、'.join(EXPORT_FORMATS)}")
 
 
 @click.command("export")
@@ -505,22 +513,23 @@ def export(
 
     to_stdout = output is None or str(output) == "-"
     if fmt == "xlsx" and to_stdout:
-        raise click.UsageError("--format xlsx writes a binary workbook; give --output FILE.xlsx")
+        raise click.UsageError("--format xlsx 输出的是二进制工作簿，请用 --output 文件名.xlsx 指定文件")
+    allowed = "、".join(access.ROLE_NAMES[r] for r in sorted(access.UNMASKED_EXPORT))
     if unmasked and not as_user:
         raise click.UsageError(
-            "--unmasked needs --as-user USERNAME of an account whose role may export personal data "
-            f"({', '.join(sorted(access.UNMASKED_EXPORT))})"
+            f"--unmasked 须同时用 --as-user 用户名 指明导出人，其角色须可导出个人信息（{allowed}）"
         )
     with _factory(database_url) as factory, session_scope(factory) as session:
         actor = "cli"
         if as_user:
             user = get_user(session, as_user)
             if not user.active:
-                raise click.ClickException(f"user {as_user!r} is deactivated and may not export")
+                raise click.ClickException(f"账户“{as_user}”已停用，不能导出")
             if unmasked and user.role not in access.UNMASKED_EXPORT:
+                role = access.ROLE_NAMES.get(user.role, user.role)
                 raise click.ClickException(
-                    f"user {as_user!r} is a {user.role}; only {', '.join(sorted(access.UNMASKED_EXPORT))} "
-                    "may export personal data unmasked. Export without --unmasked"
+                    f"账户“{as_user}”的角色是{role}；只有{allowed}可以导出未脱敏的个人信息。"
+                    "请去掉 --unmasked 导出脱敏数据"
                 )
             actor = user.username
         rows = batch_rows(session, batch_id, unmasked=unmasked)
@@ -541,7 +550,8 @@ def export(
     else:
         assert output is not None
         output.write_bytes(buffer.getvalue())
-        click.echo(f"wrote {len(rows)} rows to {output} ({'unmasked' if unmasked else 'masked'})", err=True)
+        masked = "未脱敏" if unmasked else "已脱敏"
+        click.echo(f"已将 {len(rows)} 行写入 {output}（个人信息{masked}）", err=True)
 
 
 __all__ = ["EXPORT_FORMATS", "batch_rows", "batches", "export", "triage", "write_rows"]

@@ -501,7 +501,7 @@ def test_cli_triage_show_and_masked_exports(db_url: str, tiny_model_dir: Path, t
     )
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     output = result.output  # type: ignore[attr-defined]
-    assert "3 registered" in output and "failures   1" in output and "empty.txt" in output
+    assert "登记来信 3 件" in output and "处理失败的文件 1 个" in output and "empty.txt" in output
     batch_id = "1"
 
     shown = _cli("batches", "show", batch_id, *common, "--json")
@@ -545,7 +545,7 @@ def test_cli_triage_show_and_masked_exports(db_url: str, tiny_model_dir: Path, t
     analyst = CliRunner().invoke(
         main, ["export", batch_id, *common, "--unmasked", "--as-user", "zhao.analyst"]
     )
-    assert analyst.exit_code != 0 and "only supervisor" in analyst.output
+    assert analyst.exit_code != 0 and "只有科室负责人可以导出未脱敏的个人信息" in analyst.output
     chief = _cli("export", batch_id, *common, "--format", "jsonl", "--unmasked", "--as-user", "qian.chief")
     assert {json.loads(x)["contact_phone"] for x in chief.output.splitlines()} == {"13812345678"}  # type: ignore[attr-defined]
 
@@ -567,7 +567,7 @@ def test_cli_refuses_missing_paths_and_a_bad_database(tmp_path: Path, tiny_model
     from api.cli import main
 
     missing = CliRunner().invoke(main, ["triage", str(tmp_path / "nope"), "--model", str(tiny_model_dir)])
-    assert missing.exit_code == 1 and "no such file or folder" in missing.output
+    assert missing.exit_code == 1 and "找不到文件或文件夹" in missing.output
     (tmp_path / "a.txt").write_text(TINY_LETTERS[0][0], encoding="utf-8")
     empty_db = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     unmigrated = CliRunner().invoke(

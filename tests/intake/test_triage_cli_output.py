@@ -74,3 +74,14 @@ def test_progress_shows_on_a_terminal_only(
     shown = triage(db_url, model_dir, tmp_path, folder / "来信1.txt", folder / "空白.txt")
     assert "\r分流 0/2 个文件 · 预计还需 —" in shown
     assert "\r分流 2/2 个文件 · " in shown and "已用" in shown
+
+
+def test_batches_show_speaks_chinese_and_names_each_file_once(
+    db_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    triage(db_url, model_dir, tmp_path, inbox(tmp_path))
+    result = CliRunner().invoke(main, ["batches", "show", "1", "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("批次 1（") and "共 3 个文件，完成 2 个，失败 1 个" in result.output
+    assert result.output.count("空白.txt") == 1 and "失败" in result.output
+    assert "done" not in result.output and "letter(s)" not in result.output

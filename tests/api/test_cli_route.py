@@ -27,7 +27,8 @@ def test_route_text_prints_a_readable_proposal(model_dir: Path) -> None:
     result = run(model_dir, "--received-on", "2026-12-01", LETTER)
     assert result.exit_code == 0, result.output
     assert "途径    仲裁" in result.output
-    assert "R-ZC" in result.output and "第三十一条" in result.output
+    assert "劳动人事争议已经或应当申请仲裁" in result.output and "第三十一条" in result.output
+    assert "R-ZC" not in result.output  # the rule by its title, not its code
 
 
 def test_route_json(model_dir: Path) -> None:
@@ -98,7 +99,7 @@ def test_route_jsonl_streams_and_survives_bad_lines(model_dir: Path, tmp_path: P
     assert "not JSON" in records[1]["error"] and records[1]["line"] == 2
     assert "error" in records[3] and "text" in records[4]["error"]
     assert records[5]["needs_review"] and "empty_text" in records[5]["review_reasons"]
-    assert "routed 3 letters" in result.output and "3 bad lines" in result.output
+    assert "已路由 3 封" in result.output and "3 行有误" in result.output
 
 
 # -- the letter's fields: form, visitors, received_on, accepted_on -------------------------------

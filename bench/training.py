@@ -28,7 +28,8 @@ from bench._common import BENCHMARKS, SHARED_DATA, machine, markdown_table, memo
 from classifier.embeddings import EmbeddingCache, SentenceEncoder  # noqa: E402
 from classifier.model import HEADS  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.train import evaluate_heads, fit_model, load_training_data, train  # noqa: E402
+from training.datasets import load_training_data  # noqa: E402
+from training.train import evaluate_heads, fit_model, train  # noqa: E402
 
 SECTION = "## Training and embeddings"
 CACHE = ROOT / "var" / "cache" / "embeddings.sqlite3"

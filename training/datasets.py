@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 from classifier.features import letter_text, preprocess
 from routing.catalogue import Catalogue
-from training.errors import DataValidationError
+from training.errors import DataValidationError, TrainingError
 
 MESSAGES_FILE = "messages.csv"
 ANNOTATIONS_FILE = "annotations.jsonl"
@@ -424,3 +425,75 @@ def validate_examples(
             f"{_ids(crossing)}; give them one group in the data so they stay on one side"
         )
     return warnings
+
+
+# -- the training data of one model: shared letters joined with officers' decisions, split --------
+
+
+@dataclass
+class TrainingData:
+    """The letters a model is trained and measured on, and where they came from."""
+
+    examples: list[Example]
+    train: list[Example]
+    test: list[Example]
+    data_hash: str
+    merge: MergeReport
+    decided_before: str | None  # ISO time: decisions read were final before this
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "data_hash": self.data_hash,
+            "decisions": {**self.merge.as_dict(), "decided_before": self.decided_before},
+        }
+
+
+def read_decisions(database_url: str, *, decided_before: dt.datetime | None = None) -> list[DecisionLabel]:
+    """The officers' final decisions stored in ``database_url`` (never the proposals).
+
+    Raises:
+        TrainingError: the database cannot be opened or has no xinfang schema.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.db import make_engine, make_session_factory, session_scope
+    from store.errors import StoreError
+    from store.letters import decisions_for_training
+
+    try:
+        engine = make_engine(database_url)
+    except StoreError as exc:
+        raise TrainingError(str(exc)) from exc
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return list(decisions_for_training(session, decided_before=decided_before))
+    except SQLAlchemyError as exc:
+        raise TrainingError(
+            f"cannot read officers' decisions from the database: {type(exc).__name__}: {exc}. "
+            "Check --database-url, run `xinfang db upgrade`, or train without them (--no-database)."
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def load_training_data(
+    data_dir: Path,
+    config: dict[str, Any],
+    *,
+    decisions: Sequence[DecisionLabel] = (),
+    decided_before: dt.datetime | None = None,
+    extra_examples: Sequence[Example] = (),
+) -> TrainingData:
+    """Shared letters joined with the decisions, split by group with the config's seed."""
+    examples = load_examples(data_dir)
+    examples, merge = merge_decisions(examples, decisions)
+    examples = [*examples, *extra_examples]
+    train_set, test_set = group_split(examples, config["split"]["test_size"], config["split"]["seed"])
+    return TrainingData(
+        examples=examples,
+        train=train_set,
+        test=test_set,
+        data_hash=file_hash(data_files(Path(data_dir))),
+        merge=merge,
+        decided_before=decided_before.isoformat() if decided_before else None,
+    )

@@ -27,9 +27,20 @@ from routing.engine import primary_channel_hit
 from routing.proposal import ProposalConfig
 from routing.router import Router
 from routing.schemas import Letter, RouteProposal
-from training.datasets import Example, data_files, file_hash, group_split, ids_hash
+from training.datasets import (
+    Example,
+    data_files,
+    file_hash,
+    group_split,
+    ids_hash,
+    load_training_data,
+    read_decisions,
+)
 from training.errors import TrainingError
-from training.metrics import classification_metrics
+from training.metrics import classification_metrics, format_table
+from training.report import write_report
+from training.rule_eval import LabelledLetter, evaluate_rules, gold_facts
+from training.versions import resolve_model_dir
 
 EVALUATION_FILE = "evaluation.json"
 REPORT_FILE = "report.html"
@@ -65,8 +76,6 @@ def rebuild_data(model_dir: Path, *, data_dir: Path, database_url: str | None = 
             the rebuilt held-out letters differ from the recorded ones.
     """
     import datetime as dt
-
-    from training.train import load_training_data, read_decisions
 
     meta = read_meta(Path(model_dir))
     split = meta.get("split") or {}
@@ -265,8 +274,6 @@ def _labelled(examples: Sequence[Example], router: Router | None = None) -> list
     With ``router``, the facts its model detects (the rule layer as it runs on held-out letters);
     without, the annotated facts (the audit of the rules' logic over every labelled letter).
     """
-    from training.rule_eval import LabelledLetter, gold_facts
-
     labelled = [e for e in examples if e.channel is not None]
     detector = router.model.facts if router is not None else None
     if detector is not None:
@@ -295,8 +302,6 @@ def _score(s: Any) -> dict[str, Any]:
 
 def rule_layer(router: Router, test: Sequence[Example]) -> dict[str, Any]:
     """The rule layer alone on the held-out letters: per-channel precision/recall/F1."""
-    from training.rule_eval import evaluate_rules
-
     ev = evaluate_rules(router.rulebook, _labelled(test, router))
     labels = sorted(ch for ch, s in ev.channels.items() if s.support or s.predicted)
     return {
@@ -320,8 +325,6 @@ def rule_audit(
     decisions and annotations, each contradiction says which); rule/model disagreements over the
     held-out letters, where the model had not seen the answer.
     """
-    from training.rule_eval import evaluate_rules
-
     labelled = _labelled(examples)
     ev = evaluate_rules(router.rulebook, labelled)
     source = {e.id: e.source for e in examples}
@@ -577,8 +580,6 @@ def evaluate_model(
         out.mkdir(parents=True, exist_ok=True)
         evaluation.json_path = out / EVALUATION_FILE
         evaluation.json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-        from training.report import write_report
-
         evaluation.html_path = write_report(summary, out / REPORT_FILE)
     return evaluation
 
@@ -587,7 +588,6 @@ def _compare_with_service(
     model_dir: Path, models_dir: Path, *, router: Router, **kwargs: Any
 ) -> dict[str, Any] | None:
     from classifier.errors import ModelLoadError
-    from training.registry import resolve_model_dir
 
     try:
         incumbent = resolve_model_dir(Path(models_dir))
@@ -604,8 +604,6 @@ def _compare_with_service(
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The evaluation as an analyst reads it in a terminal."""
-    from training.metrics import format_table
-
     lines = [f"model {summary['version']} on {summary['proposal']['letters']} held-out letters"]
     for head, m in summary["heads"].items():
         lines.append(format_table(head, m))

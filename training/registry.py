@@ -28,6 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from classifier.errors import ModelLoadError
 from training.errors import TrainingError
+from training.evaluate import EVALUATION_FILE, compare_models, headline
+from training.versions import (
+    DEFAULT_VERSION,
+    REGISTRY_FILE,
+    known_versions,
+    promoted_version,
+    read_registry,
+    resolve_model_dir,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,8 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xinfang.registry")
 
-REGISTRY_FILE = "registry.json"
-DEFAULT_VERSION = "default"
 #: A candidate's macro-F1 may be this much below the model in service on a head and still pass.
 DEFAULT_TOLERANCE = 0.005
 
@@ -47,26 +54,6 @@ class RegistryError(TrainingError):
 
 
 # -- reading and writing the registry ---------------------------------------------------------
-
-
-def read_registry(models_dir: Path) -> dict[str, Any]:
-    """The registry as stored; ``{"in_service": "default", "history": []}`` when there is none.
-
-    Raises:
-        ModelLoadError: the file exists but is unreadable.
-    """
-    path = Path(models_dir) / REGISTRY_FILE
-    if not path.exists():
-        return {"in_service": DEFAULT_VERSION, "history": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        in_service = str(data["in_service"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(
-            f"{path} is unreadable ({exc}); restore it from its backup or remove it to serve the "
-            "default model"
-        ) from exc
-    return {"in_service": in_service, "history": list(data.get("history", []))}
 
 
 def _write_registry(models_dir: Path, registry: dict[str, Any]) -> None:
@@ -83,30 +70,6 @@ def _write_registry(models_dir: Path, registry: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def promoted_version(models_dir: Path) -> str:
-    """The version in service (``default`` when nothing was promoted)."""
-    return str(read_registry(models_dir)["in_service"])
-
-
-def resolve_model_dir(models_dir: Path, version: str | None = None) -> Path:
-    """The folder of ``version``, or of the version in service when ``version`` is None."""
-    version = version or promoted_version(models_dir)
-    folder = Path(models_dir) / version
-    if not folder.is_dir():
-        raise ModelLoadError(
-            f"no model {version!r} in {models_dir}; known versions: {known_versions(models_dir) or 'none'}. "
-            "Train one with `xinfang train`."
-        )
-    return folder
-
-
-def known_versions(models_dir: Path) -> list[str]:
-    models_dir = Path(models_dir)
-    if not models_dir.is_dir():
-        return []
-    return sorted(p.name for p in models_dir.iterdir() if p.is_dir() and (p / "meta.json").exists())
 
 
 # -- what the workbench and `xinfang models` show ---------------------------------------------
@@ -133,7 +96,6 @@ class ModelSummary:
 
 def _summary(models_dir: Path, version: str, in_service: str) -> ModelSummary:
     from classifier.persistence import MODEL_FILE, check_compatibility, read_meta
-    from training.evaluate import EVALUATION_FILE, headline
 
     folder = Path(models_dir) / version
     problem = None
@@ -185,7 +147,6 @@ def list_models(models_dir: Path) -> list[ModelSummary]:
 def show_model(models_dir: Path, version: str) -> dict[str, Any]:
     """One model in detail: its summary, ``meta.json``, ``evaluation.json`` and its registry entries."""
     from classifier.persistence import read_meta
-    from training.evaluate import EVALUATION_FILE
 
     folder = resolve_model_dir(models_dir, version)
     registry = read_registry(models_dir)
@@ -313,7 +274,6 @@ def promote(
     """
     from classifier.persistence import load_model
     from store.audit import append_event
-    from training.evaluate import compare_models
 
     if force and not (reason and reason.strip()):
         raise RegistryError("--force needs --reason: say why a model that measured worse should serve")
@@ -614,6 +574,7 @@ __all__ = [
     "PromotionResult",
     "RegistryError",
     "RollbackResult",
+    "known_versions",
     "list_models",
     "promote",
     "promoted_version",

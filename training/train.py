@@ -28,23 +28,23 @@ from classifier.persistence import save_model
 from classifier.segment import DEFAULT_USER_DICT, Segmenter
 from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from routing.codes import DOMAINS, Category, Channel
+from routing.rulebook import load_rulebook
+from routing.schemas import Letter
 from training.config import DEFAULT_CONFIG, dump_toml, load_config
 from training.datasets import (
     DecisionLabel,
     Example,
-    MergeReport,
-    data_files,
     duty_examples,
-    file_hash,
-    group_split,
     ids_hash,
-    load_examples,
-    merge_decisions,
+    load_training_data,
+    read_decisions,
     validate_examples,
 )
-from training.errors import ConfigError, TrainingError
+from training.errors import ConfigError, RuleCheckError, TrainingError
+from training.evaluate import evaluate_model
 from training.metrics import classification_metrics, top_k_accuracy
 from training.route_layers import fit_arbiter, fit_facts, fold_config
+from training.rule_eval import LabelledLetter, check_rules, evaluate_rules, gold_facts
 
 FEATURE_KINDS = ("tfidf", "embeddings", "tfidf+embeddings")
 EMBEDDING_CACHE_FILE = "embeddings.sqlite3"
@@ -61,24 +61,6 @@ class TrainResult:
     evaluation: dict[str, Any] | None = None
 
 
-@dataclass
-class TrainingData:
-    """The letters a model is trained and measured on, and where they came from."""
-
-    examples: list[Example]
-    train: list[Example]
-    test: list[Example]
-    data_hash: str
-    merge: MergeReport
-    decided_before: str | None  # ISO time: decisions read were final before this
-
-    def provenance(self) -> dict[str, Any]:
-        return {
-            "data_hash": self.data_hash,
-            "decisions": {**self.merge.as_dict(), "decided_before": self.decided_before},
-        }
-
-
 def allowed_labels(head: str, department_codes: Sequence[str]) -> list[str]:
     return {
         "category": [c.value for c in Category],
@@ -86,57 +68,6 @@ def allowed_labels(head: str, department_codes: Sequence[str]) -> list[str]:
         "domain": list(DOMAINS),
         "department": list(department_codes),
     }[head]
-
-
-def read_decisions(database_url: str, *, decided_before: dt.datetime | None = None) -> list[DecisionLabel]:
-    """The officers' final decisions stored in ``database_url`` (never the proposals).
-
-    Raises:
-        TrainingError: the database cannot be opened or has no xinfang schema.
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from store.db import make_engine, make_session_factory, session_scope
-    from store.errors import StoreError
-    from store.letters import decisions_for_training
-
-    try:
-        engine = make_engine(database_url)
-    except StoreError as exc:
-        raise TrainingError(str(exc)) from exc
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            return list(decisions_for_training(session, decided_before=decided_before))
-    except SQLAlchemyError as exc:
-        raise TrainingError(
-            f"cannot read officers' decisions from the database: {type(exc).__name__}: {exc}. "
-            "Check --database-url, run `xinfang db upgrade`, or train without them (--no-database)."
-        ) from exc
-    finally:
-        engine.dispose()
-
-
-def load_training_data(
-    data_dir: Path,
-    config: dict[str, Any],
-    *,
-    decisions: Sequence[DecisionLabel] = (),
-    decided_before: dt.datetime | None = None,
-    extra_examples: Sequence[Example] = (),
-) -> TrainingData:
-    """Shared letters joined with the decisions, split by group with the config's seed."""
-    examples = load_examples(data_dir)
-    examples, merge = merge_decisions(examples, decisions)
-    examples = [*examples, *extra_examples]
-    train_set, test_set = group_split(examples, config["split"]["test_size"], config["split"]["seed"])
-    return TrainingData(
-        examples=examples,
-        train=train_set,
-        test=test_set,
-        data_hash=file_hash(data_files(Path(data_dir))),
-        merge=merge,
-        decided_before=decided_before.isoformat() if decided_before else None,
-    )
 
 
 def build_featurizer(
@@ -260,11 +191,6 @@ def check_rules_on(
     Raises:
         RuleCheckError: when ``rules.check = "error"`` and the check fails.
     """
-    from routing.rulebook import load_rulebook
-    from routing.schemas import Letter
-    from training.errors import RuleCheckError
-    from training.rule_eval import LabelledLetter, check_rules, evaluate_rules, gold_facts
-
     mode = config["rules"]["check"]
     if mode not in ("warn", "error"):
         raise ConfigError(f"rules.check={mode!r} is unknown; choose warn or error")
@@ -484,8 +410,6 @@ def train(
     timings["train_s"] = time.perf_counter() - started
     result = TrainResult(output_dir, model, metrics, warnings, timings["train_s"], timings)
     if report:
-        from training.evaluate import evaluate_model
-
         say("evaluating through the router and writing the report")
         step("经路由评估并写报告")
         result.evaluation = evaluate_model(
@@ -507,14 +431,11 @@ def train(
 __all__ = [
     "FEATURE_KINDS",
     "TrainResult",
-    "TrainingData",
     "allowed_labels",
     "build_featurizer",
     "evaluate_heads",
     "fit_heads",
     "fit_model",
     "letter_text",
-    "load_training_data",
-    "read_decisions",
     "train",
 ]

@@ -14,8 +14,8 @@ from routing.schemas import Letter
 from store.db import session_scope
 from store.letters import add_proposal, create_letter, decide
 from store.users import create_user
-from training.datasets import in_test, text_key
-from training.train import read_decisions, train
+from training.datasets import in_test, read_decisions, text_key
+from training.train import train
 
 TITLE = "物业经理"
 TEXT = "物业经理收受装修公司好处费，默许业主违规装修。"

@@ -97,13 +97,15 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         return float(top[order][ok[-1]])
 
     def fit_urgent_watch(
-        self, rows: Sequence[Features], urgent: Sequence[bool], recall: float
+        self, rows: Sequence[Features], urgent: Sequence[bool], recall: float, max_share: float = 1.0
     ) -> ChannelArbiter:
         """Set ``urgent_watch_``: the highest learned urgency that still catches ``recall`` of the
-        urgent letters among ``rows`` (out-of-fold readings, as for :meth:`fit`).
+        urgent letters among ``rows`` (out-of-fold readings, as for :meth:`fit`), but never so low
+        that more than ``max_share`` of all the rows reach it.
 
-        Urgency is the larger of the letter's ``urgent`` and ``self_harm_or_violence`` facts.
-        Without an urgent letter among the rows there is nothing to set it on, and it stays None.
+        Urgency is the larger of the letter's ``urgent`` and ``self_harm_or_violence`` facts. The
+        cap is a review load: a prompt on most letters would be read as noise and missed where it
+        matters. Without an urgent letter among the rows it stays None.
         """
         score = np.array(
             [max(row.get("fact:urgent", 0.0), row.get("fact:self_harm_or_violence", 0.0)) for row in rows]
@@ -113,7 +115,10 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         if len(positive):
             # the k-th most urgent-looking urgent letter sets the level that catches k of them
             k = min(len(positive), max(1, int(np.ceil(recall * len(positive)))))
-            self.urgent_watch_ = float(positive[k - 1])
+            level = float(positive[k - 1])
+            if max_share < 1.0:
+                level = max(level, float(np.quantile(score, 1.0 - max_share)))
+            self.urgent_watch_ = level
         return self
 
     def predict_proba(self, rows: Sequence[Features]) -> np.ndarray:

@@ -146,7 +146,10 @@ def fit_arbiter(
         (row, bool(urgent_of[i])) for row, i in zip(rows, ids, strict=True) if urgent_of.get(i) is not None
     ]
     return arbiter.fit_urgent_watch(
-        [row for row, _ in labelled], [u for _, u in labelled], settings["urgent_recall"]
+        [row for row, _ in labelled],
+        [u for _, u in labelled],
+        settings["urgent_recall"],
+        settings["urgent_max_share"],
     )
 
 

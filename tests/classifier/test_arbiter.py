@@ -75,3 +75,16 @@ def test_the_urgent_watch_level_catches_the_asked_share_of_urgent_letters() -> N
     )
     assert caught == 9
     assert ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, [False] * 60, 0.9).urgent_watch_ is None
+
+
+def test_the_urgent_watch_level_never_prompts_more_than_the_allowed_share() -> None:
+    rows, labels = _rows(100)
+    urgent = [i < 10 for i in range(100)]
+    for i, row in enumerate(rows):
+        # urgent letters score low (0.01-0.1); half of the others score higher, each differently
+        row["fact:urgent"] = (i + 1) / 100 if urgent[i] else (0.2 + i / 200 if i % 2 else 0.0)
+    uncapped = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9)
+    capped = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9, max_share=0.2)
+    assert uncapped.urgent_watch_ == pytest.approx(0.02)  # catches 9 of 10, prompts 54 of 100
+    prompted = sum(r["fact:urgent"] >= capped.urgent_watch_ for r in rows)
+    assert capped.urgent_watch_ > uncapped.urgent_watch_ and prompted == 20

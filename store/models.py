@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -498,10 +499,179 @@ class LetterPage(Base):
         return f"LetterPage(letter_id={self.letter_id}, position={self.position}, sha256={self.sha256[:12]}…)"
 
 
-APPEND_ONLY_TABLES: tuple[str, ...] = ("proposals", "decisions", "audit_events")
+# -- the case's life after the route (casework) ------------------------------------------------
+
+# The states and steps of ``casework.states`` as strings: the store does not import casework (a
+# test keeps the two equal). 登记 and 确定去向 are the letter and its decisions, so ``case_events``
+# holds every other step.
+CASE_STATES: tuple[str, ...] = (
+    "registered",
+    "decided",
+    "transferred",
+    "assigned",
+    "received",
+    "handling",
+    "answered",
+    "closed",
+    "not_accepted",
+    "no_longer_accepted",
+    "returned",
+    "under_review",
+    "review_answered",
+    "under_recheck",
+    "final",
+)
+CASE_EVENT_STEPS: tuple[str, ...] = (
+    "transfer",
+    "assign",
+    "not_accept",
+    "no_longer_accept",
+    "receive",
+    "object",
+    "accept",
+    "extend",
+    "answer",
+    "serve",
+    "close",
+    "request_review",
+    "answer_review",
+    "request_recheck",
+    "answer_recheck",
+    "hearing",
+    "supervise",
+    "escalate",
+    "rate",
+)
+
+
+class CaseRecord(Base):
+    """What a letter's case history comes to, kept beside it so queues filter without replaying it.
+
+    Written by ``casework.cases`` in the transaction of each step (and by ``sync_case`` after a
+    decision recorded elsewhere). A letter without a row has taken no step after its route: it is
+    ``decided`` when it has a decision and ``registered`` otherwise. ``decision_id`` is the newest
+    decision the row accounts for. ``next_due`` is the earliest last day of a running duty (a
+    window the petitioner or the body may leave unused is not a duty); ``late_count`` counts the
+    duties that ran past their last day and have stopped since. ``linked_to_id`` is an earlier case
+    an officer found to be the same matter (第三十六条第三款).
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("state", CASE_STATES), name="state"),
+        CheckConstraint("late_count >= 0", name="late_count"),
+        CheckConstraint("linked_to_id IS NULL OR linked_to_id <> letter_id", name="not_linked_to_itself"),
+        Index(None, "state", "next_due"),
+        Index(None, "handling_body", "state"),
+    )
+
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    handling_body: Mapped[str | None] = mapped_column(String(64))
+    next_due: Mapped[dt.date | None] = mapped_column(Date)
+    late_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    open_escalation: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false"), index=True
+    )
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), index=True)
+    linked_by: Mapped[str | None] = mapped_column(ForeignKey("users.username"))
+    linked_at: Mapped[dt.datetime | None] = mapped_column()
+    link_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+
+    def __repr__(self) -> str:
+        return f"CaseRecord(letter_id={self.letter_id}, state={self.state!r})"
+
+
+class CaseEventRecord(Base):
+    """One step taken on a case after its route (append-only): who, in which role and department,
+    when it was recorded and the day it counts from, why, and the step's particulars as JSON.
+
+    ``seq`` numbers a letter's steps from 1. ``after_decision_id`` is the newest decision when the
+    step was taken, which places the step among the letter's decisions without trusting clocks.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq"),
+        CheckConstraint(_in("step", CASE_EVENT_STEPS), name="step"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    step: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(ForeignKey("users.username"), nullable=False, index=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor_department: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    effective_on: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    after_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+
+    def __repr__(self) -> str:
+        return f"CaseEventRecord(letter_id={self.letter_id}, seq={self.seq}, step={self.step!r})"
+
+
+class CaseDocument(Base):
+    """A document issued on a case, kept exactly as issued: its 文号, the text the officer approved
+    (``draft``: title, salutation, paragraphs, signature, recipient) and the DOCX file's bytes.
+
+    The 文号 is ``office`` + ``prefix`` (the kind's) + 〔``year``〕 + ``seq``号; ``seq`` counts from 1
+    without gaps per office, prefix and year (``document_counters``). Only ``sent_on`` may be set
+    afterwards, once; the migration's triggers refuse any other change and every deletion.
+    """
+
+    __tablename__ = "case_documents"
+    __table_args__ = (
+        UniqueConstraint("office", "prefix", "year", "seq"),
+        CheckConstraint("seq >= 1", name="seq"),
+        CheckConstraint("sent_on IS NULL OR sent_on >= issued_on", name="sent_after_issued"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    number: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    office: Mapped[str] = mapped_column(String(64), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(32), nullable=False)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    draft: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    docx: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    docx_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_by: Mapped[str] = mapped_column(ForeignKey("users.username"), nullable=False)
+    issued_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    issued_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    def __repr__(self) -> str:
+        return f"CaseDocument(id={self.id}, letter_id={self.letter_id}, number={self.number!r})"
+
+
+class DocumentCounter(Base):
+    """How many documents with one 文号 prefix an office issued in a year; its row lock makes
+    concurrent issuers queue, so numbers have neither gaps nor duplicates."""
+
+    __tablename__ = "document_counters"
+    __table_args__ = (CheckConstraint("last_seq >= 0", name="last_seq"),)
+
+    office: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+APPEND_ONLY_TABLES: tuple[str, ...] = ("proposals", "decisions", "audit_events", "case_events")
 
 __all__ = [
     "APPEND_ONLY_TABLES",
+    "CASE_EVENT_STEPS",
+    "CASE_STATES",
     "DECISION_FIELDS",
     "FILE_STATUSES",
     "FORMS",
@@ -518,7 +688,11 @@ __all__ = [
     "Base",
     "Batch",
     "CaseCounter",
+    "CaseDocument",
+    "CaseEventRecord",
+    "CaseRecord",
     "Decision",
+    "DocumentCounter",
     "Letter",
     "LetterPage",
     "LoginThrottle",

@@ -53,7 +53,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake.errors import BatchError, IntakeError
 from intake.ocr import OcrConfig
 from intake.particulars import extract_particulars
-from intake.readers import ReadLimits, detect_kind, iter_archive, read_file, safe_name, split_letters
+from intake.readers import (
+    MEDIA_TYPES,
+    ReadLimits,
+    detect_kind,
+    iter_archive,
+    read_file,
+    safe_name,
+    split_letters,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -67,15 +75,6 @@ log = logging.getLogger(__name__)
 BATCH_ACTOR = "intake-batch"
 DEFAULT_STALE_AFTER = dt.timedelta(hours=1)
 _CHUNK = 1024 * 1024
-_MEDIA_TYPES = {
-    "text": "text/plain",
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "tiff": "image/tiff",
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "zip": "application/zip",
-}
 _EXTENSIONS = {"text": ".txt", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pdf": ".pdf", "docx": ".docx"}
 
 FileStatus = Literal["done", "failed", "skipped"]
@@ -220,7 +219,12 @@ class BatchSummary:
 
 @dataclass(frozen=True)
 class RouterLoader:
-    """Loads the router once per process (a frozen dataclass, so it pickles to Dask workers).
+    """Loads the router of a bare model folder once per process (a frozen dataclass, so it pickles
+    to Dask workers).
+
+    ``xinfang triage`` and the batch worker pass the installation's router instead
+    (``service.routers.InstallationRouter``, with the settings' catalogue and thresholds); this one
+    serves tools and tests that have a model folder and nothing else.
 
     Args:
         model_dir: the model folder (``training.registry.resolve_model_dir``).
@@ -758,7 +762,7 @@ def keep_file(storage_dir: Path, source: Path | bytes) -> tuple[str, int, str, s
                 out.write(chunk)
         sha = digest.hexdigest()
         kind = detect_kind(head) if size else "text"
-        media_type = _MEDIA_TYPES.get(kind, "application/octet-stream")
+        media_type = MEDIA_TYPES.get(kind, "application/octet-stream")
         relative = f"{sha[:2]}/{sha}{_EXTENSIONS.get(kind, '.bin')}"
         target = storage_dir / relative
         if target.exists():

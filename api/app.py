@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,8 +21,10 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from api import errors
-from api.errors import ServiceUnavailable, error_body
-from api.settings import Settings, get_settings
+from api.deps import RouterHolder
+from api.errors import error_body
+from service.errors import ServiceUnavailable
+from service.settings import Settings, get_settings
 
 log = logging.getLogger("xinfang.api")
 
@@ -36,90 +37,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class RouterHolder:
-    """Serves the routing model in service, and swaps in a newly promoted one without a restart.
-
-    Loading and swapping are ``training.registry.ModelHolder``'s: it watches the registry, loads a
-    promoted model in the background while requests keep the old router, and never swaps in a model
-    that fails to load.
-
-    Args:
-        settings: where the model registry is and which version to serve.
-        router: an already loaded router (tests, benchmarks); then nothing is loaded from disk.
-    """
-
-    def __init__(self, settings: Settings, router: Any | None = None) -> None:
-        self._settings = settings
-        self._router = router
-        self._models: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._router is not None or (self._models is not None and self._models.version is not None)
-
-    @property
-    def model_version(self) -> str | None:
-        if self._router is None:
-            if self._models is None:
-                return None
-            with contextlib.suppress(Exception):  # health reports; it does not fail on a missing model
-                self._models.current_router()  # looks at the registry: a promotion shows here too
-            return str(self._models.version) if self._models.version else None
-        model = getattr(self._router, "model", None)
-        version = getattr(model, "version", None) or getattr(self._router, "model_version", None)
-        return str(version) if version else None
-
-    def get(self) -> Any:
-        """The router; raises ``ServiceUnavailable`` (503) with the load error when there is none."""
-        if self._router is not None:
-            return self._router
-        from classifier.errors import ModelLoadError
-
-        with self._lock:
-            if self._models is None:
-                self._models = self._holder()
-        try:
-            return self._models.current_router()
-        except ModelLoadError as exc:
-            log.error("routing model not loaded: %s", exc)
-            raise ServiceUnavailable(f"the routing model is not available: {exc}") from exc
-
-    def refresh(self) -> str | None:
-        """Look at the registry now and wait for a newly promoted model; returns the version served.
-
-        A promotion made through this app calls it, so the very next request gets the new model
-        rather than one a check interval and a load later (other processes still swap on their own).
-        """
-        if self._router is not None:
-            return self.model_version
-        with contextlib.suppress(ServiceUnavailable):  # the new model failed: the old one serves on
-            self.get()
-        version = self._models.refresh() if self._models is not None else None
-        return str(version) if version else None
-
-    def _holder(self) -> Any:
-        from routing.router import Router
-        from routing.schemas import Letter
-        from training.registry import ModelHolder
-
-        settings = self._settings
-
-        def load(model_dir: Path) -> Router:
-            router = Router.load(
-                model_dir,
-                rulebook_dir=settings.rulebook_dir,
-                catalogue_path=settings.departments_file,
-                max_chars=settings.max_letter_chars,
-            )
-            # Route one letter now: the segmenter builds its dictionary on first use, which would
-            # otherwise make the first officers of the day wait seconds for their proposals.
-            router.propose(Letter(title="启动自检", text="小区物业乱收费，请求有关部门处理。"))
-            return router
-
-        return ModelHolder(settings.models_dir, version=settings.model_version, loader=load)
 
 
 class BodyLimit:
@@ -253,7 +170,7 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
     """Build the web application.
 
     Args:
-        settings: the installation's settings; defaults to :func:`api.settings.get_settings`.
+        settings: the installation's settings; defaults to :func:`service.settings.get_settings`.
         router: an already loaded ``routing.router.Router``; by default the app loads the model
             named by ``settings`` when it starts.
 
@@ -304,7 +221,7 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
     app.state.routers = holder
     app.state.templates = _templates()
 
-    from api.security import LoginLimiter, TokenSigner
+    from service.security import LoginLimiter, TokenSigner
 
     app.state.token_signer = TokenSigner(settings.secret_key, settings.token_max_age)
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window)

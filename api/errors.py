@@ -1,98 +1,119 @@
 """The one place where exceptions become HTTP responses.
 
-Every error the JSON API returns has the same shape, pinned by ``tests/api/test_error_shape.py``::
+Every error the JSON API returns has the same shape, pinned by ``tests/api/test_api_errors.py``::
 
     {"ok": false, "error": "<one readable sentence>", "errors": [<details>], "status": <int>}
 
 ``errors`` lists the individual problems (a field that failed validation, say) as
 ``{"loc": [...], "msg": ..., "type": ...}``; it is empty when there is only one problem. The web pages
 get the same information rendered as an HTML page, and a page that needs a login redirects to it.
+
+The operations raise ``service.errors`` and the store's errors without any HTTP in them;
+:data:`STATUS`, :func:`status_of` and :func:`headers_of` say what each becomes, for the handlers
+below and for a page that shows a failure on itself rather than on the error page.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from classifier.errors import InvalidLetterError
+from routing.errors import UnknownCodeError
+from service.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
+from store import errors as store_errors
 
 log = logging.getLogger("xinfang.api")
 
 API_PREFIX = "/api/"
 
 
-class ApiError(Exception):
-    """Base of every error the web shell raises on purpose.
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    Args:
-        message: what was wrong, the value received, what is allowed and what to do next.
-        errors: the individual problems, each ``{"loc": [...], "msg": ..., "type": ...}``.
-    """
-
-    status: int = 400
-    headers: dict[str, str] | None = None
-
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or []
+    loc: list[str]
+    msg: str
+    type: str
 
 
-class BadRequest(ApiError, ValueError):
-    status = 400
+class ErrorPublic(BaseModel):
+    """The one shape of every error the API returns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: Literal[False]
+    error: str
+    errors: list[ErrorDetail]
+    status: int
 
 
-class NotAuthenticated(ApiError, PermissionError):
-    """No valid session or token came with the request."""
-
-    status = 401
-    headers = {"WWW-Authenticate": "Bearer"}
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` documenting the error shape for ``codes`` (401 and 422 are usual)."""
+    return {code: {"model": ErrorPublic} for code in codes}
 
 
-class Forbidden(ApiError, PermissionError):
-    """The user is known but their role does not allow this."""
-
-    status = 403
-
-
-class NotFound(ApiError, LookupError):
-    status = 404
-
-
-class Conflict(ApiError):
-    """The resource changed since the client read it (optimistic locking)."""
-
-    status = 409
-
-
-class PayloadTooLarge(ApiError, ValueError):
-    status = 413
-
-
-class UnsupportedMediaType(ApiError, ValueError):
-    status = 415
-
-
-class InvalidInput(ApiError, ValueError):
-    status = 422
-
-
-class TooManyRequests(ApiError):
-    status = 429
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.headers = {"Retry-After": str(max(1, retry_after))}
+# The status of each error a request can end with: the service's own, then those of the packages
+# below it that mean the client sent or asked for something unusable. A class not listed takes the
+# status of its nearest listed base (``status_of`` walks the MRO, most specific first).
+STATUS: dict[type[Exception], int] = {
+    ServiceError: 400,
+    BadRequest: 400,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidInput: 422,
+    TooManyRequests: 429,
+    ServiceUnavailable: 503,
+    store_errors.InvalidValueError: 422,
+    store_errors.NotFoundError: 404,
+    store_errors.DuplicateError: 409,
+    store_errors.ConflictError: 409,
+    store_errors.InvalidStateError: 409,
+    store_errors.AuthenticationError: 401,
+    store_errors.NotAllowedError: 403,
+    store_errors.SchemaError: 503,
+    UnknownCodeError: 422,
+    InvalidLetterError: 422,
+}
 
 
-class ServiceUnavailable(ApiError):
-    """A component the request needs (the routing model, say) is not available."""
+def status_of(exc: Exception, default: int = 422) -> int:
+    """The HTTP status for ``exc``: that of its class or nearest listed base in :data:`STATUS`, else
+    ``default`` (another store error: a value the store refused)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return default
 
-    status = 503
+
+def headers_of(exc: Exception) -> dict[str, str] | None:
+    """The headers an error response carries: how to authenticate, how long to wait."""
+    if isinstance(exc, NotAuthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -148,50 +169,13 @@ def _respond(
     return render_error(request, status, message, errors or [], headers=headers)
 
 
-def _domain_errors() -> list[tuple[type[Exception], int]]:
-    """Errors of the core packages that mean the client sent or asked for something unusable.
-
-    They are registered one by one so that they are answered by the exception middleware (a clean
-    4xx) rather than by the server-error middleware, which would also log them as crashes.
-    """
-    from classifier.errors import InvalidLetterError
-    from routing.errors import UnknownCodeError
-
-    mapped: list[tuple[type[Exception], int]] = [(UnknownCodeError, 422), (InvalidLetterError, 422)]
-    try:
-        from store import errors as store_errors
-    except ImportError:
-        return mapped
-    for name, status in (
-        # most specific first: Starlette picks the handler by walking the exception's MRO
-        ("InvalidValueError", 422),
-        ("NotFoundError", 404),
-        ("DuplicateError", 409),
-        ("ConflictError", 409),
-        ("InvalidStateError", 409),
-        ("AuthenticationError", 401),
-        ("NotAllowedError", 403),
-        ("SchemaError", 503),
-    ):
-        cls = getattr(store_errors, name, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            mapped.append((cls, status))
-    return mapped
-
-
-def _domain_handler(status: int) -> Any:
-    async def handler(request: Request, exc: Exception) -> Response:
-        return _respond(request, status, str(exc), None)
-
-    return handler
+async def _known_error(request: Request, exc: Exception) -> Response:
+    errors = exc.errors if isinstance(exc, ServiceError) else None
+    return _respond(request, status_of(exc), str(exc), errors, headers_of(exc))
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``; called once by :func:`api.app.create_app`."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return _respond(request, exc.status, exc.message, exc.errors, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -225,8 +209,11 @@ def install(app: FastAPI) -> None:
             message = f"method {request.method} is not allowed on {request.url.path}"
         return _respond(request, exc.status_code, message, None, getattr(exc, "headers", None))
 
-    for cls, status in _domain_errors():
-        app.add_exception_handler(cls, _domain_handler(status))
+    # Each class on its own, so that they are answered by the exception middleware (a clean 4xx)
+    # rather than by the server-error middleware, which would also log them as crashes; Starlette
+    # picks the handler by walking the exception's MRO.
+    for cls in STATUS:
+        app.add_exception_handler(cls, _known_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

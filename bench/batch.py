@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import SHARED_DATA, machine, markdown_table, replace_section  # noqa: E402
-from intake.batch import BatchSummary, RouterLoader, run_batch  # noqa: E402
+from intake.batch import BatchSummary, run_batch  # noqa: E402
 from intake.engine import DaskEngine, InProcessEngine  # noqa: E402
 from intake.ocr import OcrConfig, get_engine  # noqa: E402
+from service.routers import InstallationRouter, model_dir_of  # noqa: E402
 from store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 
 SECTION = "## Batch triage"
@@ -46,7 +47,7 @@ SECTION = "## Batch triage"
 class Warm:
     """A task that loads the router and the OCR models in a worker process (picklable)."""
 
-    loader: RouterLoader
+    loader: InstallationRouter
     ocr_config: OcrConfig
 
     def __call__(self, _: int) -> int:
@@ -111,8 +112,8 @@ def write_inputs(folder: Path, n_text: int, n_images: int) -> tuple[Path, Path]:
     return text_dir, image_dir
 
 
-def run(kind: str, inputs: Path, workers: int, engine: InProcessEngine | DaskEngine, loader: RouterLoader,
-        ocr: OcrConfig, folder: Path) -> Row:  # fmt: skip
+def run(kind: str, inputs: Path, workers: int, engine: InProcessEngine | DaskEngine,
+        loader: InstallationRouter, ocr: OcrConfig, folder: Path) -> Row:  # fmt: skip
     db = folder / f"{kind.replace(' ', '-')}-{workers}.sqlite3"
     upgrade(f"sqlite:///{db}")
     db_engine = make_engine(f"sqlite:///{db}")
@@ -144,12 +145,12 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
 
-    from api.settings import get_settings
-    from training.registry import resolve_model_dir
+    from service.settings import get_settings
 
+    # The router the batch worker uses: xinfang triage builds it the same way.
     settings = get_settings()
-    model_dir = (args.model or resolve_model_dir(settings.models_dir, settings.model_version)).resolve()
-    loader = RouterLoader(model_dir, rulebook_dir=Path(settings.rulebook_dir).resolve())
+    model_dir = model_dir_of(settings, args.model).resolve()
+    loader = InstallationRouter(model_dir, settings)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="xinfang-bench-batch-") as tmp:
         folder = Path(tmp)

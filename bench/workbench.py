@@ -76,7 +76,7 @@ def serve(database_url: str, sock_fd: int, router_kind: str, secret_file: Path) 
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings
+    from service.settings import Settings
 
     settings = Settings(
         environment="test",

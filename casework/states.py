@@ -24,7 +24,7 @@ done next. The path it encodes (《信访工作条例》 2022):
 - 督办 by a supervisor on any open case (第四十条), 重大紧急 reports (第二十五条) and the
   petitioner's satisfaction (第二十一条第二款: 方便信访人查询、评价) do not change the state.
 
-Roles are those of the workbench (``api.access``), copied as strings so this package stays free of
+Roles are those of the workbench (``service.access``), copied as strings so this package stays free of
 the web layer. A department handler acts only for the body the case was transferred or assigned
 to (the ``actor_department`` of the event must be that body). Whether a user may open a case at
 all (confidential accusations, 第三十条第三款) is decided by the workbench's read policy before a
@@ -61,7 +61,7 @@ from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES, Channel, Disposition
 #: not in UTC (an answer signed at 07:00 in Beijing is still the previous day in UTC).
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="CST")
 
-# The workbench's roles (api/access.py), as strings.
+# The workbench's roles (service/access.py), as strings.
 INTAKE = "intake_officer"
 SUPERVISOR = "supervisor"
 INSPECTOR = "discipline_inspector"
@@ -355,7 +355,7 @@ class CaseEvent(BaseModel):
 
     step: Step
     actor: str = Field(min_length=1, description="the username of who took the step")
-    role: str = Field(description="the actor's role when taking it (api.access roles)")
+    role: str = Field(description="the actor's role when taking it (service.access roles)")
     at: dt.datetime
     reason: str = ""
     effective_on: dt.date | None = None

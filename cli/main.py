@@ -1,6 +1,6 @@
 """The ``xinfang`` command: a thin shell over importable functions.
 
-Each area keeps its commands in ``api/commands/<area>.py``; they are registered here. A user's
+Each area keeps its commands in ``cli/commands/<area>.py``; they are registered here. A user's
 mistake raises ``click.ClickException`` (exit 1, one readable paragraph, no traceback).
 """
 
@@ -12,18 +12,18 @@ import click
 
 # module path -> attribute holding a click command or group
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
-    ("api.commands.route", "route"),
-    ("api.commands.serve", "serve"),
-    ("api.commands.admin", "db"),
-    ("api.commands.admin", "users"),
-    ("api.commands.audit", "audit"),
-    ("api.commands.files", "files"),
-    ("api.commands.triage", "triage"),
-    ("api.commands.triage", "batches"),
-    ("api.commands.triage", "export"),
-    ("api.commands.training", "train_command"),
-    ("api.commands.training", "evaluate_command"),
-    ("api.commands.training", "models"),
+    ("cli.commands.route", "route"),
+    ("cli.commands.serve", "serve"),
+    ("cli.commands.admin", "db"),
+    ("cli.commands.admin", "users"),
+    ("cli.commands.audit", "audit"),
+    ("cli.commands.files", "files"),
+    ("cli.commands.triage", "triage"),
+    ("cli.commands.triage", "batches"),
+    ("cli.commands.triage", "export"),
+    ("cli.commands.training", "train_command"),
+    ("cli.commands.training", "evaluate_command"),
+    ("cli.commands.training", "models"),
 )
 
 
@@ -38,7 +38,7 @@ def main() -> None:
 
 
 def _audit_key() -> bytes:
-    from api.settings import get_settings
+    from service.settings import get_settings
 
     return get_settings().audit_key_bytes()
 

@@ -12,15 +12,15 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from api import access
-from api.errors import ApiError, Forbidden, InvalidInput, NotAuthenticated, TooManyRequests
-from api.schemas import RoleRequestPublic
-from api.security import LoginLimiter
-from api.settings import Settings
 from routing.catalogue import Catalogue
+from service import access
+from service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError, TooManyRequests
+from service.schemas import RoleRequestPublic
+from service.security import LoginLimiter
+from service.settings import Settings
 from store import approvals
 from store.audit import append_event
-from store.errors import DuplicateError, InvalidStateError, NotAllowedError, NotFoundError, StoreError
+from store.errors import StoreError
 from store.models import RoleRequest, User
 from store.sessions import end_session, open_session
 from store.users import (
@@ -33,7 +33,7 @@ from store.users import (
 )
 
 # What a page catches from an account operation, to show on the page itself instead of an error page.
-FAILURES: tuple[type[Exception], ...] = (StoreError, ApiError)
+FAILURES: tuple[type[Exception], ...] = (StoreError, ServiceError)
 
 
 def sign_in(
@@ -52,8 +52,8 @@ def sign_in(
         The account and the new session's secret.
 
     Raises:
-        TooManyRequests: the address failed too often lately (429, with Retry-After).
-        NotAuthenticated: any failure, with one message whatever the cause (401).
+        TooManyRequests: the address failed too often lately (with the seconds to wait).
+        NotAuthenticated: any failure, with one message whatever the cause.
     """
     wait = limiter.hit(address)
     if wait:
@@ -85,7 +85,8 @@ def sign_out(session: Session, user: User, secret: str) -> None:
 
 
 def require_role(user: User, roles: frozenset[str], what: str) -> None:
-    """Refuse (403) unless ``user``'s role is one of ``roles``; ``what`` says what was asked, in Chinese."""
+    """Refuse (``Forbidden``) unless ``user``'s role is one of ``roles``; ``what`` says what was
+    asked, in Chinese."""
     if user.role not in roles:
         allowed = "、".join(access.ROLE_NAMES[r] for r in access.ALL_ROLES if r in roles)
         raise Forbidden(
@@ -95,7 +96,7 @@ def require_role(user: User, roles: frozenset[str], what: str) -> None:
 
 
 def check_department(department: str | None, catalogue: Catalogue) -> None:
-    """Refuse (422) a department code the catalogue does not know."""
+    """Refuse (``InvalidInput``) a department code the catalogue does not know."""
     if department is not None and department not in catalogue.codes:
         known = "、".join(f"{d.name}（{d.code}）" for d in catalogue.departments)
         raise InvalidInput(f"部门代码“{department}”不在部门目录中；可选：{known}")
@@ -119,21 +120,8 @@ def role_request_public(request: RoleRequest) -> RoleRequestPublic:
     )
 
 
-def status(exc: Exception) -> int:
-    """The HTTP status a page answers with for a failed account operation."""
-    if isinstance(exc, ApiError):
-        return exc.status
-    if isinstance(exc, NotAllowedError):
-        return 403
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, DuplicateError | InvalidStateError):
-        return 409
-    return 422
-
-
 def message(exc: Exception) -> str:
-    return exc.message if isinstance(exc, ApiError) else str(exc)
+    return exc.message if isinstance(exc, ServiceError) else str(exc)
 
 
 def _role(role: str) -> str:
@@ -166,16 +154,15 @@ def add_account(
     )
 
 
-def made_notice(made: User | RoleRequest) -> tuple[str, int]:
-    """What the page says after creating an account or asking for it, and its status code."""
+def made_notice(made: User | RoleRequest) -> str:
+    """What the page says after creating an account or asking for it."""
     if isinstance(made, RoleRequest):
         what = f"开设{_role(made.role)}账户" if made.kind == "create" else f"改为{_role(made.role)}"
         return (
             f"已提交第 {made.id} 号申请：为“{made.username}”{what}。须由另一位科室负责人或纪检监察人员"
-            "在“角色审批”页批准后才生效。",
-            202,
+            "在“角色审批”页批准后才生效。"
         )
-    return f"已创建账户“{made.username}”（{_role(made.role)}）。", 201
+    return f"已创建账户“{made.username}”（{_role(made.role)}）。"
 
 
 def account_action(
@@ -213,7 +200,7 @@ def account_action(
             session, username, role=role, department=department, changed_by=actor.username, reason=reason
         )
         if isinstance(made, RoleRequest):
-            return made_notice(made)[0]
+            return made_notice(made)
         return f"已将“{username}”的角色改为{_role(made.role)}。"
     raise InvalidInput(f"没有“{action}”这项账户操作")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.access import ROLE_NAMES
-from api.schemas import AuditDetail, AuditEventPublic
 from routing.catalogue import Catalogue
 from routing.errors import UnknownCodeError
+from service.access import ROLE_NAMES
+from service.schemas import AuditDetail, AuditEventPublic
 from store.models import FORM_NAMES, AuditEvent
 
 ACTION_NAMES: dict[str, str] = {
@@ -45,6 +45,10 @@ ACTION_NAMES: dict[str, str] = {
     "file_received": "收到文件",
     "file_failed": "文件处理失败",
     "audit_anchored": "为审计日志加密钥签名",
+    "case_step": "办理步骤",
+    "case_linked": "关联同一事项",
+    "document_issued": "出具文书",
+    "document_sent": "登记文书送出",
 }
 
 _OBJECT_KINDS: dict[str, str] = {

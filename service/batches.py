@@ -35,7 +35,7 @@ failed to read has ``file:ID``), so the batch page lists them beside the files t
 
 **Why a file's name is not always shown.** The uploader names the file, and the name often says
 what the letters say, accuser and accused included. A file's name, and its failure message, which
-quotes it, reach a reader only when :func:`api.access.sees_file_name` allows: they may open every
+quotes it, reach a reader only when :func:`service.access.sees_file_name` allows: they may open every
 letter read from it (or, for a file with none, they uploaded it or may read confidential letters).
 Everyone else sees "保密文件 N" and the counts, in the progress, the receipt and the export alike.
 """
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import logging
 import os
 import subprocess
@@ -53,28 +52,20 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import access
-from api.errors import ApiError, InvalidInput
-from api.settings import Settings
+from service import access
+from service.errors import InvalidInput, ServiceError
+from service.exports import EXPORT_COLUMNS
+from service.settings import Settings
 from store.models import AuditEvent, Batch, Decision, Letter, Proposal, SourceFile, User
 
-if TYPE_CHECKING:
-    from fastapi.responses import Response
+log = logging.getLogger("xinfang.api")  # the workbench's log: these are its uploads and their workers
 
-log = logging.getLogger("xinfang.api")
-
-ExportFormat = Literal["csv", "jsonl", "xlsx"]
-MEDIA_TYPES: dict[str, str] = {
-    "csv": "text/csv; charset=utf-8",
-    "jsonl": "application/x-ndjson; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 REFUSED_ACTION = "file_failed"  # on object batch:ID, details {"file", "reason", "refused": true}
 # A batch with pending files and no live claim is taken to be starting up (the worker is importing
 # and loading the model) for this long after its last change; after that it needs a resume.
@@ -254,11 +245,11 @@ def receive_upload(
         InvalidInput: no file, every file was refused (nothing was kept), or ``received_on`` or
             ``form`` is not allowed (checked before anything is kept).
     """
-    from api.commands.route import check_day, check_form, latest_day
-    from api.uploads import safe_filename
     from intake.batch import BatchSummary, record_inputs
     from intake.debris import upload_folder
     from intake.readers import ReadLimits
+    from service.dates import check_day, check_form, latest_day
+    from service.uploads import safe_filename
     from store.files import sanitise_filename
 
     try:
@@ -284,7 +275,7 @@ def receive_upload(
             shown = sanitise_filename(upload.filename or "") if upload.filename else "（无文件名）"
             try:
                 name = safe_filename(upload.filename)
-            except ApiError as exc:
+            except ServiceError as exc:
                 refused.append(RefusedFile(name=shown, reason=exc.message))
                 continue
             folder = Path(tmp) / str(index)
@@ -360,7 +351,7 @@ def receive_upload(
 
 
 def invalid_field(name: str, exc: ValueError) -> InvalidInput:
-    """The 422 for one refused field of the upload, in the API's one error shape."""
+    """The refusal of one field of the upload, naming it as the schema's own checks do."""
     return InvalidInput(str(exc), errors=[{"loc": [name], "msg": str(exc), "type": "value_error"}])
 
 
@@ -445,7 +436,7 @@ def _spawn(settings: Settings, batch_ids: Sequence[int]) -> subprocess.Popen[byt
     command = [
         sys.executable,
         "-c",
-        "from api.cli import main; main(prog_name='xinfang')",
+        "from cli.main import main; main(prog_name='xinfang')",
         "batches",
         "resume",
         *map(str, batch_ids),
@@ -743,6 +734,71 @@ def list_batches(session: Session, *, limit: int = 100, offset: int = 0) -> Batc
 # exports
 
 
+def batch_rows(session: Session, batch_id: int, *, unmasked: bool) -> list[dict[str, Any]]:
+    """One row per letter registered from the batch's files, with its current proposal.
+
+    Particulars are masked (``store.masking``) unless ``unmasked``. The letter text is never
+    exported: its prose can name people in ways no mask finds.
+    """
+    from store.files import get_batch
+    from store.letters import latest_proposal
+    from store.masking import mask_letter_particulars
+
+    get_batch(session, batch_id)
+    letters = session.execute(
+        select(Letter, SourceFile)
+        .join(SourceFile, Letter.source_file_id == SourceFile.id)
+        .where(SourceFile.batch_id == batch_id)
+        .order_by(SourceFile.id, Letter.source_part)
+    ).all()
+    rows: list[dict[str, Any]] = []
+    for letter, source_file in letters:
+        particulars = (
+            {
+                "petitioner_name": letter.petitioner_name,
+                "address": letter.address,
+                "contact_phone": letter.contact_phone,
+                "id_number": letter.id_number,
+            }
+            if unmasked
+            else mask_letter_particulars(letter)
+        )
+        proposal = latest_proposal(session, letter.id)
+        summary = proposal.route_proposal() if proposal is not None else None
+        row: dict[str, Any] = {
+            "batch_id": batch_id,
+            "file_id": source_file.id,
+            "source_file": source_file.original_name,
+            "source_part": letter.source_part,
+            "case_number": letter.case_number,
+            "received_on": letter.received_on.isoformat(),
+            "status": letter.status,
+            "petitioner_name": particulars["petitioner_name"],
+            "address": particulars["address"],
+            "contact_phone": particulars["contact_phone"],
+            "id_number": particulars["id_number"],
+        }
+        if proposal is not None and summary is not None:
+            row.update(
+                category=proposal.category,
+                domain=proposal.domain,
+                department=proposal.department,
+                channel=proposal.channel,
+                disposition=proposal.disposition,
+                target_body=summary.target_body,
+                confidential=proposal.confidential,
+                urgent=proposal.urgent,
+                needs_review=proposal.needs_review,
+                review_reasons=[r.code for r in summary.review_reasons],
+                confidence=round(summary.confidence, 4),
+                earliest_due=proposal.earliest_due.isoformat() if proposal.earliest_due else None,
+                model_version=proposal.model_version,
+                rulebook_version=proposal.rulebook_version,
+            )
+        rows.append({column: row.get(column) for column in EXPORT_COLUMNS})
+    return rows
+
+
 @dataclass(frozen=True)
 class Export:
     rows: list[dict[str, Any]]
@@ -750,7 +806,7 @@ class Export:
 
 
 def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Export:
-    """The rows of ``xinfang export`` for the letters of the batch ``user`` may open, audited.
+    """The rows of :func:`batch_rows` for the letters of the batch ``user`` may open, audited.
 
     Particulars are masked unless the role is in ``access.UNMASKED_EXPORT``; a file's name only
     where ``access.sees_file_name`` allows (a letter ``user`` may open can share its file with one
@@ -760,7 +816,6 @@ def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Exp
     Raises:
         NotFoundError: no such batch.
     """
-    from api.commands.triage import batch_rows
     from store.audit import append_event
     from store.files import get_batch
 
@@ -794,31 +849,5 @@ def export_rows(session: Session, user: User, batch_id: int, *, fmt: str) -> Exp
     return Export(rows=rows, masked=not unmasked)
 
 
-def export_file(rows: Sequence[dict[str, Any]], fmt: ExportFormat) -> bytes:
-    """The rows written as ``xinfang export`` writes them."""
-    from api.commands.triage import write_rows
-
-    buffer = io.BytesIO()
-    write_rows(rows, fmt, buffer)
-    return buffer.getvalue()
-
-
 def export_filename(batch_id: int, fmt: str, masked: bool) -> str:
     return f"batch-{batch_id}-{'masked' if masked else 'unmasked'}.{fmt}"
-
-
-def export_download(session: Session, export: Export, batch_id: int, fmt: ExportFormat) -> Response:
-    """The export as a file to download, for the API and the batch page alike.
-
-    Commits the request's transaction first: the audit event of the export must be stored before
-    the data leaves.
-    """
-    from fastapi.responses import Response
-
-    session.commit()
-    name = export_filename(batch_id, fmt, export.masked)
-    return Response(
-        export_file(export.rows, fmt),
-        media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )

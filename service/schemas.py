@@ -1,7 +1,8 @@
-"""The shapes of the JSON API: one schema per direction (``XCreate`` in, ``XPublic`` out).
+"""The input and output shapes of the operations: one schema per direction (``XCreate`` in, ``XPublic`` out).
 
+The JSON API sends and takes them as they are; the pages fill their forms and templates from them.
 Only what a schema names leaves the service. Output schemas are built from stored rows by the
-``from_*`` helpers in ``api/views.py``, which also apply the masking a role calls for; an output
+``from_*`` helpers in ``service/views.py``, which also apply the masking a role calls for; an output
 schema never carries a field "just in case".
 """
 
@@ -181,7 +182,7 @@ class DecisionCreate(_In):
     """An officer's decision on a proposal: every field left empty keeps the proposed value.
 
     Any change needs a ``reason``. ``letter_version`` is the version the officer read; if someone
-    decided in between, the decision is refused with 409 and nothing is stored.
+    decided in between, the decision is refused as a conflict and nothing is stored.
     """
 
     proposal_id: int = Field(ge=1, description="the proposal being confirmed or corrected")
@@ -480,23 +481,3 @@ class HealthPublic(_Out):
     database: bool
     model_loaded: bool
     model_version: str | None
-
-
-class ErrorDetail(_Out):
-    loc: list[str]
-    msg: str
-    type: str
-
-
-class ErrorPublic(_Out):
-    """The one shape of every error the API returns."""
-
-    ok: Literal[False]
-    error: str
-    errors: list[ErrorDetail]
-    status: int
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` documenting the error shape for ``codes`` (401 and 422 are usual)."""
-    return {code: {"model": ErrorPublic} for code in codes}

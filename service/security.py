@@ -35,7 +35,7 @@ class TokenSigner:
         return str(self._serializer.dumps({"s": session_secret}))
 
     def check(self, token: str) -> str | None:
-        """The session secret of a genuine, unexpired token, or None (the caller answers 401)."""
+        """The session secret of a genuine, unexpired token, or None (the caller refuses the request)."""
         try:
             data = self._serializer.loads(token, max_age=self.max_age)
         except (SignatureExpired, BadSignature):

@@ -1,7 +1,8 @@
 """The service's one settings object, read from ``XINFANG_*`` environment variables and ``.env``.
 
-Only the shells (the CLI, the web app, batch workers) read settings; they pass explicit values to
-``classifier``, ``routing``, ``intake`` and ``store``, which never look at the environment.
+Only the service and its shells (the CLI, the web app, batch workers) read settings; they pass
+explicit values to ``classifier``, ``routing``, ``intake``, ``training`` and ``store``, which never
+look at the environment. The router is built from them in one place, ``service.routers.load_router``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,54 @@ class Settings(BaseSettings):
     )
     preload_model: bool = Field(
         default=True, description="the web app loads the routing model when it starts, not on first use"
+    )
+
+    # The proposal's thresholds (routing.proposal.ProposalConfig, whose defaults these are; a test
+    # keeps them equal). Analysts tune them from the evaluation report's review curve.
+    proposal_min_confidence: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description="a head's top-1 probability below this sends the letter to review",
+    )
+    proposal_min_margin: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="a head's top-1 minus top-2 below this sends the letter to review",
+    )
+    proposal_department_min_confidence: float = Field(
+        default=0.35, ge=0, le=1, description="the department head's own review floor"
+    )
+    proposal_domain_min_confidence: float = Field(
+        default=0.3, ge=0, le=1, description="the domain head's review floor (domains feed statistics only)"
+    )
+    proposal_confidential_threshold: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="P(accusation) at or above which a letter is kept confidential even when another "
+        "category is on top (第三十条第三款)",
+    )
+    proposal_min_ocr_confidence: float = Field(
+        default=0.85, ge=0, le=1, description="a scan read with less OCR confidence goes to review"
+    )
+    proposal_min_han_chars: int = Field(
+        default=8, ge=0, description="a letter with fewer Chinese characters is too short to route"
+    )
+    proposal_top_k: int = Field(default=3, ge=1, description="how many labels each head reports")
+    proposal_fact_show_floor: float = Field(
+        default=0.3, ge=0, le=1, description="facts at or above this probability are shown with their span"
+    )
+    proposal_route_min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the arbiter's top channel below this probability goes to review; unset takes the "
+        "arbiter's own threshold, chosen when the model was trained",
+    )
+    proposal_fact_floor: float = Field(
+        default=0.5, ge=0, le=1, description="facts at or above this probability choose the route's clocks"
     )
 
     @model_validator(mode="after")

@@ -1,8 +1,15 @@
-"""Reading an uploaded letter file: checked name, type and size, decoded text, or a clear 4xx.
+"""Uploaded files: the one file-name policy, and reading a letter's text file with a clear refusal.
 
-For now the workbench takes plain-text files (``.txt``); scans and PDFs go through ``intake``.
-Nothing is written to disk, so a name like ``../../etc/passwd`` could do no harm, but it is refused
-all the same: a client that sends one is broken or hostile, and should hear so.
+**File names.** A name is cleaned by one rule, :func:`store.files.sanitise_filename` (no folder
+part, control or bidirectional-override characters, characters Windows forbids, leading dots,
+Windows device names): intake applies it to every name it reads, the store to every name it keeps.
+An upload is held to the same rule: a name the rule would change is refused
+(:func:`safe_filename`), since a client that sends ``../../etc/passwd`` is broken or hostile and
+should hear so, rather than have its file kept under another name.
+
+**Media types.** The file kinds and their media types are intake's one table
+(``intake.readers.MEDIA_TYPES``); the workbench's single-letter upload takes its text kind.
+For now that upload takes plain-text files (``.txt``) only; scans and PDFs go through batch intake.
 """
 
 from __future__ import annotations
@@ -11,23 +18,31 @@ import re
 import unicodedata
 from typing import BinaryIO
 
-from api.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from intake.readers import MEDIA_TYPES
+from service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from store.files import sanitise_filename
 
 TEXT_SUFFIXES = (".txt",)
 # Browsers label .txt files text/plain; some clients send no type or the generic binary one.
-TEXT_TYPES = frozenset({"text/plain", "application/octet-stream", ""})
-_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]|^\.|\.\.|^[A-Za-z]:")
+TEXT_TYPES = frozenset({MEDIA_TYPES["text"], "application/octet-stream", ""})
+#: The longest name an upload may have (the stored ``original_name`` column holds 255 characters).
+MAX_NAME_CHARS = 255
+_SPACES = re.compile(" +")
 
 
 def safe_filename(name: str | None) -> str:
-    """``name`` if it is a plain file name; raises ``BadRequest`` for paths, hidden or control-laden names."""
+    """``name`` if the file-name rule leaves it as it is; raises ``BadRequest`` for paths, hidden
+    names, control or forbidden characters, device names and names over 255 characters."""
     if not name or not name.strip():
         raise BadRequest("the uploaded file has no name; choose a .txt file")
     name = unicodedata.normalize("NFC", name.strip())
-    if len(name) > 255 or _BAD_NAME.search(name):
+    # Spacing is not a danger: a full-width or doubled space is left for the rule to even out. The
+    # length is checked here rather than by the rule's cut (which keeps 200 bytes when storing).
+    spaced = _SPACES.sub(" ", "".join(" " if unicodedata.category(c) == "Zs" else c for c in name))
+    if len(name) > MAX_NAME_CHARS or sanitise_filename(name, max_bytes=4 * MAX_NAME_CHARS) != spaced:
         raise BadRequest(
-            f"file name {name[:80]!r} is not allowed: give a plain file name without folders, '..', "
-            "a leading dot or control characters, e.g. 来信.txt"
+            f"file name {name[:80]!r} is not allowed: give a plain file name without folders, a leading "
+            'dot, control characters or any of < > : " / \\ | ? *, e.g. 来信.txt'
         )
     return name
 

@@ -6,8 +6,11 @@ service, and masked how, is made in one place and tested once.
 
 from __future__ import annotations
 
-from api import access
-from api.schemas import (
+from routing.catalogue import Catalogue
+from routing.errors import UnknownCodeError
+from routing.schemas import FactEvidence, RuleHit
+from service import access
+from service.schemas import (
     DecisionPublic,
     ExportRow,
     LetterPublic,
@@ -16,9 +19,6 @@ from api.schemas import (
     QueueItem,
     UserPublic,
 )
-from routing.catalogue import Catalogue
-from routing.errors import UnknownCodeError
-from routing.schemas import FactEvidence, RuleHit
 from store import masking
 from store.letters import QueueItem as StoreQueueItem
 from store.models import Decision, Letter, Proposal, User
@@ -51,7 +51,7 @@ def proposal_public(row: Proposal, *, masked: bool) -> ProposalPublic:
 
     A fact's sentence and a rule's matched words are the letter's own text, so a role that reads the
     text masked reads them masked too. Who may see the proposal at all is the letter's rule: the
-    caller has checked :func:`api.access.can_read`.
+    caller has checked :func:`service.access.can_read`.
     """
     p = row.route_proposal()
     facts = [_masked_fact(f) for f in p.facts] if masked else list(p.facts)
@@ -133,7 +133,7 @@ def particulars_public(letter: Letter, unmasked: bool) -> ParticularsPublic:
 
 
 def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalogue) -> LetterPublic:
-    """The letter as ``user`` may see it. The caller has checked :func:`api.access.can_read`."""
+    """The letter as ``user`` may see it. The caller has checked :func:`service.access.can_read`."""
     state = letter_state(bundle)
     unmasked = access.sees_particulars(user, state)
     letter = bundle.letter

@@ -2,7 +2,7 @@
 
 Each function takes the open session, the acting user and plain values; it calls ``routing`` for
 the proposal and ``store`` for persistence and the audit log, and checks the permission policy of
-``api.access``. The request's unit of work (``api.deps.SessionDep``) commits at the end, so a
+``service.access``. The request's unit of work (``api.deps.SessionDep``) commits at the end, so a
 letter and its proposal are stored together or not at all. The two writes (registering,
 deciding) commit themselves as soon as their rows are in: the store locks the audit log's head
 for the whole transaction, and building the response must not keep every other officer waiting.
@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api import access
-from api.errors import Forbidden, InvalidInput, NotFound
-from api.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
 from routing.catalogue import Catalogue
 from routing.schemas import Letter as RoutingLetter
+from service import access
+from service.errors import Forbidden, InvalidInput, NotFound
+from service.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
 from store.audit import append_event
 from store.errors import NotFoundError
 from store.letters import add_proposal, china_today, create_letter, decide

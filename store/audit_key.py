@@ -2,7 +2,7 @@
 
 The key must live outside the database: whoever holds both can rewrite the log undetected. The
 store never reads settings or files, so the shells hand it over at start (the web app in
-``api.app.create_app``, the CLI in ``api.cli.main``) from ``api.settings.Settings``. This module
+``api.app.create_app``, the CLI in ``cli.main.main``) from ``service.settings.Settings``. This module
 imports nothing heavy, because the CLI sets the key before it knows which command runs.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-# The key of a process that was given none. Production settings refuse it (api.settings), and
-# api.settings.DEVELOPMENT_AUDIT_KEY must stay equal to it: a database written by a tool that set
+# The key of a process that was given none. Production settings refuse it (service.settings), and
+# service.settings.DEVELOPMENT_AUDIT_KEY must stay equal to it: a database written by a tool that set
 # no key then verifies in a development app too.
 DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
 

@@ -12,7 +12,7 @@ proposal confidential.
 
 A reader's *scope* says which letters they may open: confidential ones, ordinary ones, or both, and
 whether ordinary ones only when decided for their own department. Which role has which scope is
-:func:`api.access.queue_scope`; this module only says what a scope admits.
+:func:`service.access.queue_scope`; this module only says what a scope admits.
 
 The Python forms judge one letter in hand (a letter page, the files of a batch); the SQL forms
 filter and count in the database (the queue, exports), over a select that joins each letter to its
@@ -132,7 +132,8 @@ def admits_clause(
 
 
 def withheld_file_name(file_id: int, *, has_letters: bool) -> str:
-    """The name shown for an uploaded file whose name a reader may not see (``api.access.sees_file_name``).
+    """The name shown for an uploaded file whose name a reader may not see
+    (``service.access.sees_file_name``).
 
     "保密" only when the file holds letters the reader may not open; a file not read yet is not
     known to be confidential, only not theirs to name.

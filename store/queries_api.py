@@ -2,7 +2,7 @@
 
 Like the rest of ``store`` these take an open ``Session`` and never commit. The confidentiality
 rule and the role scopes they filter by are the SQL forms in :mod:`store.confidentiality`, beside
-the Python forms ``api.access`` judges one letter with. Doing the scoping in SQL keeps the counts
+the Python forms ``service.access`` judges one letter with. Doing the scoping in SQL keeps the counts
 and the pages of a role's queue honest: a department handler's counts never include letters they
 may not see.
 """
@@ -135,7 +135,7 @@ def _titles_withheld(session: Session, letter_ids: list[int], scope: Any) -> dic
     """Letters among ``letter_ids`` read from a file holding a letter outside ``scope``, with the file.
 
     Batch letters were once titled with their file's name, which may say what a sibling the reader
-    may not open says; such a title is withheld like the name (``api.access.sees_file_name``).
+    may not open says; such a title is withheld like the name (``service.access.sees_file_name``).
     """
     if not letter_ids:
         return {}

@@ -50,7 +50,7 @@ MIN_PASSWORD_LENGTH = 12
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_LOCKOUT = dt.timedelta(minutes=1)
 DEFAULT_LOCKOUT_MAX = dt.timedelta(hours=1)
-# The roles that may read accusations and who accused (api.access.CONFIDENTIAL_READERS; a test keeps
+# The roles that may read accusations and who accused (service.access.CONFIDENTIAL_READERS; a test keeps
 # the two equal). Giving one takes a second person's approval, and only holders of one may approve.
 APPROVAL_ROLES: frozenset[str] = frozenset({"supervisor", "discipline_inspector"})
 # Passwords people choose first; a length rule alone lets these through.

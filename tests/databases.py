@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
+# Tests are outside the service, so reading the environment here does not bypass service/settings.py.
 PG_URL = os.environ.get("DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
 

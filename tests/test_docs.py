@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 import pytest
 
-from api.cli import main
-from api.settings import Settings
+from cli.main import main
 from routing.codes import CHANNEL_NAMES, Category, Channel, Disposition
 from routing.rulebook import load_rulebook
+from service.settings import Settings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

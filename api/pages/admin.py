@@ -9,16 +9,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from api import access, accounts, views
-from api.audit_view import ACTION_NAMES, audit_event_public
 from api.deps import CatalogueDep, PageUser, SessionDep
-from api.errors import Forbidden
+from api.errors import status_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
+from service import access, accounts, views
+from service.audit_view import ACTION_NAMES, audit_event_public
+from service.errors import Forbidden
 from store.approvals import list_requests, why_not_decide
 from store.audit import AuditQuery, audit_actors, search_events, verify_chain
 from store.errors import InvalidValueError
-from store.models import AuditEvent
+from store.models import AuditEvent, RoleRequest
 from store.users import list_users, lock_states
 
 router = APIRouter()
@@ -89,10 +90,13 @@ def add_user_page(
     except accounts.FAILURES as exc:
         session.rollback()
         return _users_page(
-            request, session, user, catalogue, error=accounts.message(exc), status_code=accounts.status(exc)
+            request, session, user, catalogue, error=accounts.message(exc), status_code=status_of(exc)
         )
-    notice, status_code = accounts.made_notice(made)
-    return _users_page(request, session, user, catalogue, notice=notice, status_code=status_code)
+    # 202: a role that may read accusations is only asked for; 201: the account exists.
+    status_code = 202 if isinstance(made, RoleRequest) else 201
+    return _users_page(
+        request, session, user, catalogue, notice=accounts.made_notice(made), status_code=status_code
+    )
 
 
 def _account_action(
@@ -120,7 +124,7 @@ def _account_action(
     except accounts.FAILURES as exc:
         session.rollback()
         error = f"对“{username}”的操作未成功：{accounts.message(exc)}"
-        return _users_page(request, session, user, catalogue, error=error, status_code=accounts.status(exc))
+        return _users_page(request, session, user, catalogue, error=error, status_code=status_of(exc))
     return _users_page(request, session, user, catalogue, notice=notice)
 
 
@@ -208,7 +212,7 @@ def _decide_request(
     except accounts.FAILURES as exc:
         session.rollback()
         return _approvals_page(
-            request, session, user, error=accounts.message(exc), status_code=accounts.status(exc)
+            request, session, user, error=accounts.message(exc), status_code=status_of(exc)
         )
     return _approvals_page(request, session, user, notice=notice)
 

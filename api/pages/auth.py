@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api import accounts
 from api.deps import LimiterDep, PageUser, SessionDep, SettingsDep
-from api.errors import NotAuthenticated, TooManyRequests
+from api.errors import headers_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
-from api.security import new_csrf_token
+from service import accounts
+from service.errors import NotAuthenticated, TooManyRequests
+from service.security import new_csrf_token
 
 router = APIRouter()
 
@@ -59,7 +60,7 @@ def login(
             "login.html",
             {"next": _safe_next(next), "username": username, "error": "登录失败次数过多，请稍后再试。"},
             status_code=429,
-            headers=exc.headers,
+            headers=headers_of(exc),
         )
     # A fresh cookie on sign-in: a token planted before it (session fixation) is worth nothing after.
     request.session.clear()

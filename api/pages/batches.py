@@ -1,7 +1,7 @@
 """The batch pages: upload many letter files at once, watch their triage, download the batch's export.
 
 The upload is checked, kept and recorded in the request and triaged by a worker process afterwards
-(``api.batch_intake`` explains the design), with the 收信日期 given on the form (default today in
+(``service.batches`` explains the design), with the 收信日期 given on the form (default today in
 China) as the letters' day of receipt; the batch page polls ``/batches/{id}/progress``, which
 reads the database, so it shows the same from any server process and after a restart.
 """
@@ -13,12 +13,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api import access, batch_intake
-from api.batch_intake import BatchProgress, Upload
 from api.deps import SessionDep, SettingsDep, page_role
-from api.errors import ApiError
+from api.errors import status_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
+from api.responses import export_download
+from service import access, batches
+from service.batches import BatchProgress, Upload
+from service.dates import latest_day, parse_day
+from service.errors import ServiceError
 from store.letters import china_today
 from store.models import User
 
@@ -42,7 +45,7 @@ def _list_page(
     user: User,
     settings: Any,
     *,
-    receipt: batch_intake.BatchReceipt | None = None,
+    receipt: batches.BatchReceipt | None = None,
     error: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     received_on: str = "",
@@ -53,7 +56,7 @@ def _list_page(
         "batches.html",
         {
             "user": user,
-            "batches": batch_intake.list_batches(session, limit=100),
+            "batches": batches.list_batches(session, limit=100),
             "may_upload": user.role in access.REGISTER_LETTERS,
             "max_upload_mb": settings.max_upload_bytes // (1024 * 1024),
             "max_batch_mb": settings.max_batch_upload_bytes // (1024 * 1024),
@@ -83,8 +86,6 @@ def upload_page(
     files: Annotated[list[UploadFile] | None, File()] = None,
     received_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    from api.commands.route import latest_day, parse_day
-
     uploads = [Upload(filename=f.filename, stream=f.file) for f in files or [] if f.filename or f.size]
     # The files are recorded in transactions of their own; on SQLite this request's one holds the lock.
     session.commit()
@@ -101,10 +102,10 @@ def upload_page(
             status_code=422,
         )
     try:
-        receipt = batch_intake.receive_upload(
+        receipt = batches.receive_upload(
             request.app.state.session_factory, settings, user, uploads, received_on=day
         )
-    except ApiError as exc:
+    except ServiceError as exc:
         return _list_page(
             request,
             session,
@@ -113,7 +114,7 @@ def upload_page(
             error=exc.message,
             errors=exc.errors,
             received_on=received_on,
-            status_code=exc.status,
+            status_code=status_of(exc),
         )
     if receipt.batch_id is not None:
         return RedirectResponse(f"/batches/{receipt.batch_id}", status_code=303)
@@ -125,7 +126,7 @@ def upload_page(
 def batch_page(
     batch_id: BatchId, request: Request, session: SessionDep, user: Reader, settings: SettingsDep
 ) -> Response:
-    progress = batch_intake.progress(session, settings, user, batch_id)
+    progress = batches.progress(session, settings, user, batch_id)
     return render(
         request,
         "batch.html",
@@ -145,13 +146,13 @@ def batch_page(
 @router.get("/batches/{batch_id}/progress")
 def batch_progress(batch_id: BatchId, session: SessionDep, user: Reader, settings: SettingsDep) -> Response:
     """What the batch page polls: the API's ``BatchProgress``, for the signed-in officer."""
-    progress: BatchProgress = batch_intake.progress(session, settings, user, batch_id)
+    progress: BatchProgress = batches.progress(session, settings, user, batch_id)
     return JSONResponse(progress.model_dump(mode="json"), headers=NO_STORE)
 
 
 @router.post("/batches/{batch_id}/resume", dependencies=[CsrfChecked])
 def resume_page(batch_id: BatchId, session: SessionDep, user: Uploader, settings: SettingsDep) -> Response:
-    batch_intake.resume(session, settings, batch_id)
+    batches.resume(session, settings, batch_id)
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
@@ -162,5 +163,5 @@ def export_page(
     user: Exporter,
     format: Literal["csv", "jsonl", "xlsx"] = "csv",
 ) -> Response:
-    export = batch_intake.export_rows(session, user, batch_id, fmt=format)
-    return batch_intake.export_download(session, export, batch_id, format)
+    export = batches.export_rows(session, user, batch_id, fmt=format)
+    return export_download(session, export, batch_id, format)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Request
 
-from api.errors import Forbidden
-from api.security import csrf_matches
+from service.errors import Forbidden
+from service.security import csrf_matches
 
 
 def check_csrf(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> None:

@@ -11,19 +11,21 @@ from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import access, presenters, views, workflows
+from api import presenters
 from api.deps import CatalogueDep, PageUser, RouterDep, SessionDep, SettingsDep
-from api.errors import ApiError, Forbidden
+from api.errors import status_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import FACT_NAMES, FIELD_NAMES, render
-from api.routes.letters import page_image_response
-from api.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
-from api.uploads import read_text_upload
+from api.responses import page_image_response
 from classifier.normalize import normalize
 from intake.batch import BATCH_ACTOR
 from routing.catalogue import Catalogue
 from routing.codes import DOMAINS
 from routing.schemas import FactEvidence, RuleHit
+from service import access, views, workflows
+from service.errors import Forbidden, ServiceError
+from service.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
+from service.uploads import read_text_upload
 from store import masking
 from store.errors import ConflictError, InvalidValueError, NotFoundError
 from store.letters import FIELD_LABELS, china_today
@@ -194,8 +196,8 @@ def register(
             _, values["text"] = read_text_upload(
                 file.filename, file.content_type, file.file, settings.max_upload_bytes
             )
-        except ApiError as exc:
-            return _new_form(request, user, settings, values, error=exc.message, status_code=exc.status)
+        except ServiceError as exc:
+            return _new_form(request, user, settings, values, error=exc.message, status_code=status_of(exc))
     payload_values = {k: v for k, v in values.items() if v not in ("", None)}
     try:
         payload = LetterCreate.model_validate(payload_values)

@@ -1,7 +1,7 @@
 """The models page: the versions side by side, one model's metrics and report, promotion and rollback.
 
-The operations are those of the JSON API (``api.routes.models``), so a refusal reads the same
-on the page as in the API; here it is shown with a form to force the promotion with a reason.
+The operations are those of the JSON API (``service.models``), so a refusal reads the same on the
+page as in the API; here it is shown with a form to force the promotion with a reason.
 """
 
 from __future__ import annotations
@@ -11,16 +11,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from api import access
-from api.deps import SessionDep, SettingsDep, get_catalogue, page_role
-from api.errors import ApiError, NotFound
+from api.deps import (
+    ModelVersion,
+    SessionDep,
+    SettingsDep,
+    get_catalogue,
+    page_role,
+    router_refresh,
+    serving_version,
+)
+from api.errors import status_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
-from api.routes import models as ops
-from api.settings import Settings
 from routing.catalogue import Catalogue
 from routing.codes import LABEL_NAMES
 from routing.errors import UnknownCodeError
+from service import access
+from service import models as ops
+from service.errors import NotFound, ServiceError
+from service.settings import Settings
 from store.models import User
 
 router = APIRouter()
@@ -128,7 +137,7 @@ def _list_page(
             "user": user,
             "items": items,
             "in_service": in_service,
-            "serving": ops.serving_version(request),
+            "serving": serving_version(request),
             "history": ops.registry_history(settings)[::-1][:20],
             "heads": LIST_HEADS,
             **_names(get_catalogue(settings)),
@@ -188,12 +197,12 @@ def models_page(
 
 
 @router.get("/models/{version}")
-def model_page(version: ops.Version, request: Request, settings: SettingsDep, user: Reader) -> Response:
+def model_page(version: ModelVersion, request: Request, settings: SettingsDep, user: Reader) -> Response:
     return _detail_page(request, settings, user, version)
 
 
 @router.get("/models/{version}/report")
-def model_report(version: ops.Version, settings: SettingsDep, user: Reader) -> Response:
+def model_report(version: ModelVersion, settings: SettingsDep, user: Reader) -> Response:
     """The model's HTML evaluation report: only ``report.html`` of a folder in the registry."""
     report = ops.report_file(settings, version)
     if report is None:
@@ -207,7 +216,7 @@ def model_report(version: ops.Version, settings: SettingsDep, user: Reader) -> R
 
 @router.post("/models/{version}/promote", dependencies=[CsrfChecked])
 def promote_page(
-    version: ops.Version,
+    version: ModelVersion,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -218,16 +227,18 @@ def promote_page(
     cleaned = reason.strip() or None
     forced = force in ("1", "on", "true")
     try:
-        ops.promote_version(session, request, settings, user, version, force=forced, reason=cleaned)
+        ops.promote_version(
+            session, settings, user, version, refresh=router_refresh(request), force=forced, reason=cleaned
+        )
     except ops.PromotionRefused as exc:
         return _detail_page(
-            request, settings, user, version, refusal=exc, reason=reason, status_code=exc.status
+            request, settings, user, version, refusal=exc, reason=reason, status_code=status_of(exc)
         )
-    except ApiError as exc:
-        if exc.status not in (409, 422):
+    except ServiceError as exc:
+        if status_of(exc) not in (409, 422):
             raise
         return _detail_page(
-            request, settings, user, version, error=_chinese(exc), reason=reason, status_code=exc.status
+            request, settings, user, version, error=_chinese(exc), reason=reason, status_code=status_of(exc)
         )
     return RedirectResponse(f"/models?promoted={version}", status_code=303)
 
@@ -241,15 +252,17 @@ def rollback_page(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        result = ops.rollback_version(session, request, settings, user, reason=reason.strip() or None)
-    except ApiError as exc:
-        if exc.status != 409:
+        result = ops.rollback_version(
+            session, settings, user, refresh=router_refresh(request), reason=reason.strip() or None
+        )
+    except ServiceError as exc:
+        if status_of(exc) != 409:
             raise
-        return _list_page(request, settings, user, error=_chinese(exc), status_code=exc.status)
+        return _list_page(request, settings, user, error=_chinese(exc), status_code=status_of(exc))
     return RedirectResponse(f"/models?rolled_back={result.version}", status_code=303)
 
 
-def _chinese(exc: ApiError) -> str:
+def _chinese(exc: ServiceError) -> str:
     """A short Chinese lead for the page, then the registry's precise message."""
     lead: dict[str, Any] = {
         "force needs a reason": "强制投入使用必须填写理由。",

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import access, views, workflows
 from api.deps import CatalogueDep, PageUser, RouterDep, SessionDep
-from api.errors import ApiError, Forbidden
+from api.errors import status_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
-from api.schemas import LetterMerge, LetterSplit
 from routing.catalogue import Catalogue
+from service import access, views, workflows
+from service.errors import Forbidden, ServiceError
+from service.schemas import LetterMerge, LetterSplit
 from store.errors import ConflictError, InvalidStateError, StoreError
 from store.queries_api import LetterBundle
 
@@ -116,7 +117,7 @@ def regroup_page(
         merge = merge.strip()
         try:
             other = _open(session, user, merge)
-        except ApiError as exc:
+        except ServiceError as exc:
             return _page(
                 request,
                 user,
@@ -124,7 +125,7 @@ def regroup_page(
                 catalogue,
                 error=exc.message,
                 form={"merge": merge},
-                status_code=exc.status,
+                status_code=status_of(exc),
             )
         if other.letter.id == bundle.letter.id:
             return _page(

@@ -13,13 +13,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.access import ROLE_NAMES
 from api.presenters import UNIT_NAMES
-from api.security import new_csrf_token
 from classifier.facts import FACT_NAMES as _FACT_NAMES
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES
+from service.access import ROLE_NAMES
+from service.security import new_csrf_token
+from store.models import FORM_NAMES
 
-FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
 STATUS_NAMES = {"pending": "待处理", "decided": "已确认", "merged": "已合并"}
 FIELD_NAMES = {
     "category": "类别",

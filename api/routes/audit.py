@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api import access
-from api.audit_view import audit_event_public
 from api.deps import CatalogueDep, SessionDep, api_role
-from api.schemas import AuditPublic, error_responses
+from api.errors import error_responses
+from service import access
+from service.audit_view import audit_event_public
+from service.schemas import AuditPublic
 from store.audit import AuditQuery, search_events, verify_chain
 from store.models import User
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from api import accounts, views
 from api.deps import ApiSessionSecret, CurrentUser, LimiterDep, SessionDep, SettingsDep, SignerDep
-from api.schemas import TokenPublic, UserPublic, error_responses
+from api.errors import error_responses
+from service import accounts, views
+from service.schemas import TokenPublic, UserPublic
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

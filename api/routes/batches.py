@@ -1,7 +1,7 @@
 """Batches: upload many letter files at once, follow their triage, export their letters.
 
 The upload answers as soon as the files are kept and recorded; a worker process triages them in the
-background (``api.batch_intake`` says why and how). Progress is read from the database.
+background (``service.batches`` says why and how). Progress is read from the database.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from api import access, batch_intake
-from api.batch_intake import (
-    MEDIA_TYPES,
+from api.deps import SessionDep, SettingsDep, api_role
+from api.errors import error_responses
+from api.responses import EXPORT_MEDIA_TYPES, export_download
+from service import access, batches
+from service.batches import (
     BatchesPublic,
     BatchExportPublic,
     BatchExportRow,
@@ -22,9 +24,7 @@ from api.batch_intake import (
     BatchReceipt,
     Upload,
 )
-from api.deps import SessionDep, SettingsDep, api_role
-from api.schemas import Form as LetterForm
-from api.schemas import error_responses
+from service.schemas import Form as LetterForm
 from store.models import User
 
 BatchId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the batch's id")]
@@ -71,7 +71,7 @@ def upload_batch(
     # The files are recorded in transactions of their own; on SQLite this request's one (which
     # read the account) holds the write lock until it ends.
     session.commit()
-    receipt = batch_intake.receive_upload(
+    receipt = batches.receive_upload(
         request.app.state.session_factory,
         settings,
         user,
@@ -92,7 +92,7 @@ def list_batches(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> BatchesPublic:
     """Batches, newest first, with their totals."""
-    return batch_intake.list_batches(session, limit=limit, offset=offset)
+    return batches.list_batches(session, limit=limit, offset=offset)
 
 
 @router.get("/{batch_id}", response_model=BatchProgress, responses=error_responses(401, 403, 404))
@@ -101,7 +101,7 @@ def batch_progress(
 ) -> BatchProgress:
     """A batch's progress and files; letters the caller may not open are counted, not listed."""
     response.headers.update(NO_STORE)
-    return batch_intake.progress(session, settings, user, batch_id)
+    return batches.progress(session, settings, user, batch_id)
 
 
 @router.post(
@@ -114,8 +114,8 @@ def resume_batch(
     batch_id: BatchId, session: SessionDep, user: Uploader, settings: SettingsDep
 ) -> BatchProgress:
     """Start a worker for the batch's waiting files (after a crash or restart); harmless if one runs."""
-    batch_intake.resume(session, settings, batch_id)
-    return batch_intake.progress(session, settings, user, batch_id)
+    batches.resume(session, settings, batch_id)
+    return batches.progress(session, settings, user, batch_id)
 
 
 @router.get(
@@ -123,7 +123,7 @@ def resume_batch(
     response_model=BatchExportPublic,
     responses={
         200: {
-            "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+            "content": {media.split(";")[0]: {} for media in EXPORT_MEDIA_TYPES.values()},
             "description": "the rows as JSON, or as a file with format=csv|jsonl|xlsx",
         },
         **error_responses(401, 403, 404, 422),
@@ -139,8 +139,8 @@ def export_batch(
 
     Personal data is masked unless the role may export it; letters the role may not open are left out.
     """
-    export = batch_intake.export_rows(session, user, batch_id, fmt=format)
+    export = batches.export_rows(session, user, batch_id, fmt=format)
     if format == "json":
         rows = [BatchExportRow.model_validate(r) for r in export.rows]
         return BatchExportPublic(data=rows, count=len(rows), masked=export.masked)
-    return batch_intake.export_download(session, export, batch_id, format)
+    return export_download(session, export, batch_id, format)

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api import access, views, workflows
 from api.deps import SessionDep, api_role
-from api.schemas import ExportPublic, error_responses
-from api.schemas import Form as LetterForm
+from api.errors import error_responses
 from routing.codes import Category
+from service import access, views, workflows
+from service.schemas import ExportPublic
+from service.schemas import Form as LetterForm
 from store.models import User
 from store.queries_api import letter_bundles_for_ids, list_queue_for
 

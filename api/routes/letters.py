@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
-from api import access, views, workflows
 from api.deps import CatalogueDep, CurrentUser, RouterDep, SessionDep, SettingsDep, api_role
-from api.errors import Forbidden
-from api.schemas import (
+from api.errors import error_responses
+from api.responses import page_image_response
+from routing.codes import Category
+from service import access, views, workflows
+from service.errors import Forbidden
+from service.schemas import (
     DecisionCreate,
     DecisionPublic,
     DecisionsPublic,
@@ -21,17 +23,14 @@ from api.schemas import (
     LetterPublic,
     LetterReceipt,
     QueuePublic,
-    error_responses,
 )
-from api.schemas import (
+from service.schemas import (
     Form as LetterForm,
 )
-from api.settings import Settings
-from api.uploads import read_text_upload
-from routing.codes import Category
-from store.files import get_letter_page, letter_pages, read_page_image
+from service.uploads import read_text_upload
+from store.files import letter_pages
 from store.models import User
-from store.queries_api import LetterBundle, list_queue_for
+from store.queries_api import list_queue_for
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 
@@ -199,26 +198,6 @@ _IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     },
     **error_responses(401, 403, 404, 422),
 }
-
-
-def page_image_response(session: Session, settings: Settings, bundle: LetterBundle, number: int) -> Response:
-    """The image of page ``number`` of a letter the caller has already been allowed to open.
-
-    Shared by the API and the letter page, so both serve the same bytes under the same rule: the
-    caller must have passed ``workflows.open_letter`` for this letter first. The file is found
-    through the letter's page row, never through anything in the request.
-    """
-    page = get_letter_page(session, bundle.letter.id, number)
-    data = read_page_image(settings.storage_dir, page)
-    extension = ".png" if page.media_type == "image/png" else ".jpg"
-    return Response(
-        content=data,
-        media_type=page.media_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{bundle.letter.case_number}-p{number}{extension}"',
-            "ETag": f'"{page.sha256}"',
-        },
-    )
 
 
 @router.get("/{case_number}/pages", response_model=PagesPublic, responses=error_responses(401, 403, 404))

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from api.deps import CatalogueDep, CurrentUser
-from api.pages.render import FORM_NAMES
-from api.schemas import DepartmentPublic, HealthPublic, LabelsPublic, error_responses
+from api.errors import error_responses
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES, DOMAINS
+from service.schemas import DepartmentPublic, HealthPublic, LabelsPublic
+from store.models import FORM_NAMES
 
 router = APIRouter(tags=["meta"])
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api import views, workflows
 from api.deps import CatalogueDep, CurrentUser, RouterDep, SessionDep
-from api.schemas import LetterMerge, LetterPublic, LetterSplit, LettersPublic, error_responses
+from api.errors import error_responses
+from service import views, workflows
+from service.schemas import LetterMerge, LetterPublic, LetterSplit, LettersPublic
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 

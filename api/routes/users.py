@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from api import access, accounts, views
 from api.deps import CatalogueDep, CurrentUser, SessionDep
-from api.schemas import (
+from api.errors import error_responses
+from service import access, accounts, views
+from service.schemas import (
     PasswordReset,
     RoleChange,
     RoleRequestPublic,
@@ -25,7 +26,6 @@ from api.schemas import (
     UserCreate,
     UserPublic,
     UsersPublic,
-    error_responses,
 )
 from store import approvals
 from store.models import RoleRequest, User

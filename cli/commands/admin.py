@@ -2,7 +2,7 @@
 
 Thin shells over ``store``: they parse options, open a session, call one store function and turn
 ``StoreError`` into a ``ClickException``. The database URL defaults to ``XINFANG_DATABASE_URL``
-(``api.settings``) and can be given with ``--database-url``.
+(``service.settings``) and can be given with ``--database-url``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _database_url_option(func: F) -> F:
 def _resolve_url(database_url: str | None) -> str:
     if database_url:
         return database_url
-    from api.settings import get_settings
+    from service.settings import get_settings
 
     return get_settings().database_url
 
@@ -143,8 +143,8 @@ ROLE_CHOICES = (
 
 
 def _catalogue_names() -> dict[str, str]:
-    from api.settings import get_settings
     from routing.catalogue import load_catalogue
+    from service.settings import get_settings
 
     try:
         return {d.code: d.name for d in load_catalogue(get_settings().departments_file).departments}

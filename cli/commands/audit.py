@@ -1,7 +1,7 @@
 """``xinfang audit verify``: check the audit log's hash chain and its keyed MACs.
 
 The key is the installation's (``XINFANG_AUDIT_KEY`` or ``XINFANG_AUDIT_KEY_FILE``), handed to the
-store by ``api.cli.main``. A checkpoint (the last event's seq and MAC, printed by every successful
+store by ``cli.main.main``. A checkpoint (the last event's seq and MAC, printed by every successful
 run) noted somewhere the database's administrators cannot write can be given back later with
 ``--checkpoint``: it shows whether events were cut off the end of the log, which the MACs alone
 cannot (see the README, "The audit log").
@@ -13,7 +13,7 @@ import re
 
 import click
 
-from api.commands.admin import _database_url_option, _session
+from cli.commands.admin import _database_url_option, _session
 
 _CHECKPOINT_RE = re.compile(r"(?P<seq>\d+):(?P<mac>[0-9a-f]{64})")
 

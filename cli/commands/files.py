@@ -36,8 +36,8 @@ def files() -> None:
 @click.option("--dry-run", is_flag=True, help="only report what would be removed")
 def files_sweep(storage_dir: Path | None, older_than: int | None, dry_run: bool) -> None:
     """Remove temporary upload folders and partial files that no running process is writing."""
-    from api.settings import get_settings
     from intake.debris import sweep
+    from service.settings import get_settings
 
     settings = get_settings()
     folder = storage_dir or Path(settings.storage_dir)

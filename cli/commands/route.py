@@ -3,7 +3,8 @@
 Every path builds the same :class:`routing.schemas.Letter` the workbench builds: the text with its
 day of receipt, day of acceptance, form and number of visitors, so a JSONL line is routed by the
 same rules (a visit of more than five people, the deadlines' dates) as a letter typed in. The
-checks of those fields live here once and serve ``xinfang triage`` and the batch upload as well.
+day and form are checked by ``service.dates``, as ``xinfang triage`` and the batch upload check
+theirs, and the router is the installation's (``service.routers.load_router``).
 """
 
 from __future__ import annotations
@@ -11,78 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, get_args
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from api.commands.progress import Progress
-from api.schemas import Form as LetterForm
-from api.settings import get_settings
+from cli.commands.progress import Progress
 from routing.schemas import Letter, RouteProposal
+from service.dates import FORMS, check_day, check_form, latest_day, parse_day
+from service.schemas import Form as LetterForm
+from service.settings import get_settings
 
 if TYPE_CHECKING:
-    # The router pulls in scikit-learn and skops (seconds); every command imports this module for
-    # its date checks, and only routing needs the router.
+    # The router pulls in scikit-learn and skops (seconds); xinfang triage imports this module for
+    # its options, and only routing needs the router.
     from routing.router import Router
 
 BATCH_SIZE = 256
-# The letter forms of 条例 第十七条, as routing.schemas.Letter declares them.
-FORMS: tuple[str, ...] = get_args(Letter.model_fields["form"].annotation)
-_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # not full-width digits
-
-
-def latest_day(*, tomorrow: bool) -> dt.date:
-    """The latest day a letter may be dated: today in China, or tomorrow (a clock a few hours
-    ahead of the office's, as the API allows)."""
-    from store.letters import china_today
-
-    return china_today() + dt.timedelta(days=1 if tomorrow else 0)
-
-
-def check_day(name: str, day: dt.date, *, latest: dt.date) -> dt.date:
-    """``day`` if it can be the date of a letter (``store.letters.EARLIEST_RECEIVED_ON`` to
-    ``latest``); ``ValueError`` naming ``name`` (an empty ``name`` for a message that its caller
-    prefixes, as click does with the option)."""
-    from store.letters import EARLIEST_RECEIVED_ON, received_on_too_early
-
-    subject = f"{name} {day.isoformat()}" if name else day.isoformat()
-    if day < EARLIEST_RECEIVED_ON:
-        raise ValueError(received_on_too_early(day, name))
-    if day > latest:
-        raise ValueError(
-            f"{subject} is in the future (the latest allowed is {latest.isoformat()}); "
-            "give the day it happened"
-        )
-    return day
-
-
-def parse_day(name: str, value: object, *, latest: dt.date) -> dt.date | None:
-    """A day given as ``YYYY-MM-DD`` text, checked by :func:`check_day`; ``None`` when absent or empty.
-
-    Raises:
-        ValueError: not ``YYYY-MM-DD``, no such day, before 1990 or after ``latest``; the message
-            names ``name``.
-    """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not _DAY_RE.fullmatch(value):
-        raise ValueError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-01")
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is not a day of the calendar; write it as YYYY-MM-DD") from None
-    return check_day(name, day, latest=latest)
-
-
-def check_form(value: object) -> str:
-    """``value`` if it is a letter form; ``ValueError`` naming the field and the forms otherwise."""
-    if not isinstance(value, str) or value not in FORMS:
-        raise ValueError(f"form {value!r} is not a letter form; use one of {', '.join(FORMS)}")
-    return value
 
 
 def letter_fields(record: dict[str, Any], *, latest: dt.date) -> tuple[dict[str, Any], list[str]]:
@@ -124,16 +72,14 @@ def letter_fields(record: dict[str, Any], *, latest: dt.date) -> tuple[dict[str,
     return fields, errors
 
 
-def load_router(model: Path | None) -> Router:
-    """The router for the CLI: ``--model`` if given, else the model in service."""
+def cli_router(model: Path | None) -> Router:
+    """The installation's router (``service.routers.load_router``) with the ``--model`` folder if
+    given, else the model in service; a model that does not load is a user's error."""
     from classifier.errors import ModelLoadError
-    from routing.router import Router
-    from training.registry import resolve_model_dir
+    from service.routers import load_router
 
-    settings = get_settings()
     try:
-        model_dir = model or resolve_model_dir(settings.models_dir, settings.model_version)
-        return Router.load(model_dir, rulebook_dir=settings.rulebook_dir, max_chars=settings.max_letter_chars)
+        return load_router(get_settings(), model)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -179,7 +125,7 @@ def render(proposal: RouteProposal) -> str:
         lines.append(f"期限    {d.label}：{d.starts}{d.days}{_unit(d.unit)}{due}（{d.basis}）")
     for h in proposal.rule_hits:
         lines.append(f"规则    {h.title}：「{h.matched}」 {h.legal_basis.article}：{h.legal_basis.quote}")
-    from api.presenters import feature_text, telling
+    from service.words import feature_text, telling
 
     for head, feats in proposal.evidence.items():
         words = [feature_text(f.feature) for f in feats if f.weight > 0 and telling(feature_text(f.feature))]
@@ -407,7 +353,7 @@ def route(
             f"--accepted-on {accepted_on.isoformat()} is before the day of receipt {day.isoformat()}; "
             "a letter is accepted on or after the day it arrives"
         )
-    router = load_router(model)
+    router = cli_router(model)
     if jsonl is not None:
         # The router's objects live as long as the process: freezing them keeps the garbage
         # collector from re-scanning them on every batch (about a sixth of batch CPU time).
@@ -435,14 +381,10 @@ def route(
 
 
 __all__ = [
-    "FORMS",
-    "check_day",
-    "check_form",
+    "cli_router",
     "day_option",
     "jsonl_record",
-    "latest_day",
     "letter_fields",
-    "parse_day",
     "render",
     "route",
     "route_jsonl",

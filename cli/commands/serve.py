@@ -1,8 +1,16 @@
-"""``xinfang serve``: run the workbench (JSON API and pages) with uvicorn."""
+"""``xinfang serve``: run the workbench (JSON API and pages) with uvicorn.
+
+The command line does not import the web app: uvicorn builds it from its import string with the
+factory (``api.app:create_app``), in this process or in each worker process, from the same
+settings. They are checked here first, so an unsafe setting is refused before anything starts.
+"""
 
 from __future__ import annotations
 
 import click
+
+#: The web app's factory, as uvicorn imports it.
+APP_FACTORY = "api.app:create_app"
 
 
 @click.command()
@@ -31,23 +39,19 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """
     import uvicorn
 
-    from api.app import create_app
-    from api.settings import get_settings
+    from service.settings import get_settings
 
     try:
-        settings = get_settings()
+        get_settings()
     except ValueError as exc:  # pydantic's ValidationError: an unsafe or malformed setting
         raise click.ClickException(str(exc)) from exc
-    if workers > 1:
-        # Each worker process builds its own app (and engine) from the same settings.
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            proxy_headers=False,
-        )
-        return
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=False)
+    # Each worker process builds its own app (and engine) from the same settings.
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+    )

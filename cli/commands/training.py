@@ -35,7 +35,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _settings() -> Any:
-    from api.settings import get_settings
+    from service.settings import get_settings
 
     return get_settings()
 
@@ -126,7 +126,7 @@ def train_command(
 
     The model in service does not change: promote the new one with `xinfang models promote`.
     """
-    from api.commands.progress import Progress
+    from cli.commands.progress import Progress
     from training.evaluate import format_summary
     from training.train import train
 
@@ -185,7 +185,7 @@ def evaluate_command(
     as_json: bool,
 ) -> None:
     """Evaluate a model on its own held-out letters through the router; write the HTML report."""
-    from api.commands.progress import Progress
+    from cli.commands.progress import Progress
     from training.evaluate import evaluate_model, format_summary
     from training.registry import resolve_model_dir
 

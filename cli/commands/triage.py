@@ -21,7 +21,6 @@ role may export personal data. Every export is recorded in the audit log.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -29,13 +28,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from api.commands.progress import Progress
-from api.commands.route import FORMS, day_option
-from api.settings import get_settings
+from cli.commands.progress import Progress
+from cli.commands.route import day_option
+from service.dates import FORMS
+from service.exports import EXPORT_FORMATS
+from service.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -43,15 +44,6 @@ if TYPE_CHECKING:
     from intake.batch import BatchSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXPORT_FORMATS = ("csv", "jsonl", "xlsx")
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "batch_id", "file_id", "source_file", "source_part", "case_number", "received_on", "status",
-    "petitioner_name", "address", "contact_phone", "id_number",
-    "category", "domain", "department", "channel", "disposition", "target_body",
-    "confidential", "urgent", "needs_review", "review_reasons", "confidence", "earliest_due",
-    "model_version", "rulebook_version",
-)  # fmt: skip
 
 
 def _resolve_url(database_url: str | None) -> str:
@@ -62,7 +54,7 @@ def _resolve_url(database_url: str | None) -> str:
 def _factory(database_url: str | None) -> Iterator[sessionmaker[Session]]:
     from sqlalchemy.exc import OperationalError
 
-    from api.commands.admin import _cannot_open
+    from cli.commands.admin import _cannot_open
     from store.db import check_schema, make_engine, make_session_factory
     from store.errors import StoreError
 
@@ -85,17 +77,20 @@ def _factory(database_url: str | None) -> Iterator[sessionmaker[Session]]:
 
 
 def _router_loader(model: Path | None) -> Any:
+    """The installation's router for the workers (``service.routers.load_router`` once per process),
+    with the ``--model`` folder if given, else the model in service now, resolved once for all."""
     from classifier.errors import ModelLoadError
-    from intake.batch import RouterLoader
-    from training.registry import resolve_model_dir
+    from service.routers import InstallationRouter, model_dir_of
 
     settings = get_settings()
     try:
-        model_dir = model or resolve_model_dir(settings.models_dir, settings.model_version)
-        loader = RouterLoader(
-            model_dir=Path(model_dir).resolve(),
-            rulebook_dir=Path(settings.rulebook_dir).resolve(),
-            max_chars=settings.max_letter_chars,
+        # Absolute paths: a worker on another machine may start in another folder.
+        paths = {
+            "rulebook_dir": settings.rulebook_dir.resolve(),
+            "departments_file": settings.departments_file.resolve(),
+        }
+        loader = InstallationRouter(
+            model_dir_of(settings, model).resolve(), settings.model_copy(update=paths)
         )
         loader()  # fail here, with a readable message, rather than in every worker
     except ModelLoadError as exc:
@@ -279,6 +274,7 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
     """Show a batch's totals and the state of each of its files."""
     from store.db import session_scope
     from store.files import batch_files, get_batch
+    from store.models import FORM_NAMES
 
     with _factory(database_url) as factory, session_scope(factory) as session:
         batch = get_batch(session, batch_id)
@@ -311,7 +307,7 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     received = record["received_on"] or "读取当天"
-    form_name = _FORM_NAMES.get(str(record["form"]), str(record["form"]))
+    form_name = FORM_NAMES.get(str(record["form"]), str(record["form"]))
     click.echo(
         f"批次 {record['batch_id']}（{record['created_by']} 于 {record['created_at']} 创建，"
         f"收到日期 {received}，{form_name}）：共 {record['files']} 个文件，完成 {record['done']} 个，"
@@ -325,7 +321,6 @@ def batches_show(batch_id: int, database_url: str | None, as_json: bool) -> None
         click.echo(line)
 
 
-_FORM_NAMES = {"letter": "来信", "online": "网上信访", "visit": "来访", "call": "来电"}
 _FILE_STATUS_NAMES = {"received": "待处理", "processing": "处理中", "done": "完成", "failed": "失败"}
 
 
@@ -371,113 +366,6 @@ def batches_resume(
 # --- xinfang export -----------------------------------------------------------------------------
 
 
-def batch_rows(session: Session, batch_id: int, *, unmasked: bool) -> list[dict[str, Any]]:
-    """One row per letter registered from the batch's files, with its current proposal.
-
-    Particulars are masked (``store.masking``) unless ``unmasked``. The letter text is never
-    exported: its prose can name people in ways no mask finds.
-    """
-    from sqlalchemy import select
-
-    from store.files import get_batch
-    from store.letters import latest_proposal
-    from store.masking import mask_letter_particulars
-    from store.models import Letter, SourceFile
-
-    get_batch(session, batch_id)
-    letters = session.execute(
-        select(Letter, SourceFile)
-        .join(SourceFile, Letter.source_file_id == SourceFile.id)
-        .where(SourceFile.batch_id == batch_id)
-        .order_by(SourceFile.id, Letter.source_part)
-    ).all()
-    rows: list[dict[str, Any]] = []
-    for letter, source_file in letters:
-        particulars = (
-            {
-                "petitioner_name": letter.petitioner_name,
-                "address": letter.address,
-                "contact_phone": letter.contact_phone,
-                "id_number": letter.id_number,
-            }
-            if unmasked
-            else mask_letter_particulars(letter)
-        )
-        proposal = latest_proposal(session, letter.id)
-        summary = proposal.route_proposal() if proposal is not None else None
-        row: dict[str, Any] = {
-            "batch_id": batch_id,
-            "file_id": source_file.id,
-            "source_file": source_file.original_name,
-            "source_part": letter.source_part,
-            "case_number": letter.case_number,
-            "received_on": letter.received_on.isoformat(),
-            "status": letter.status,
-            "petitioner_name": particulars["petitioner_name"],
-            "address": particulars["address"],
-            "contact_phone": particulars["contact_phone"],
-            "id_number": particulars["id_number"],
-        }
-        if proposal is not None and summary is not None:
-            row.update(
-                category=proposal.category,
-                domain=proposal.domain,
-                department=proposal.department,
-                channel=proposal.channel,
-                disposition=proposal.disposition,
-                target_body=summary.target_body,
-                confidential=proposal.confidential,
-                urgent=proposal.urgent,
-                needs_review=proposal.needs_review,
-                review_reasons=[r.code for r in summary.review_reasons],
-                confidence=round(summary.confidence, 4),
-                earliest_due=proposal.earliest_due.isoformat() if proposal.earliest_due else None,
-                model_version=proposal.model_version,
-                rulebook_version=proposal.rulebook_version,
-            )
-        rows.append({column: row.get(column) for column in EXPORT_COLUMNS})
-    return rows
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(map(str, value))
-    return value
-
-
-def _csv_safe(value: Any) -> Any:
-    # A cell starting with = + - @ is a formula to spreadsheet programs (CSV injection).
-    value = _cell(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: IO[bytes]) -> None:
-    """Write export rows as ``csv`` (UTF-8 with BOM, which Excel needs for Chinese), ``jsonl`` or ``xlsx``."""
-    if fmt == "jsonl":
-        for row in rows:
-            out.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-    elif fmt == "csv":
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=list(EXPORT_COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
-        out.write(text.getvalue().encode("utf-8-sig"))
-    elif fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("proposals")
-        sheet.append(list(EXPORT_COLUMNS))
-        for row in rows:
-            sheet.append([_csv_safe(row[c]) for c in EXPORT_COLUMNS])
-        workbook.save(out)
-    else:
-        raise click.UsageError(f"不认识的格式“{fmt}”；可选：{'、'.join(EXPORT_FORMATS)}")
-
-
 @click.command("export")
 @click.argument("batch_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
@@ -506,7 +394,9 @@ def export(
     database_url: str | None,
 ) -> None:
     """Export a batch's letters and route proposals (personal data masked unless --unmasked)."""
-    from api import access
+    from service import access
+    from service.batches import batch_rows
+    from service.exports import write_rows
     from store.audit import append_event
     from store.db import session_scope
     from store.users import get_user
@@ -554,4 +444,4 @@ def export(
         click.echo(f"已将 {len(rows)} 行写入 {output}（个人信息{masked}）", err=True)
 
 
-__all__ = ["EXPORT_FORMATS", "batch_rows", "batches", "export", "triage", "write_rows"]
+__all__ = ["batches", "export", "triage"]

@@ -18,7 +18,7 @@ from databases import postgres_schema
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from service.settings import Settings
 from store.db import make_engine, make_session_factory, session_scope
 from store.users import create_user
 

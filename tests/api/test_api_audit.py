@@ -12,8 +12,8 @@ from test_api_pages import sign_in
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, PASSWORD, letter_payload, make_settings
 
 from api.app import create_app
-from api.audit_view import ACTION_NAMES
-from api.settings import Settings
+from service.audit_view import ACTION_NAMES
+from service.settings import Settings
 from store.audit import AUDIT_ACTIONS, append_event
 from store.db import make_engine, make_session_factory, session_scope
 

@@ -27,9 +27,9 @@ from live_server import chromium, needs_chromium, open_page, serve, shot, sign_i
 from sqlalchemy import func, select
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, PASSWORD, make_settings
 
-from api import batch_intake
 from api.app import create_app
-from api.settings import Settings
+from service import batches
+from service.settings import Settings
 from store.db import make_engine, make_session_factory, session_scope
 from store.models import AuditEvent, Batch, Letter, SourceFile
 
@@ -80,7 +80,7 @@ def bclient(batch_settings: Settings, standin_router: Any, users: dict[str, str]
     app = create_app(batch_settings, router=standin_router)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
-    batch_intake.stop_workers(grace=10)
+    batches.stop_workers(grace=10)
 
 
 @pytest.fixture
@@ -369,9 +369,9 @@ def test_resume_finishes_what_a_crash_left_without_duplicates(
         assert (
             claim_file(session, ids[0], worker=f"{socket.gethostname()}:{dead.stdout.strip()}:1") is not None
         )
-    later = batch_intake.dt.datetime.now(batch_intake.dt.UTC) + batch_intake.STARTUP_GRACE * 2
+    later = batches.dt.datetime.now(batches.dt.UTC) + batches.STARTUP_GRACE * 2
     with session_scope(factory) as session:
-        stalled = batch_intake.progress(
+        stalled = batches.progress(
             session, batch_settings, _user(session, "intake.officer"), batch_id, now=later
         )
     assert stalled.state == "stalled" and stalled.pending == 3 and stalled.processing == 1
@@ -481,7 +481,7 @@ def test_browser_uploads_a_file_and_watches_the_batch_finish(
             page.wait_for_url(f"{base}/letters/{case}")
             assert "拖欠工资" in page.inner_text("#letter-text")
     finally:
-        batch_intake.stop_workers(grace=10)
+        batches.stop_workers(grace=10)
 
 
 def test_a_worker_killed_mid_batch_is_resumed_without_duplicates(

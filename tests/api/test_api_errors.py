@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from web_factories import PASSWORD, letter_payload, make_settings
 
 from api.app import create_app
-from api.errors import BadRequest
-from api.uploads import safe_filename
+from service.errors import BadRequest
+from service.uploads import safe_filename
 
 ERROR_KEYS = {"ok", "error", "errors", "status"}
 

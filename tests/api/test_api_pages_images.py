@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from web_factories import ACCUSATION_TEXT, PASSWORD, letter_payload, make_settings
 
-from api.settings import Settings
 from intake.readers import encode_page_image
+from service.settings import Settings
 from store.db import session_scope
 from store.files import NewLetterPage, add_letter_pages, keep_page_image
 from store.letters import get_letter_by_case_number

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from api.commands.serve import serve
-from api.settings import get_settings
+from cli.commands.serve import serve
+from service.settings import get_settings
 
 
 def test_serve_help_names_its_options() -> None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, PASSWORD, letter_payload, make_settings
 
 from api.app import create_app
-from api.settings import PROJECT_ROOT
+from service.settings import PROJECT_ROOT
 
 MODELS = PROJECT_ROOT / "models"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.settings import DEVELOPMENT_AUDIT_KEY, Settings
+from service.settings import DEVELOPMENT_AUDIT_KEY, Settings
 
 SECRET = "s" * 40
 

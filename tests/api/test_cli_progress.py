@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from factories import save_tiny_model
 
-from api.cli import main
-from api.commands.progress import Progress, duration
+from cli.commands.progress import Progress, duration
+from cli.main import main
 
 LETTER = "公司拖欠工资三个月，我已申请劳动仲裁，请督促。"
 
@@ -95,7 +95,7 @@ def test_route_jsonl_piped_prints_only_its_summary(model_dir: Path, tmp_path: Pa
 def test_route_jsonl_on_a_terminal_shows_count_rate_and_time_left(model_dir: Path, tmp_path: Path) -> None:
     src, out = _jsonl(tmp_path, 600), tmp_path / "out.jsonl"
     leader, follower = pty.openpty()
-    command = [sys.executable, "-c", "from api.cli import main; main()"]
+    command = [sys.executable, "-c", "from cli.main import main; main()"]
     args = ["route", "--model", str(model_dir), "--jsonl", str(src), "--out", str(out)]
     proc = subprocess.Popen(command + args, stderr=follower, stdout=subprocess.DEVNULL, cwd=Path.cwd())
     os.close(follower)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from factories import save_tiny_model
 
-from api.cli import main
+from cli.main import main
 
 LETTER = "公司拖欠工资三个月，我已申请劳动仲裁，请督促。"
 

@@ -18,7 +18,7 @@ HEAVY = ("sklearn", "skops", "torch", "routing.router", "classifier.persistence"
 _PROBE = """
 import json, sys
 from click.testing import CliRunner
-from api.cli import main
+from cli.main import main
 result = CliRunner().invoke(main, sys.argv[1:])
 print(json.dumps({"exit": result.exit_code, "modules": sorted(sys.modules)}))
 """

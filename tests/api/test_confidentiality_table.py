@@ -5,7 +5,7 @@ in SQL. Here every case the rule distinguishes is built in the database, with th
 decisions it names:
 
 1. both forms judge each case, and must agree with each other and with the table below;
-2. each role's scope judged on each letter (``api.access.can_read``) must be the letters its scope
+2. each role's scope judged on each letter (``service.access.can_read``) must be the letters its scope
    lists in SQL (``store.queries_api.list_queue_for``);
 3. every endpoint that lists, counts, exports or reports letters, batches or files must show each
    role exactly the letters the table allows, and a file's name (or a title taken from it) only to
@@ -31,11 +31,11 @@ from fastapi.testclient import TestClient
 from standin_router import StandInRouter
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, PASSWORD, make_settings
 
-from api import access
 from api.app import create_app
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES
 from routing.schemas import Letter as RoutedLetter
 from routing.schemas import RouteProposal
+from service import access
 from store.confidentiality import confidential_clause
 from store.db import make_engine, make_session_factory, session_scope
 from store.letters import add_proposal, create_letter, decide, latest_decision, latest_proposal
@@ -144,7 +144,7 @@ CASES = (
 
 
 def may_open(role: str, case: Case) -> bool:
-    """The table, per role (api/access.py's docstring says who reads what); "nobody" is a
+    """The table, per role (service/access.py's docstring says who reads what); "nobody" is a
     department handler without a department, whom nothing is routed to."""
     if role == SU:
         return True

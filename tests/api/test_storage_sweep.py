@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from web_factories import make_settings
 
 from api.app import create_app
-from api.cli import main
+from cli.main import main
 from intake.batch import worker_name
 from intake.debris import OWNER_FILE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.settings import Settings
+from service.settings import Settings
 
 # Every test account has this password (strong enough for the store's policy).
 PASSWORD = "Ting-feng 2026 yu"

@@ -482,7 +482,7 @@ def test_kill_9_mid_batch_then_rerun_loses_and_duplicates_nothing(
 
 
 def _cli(*args: str) -> object:
-    from api.cli import main
+    from cli.main import main
 
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -526,7 +526,7 @@ def test_cli_triage_show_and_masked_exports(db_url: str, tiny_model_dir: Path, t
     values = [[c.value for c in row] for row in sheet.iter_rows()]  # type: ignore[union-attr]
     assert len(values) == 4 and values[1][values[0].index("contact_phone")] == "138****5678"
 
-    from api.cli import main
+    from cli.main import main
 
     refused = CliRunner().invoke(main, ["export", batch_id, *common, "--unmasked"])
     assert refused.exit_code != 0 and "--as-user" in refused.output
@@ -564,7 +564,7 @@ def test_cli_triage_show_and_masked_exports(db_url: str, tiny_model_dir: Path, t
 
 
 def test_cli_refuses_missing_paths_and_a_bad_database(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from api.cli import main
+    from cli.main import main
 
     missing = CliRunner().invoke(main, ["triage", str(tmp_path / "nope"), "--model", str(tiny_model_dir)])
     assert missing.exit_code == 1 and "找不到文件或文件夹" in missing.output
@@ -699,7 +699,7 @@ def test_batches_resume_routes_with_the_day_the_batch_kept(
 def test_cli_triage_refuses_a_bad_day_or_form_before_recording(
     sqlite_url: str, tiny_model_dir: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    from api.cli import main
+    from cli.main import main
 
     write_letters(tmp_path / "inbox", 1)
     result = CliRunner().invoke(
@@ -765,7 +765,7 @@ def test_migration_0004_keeps_the_batches_recorded_before_it(tiny_model_dir: Pat
 
 
 def test_export_csv_neutralises_formulas() -> None:
-    from api.commands.triage import EXPORT_COLUMNS, write_rows
+    from service.exports import EXPORT_COLUMNS, write_rows
 
     row = dict.fromkeys(EXPORT_COLUMNS)
     row["source_file"] = '=HYPERLINK("http://x")'

@@ -26,7 +26,7 @@ from store.db import make_engine, make_session_factory
 from store.files import read_page_image
 from store.models import Batch, Letter, LetterPage
 
-# Tests are outside the service, so reading the environment here does not bypass api/settings.py.
+# Tests are outside the service, so reading the environment here does not bypass service/settings.py.
 PG_URL = os.environ.get("DATABASE_URL", "")
 
 

@@ -20,7 +20,7 @@ from intake.debris import OWNER_FILE, sweep, upload_folder
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-# A web upload of 400 letter files, as api.batch_intake.receive_upload receives it, whose last file
+# A web upload of 400 letter files, as service.batches.receive_upload receives it, whose last file
 # never finishes arriving: the process is then inside the upload folder with the other 399 written,
 # as a server is when it is killed during the request.
 _UPLOAD = textwrap.dedent(
@@ -28,8 +28,8 @@ _UPLOAD = textwrap.dedent(
     import io, sys, time, types
     from pathlib import Path
 
-    from api.batch_intake import Upload, receive_upload
-    from api.settings import Settings
+    from service.batches import Upload, receive_upload
+    from service.settings import Settings
 
     class Stalled(io.RawIOBase):
         def readable(self):

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from factories import TINY_LETTERS, save_tiny_model
 
-import api.commands.progress as progress_module
-from api.cli import main
+import cli.commands.progress as progress_module
+from cli.main import main
 
 
 @pytest.fixture(scope="module")

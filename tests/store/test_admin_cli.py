@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.commands.admin import db, users
+from cli.commands.admin import db, users
 from store.db import current_revision, head_revision, session_scope
 from store.models import AuditEvent
 from store.users import authenticate, get_user
@@ -159,12 +159,12 @@ def test_users_set_password(url: str, factory: sessionmaker[Session]) -> None:
 
 
 def test_commands_are_registered_in_the_xinfang_group() -> None:
-    # Read the registry without importing api.cli, which imports every area's commands.
+    # Read the registry without importing cli.main, which imports every area's commands.
     import ast
 
-    import api.commands.admin as admin
+    import cli.commands.admin as admin
 
-    source = (Path(__file__).resolve().parents[2] / "api" / "cli.py").read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / "cli" / "main.py").read_text(encoding="utf-8")
     registry = next(
         node.value
         for node in ast.walk(ast.parse(source))
@@ -172,9 +172,9 @@ def test_commands_are_registered_in_the_xinfang_group() -> None:
     )
     entries = set(ast.literal_eval(registry))
     for name in ("db", "users"):
-        assert ("api.commands.admin", name) in entries
+        assert ("cli.commands.admin", name) in entries
         assert getattr(admin, name).name == name
-    assert {("api.commands.audit", "audit"), ("api.commands.files", "files")} <= entries
+    assert {("cli.commands.audit", "audit"), ("cli.commands.files", "files")} <= entries
 
 
 def _add(url: str, username: str, role: str, *extra: str, password: str = STRONG) -> Any:
@@ -197,7 +197,7 @@ def _add(url: str, username: str, role: str, *extra: str, password: str = STRONG
 
 
 def test_role_choices_are_the_stores_roles() -> None:
-    from api.commands.admin import ROLE_CHOICES
+    from cli.commands.admin import ROLE_CHOICES
     from store.models import ROLES
 
     assert ROLE_CHOICES == ROLES

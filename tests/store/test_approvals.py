@@ -45,7 +45,7 @@ def _actions(session: Session) -> list[tuple[str, str, str | None]]:
 
 
 def test_the_roles_that_need_approval_are_those_that_read_accusations() -> None:
-    from api import access
+    from service import access
 
     assert APPROVAL_ROLES == access.CONFIDENTIAL_READERS
     assert ROLE_NAMES == access.ROLE_NAMES

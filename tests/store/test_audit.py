@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import api.settings
+import service.settings
 import store.audit_key
-from api.commands.audit import audit
+from cli.commands.audit import audit
 from store.audit import (
     GENESIS_HASH,
     append_event,
@@ -248,7 +248,7 @@ def test_another_key_is_named_as_the_likely_cause(factory: sessionmaker[Session]
 
 def test_the_development_key_is_the_same_in_settings_and_store() -> None:
     # A database written by a tool given no key must verify in a development app, and the other way.
-    assert api.settings.DEVELOPMENT_AUDIT_KEY == store.audit_key.DEVELOPMENT_AUDIT_KEY
+    assert service.settings.DEVELOPMENT_AUDIT_KEY == store.audit_key.DEVELOPMENT_AUDIT_KEY
 
 
 def test_cli_verify_exits_nonzero_with_the_broken_seq(
@@ -369,16 +369,16 @@ def backend_of_url(db_url: str) -> str:
 def test_the_cli_verifies_with_the_key_in_the_settings(
     factory: sessionmaker[Session], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.cli import main
-    from api.settings import Settings
+    from cli.main import main
+    from service.settings import Settings
 
     _fill(factory)  # keyed with KEY
     url = engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
-    monkeypatch.setattr(api.settings, "get_settings", lambda: Settings(audit_key=KEY.decode()))
+    monkeypatch.setattr(service.settings, "get_settings", lambda: Settings(audit_key=KEY.decode()))
     assert runner.invoke(main, ["audit", "verify", "--database-url", url]).exit_code == 0
     monkeypatch.setattr(
-        api.settings, "get_settings", lambda: Settings(audit_key="some-other-key-" + "z" * 20)
+        service.settings, "get_settings", lambda: Settings(audit_key="some-other-key-" + "z" * 20)
     )
     other = runner.invoke(main, ["audit", "verify", "--database-url", url])
     assert other.exit_code == 1 and "与所用密钥相符" in other.output

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from tiny_corpus import TINY_OVERRIDES
 
-from api.cli import main
-from api.settings import get_settings
+from cli.main import main
+from service.settings import get_settings
 from store.audit import events_for
 from store.db import make_engine, make_session_factory
 

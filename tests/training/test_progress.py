@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from tiny_corpus import TINY_OVERRIDES
 
-import api.commands.progress as progress_module
-from api.cli import main
-from api.settings import get_settings
+import cli.commands.progress as progress_module
+from cli.main import main
+from service.settings import get_settings
 from training.train import train
 
 

@@ -270,5 +270,5 @@ def test_a_merged_letter_is_decided_through_the_letter_it_went_into(session: Ses
         reason="r",
     )
     session.refresh(merged)
-    with pytest.raises(InvalidStateError, match=f"merged into letter {keep.id}"):
+    with pytest.raises(InvalidStateError, match=f"本件已并入 {keep.case_number}"):
         _accept(session, merged)

@@ -94,6 +94,21 @@ class Settings(BaseSettings):
         default=True, description="the web app loads the routing model when it starts, not on first use"
     )
 
+    office_abbreviation: str = Field(
+        default="X信",
+        min_length=1,
+        max_length=16,
+        pattern=r"^[^\s〔〕]+$",
+        description="the office's 机关代字 that begins each document number it issues (X信受告〔2026〕12号); "
+        "numbers count per abbreviation, kind and year",
+    )
+    office_name: str = Field(
+        default="某区人民政府信访局",
+        min_length=1,
+        max_length=100,
+        description="the office's full name, which signs the notices and letters it issues (落款)",
+    )
+
     # The proposal's thresholds (routing.proposal.ProposalConfig, whose defaults these are; a test
     # keeps them equal). Analysts tune them from the evaluation report's review curve.
     proposal_min_confidence: float = Field(

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from casework.cases import case_of, sync_case
 from routing.catalogue import Catalogue
 from routing.schemas import Letter as RoutingLetter
 from service import access
-from service.errors import Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
 from store.audit import append_event
 from store.errors import NotFoundError
@@ -136,6 +137,14 @@ def decide_letter(
         )
     if bundle.proposal is None:
         raise NotFound(f"{case_number} 还没有办理建议，请先生成办理建议再确认")
+    case = case_of(session, bundle.letter) if bundle.letter.status != "merged" else None
+    if case is not None and not case.may_decide:
+        # Past 转送/交办 the route is the handling body's case: changing it here would leave the
+        # body handling a matter the office has sent elsewhere.
+        raise Conflict(
+            f"{case_number} 处于「{case.state_name}」，不能再更改分流；"
+            "承办单位有异议的，由其退回（第二十三条第三款）后再重新确定去向"
+        )
     proposed = bundle.proposal.field_values()
     if not bundle.proposal.proposal.get("routed", True):
         # The machine proposed no route for an unreadable letter: its stored fields are placeholders,
@@ -178,6 +187,8 @@ def decide_letter(
         channel=values["channel"],
         disposition=values["disposition"],
     )
+    # The case's cached row (state, body, next due date) follows the decision in its transaction.
+    sync_case(session, bundle.letter.id)
     session.commit()
     return decision
 

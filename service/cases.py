@@ -1,0 +1,479 @@
+"""The case's life after the route, as both shells offer it: reading a case, taking its steps,
+drafting and issuing its documents, supervision (督办) and the open 重大紧急 reports.
+
+Every operation first asks whether the user may open the letter at all (``service.access``, through
+:func:`service.workflows.open_letter`, which audits a look at a confidential letter), and answers a
+letter they may not open exactly as one that does not exist. A department handler sees only the cases
+their own body handles (转送 or 交办 to it), and never a confidential one, so never an accusation
+against their body. What a role may then do is ``casework``'s: its refusals are store errors with
+Chinese messages, which ``api.errors`` maps (403 a role or body that may not act, 409 a state or a
+changed case, 422 a malformed step).
+
+Writes commit as soon as their rows are in, as :mod:`service.workflows` does: the store holds the audit
+log's head for the whole transaction, and building a response must not keep other officers waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework import cases as store_cases
+from casework import issuing
+from casework import supervision as store_supervision
+from casework.cases import CaseLink, CaseView
+from casework.documents import DOCUMENT_KINDS, Draft, Template, load_templates
+from casework.states import STEP_NAMES, Step
+from routing.catalogue import Catalogue
+from service import access
+from service.errors import Forbidden, InvalidInput, NotFound
+from service.settings import Settings
+from service.views import department_name
+from service.workflows import open_letter, role_name
+from store.letters import china_today
+from store.models import CaseDocument, Letter, User
+
+#: Who reads the supervisor's view (第四十条 督查督办): 科室负责人 every case, 纪检监察人员 the
+#: confidential ones (the others are counted, not listed, to them).
+SUPERVISE = frozenset({access.SUPERVISOR, access.INSPECTOR})
+#: Who reads the open 重大紧急 reports (第二十五条): those who may make one; each sees the cases
+#: they may open.
+READ_ESCALATIONS = frozenset({access.INTAKE, access.SUPERVISOR, access.INSPECTOR, access.HANDLER})
+
+#: What a draft shows where the officer still has to write something (the opinion, a reason …);
+#: a document that still holds it is not issued.
+TO_FILL = "【请填写：{label}】"
+_TO_FILL_RE = re.compile(r"【请填写：[^】]*】")
+
+# The kinds the handling body issues in its own name; the rest are the office's.
+_BODY_KINDS = frozenset({"acceptance_notice", "handling_opinion", "complaint_outcome_notice"})
+
+
+def _hidden(case_number: str) -> NotFound:
+    return NotFound(f"没有您可以查看的案件编号为“{case_number}”的信访事项，请核对案件编号")
+
+
+def _case_for(
+    session: Session, user: User, case_number: str, today: dt.date | None, purpose: str
+) -> CaseView:
+    """The case of a letter ``user`` may open, or NotFound as for a case number that does not exist."""
+    bundle = open_letter(session, user, case_number, purpose=purpose)
+    view = store_cases.case_of(session, bundle.letter, user=user.username, today=today or china_today())
+    if user.role == access.HANDLER and (view.handling_body is None or view.handling_body != user.department):
+        raise _hidden(case_number)
+    return view
+
+
+def may_open_case(user: User, *, confidential: bool, handling_body: str | None) -> bool:
+    """Whether ``user`` may open a case listed somewhere (supervision, escalations), by the same rule
+    as :func:`case_page`: the role's scope of letters, and a handler only their own body's cases."""
+    if user.role not in access.READ_LETTERS:
+        return False
+    scope = access.scope_of(user)
+    if scope.confidential is not None and scope.confidential != confidential:
+        return False
+    if user.role == access.HANDLER:
+        return handling_body is not None and handling_body == user.department
+    return True
+
+
+# ------------------------------------------------------------------------------------ the case
+
+
+def case_page(session: Session, user: User, case_number: str, *, today: dt.date | None = None) -> CaseView:
+    """The case of ``case_number`` with its clocks as on ``today`` (default today in China) and the
+    steps ``user`` may take next (``CaseView.allowed``; pass ``CaseView.version`` back with a step).
+
+    Raises:
+        Forbidden: the role reads no letter.
+        NotFound: no such letter, or one the user may not open (a handler: not their body's case).
+    """
+    return _case_for(session, user, case_number, today, "case")
+
+
+def case_documents(session: Session, view: CaseView) -> list[CaseDocument]:
+    """The documents issued on a case already opened with :func:`case_page`, in the order issued."""
+    return issuing.documents_of(session, view.letter_id)
+
+
+def take_step(
+    session: Session,
+    user: User,
+    case_number: str,
+    step: str,
+    fields: Mapping[str, Any] | None,
+    *,
+    expected_version: int,
+    catalogue: Catalogue | None = None,
+) -> CaseView:
+    """``user`` takes ``step`` with its ``fields`` on the case, as it was at ``expected_version``.
+
+    Raises:
+        NotFound: as :func:`case_page`.
+        store.errors.NotAllowedError: the role, or the handler's body, may not take the step.
+        store.errors.InvalidValueError: the fields are incomplete or malformed.
+        casework.cases.CaseStepRefused: the state or a statutory period does not allow it.
+        casework.cases.CaseChangedError: the case changed since ``expected_version``.
+    """
+    view = _case_for(session, user, case_number, None, "step")
+    codes = {d.code: d.name for d in catalogue.departments} if catalogue is not None else None
+    after = store_cases.take_step(
+        session,
+        user.username,
+        view.letter_id,
+        step,
+        dict(fields or {}),
+        expected_version=expected_version,
+        department_codes=codes,
+    )
+    session.commit()
+    return after
+
+
+def link(
+    session: Session,
+    user: User,
+    case_number: str,
+    earlier_case_number: str | None,
+    reason: str | None,
+    *,
+    expected_version: int,
+) -> CaseLink:
+    """Record that the letter raises the same matter as an earlier case (``None`` unlinks): after a
+    复核 the later letter is proposed 不再受理 (第三十六条第三款). Both letters must be ones the user
+    may open.
+
+    Raises:
+        NotFound: either letter is unknown or one the user may not open.
+        store.errors.NotAllowedError: the role does not decide routes.
+        store.errors.InvalidValueError: no reason, itself, a later case, a loop.
+        casework.cases.CaseChangedError: the letter changed since ``expected_version``.
+    """
+    bundle = open_letter(session, user, case_number, purpose="link")
+    earlier = None
+    if earlier_case_number is not None and earlier_case_number.strip():
+        earlier = open_letter(session, user, earlier_case_number.strip().upper(), purpose="link").letter
+    result = store_cases.link_same_matter(
+        session,
+        user.username,
+        bundle.letter,
+        earlier,
+        reason=reason,
+        expected_version=expected_version,
+    )
+    session.commit()
+    return result
+
+
+# ---------------------------------------------------------------------------------- documents
+
+
+def _issuer(kind: str, view: CaseView, settings: Settings, catalogue: Catalogue | None) -> str:
+    """Who signs a document of ``kind``: the handling body its own notices and answers, the office
+    the rest."""
+    body = view.handling_body
+    if kind in _BODY_KINDS and body is not None:
+        return (department_name(catalogue, body) if catalogue is not None else None) or body
+    return settings.office_name
+
+
+def _department_names(catalogue: Catalogue | None) -> dict[str, str]:
+    return {d.code: d.name for d in catalogue.departments} if catalogue is not None else {}
+
+
+def _template(kind: str, templates: Mapping[str, Template]) -> Template:
+    template = templates.get(kind)
+    if template is None:
+        kinds = "、".join(f"{name}（{code}）" for code, name in DOCUMENT_KINDS.items() if code in templates)
+        raise InvalidInput(f"没有“{kind}”这种文书；可选：{kinds}")
+    return template
+
+
+def _draft_for(
+    session: Session,
+    view: CaseView,
+    kind: str,
+    values: Mapping[str, object] | None,
+    *,
+    settings: Settings,
+    catalogue: Catalogue | None,
+    templates: Mapping[str, Template],
+) -> Draft:
+    template = _template(kind, templates)
+    known = issuing.case_values(session, view.letter_id, department_names=_department_names(catalogue))
+    given = {"issuer": _issuer(kind, view, settings, catalogue), **known, **(values or {})}
+    # What only the officer can write (the opinion, the reason …) is marked for them to fill in.
+    for name, spec in template.fields.items():
+        if spec.required and (given.get(name) is None or (isinstance(given[name], str) and not given[name])):
+            given[name] = TO_FILL.format(label=spec.label)
+    return issuing.draft_document(
+        session,
+        view.letter_id,
+        kind,
+        given,
+        department_names=_department_names(catalogue),
+        templates=templates,
+    )
+
+
+def draft(
+    session: Session,
+    user: User,
+    case_number: str,
+    kind: str,
+    *,
+    settings: Settings,
+    catalogue: Catalogue | None = None,
+    values: Mapping[str, object] | None = None,
+    templates: Mapping[str, Template] | None = None,
+) -> Draft:
+    """The ``kind`` document of the case filled from the case and its route, for the officer to
+    review and edit; what only the officer can write is marked 【请填写：…】.
+
+    Raises:
+        NotFound: as :func:`case_page`.
+        InvalidInput: no such kind.
+    """
+    view = _case_for(session, user, case_number, None, "draft")
+    table = templates if templates is not None else load_templates()
+    return _draft_for(session, view, kind, values, settings=settings, catalogue=catalogue, templates=table)
+
+
+def issue(
+    session: Session,
+    user: User,
+    case_number: str,
+    kind: str,
+    title: str,
+    paragraphs: Sequence[str],
+    *,
+    settings: Settings,
+    catalogue: Catalogue | None = None,
+    salutation: str | None = None,
+    sent_on: dt.date | None = None,
+    templates: Mapping[str, Template] | None = None,
+) -> CaseDocument:
+    """Issue the officer's reviewed text of a ``kind`` document under the office's next 文号
+    (``settings.office_abbreviation``), signed as drafted (the office, ``settings.office_name``, or
+    the handling body for its own notices); ``sent_on`` records the day it went out.
+
+    Raises:
+        NotFound: as :func:`case_page`.
+        InvalidInput: no such kind, or the text still holds a 【请填写：…】 mark.
+        store.errors.NotAllowedError: the role, or the handler's body, may not issue the kind.
+        store.errors.InvalidValueError: an empty title or body, a day sent before the issue or after today.
+    """
+    view = _case_for(session, user, case_number, None, "issue")
+    table = templates if templates is not None else load_templates()
+    drafted = _draft_for(session, view, kind, None, settings=settings, catalogue=catalogue, templates=table)
+    texts = [title, *paragraphs, *([salutation] if salutation else [])]
+    unfilled = sorted({m for t in texts for m in _TO_FILL_RE.findall(t)})
+    if unfilled:
+        raise InvalidInput(f"文书中还有未填写的内容：{'、'.join(unfilled)}；请填写后再出具")
+    try:
+        reviewed = drafted.edit(title=title, paragraphs=list(paragraphs), salutation=salutation)
+    except ValueError as exc:  # casework.errors.DocumentError
+        raise InvalidInput(str(exc)) from None
+    document = issuing.issue_document(
+        session,
+        user.username,
+        view.letter_id,
+        reviewed,
+        office=settings.office_abbreviation,
+        sent_on=sent_on,
+        templates=table,
+    )
+    session.commit()
+    return document
+
+
+def _document_for(session: Session, user: User, document_id: int, purpose: str) -> CaseDocument:
+    """An issued document of a case ``user`` may open, else NotFound as for one that does not exist."""
+    hidden = NotFound(f"没有您可以查看的文书（编号 {document_id}）")
+    document = session.get(CaseDocument, document_id)
+    if document is None:
+        raise hidden
+    case_number = session.scalar(select(Letter.case_number).where(Letter.id == document.letter_id))
+    if case_number is None:
+        raise hidden
+    try:
+        _case_for(session, user, case_number, None, purpose)
+    except NotFound:
+        raise hidden from None
+    return document
+
+
+def record_sent(session: Session, user: User, document_id: int, sent_on: dt.date) -> CaseDocument:
+    """Record the day an issued document went out (once).
+
+    Raises:
+        NotFound: no such document, or one on a case the user may not open.
+        store.errors.NotAllowedError: the user may not issue this kind on this case.
+        store.errors.InvalidValueError: a day before the issue or after today.
+        store.errors.InvalidStateError: the day is already recorded.
+    """
+    document = _document_for(session, user, document_id, "document sent")
+    issuing.record_sent(session, user.username, document, sent_on)
+    session.commit()
+    return document
+
+
+def document_filename(number: str, extension: str = ".docx") -> str:
+    """A file name made of the 文号, of letters, digits and Chinese characters only:
+    ``X信受告〔2026〕12号`` → ``X信受告-2026-12号.docx``."""
+    stem = re.sub(r"[^0-9A-Za-z\u4e00-\u9fff]+", "-", number).strip("-") or "document"
+    return f"{stem}{extension}"
+
+
+def document_file(session: Session, user: User, document_id: int) -> tuple[str, bytes]:
+    """The issued DOCX exactly as stored, with a file name made of its 文号.
+
+    Raises:
+        NotFound: no such document, or one on a case the user may not open.
+    """
+    document = _document_for(session, user, document_id, "document")
+    return document_filename(document.number), bytes(document.docx)
+
+
+def document_page(session: Session, user: User, document_id: int) -> str:
+    """The printable page of an issued document.
+
+    Raises:
+        NotFound: no such document, or one on a case the user may not open.
+    """
+    return issuing.document_html(_document_for(session, user, document_id, "document"))
+
+
+def document_of(session: Session, user: User, document_id: int) -> CaseDocument:
+    """The issued document row, for a user who may open its case (else NotFound)."""
+    return _document_for(session, user, document_id, "document")
+
+
+# -------------------------------------------------------------------------------- supervision
+
+
+@dataclass(frozen=True)
+class SupervisionView:
+    """The supervisor's view as one user may read it: ``by_body`` and ``for_notice`` list the cases
+    they may open; ``withheld`` counts those due or overdue they may not (confidential ones, for
+    instance), which are not listed."""
+
+    supervision: store_supervision.Supervision
+    by_body: dict[str | None, tuple[store_supervision.SupervisedCase, ...]]
+    for_notice: tuple[store_supervision.SupervisedCase, ...]
+    withheld: int
+
+    @property
+    def today(self) -> dt.date:
+        return self.supervision.today
+
+    @property
+    def until(self) -> dt.date:
+        return self.supervision.until
+
+    @property
+    def within_days(self) -> int:
+        return self.supervision.within_days
+
+    @property
+    def count(self) -> int:
+        return sum(len(items) for items in self.by_body.values())
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for items in self.by_body.values() for item in items if item.overdue)
+
+
+def supervision_view(
+    session: Session, user: User, *, today: dt.date | None = None, within_days: int = 7
+) -> SupervisionView:
+    """Everything due within ``within_days`` days and overdue, by handling body, and the cases late
+    twice or more (for 通报), as ``user`` may read them.
+
+    Raises:
+        Forbidden: not a 科室负责人 or 纪检监察人员.
+        store.errors.InvalidValueError: ``within_days`` outside 0..366.
+    """
+    if user.role not in SUPERVISE:
+        raise Forbidden(f"{role_name(user.role)}不能查看督办情况；限科室负责人、纪检监察人员")
+    whole = store_supervision.supervision(session, today or china_today(), within_days)
+
+    def shown(item: store_supervision.SupervisedCase) -> bool:
+        return may_open_case(user, confidential=item.confidential, handling_body=item.handling_body)
+
+    by_body: dict[str | None, tuple[store_supervision.SupervisedCase, ...]] = {}
+    withheld = 0
+    for body, items in whole.by_body.items():
+        visible = tuple(i for i in items if shown(i))
+        withheld += len(items) - len(visible)
+        if visible:
+            by_body[body] = visible
+    return SupervisionView(
+        supervision=whole,
+        by_body=by_body,
+        for_notice=tuple(i for i in whole.for_notice if shown(i)),
+        withheld=withheld,
+    )
+
+
+@dataclass(frozen=True)
+class EscalationsView:
+    """The open 重大紧急 reports ``user`` may open, and how many others there are."""
+
+    items: tuple[store_supervision.OpenEscalation, ...]
+    withheld: int
+
+
+def escalations(session: Session, user: User) -> EscalationsView:
+    """Every open case with a 重大紧急 report that ``user`` may open, the longest open first.
+
+    Raises:
+        Forbidden: a role that makes no such report (analyst, administrator).
+    """
+    if user.role not in READ_ESCALATIONS:
+        raise Forbidden(
+            f"{role_name(user.role)}不能查看重大紧急信息；限："
+            + "、".join(role_name(r) for r in access.ALL_ROLES if r in READ_ESCALATIONS)
+        )
+    every = store_supervision.open_escalations(session)
+    items = tuple(
+        e for e in every if may_open_case(user, confidential=e.confidential, handling_body=e.handling_body)
+    )
+    return EscalationsView(items=items, withheld=len(every) - len(items))
+
+
+def step_name(step: Step | str) -> str:
+    try:
+        return STEP_NAMES[Step(step)]
+    except ValueError:
+        return str(step)
+
+
+__all__ = [
+    "READ_ESCALATIONS",
+    "SUPERVISE",
+    "TO_FILL",
+    "EscalationsView",
+    "SupervisionView",
+    "case_documents",
+    "case_page",
+    "document_file",
+    "document_filename",
+    "document_of",
+    "document_page",
+    "draft",
+    "escalations",
+    "issue",
+    "link",
+    "may_open_case",
+    "record_sent",
+    "step_name",
+    "supervision_view",
+    "take_step",
+]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, auth, batches, letters, models, regroup
+from api.pages import admin, auth, batches, cases, letters, models, regroup
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     letters.router,
+    cases.router,
     regroup.router,
     batches.router,
     admin.router,

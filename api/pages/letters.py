@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api import presenters
 from api.deps import CatalogueDep, PageUser, RouterDep, SessionDep, SettingsDep
 from api.errors import status_of
+from api.pages.case_section import CaseInput, case_section
 from api.pages.csrf import CsrfChecked
 from api.pages.render import FACT_NAMES, FIELD_NAMES, render
 from api.responses import page_image_response
@@ -377,6 +378,7 @@ def _letter_page(
     form: dict[str, Any] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    case_input: CaseInput | None = None,
 ) -> Response:
     letter: LetterPublic = views.letter_public(bundle, user, catalogue)
     state = views.letter_state(bundle)
@@ -424,6 +426,17 @@ def _letter_page(
             form = dict(bundle.proposal.field_values())
         else:
             form = {}  # no route proposed: the officer chooses every field
+    case = None
+    if bundle.letter.status != "merged":
+        case = case_section(
+            session,
+            user,
+            bundle.letter,
+            catalogue=catalogue,
+            settings=request.app.state.settings,
+            people=lambda usernames: people_names(session, usernames),
+            given=case_input,
+        )
     return render(
         request,
         "letter.html",
@@ -437,7 +450,10 @@ def _letter_page(
             "facts": facts,
             "routed": routed,
             "deadlines": deadlines,
-            "can_decide": access.can_decide(user, state),
+            # Once the case has moved past its route (转送, 交办, a notice), the route is not changed
+            # here: the decision form goes, and a stale one posted is refused by the service.
+            "can_decide": access.can_decide(user, state) and (case is None or case.may_decide),
+            "case": case,
             "form": form,
             "error": error,
             "departments": catalogue.departments,
@@ -452,10 +468,32 @@ def _letter_page(
 
 @router.get("/letters/{case_number}")
 def letter_page(
-    case_number: str, request: Request, session: SessionDep, user: PageUser, catalogue: CatalogueDep
+    case_number: str,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    draft: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     bundle = workflows.open_letter(session, user, case_number)
-    return _letter_page(request, session, user, bundle, catalogue)
+    # A step or document done on the previous request says so once, after its redirect.
+    notice = request.session.pop("case_notice", None)
+    given = CaseInput(notice=notice if isinstance(notice, str) else None, draft_kind=draft or None)
+    return _letter_page(request, session, user, bundle, catalogue, case_input=given)
+
+
+def render_letter(
+    request: Request,
+    session: Any,
+    user: Any,
+    case_number: str,
+    catalogue: Catalogue,
+    given: CaseInput,
+    status_code: int,
+) -> Response:
+    """The letter page again with the case section showing what a refused case form brought back."""
+    bundle = workflows.open_letter(session, user, case_number)
+    return _letter_page(request, session, user, bundle, catalogue, case_input=given, status_code=status_code)
 
 
 @router.get("/letters/{case_number}/pages/{number}")

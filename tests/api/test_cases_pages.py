@@ -1,0 +1,269 @@
+"""The case's life on the officers' pages: the 办理过程 section of the letter page, its step forms and
+documents, the department handler's part, the queue's due dates, and the 督办 page.
+
+Driven through the pages (forms with their CSRF token and the case's version), as an officer would;
+each page is checked for codes an officer should not read (``page_text``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from page_text import code_words, visible_text
+from sqlalchemy import update
+from web_factories import ACCUSATION_TEXT, PASSWORD, letter_payload
+
+from store.db import session_scope
+from store.letters import china_today
+from store.models import User
+
+DISPLAY_NAMES = {
+    "intake.officer": "李接待",
+    "supervisor": "王科长",
+    "analyst": "周统计",
+    "department.handler": "赵经办",
+    "discipline.inspector": "钱纪检",
+}
+
+
+@pytest.fixture(autouse=True)
+def officers(app: Any) -> None:
+    """The test accounts with the names colleagues know them by."""
+    with session_scope(app.state.session_factory) as session:
+        for username, name in DISPLAY_NAMES.items():
+            session.execute(update(User).where(User.username == username).values(display_name=name))
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    return str(re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1))  # type: ignore[union-attr]
+
+
+def sign_in(client: TestClient, role: str) -> None:
+    client.cookies.clear()
+    r = client.post(
+        "/login",
+        data={"username": role.replace("_", "."), "password": PASSWORD, "csrf_token": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+def register(client: TestClient, **fields: Any) -> str:
+    data = dict(letter_payload(**{"received_on": china_today().isoformat(), **fields}))
+    data["csrf_token"] = csrf_of(client, "/letters/new")
+    r = client.post("/letters/new", data=data, follow_redirects=False)
+    assert r.status_code in (201, 303), r.text
+    if r.status_code == 303:
+        return str(r.headers["location"].rsplit("/", 1)[1])
+    return str(re.search(r'id="case-number">([^<]+)<', r.text).group(1))  # type: ignore[union-attr]
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden {name}"
+    return found.group(1)
+
+
+def assert_chinese(html: str, where: str) -> None:
+    leaks = code_words(html, {"standin-0", "Word"})
+    assert not leaks, f"{where} shows {sorted(leaks)}: {visible_text(html)[:3000]}"
+
+
+def accept_route(client: TestClient, case: str, **correction: str) -> None:
+    """Confirm the proposed route, or correct it (``channel="ordinary"`` …) with a reason."""
+    page = client.get(f"/letters/{case}").text
+    data = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "proposal_id": hidden(page, "proposal_id"),
+        "letter_version": hidden(page, "letter_version"),
+        "action": "correct" if correction else "accept",
+    }
+    if correction:
+        data.update(correction, reason=correction.get("reason", "按普通信访程序办理"))
+    r = client.post(f"/letters/{case}/decide", data=data, follow_redirects=False)
+    assert r.status_code == 303, visible_text(r.text)[:2000]
+
+
+def step(client: TestClient, case: str, name: str, expect: int = 303, **fields: str) -> Any:
+    page = client.get(f"/letters/{case}").text
+    assert f'action="/letters/{case}/steps/{name}"' in page, (
+        f"no form for {name}: {visible_text(page)[-3000:]}"
+    )
+    data = {"csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), **fields}
+    r = client.post(f"/letters/{case}/steps/{name}", data=data, follow_redirects=False)
+    assert r.status_code == expect, visible_text(r.text)[-3000:]
+    return r
+
+
+def issue(client: TestClient, case: str, kind: str, fill: dict[str, str] | None = None) -> str:
+    """Draft ``kind`` on the letter page, write what the draft asks for, issue it; returns its 文号."""
+    page = client.get(f"/letters/{case}?draft={kind}").text
+    assert 'id="draft"' in page, visible_text(page)[-3000:]
+    assert_chinese(page, f"the draft of {kind}")
+    title = re.search(r'id="draft-title" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+    paragraphs = re.findall(r'class="draft-paragraph">([^<]*)</textarea>', page)
+    import html as html_lib
+
+    filled = []
+    for p in paragraphs:
+        p = html_lib.unescape(p)
+        for label, text in (fill or {}).items():
+            p = p.replace(f"【请填写：{label}】", text)
+        filled.append(p)
+    r = client.post(
+        f"/letters/{case}/documents",
+        data={
+            "csrf_token": hidden(page, "csrf_token"),
+            "kind": kind,
+            "title": html_lib.unescape(title),
+            "paragraph": filled,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, visible_text(r.text)[-3000:]
+    notice = client.get(f"/letters/{case}").text
+    number = re.search(r"文号 ([^。<]+)。", notice)
+    assert number, visible_text(notice)[-2000:]
+    return number.group(1)
+
+
+def section(client: TestClient, case: str) -> str:
+    return visible_text(client.get(f"/letters/{case}").text)
+
+
+def test_accept_notice_transfer_receipt_answer_close(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case, channel="ordinary")
+    page = client.get(f"/letters/{case}").text
+    assert_chinese(page, "the decided letter")
+    text = visible_text(page)
+    assert "办理过程" in text and "已确定去向" in text
+    assert "第二十二条第一款" in text  # the office's 15 days to forward, as a date
+    number = issue(client, case, "transfer_letter")
+    assert re.fullmatch(r".+信转〔\d{4}〕\d+号", number), number
+    step(client, case, "transfer", document_no=number)
+    assert "已转送" in section(client, case)
+    # The route is the body's now: no decision form, and an old one posted is refused in words.
+    assert 'id="decide"' not in client.get(f"/letters/{case}").text
+
+    sign_in(client, "department_handler")
+    queue = client.get("/").text
+    assert case in queue  # QUEUE-STATE
+    assert_chinese(queue, "the handler's queue")
+    step(client, case, "receive")
+    text = section(client, case)
+    assert "已签收" in text and "第二十三条第三款" in text
+    notice = issue(
+        client, case, "acceptance_notice", {"处理途径和程序": "按信访程序办理，60日内出具处理意见。"}
+    )
+    step(client, case, "accept", document_no=notice)
+    assert "第三十四条" in section(client, case)
+    opinion = issue(
+        client,
+        case,
+        "handling_opinion",
+        {
+            "处理意见": "责令物业公司退还多收费用。",
+            "事实和理由": "经核查，物业公司多收费用属实。",
+            "法律法规依据": "《物业管理条例》",
+            "复查机关": "区人民政府",
+        },
+    )
+    step(client, case, "answer", document_no=opinion)
+    page = client.get(f"/letters/{case}").text
+    assert "已出具处理意见" in visible_text(page)
+    assert_chinese(page, "the answered case, as the handler sees it")
+    step(client, case, "close")
+    text = section(client, case)
+    assert "已办结" in text and "出具处理意见" in text
+    assert "赵经办（承办单位人员）" in text  # who, by name and role
+
+
+def test_a_stale_page_is_refused_with_a_readable_message(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case)
+    stale = client.get(f"/letters/{case}").text
+    number = issue(client, case, "transfer_letter")  # issuing changes nothing of the case
+    step(client, case, "transfer", document_no=number)
+    r = client.post(
+        f"/letters/{case}/steps/transfer",
+        data={
+            "csrf_token": hidden(stale, "csrf_token"),
+            "version": hidden(stale, "version"),
+            "document_no": number,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 409
+    assert "已有他人办理" in visible_text(r.text) and 'id="case-error"' in r.text
+    assert_chinese(r.text, "the refused stale step")
+    r = client.post(
+        f"/letters/{case}/decide",
+        data={
+            "csrf_token": hidden(stale, "csrf_token"),
+            "proposal_id": hidden(stale, "proposal_id"),
+            "letter_version": hidden(stale, "letter_version"),
+            "action": "accept",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 409 and "不能再更改分流" in visible_text(r.text)
+
+
+def test_a_step_without_what_the_law_asks_is_refused_and_the_input_kept(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case)
+    number = issue(client, case, "transfer_letter")
+    step(client, case, "transfer", document_no=number)
+    sign_in(client, "department_handler")
+    step(client, case, "receive")
+    r = step(client, case, "object", expect=422, reason="   ")
+    assert "须填写：理由" in visible_text(r.text)
+    assert_chinese(r.text, "the refused objection")
+
+
+def test_handler_never_sees_an_accusation_nor_another_bodys_case(client: TestClient) -> None:
+    sign_in(client, "supervisor")
+    accusation = register(client, text=ACCUSATION_TEXT)
+    sign_in(client, "department_handler")
+    assert client.get(f"/letters/{accusation}").status_code == 404
+    assert accusation not in client.get("/").text
+
+
+def test_supervision_page_lists_what_is_overdue_and_issues_a_supervision_sheet(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    received = (china_today() - dt.timedelta(days=40)).isoformat()
+    case = register(client, received_on=received)
+    accept_route(client, case)
+    assert client.get("/supervision").status_code == 403
+    sign_in(client, "supervisor")
+    assert 'href="/supervision"' in client.get("/").text
+    page = client.get("/supervision").text
+    assert_chinese(page, "the supervision page")
+    assert case in page and "已超期" in visible_text(page)
+    due = (china_today() + dt.timedelta(days=5)).isoformat()
+    r = client.post(
+        f"/supervision/{case}",
+        data={"csrf_token": hidden(page, "csrf_token"), "reason": "逾期未转送，请即办理", "due_on": due},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, visible_text(r.text)[-2000:]
+    page = client.get("/supervision").text
+    assert "督办单文号" in visible_text(page)
+    text = section(client, case)
+    assert "督办" in text and "逾期未转送，请即办理" in text and "第四十条" in text
+    assert "督办单" in text
+
+
+@pytest.mark.parametrize("role", ["analyst", "department_handler", "intake_officer"])
+def test_only_supervisors_and_inspectors_open_the_supervision_page(client: TestClient, role: str) -> None:
+    sign_in(client, role)
+    assert client.get("/supervision").status_code == 403
+    assert 'href="/supervision"' not in client.get("/letters/new" if role == "intake_officer" else "/").text

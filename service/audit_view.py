@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from casework.documents import DOCUMENT_KINDS
+from casework.states import RATING_NAMES, STATE_NAMES, STEP_NAMES
 from routing.catalogue import Catalogue
+from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES
 from routing.errors import UnknownCodeError
 from service.access import ROLE_NAMES
 from service.schemas import AuditDetail, AuditEventPublic
@@ -98,7 +101,7 @@ _MEDIA: dict[str, str] = {
 }
 
 # Internal row numbers of what the event's object already names: noise to a reader.
-_HIDDEN = frozenset({"letter_id", "new_letter_id", "merged_letter_id"})
+_HIDDEN = frozenset({"letter_id", "new_letter_id", "merged_letter_id", "earlier_letter_id"})
 
 
 def action_name(action: str) -> str:
@@ -116,13 +119,17 @@ def object_name(obj: str | None) -> str | None:
     return f"{_OBJECT_KINDS[kind]} {ident}" if kind in _OBJECT_KINDS and ident else obj
 
 
-def readable_details(details: Mapping[str, Any], catalogue: Catalogue | None = None) -> list[AuditDetail]:
-    """The event's details as name and value, in the order stored."""
+def readable_details(
+    details: Mapping[str, Any], catalogue: Catalogue | None = None, *, action: str | None = None
+) -> list[AuditDetail]:
+    """The event's details as name and value, in the order stored (a key some action uses in a
+    sense of its own, like a document's ``kind``, is read in that sense for that action)."""
+    own = _ACTION_DETAILS.get(action or "", {})
     out: list[AuditDetail] = []
     for key, value in details.items():
         if key in _HIDDEN:
             continue
-        label, show = _DETAILS.get(key, (key, _plain))
+        label, show = own.get(key) or _DETAILS.get(key, (key, _plain))
         out.append(AuditDetail(label=label, value=show(value, catalogue)))
     return out
 
@@ -138,7 +145,7 @@ def audit_event_public(event: AuditEvent, catalogue: Catalogue | None = None) ->
         object=event.object,
         object_name=object_name(event.object),
         details=details,
-        readable=readable_details(details, catalogue),
+        readable=readable_details(details, catalogue, action=event.action),
         hash=event.hash,
         mac=event.mac,
     )
@@ -279,4 +286,32 @@ _DETAILS: dict[str, tuple[str, Show]] = {
     "events": ("加签名的条数", _plain),
     "last_seq": ("最后一条", _plain),
     "last_hash": ("最后一条的哈希", _digest),
+    # the case's life
+    "seq": ("第几步", _plain),
+    "step": ("办理步骤", _named({k.value: v for k, v in STEP_NAMES.items()})),
+    "from_state": ("原状态", _named({k.value: v for k, v in STATE_NAMES.items()})),
+    "to_state": ("新状态", _named({k.value: v for k, v in STATE_NAMES.items()})),
+    "effective_on": ("日期", _plain),
+    "body": ("承办单位", _department),
+    "due_on": ("期限", _plain),
+    "days": ("天数", _plain),
+    "basis": ("依据条款", _plain),
+    "document_no": ("文号", _plain),
+    "rating": ("满意度", _named({k.value: v for k, v in RATING_NAMES.items()})),
+    "event_id": ("步骤记录号", _plain),
+    "earlier": ("关联的在先案件", _plain),
+    "document_id": ("文书记录号", _plain),
+    "number": ("文号", _plain),
+    "docx_sha256": ("文书文件摘要（SHA-256）", _digest),
+    "sent_on": ("发出日期", _plain),
+}
+
+# Keys an action uses in a sense of its own.
+_CASE_ROUTE: dict[str, tuple[str, Show]] = {
+    "channel": ("办理途径", _named(CHANNEL_NAMES)),
+    "disposition": ("处理方式", _named(DISPOSITION_NAMES)),
+}
+_ACTION_DETAILS: dict[str, dict[str, tuple[str, Show]]] = {
+    "document_issued": {"kind": ("文书种类", _named(DOCUMENT_KINDS))},
+    "case_step": _CASE_ROUTE,
 }

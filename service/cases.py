@@ -51,6 +51,12 @@ READ_ESCALATIONS = frozenset({access.INTAKE, access.SUPERVISOR, access.INSPECTOR
 TO_FILL = "【请填写：{label}】"
 _TO_FILL_RE = re.compile(r"【请填写：[^】]*】")
 
+
+def unfilled_marks(text: str) -> list[str]:
+    """The 【请填写：…】 marks still in ``text``."""
+    return _TO_FILL_RE.findall(text)
+
+
 # The kinds the handling body issues in its own name; the rest are the office's.
 _BODY_KINDS = frozenset({"acceptance_notice", "handling_opinion", "complaint_outcome_notice"})
 
@@ -208,6 +214,9 @@ def _draft_for(
     template = _template(kind, templates)
     known = issuing.case_values(session, view.letter_id, department_names=_department_names(catalogue))
     given = {"issuer": _issuer(kind, view, settings, catalogue), **known, **(values or {})}
+    if kind == "acceptance_notice" and given.get("accepted_on") is None:
+        # The notice is issued with the 受理 it reports (the step cites its 文号): that day, today.
+        given["accepted_on"] = view.today
     # What only the officer can write (the opinion, the reason …) is marked for them to fill in.
     for name, spec in template.fields.items():
         if spec.required and (given.get(name) is None or (isinstance(given[name], str) and not given[name])):
@@ -272,14 +281,14 @@ def issue(
     view = _case_for(session, user, case_number, None, "issue")
     table = templates if templates is not None else load_templates()
     drafted = _draft_for(session, view, kind, None, settings=settings, catalogue=catalogue, templates=table)
-    texts = [title, *paragraphs, *([salutation] if salutation else [])]
-    unfilled = sorted({m for t in texts for m in _TO_FILL_RE.findall(t)})
-    if unfilled:
-        raise InvalidInput(f"文书中还有未填写的内容：{'、'.join(unfilled)}；请填写后再出具")
     try:
         reviewed = drafted.edit(title=title, paragraphs=list(paragraphs), salutation=salutation)
     except ValueError as exc:  # casework.errors.DocumentError
         raise InvalidInput(str(exc)) from None
+    texts = [reviewed.title, reviewed.salutation or "", *reviewed.paragraphs, reviewed.signature]
+    unfilled = sorted({m for t in texts for m in unfilled_marks(t)})
+    if unfilled:
+        raise InvalidInput(f"文书中还有未填写的内容：{'、'.join(unfilled)}；请填写后再出具")
     document = issuing.issue_document(
         session,
         user.username,
@@ -476,4 +485,5 @@ __all__ = [
     "step_name",
     "supervision_view",
     "take_step",
+    "unfilled_marks",
 ]

@@ -95,12 +95,12 @@ class Settings(BaseSettings):
     )
 
     office_abbreviation: str = Field(
-        default="X信",
+        default="某区",
         min_length=1,
         max_length=16,
         pattern=r"^[^\s〔〕]+$",
-        description="the office's 机关代字 that begins each document number it issues (X信受告〔2026〕12号); "
-        "numbers count per abbreviation, kind and year",
+        description="the office's 机关代字 that begins each document number it issues, before the kind's "
+        "prefix (某区 + 信转 → 某区信转〔2026〕12号); numbers count per abbreviation, kind and year",
     )
     office_name: str = Field(
         default="某区人民政府信访局",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, batches, exports, letters, meta, models, regroup, users
+from api.routes import audit, auth, batches, cases, exports, letters, meta, models, regroup, users
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     letters.router,
+    cases.router,
     regroup.router,
     exports.router,
     batches.router,

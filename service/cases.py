@@ -46,6 +46,11 @@ SUPERVISE = frozenset({access.SUPERVISOR, access.INSPECTOR})
 #: they may open.
 READ_ESCALATIONS = frozenset({access.INTAKE, access.SUPERVISOR, access.INSPECTOR, access.HANDLER})
 
+#: Who drafts and issues documents, and reads them once issued: the roles that see the
+#: petitioner's particulars unmasked (a document names the petitioner, a 转送函 also their address
+#: and telephone). Which kinds each may issue is ``casework.issuing``'s.
+DOCUMENT_ROLES = access.UNMASKED_ON_LETTER
+
 #: What a draft shows where the officer still has to write something (the opinion, a reason …);
 #: a document that still holds it is not issued.
 TO_FILL = "【请填写：{label}】"
@@ -74,6 +79,22 @@ def _case_for(
     if user.role == access.HANDLER and (view.handling_body is None or view.handling_body != user.department):
         raise _hidden(case_number)
     return view
+
+
+def sees_particulars(user: User, view: CaseView) -> bool:
+    """Whether ``user`` reads the case's free text (reasons, minutes, measures, participants)
+    unmasked: as the letter's particulars (``service.access.sees_particulars``)."""
+    if view.confidential:
+        return user.role in access.CONFIDENTIAL_READERS
+    return user.role in access.UNMASKED_ON_LETTER
+
+
+def _may_handle_documents(user: User) -> None:
+    if user.role not in DOCUMENT_ROLES:
+        raise Forbidden(
+            f"{role_name(user.role)}不能起草、出具或查看文书（文书载有信访人个人信息）；限："
+            + "、".join(role_name(r) for r in access.ALL_ROLES if r in DOCUMENT_ROLES)
+        )
 
 
 def may_open_case(user: User, *, confidential: bool, handling_body: str | None) -> bool:
@@ -247,8 +268,10 @@ def draft(
 
     Raises:
         NotFound: as :func:`case_page`.
+        Forbidden: a role that handles no documents.
         InvalidInput: no such kind.
     """
+    _may_handle_documents(user)
     view = _case_for(session, user, case_number, None, "draft")
     table = templates if templates is not None else load_templates()
     return _draft_for(session, view, kind, values, settings=settings, catalogue=catalogue, templates=table)
@@ -278,6 +301,7 @@ def issue(
         store.errors.NotAllowedError: the role, or the handler's body, may not issue the kind.
         store.errors.InvalidValueError: an empty title or body, a day sent before the issue or after today.
     """
+    _may_handle_documents(user)
     view = _case_for(session, user, case_number, None, "issue")
     table = templates if templates is not None else load_templates()
     drafted = _draft_for(session, view, kind, None, settings=settings, catalogue=catalogue, templates=table)
@@ -304,6 +328,7 @@ def issue(
 
 def _document_for(session: Session, user: User, document_id: int, purpose: str) -> CaseDocument:
     """An issued document of a case ``user`` may open, else NotFound as for one that does not exist."""
+    _may_handle_documents(user)
     hidden = NotFound(f"没有您可以查看的文书（编号 {document_id}）")
     document = session.get(CaseDocument, document_id)
     if document is None:
@@ -465,6 +490,7 @@ def step_name(step: Step | str) -> str:
 
 
 __all__ = [
+    "DOCUMENT_ROLES",
     "READ_ESCALATIONS",
     "SUPERVISE",
     "TO_FILL",
@@ -482,6 +508,7 @@ __all__ = [
     "link",
     "may_open_case",
     "record_sent",
+    "sees_particulars",
     "step_name",
     "supervision_view",
     "take_step",

@@ -27,6 +27,7 @@ from routing.catalogue import Catalogue
 from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES
 from service import cases
 from service.views import department_name
+from store import masking
 from store.models import CaseDocument
 
 router = APIRouter(tags=["cases"])
@@ -242,8 +243,20 @@ def _body_name(catalogue: Catalogue, body: str | None) -> str | None:
     return department_name(catalogue, body)
 
 
-def event_public(event: CaseEvent) -> EventPublic:
+# The free text of a step, which may name people: masked for a reader who sees the letter masked.
+_FREE_TEXT = ("minutes", "measures")
+_NAMES = ("participants", "reported_to")
+
+
+def event_public(event: CaseEvent, *, masked: bool = False) -> EventPublic:
     particulars = event.model_dump(mode="json", include=set(_PARTICULARS), exclude_defaults=True)
+    if masked:
+        for name in _FREE_TEXT:
+            if name in particulars:
+                particulars[name] = masking.mask_text(particulars[name]) or ""
+        for name in _NAMES:
+            if name in particulars:
+                particulars[name] = [masking.mask_text(v) or "" for v in particulars[name]]
     return EventPublic(
         step=event.step.value,
         step_name=event.step_name,
@@ -252,7 +265,7 @@ def event_public(event: CaseEvent) -> EventPublic:
         role_name=ROLE_NAMES.get(event.role, event.role),
         at=event.at,
         day=event.day,
-        reason=event.reason,
+        reason=(masking.mask_text(event.reason) or "") if masked else event.reason,
         particulars=particulars,
         particular_names={name: FIELD_NAMES[name] for name in particulars},
     )
@@ -292,7 +305,9 @@ def document_public(document: CaseDocument) -> DocumentPublic:
     )
 
 
-def case_public(view: CaseView, documents: list[CaseDocument], catalogue: Catalogue) -> CasePublic:
+def case_public(
+    view: CaseView, documents: list[CaseDocument], catalogue: Catalogue, *, masked: bool
+) -> CasePublic:
     return CasePublic(
         case_number=view.case_number,
         state=view.state.value,
@@ -309,7 +324,7 @@ def case_public(view: CaseView, documents: list[CaseDocument], catalogue: Catalo
         may_decide=view.may_decide,
         linked_to=view.linked_to,
         today=view.today,
-        events=[event_public(e) for e in view.events],
+        events=[event_public(e, masked=masked) for e in view.events],
         clocks=[clock_public(c, view.today) for c in view.clocks],
         allowed_steps=[StepPublic(code=s.value, name=STEP_NAMES[s]) for s in view.allowed],
         documents=[document_public(d) for d in documents],
@@ -392,7 +407,8 @@ def read_case(
     """The case of a letter: its state, every step, its clocks as dates, the steps the caller may
     take now, its version and its documents."""
     view = cases.case_page(session, user, case_number)
-    return case_public(view, cases.case_documents(session, view), catalogue)
+    masked = not cases.sees_particulars(user, view)
+    return case_public(view, cases.case_documents(session, view), catalogue, masked=masked)
 
 
 @router.post(
@@ -414,7 +430,8 @@ def create_step(
         expected_version=payload.version,
         catalogue=catalogue,
     )
-    return case_public(view, cases.case_documents(session, view), catalogue)
+    masked = not cases.sees_particulars(user, view)
+    return case_public(view, cases.case_documents(session, view), catalogue, masked=masked)
 
 
 @router.post(

@@ -279,15 +279,26 @@ def test_documents_as_issued_docx_and_printable_page(client: TestClient, token_f
     second = _issue(client, officer, case, "transfer_letter")
     first_seq = int(re.findall(r"〕(\d+)号", document["number"])[0])
     assert second["number"].endswith(f"〕{first_seq + 1}号")
-    # the analyst reads the case and its documents but issues none
+    # the analyst reads the case, with its documents listed, but neither opens nor drafts nor issues
+    # one: a document names the petitioner
     analyst = token_for("analyst")
-    assert client.get(document["url"], headers=analyst).status_code == 200
-    r = client.post(
-        f"/api/v1/letters/{case}/documents",
-        headers=analyst,
-        json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": edited},
-    )
-    assert r.status_code == 403 and "统计分析人员" in r.json()["error"]
+    assert [d["number"] for d in _case(client, analyst, case)["documents"]] == [
+        document["number"],
+        second["number"],
+    ]
+    for refused in (
+        client.get(document["url"], headers=analyst),
+        client.get(document["docx_url"], headers=analyst),
+        client.post(
+            f"/api/v1/letters/{case}/documents/draft", headers=analyst, json={"kind": "transfer_letter"}
+        ),
+        client.post(
+            f"/api/v1/letters/{case}/documents",
+            headers=analyst,
+            json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": edited},
+        ),
+    ):
+        assert refused.status_code == 403 and "统计分析人员" in refused.json()["error"]
     assert client.get("/api/v1/documents/999999", headers=officer).status_code == 404
 
 
@@ -455,6 +466,14 @@ def test_escalation_opens_and_closes_with_the_case(client: TestClient, token_for
     assert report["reports"][0]["reason"] == "信访人情绪激动，可能聚集"
     assert report["reports"][0]["particular_names"]["measures"] == "采取的措施"
     assert client.get("/api/v1/escalations", headers=token_for("analyst")).status_code == 403
+    # a 续报 naming the petitioner's telephone: the analyst reads the case masked, as the letter
+    r = _step(
+        client, officer, case, "escalate", reason="信访人电话13812345678，已联系", reported_to=["区信访局"]
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["events"][-1]["reason"] == "信访人电话13812345678，已联系"
+    masked = _case(client, token_for("analyst"), case)["events"][-1]
+    assert masked["reason"] == "信访人电话138****5678，已联系"
 
 
 def test_link_a_later_letter_to_an_earlier_case(client: TestClient, token_for: Any) -> None:

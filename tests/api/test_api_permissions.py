@@ -236,6 +236,164 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "model_rollback",
         expect(403, analyst=422, supervisor=422, anonymous=401),
     ),
+    # The case's life. ``transferred`` is an ordinary letter transferred to housing (the handler's
+    # body); ``accusation_transferred`` the accusation against housing, forwarded to 纪委监委 by an
+    # inspector: the housing handler is a handler of the accused body and gets 404 on all of it.
+    # A step or a link that a role is let through to is refused after every check of who may act
+    # (422: a 重大紧急报告 without its reason, a link to itself), so the world stays as it is.
+    (
+        "GET",
+        "/api/v1/letters/{pending}/case",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{decided}/case",
+        None,
+        # decided for housing but not yet sent there: not the handler's case yet
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{transferred}/case",
+        None,
+        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation_transferred}/case",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{pending}/steps",
+        "step",
+        expect(
+            422,
+            analyst=403,
+            department_handler=404,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{transferred}/steps",
+        "step",
+        expect(422, analyst=403, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation_transferred}/steps",
+        "step",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{transferred}/documents/draft",
+        "draft",
+        expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation_transferred}/documents/draft",
+        "draft",
+        expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=401),
+    ),
+    # Issuing: a 转送函 is the office's (the handler may not issue one).
+    (
+        "POST",
+        "/api/v1/letters/{transferred}/documents",
+        "issue",
+        expect(
+            201,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation_transferred}/documents",
+        "issue",
+        expect(404, supervisor=201, discipline_inspector=201, analyst=403, administrator=403, anonymous=401),
+    ),
+    # Documents name the petitioner: the analyst, who reads letters masked, opens none.
+    (
+        "GET",
+        "/api/v1/documents/{doc_transferred}",
+        None,
+        expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/documents/{doc_accusation}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/documents/{doc_transferred}.docx",
+        None,
+        expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/documents/{doc_accusation}.docx",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=401),
+    ),
+    # Recording the day sent, refused for a day before the issue (422) once a role may issue the kind.
+    (
+        "POST",
+        "/api/v1/documents/{doc_transferred}/sent",
+        "sent",
+        expect(
+            422,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/documents/{doc_accusation}/sent",
+        "sent",
+        expect(404, supervisor=422, discipline_inspector=422, analyst=403, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/supervision",
+        None,
+        expect(403, supervisor=200, discipline_inspector=200, anonymous=401),
+    ),
+    ("GET", "/api/v1/escalations", None, expect(200, analyst=403, administrator=403, anonymous=401)),
+    (
+        "POST",
+        "/api/v1/letters/{transferred}/link",
+        "link",
+        expect(
+            422,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation_transferred}/link",
+        "link",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=401),
+    ),
 ]
 
 # Pages answer "not signed in" with a redirect to the login form.
@@ -389,6 +547,115 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         expect(403, analyst=422, supervisor=422, anonymous=303),
     ),
     ("POST", "/models/rollback", "page_model", expect(403, analyst=422, supervisor=422, anonymous=303)),
+    # The case's life on the letter page: a refused step, issue or link re-renders the page with
+    # the refusal's status; a letter the role may not open is 404.
+    (
+        "POST",
+        "/letters/{transferred}/steps/escalate",
+        "page_step",
+        expect(422, analyst=403, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{accusation_transferred}/steps/escalate",
+        "page_step",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{transferred}/documents",
+        "page_issue",
+        expect(
+            303,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+        ),
+    ),
+    (
+        "POST",
+        "/letters/{accusation_transferred}/documents",
+        "page_issue",
+        # the analyst's refusal is shown on the letter page, which the analyst may not open either
+        expect(404, supervisor=303, discipline_inspector=303, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/documents/{doc_transferred}",
+        None,
+        expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/documents/{doc_accusation}",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/documents/{doc_transferred}/file",
+        None,
+        expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/documents/{doc_accusation}/file",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/documents/{doc_transferred}/sent",
+        "page_sent",
+        expect(
+            422,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=303,
+        ),
+    ),
+    (
+        "POST",
+        "/documents/{doc_accusation}/sent",
+        "page_sent",
+        expect(404, supervisor=422, discipline_inspector=422, analyst=403, administrator=403, anonymous=303),
+    ),
+    (
+        "POST",
+        "/letters/{transferred}/link",
+        "page_link",
+        expect(
+            422,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=303,
+        ),
+    ),
+    (
+        "POST",
+        "/letters/{accusation_transferred}/link",
+        "page_link",
+        expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=303),
+    ),
+    ("GET", "/supervision", None, expect(403, supervisor=200, discipline_inspector=200, anonymous=303)),
+    # 督办 without its reason and date: refused (422) once the role may supervise at all.
+    (
+        "POST",
+        "/supervision/{transferred}",
+        "page_supervise",
+        expect(403, supervisor=422, discipline_inspector=422, anonymous=303),
+    ),
+    (
+        "POST",
+        "/supervision/{accusation_transferred}",
+        "page_supervise",
+        expect(403, supervisor=422, discipline_inspector=422, anonymous=303),
+    ),
     ("POST", "/logout", "csrf_only", expect(303)),
     ("GET", "/login", None, expect(200)),
 ]
@@ -408,7 +675,12 @@ UNLISTED = {
 
 def _template(path: str) -> str:
     return (
-        path.replace("{pending}", "{case_number}")
+        path.replace("{accusation_transferred}", "{case_number}")
+        .replace("{transferred}", "{case_number}")
+        .replace("{doc_transferred}", "{document_id}")
+        .replace("{doc_accusation}", "{document_id}")
+        .replace("/steps/escalate", "/steps/{step}")
+        .replace("{pending}", "{case_number}")
         .replace("{decided}", "{case_number}")
         .replace("{accusation_decided}", "{case_number}")
         .replace("{accusation}", "{case_number}")
@@ -539,7 +811,43 @@ def world(actors: dict[str, Actor]) -> dict[str, dict[str, Any]]:
     assert built["decided"]["decisions"][-1]["department"] == "housing"  # the handler's own
     assert built["accusation"]["proposal"]["department"]["label"] == "discipline_inspection"
     _give_each_a_page_image(actors[SU].client.app, built)
+    transferred, doc_transferred = _transferred(actors, SU)
+    accusation_transferred, doc_accusation = _transferred(actors, DI, ACCUSATION_TEXT)
+    built.update(
+        transferred=transferred,
+        accusation_transferred=accusation_transferred,
+        doc_transferred=doc_transferred,
+        doc_accusation=doc_accusation,
+    )
     return built
+
+
+def _transferred(
+    actors: dict[str, Actor], office: str, text: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A letter decided by ``office`` and transferred with its 转送函; the letter as it is then, and
+    the 转送函."""
+    letter = _new_letter(actors, text, decide_as=office)
+    case, who = letter["case_number"], actors[office]
+    draft = who.client.post(
+        f"/api/v1/letters/{case}/documents/draft", headers=who.headers, json={"kind": "transfer_letter"}
+    ).json()
+    r = who.client.post(
+        f"/api/v1/letters/{case}/documents",
+        headers=who.headers,
+        json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": draft["paragraphs"]},
+    )
+    assert r.status_code == 201, r.text
+    document = dict(r.json())
+    version = who.client.get(f"/api/v1/letters/{case}/case", headers=who.headers).json()["version"]
+    r = who.client.post(
+        f"/api/v1/letters/{case}/steps",
+        headers=who.headers,
+        json={"step": "transfer", "fields": {"document_no": document["number"]}, "version": version},
+    )
+    assert r.status_code == 201, r.text
+    sup = actors[SU]
+    return dict(sup.client.get(f"/api/v1/letters/{case}", headers=sup.headers).json()), document
 
 
 def _give_each_a_page_image(app: Any, letters: dict[str, dict[str, Any]]) -> None:
@@ -624,6 +932,46 @@ def _call(
             kwargs["data"] = {"csrf_token": csrf, **fields}
     elif body == "csrf_only":
         kwargs["data"] = {"csrf_token": csrf}
+    elif body in ("step", "page_step"):
+        assert letter is not None
+        if body == "step":  # a 重大紧急报告 without its reason and whom it went to
+            kwargs["json"] = {"step": "escalate", "fields": {}, "version": letter["version"]}
+        else:
+            kwargs["data"] = {"csrf_token": csrf, "version": letter["version"]}
+    elif body == "draft":
+        kwargs["json"] = {"kind": "transfer_letter"}
+    elif body in ("issue", "page_issue"):
+        fields = {"kind": "transfer_letter", "title": "转送函"}
+        if body == "issue":
+            kwargs["json"] = {**fields, "paragraphs": ["现将该信访事项转送你单位依规依法处理。"]}
+        else:
+            kwargs["data"] = {
+                "csrf_token": csrf,
+                **fields,
+                "paragraph": "现将该信访事项转送你单位依规依法处理。",
+            }
+    elif body in ("sent", "page_sent"):  # a day before any document was issued
+        if body == "sent":
+            kwargs["json"] = {"sent_on": "2000-01-03"}
+        else:
+            kwargs["data"] = {"csrf_token": csrf, "sent_on": "2000-01-03"}
+    elif body in ("link", "page_link"):  # to itself
+        assert letter is not None
+        if body == "link":
+            kwargs["json"] = {
+                "earlier_case_number": letter["case_number"],
+                "reason": "同一事实和理由",
+                "version": letter["version"],
+            }
+        else:
+            kwargs["data"] = {
+                "csrf_token": csrf,
+                "earlier": letter["case_number"],
+                "reason": "同一事实和理由",
+                "version": letter["version"],
+            }
+    elif body == "page_supervise":
+        kwargs["data"] = {"csrf_token": csrf}
     elif body == "model_promote":
         kwargs["json"] = {"version": "no-such-model"}
     elif body == "model_rollback":
@@ -642,7 +990,17 @@ def _cases(table: list[tuple[str, str, str | None, dict[str, int]]]) -> list[Any
 def _resolve(
     path: str, body: str | None, world: dict[str, dict[str, Any]], actors: dict[str, Actor]
 ) -> tuple[str, dict[str, Any] | None]:
-    for key in ("accusation_decided", "accusation", "decided", "pending"):
+    for key in ("doc_transferred", "doc_accusation"):
+        if "{" + key + "}" in path:
+            return path.replace("{" + key + "}", str(world[key]["id"])), None
+    for key in (
+        "accusation_transferred",
+        "transferred",
+        "accusation_decided",
+        "accusation",
+        "decided",
+        "pending",
+    ):
         if "{" + key + "}" in path:
             letter = world[key]
             if body in ("decision", "page_decision"):  # deciding changes the letter: use a fresh one

@@ -323,6 +323,13 @@ class QueueItem(_Out):
     needs_review: bool
     earliest_due: dt.date | None
     overdue: bool
+    case_state: str | None = Field(default=None, description="the case's state once it has taken a step")
+    case_state_name: str | None = None
+    next_due: dt.date | None = Field(
+        default=None, description="the case's next last day of a running duty, else the proposal's earliest"
+    )
+    case_overdue: bool = Field(default=False, description="the date next due has passed")
+    open_escalation: bool = Field(default=False, description="a 重大紧急 report is open on the case")
 
 
 class QueuePublic(_Out):

@@ -6,6 +6,7 @@ service, and masked how, is made in one place and tested once.
 
 from __future__ import annotations
 
+from casework.states import STATE_NAMES, CaseState
 from routing.catalogue import Catalogue
 from routing.errors import UnknownCodeError
 from routing.schemas import FactEvidence, RuleHit
@@ -181,6 +182,11 @@ def queue_item(item: StoreQueueItem, catalogue: Catalogue) -> QueueItem:
         needs_review=item.needs_review,
         earliest_due=item.earliest_due,
         overdue=item.overdue,
+        case_state=item.case_state,
+        case_state_name=STATE_NAMES.get(CaseState(item.case_state)) if item.case_state else None,
+        next_due=item.next_due,
+        case_overdue=item.case_overdue,
+        open_escalation=item.open_escalation,
     )
 
 

@@ -611,6 +611,12 @@ class QueueItem:
     urgent: bool
     earliest_due: dt.date | None
     overdue: bool
+    #: From the case's cached row (``cases``), when it has one: its state, the next last day of a
+    #: running duty, whether that day has passed, and whether a 重大紧急 report is open.
+    case_state: str | None = None
+    next_due: dt.date | None = None
+    case_overdue: bool = False
+    open_escalation: bool = False
 
 
 @dataclass(frozen=True)
@@ -765,6 +771,8 @@ def select_queue_page(
     today: dt.date,
     limit: int,
     offset: int,
+    lead: Sequence[Any] = (),
+    order_by: Sequence[Any] | None = None,
 ) -> QueuePage:
     """One page of a queue and its counts: most urgent first, then overdue, then earliest deadline.
 
@@ -773,6 +781,8 @@ def select_queue_page(
             and ``conditions`` refer to.
         route: the route columns shown (and counted as confidential).
         conditions: the page's filters, in terms of those joins.
+        lead: orderings put before the queue's own (open escalations first, say).
+        order_by: orderings that replace the queue's own (by the case's next due date, say).
     """
     is_overdue = overdue_condition(today)
     is_urgent = func.coalesce(Proposal.urgent, false())
@@ -820,12 +830,19 @@ def select_queue_page(
     rows = session.execute(
         items_stmt.where(*conditions)
         .order_by(
-            is_urgent.desc(),
-            case((is_overdue, 0), else_=1),
-            Proposal.earliest_due.is_(None),
-            Proposal.earliest_due,
-            Letter.received_on,
-            Letter.id,
+            *lead,
+            *(
+                order_by
+                if order_by is not None
+                else (
+                    is_urgent.desc(),
+                    case((is_overdue, 0), else_=1),
+                    Proposal.earliest_due.is_(None),
+                    Proposal.earliest_due,
+                    Letter.received_on,
+                    Letter.id,
+                )
+            ),
         )
         .limit(limit)
         .offset(offset)

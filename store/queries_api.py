@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, false, func, select, true
+from sqlalchemy import Select, case, false, func, select, true
 from sqlalchemy.orm import Session
 
 from routing.codes import Category
 from store.confidentiality import admits_clause, confidential_clause, withheld_title
+from store.errors import InvalidValueError
 from store.letters import (
     QueuePage,
     QueueRoute,
@@ -28,7 +29,7 @@ from store.letters import (
     queue_conditions,
     select_queue_page,
 )
-from store.models import Decision, Letter, Proposal, User
+from store.models import CaseRecord, Decision, Letter, Proposal, User
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
@@ -72,8 +73,12 @@ def list_queue_for(
     today: dt.date | None = None,
     limit: int = 50,
     offset: int = 0,
+    order: str = "urgency",
+    only_overdue: bool = False,
 ) -> QueuePage:
-    """The work queue as one role may see it, most urgent first, then by the earliest deadline.
+    """The work queue as one role may see it: cases with an open 重大紧急 report first, then most
+    urgent, then by the earliest deadline (``order="urgency"``), or by the date next due
+    (``order="due"``).
 
     Args:
         session: the open session.
@@ -85,14 +90,23 @@ def list_queue_for(
         today: the date overdue is judged against; defaults to today in China.
         limit: page size (1..500).
         offset: rows to skip.
+        order: ``urgency`` or ``due``. The date next due is the case's (the earliest last day of
+            a running duty, from the ``cases`` row) once the case has one, else the proposal's
+            earliest deadline; letters with none come last.
+        only_overdue: only letters whose date next due has passed.
 
     Returns:
-        ``QueuePage`` whose items carry the effective (decided, else proposed) route.
+        ``QueuePage`` whose items carry the effective (decided, else proposed) route and the case's
+        state, next due date and open escalation; ``counts`` adds ``escalated`` and
+        ``case_overdue`` among the matches.
 
     Raises:
-        InvalidValueError: an unknown form, status or category, or a bad page.
+        InvalidValueError: an unknown form, status, category or order, or a bad page.
     """
     check_queue_filters(form=form, status=status, limit=limit, offset=offset)
+    if order not in QUEUE_ORDERS:
+        choices = "、".join(f"{name}（{code}）" for code, name in QUEUE_ORDERS.items())
+        raise InvalidValueError(f"排序方式“{order}”不是可选的值；可选：{choices}")
     if category is not None:
         _check_choice("category", category, tuple(Category))
     today = today or china_today()
@@ -113,9 +127,29 @@ def list_queue_for(
     if needs_review is not None:
         is_review = func.coalesce(Proposal.needs_review, false())
         conditions.append(is_review == (true() if needs_review else false()))
-    page = select_queue_page(
-        session, scoped_select, route, conditions, today=today, limit=limit, offset=offset
+    due = next_due_column()
+    escalated = func.coalesce(CaseRecord.open_escalation, false())
+    if only_overdue:
+        conditions.append(due < today)
+    by_due = (
+        due.is_(None),
+        due,
+        func.coalesce(Proposal.urgent, false()).desc(),
+        Letter.received_on,
+        Letter.id,
     )
+    page = select_queue_page(
+        session,
+        _with_case,
+        route,
+        conditions,
+        today=today,
+        limit=limit,
+        offset=offset,
+        lead=(escalated.desc(),),
+        order_by=by_due if order == "due" else None,
+    )
+    page = _add_case_fields(session, page, conditions, today)
     scope = admits_clause(confidential=confidential, routed_department=routed_department)
     withheld = _titles_withheld(session, [i.letter_id for i in page.items], scope)
     if withheld:
@@ -129,6 +163,60 @@ def list_queue_for(
             ],
         )
     return page
+
+
+#: The orders of the role-scoped queue (:func:`list_queue_for`).
+QUEUE_ORDERS: dict[str, str] = {"urgency": "按紧急程度", "due": "按到期日期"}
+
+
+def next_due_column() -> Any:
+    """A letter's date next due: its case's (``cases.next_due``) once the case has a row, else
+    the proposal's earliest deadline."""
+    return case((CaseRecord.letter_id.is_(None), Proposal.earliest_due), else_=CaseRecord.next_due)
+
+
+def _with_case(columns: Sequence[Any]) -> Select[Any]:
+    return scoped_select(columns).outerjoin(CaseRecord, CaseRecord.letter_id == Letter.id)
+
+
+def _add_case_fields(
+    session: Session, page: QueuePage, conditions: Sequence[Any], today: dt.date
+) -> QueuePage:
+    """The page's items with their case's state, next due date and open escalation, and the counts
+    of escalated and overdue cases among all the matches."""
+    due = next_due_column()
+    escalated = func.coalesce(CaseRecord.open_escalation, false())
+    n_escalated, n_overdue = session.execute(
+        _with_case(
+            [
+                func.coalesce(func.sum(case((escalated, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((due < today, 1), else_=0)), 0),
+            ]
+        ).where(*conditions)
+    ).one()
+    ids = [i.letter_id for i in page.items]
+    rows = {
+        letter_id: (state, open_escalation, next_due)
+        for letter_id, state, open_escalation, next_due in session.execute(
+            _with_case([Letter.id, CaseRecord.state, CaseRecord.open_escalation, due]).where(
+                Letter.id.in_(ids)
+            )
+        )
+    }
+    items = []
+    for item in page.items:
+        state, open_escalation, next_due = rows.get(item.letter_id, (None, False, item.earliest_due))
+        items.append(
+            replace(
+                item,
+                case_state=state,
+                next_due=next_due,
+                case_overdue=next_due is not None and next_due < today,
+                open_escalation=bool(open_escalation),
+            )
+        )
+    counts = {**page.counts, "escalated": int(n_escalated), "case_overdue": int(n_overdue)}
+    return replace(page, items=items, counts=counts)
 
 
 def _titles_withheld(session: Session, letter_ids: list[int], scope: Any) -> dict[int, int]:

@@ -84,8 +84,13 @@ def list_letters(
     status: Literal["pending", "decided", "all"] = "pending",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    order: Annotated[
+        Literal["urgency", "due"], Query(description="urgency (default) or due: by the date next due")
+    ] = "urgency",
+    only_overdue: Annotated[bool, Query(description="only letters whose date next due has passed")] = False,
 ) -> QueuePublic:
-    """The queue of letters the caller may see, most urgent and nearest deadline first."""
+    """The queue of letters the caller may see: open 重大紧急 reports first, then the most urgent
+    and nearest deadline (or, with ``order=due``, the date next due, the case's once it has one)."""
     if user.role not in access.READ_LETTERS:
         raise Forbidden(f"role {user.role!r} has no letter queue")
     page = list_queue_for(
@@ -99,6 +104,8 @@ def list_letters(
         status=None if status == "all" else status,
         limit=limit,
         offset=offset,
+        order=order,
+        only_overdue=only_overdue,
     )
     return QueuePublic(
         data=[views.queue_item(i, catalogue) for i in page.items], count=page.count, counts=page.counts

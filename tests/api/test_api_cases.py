@@ -518,3 +518,37 @@ def test_link_a_later_letter_to_an_earlier_case(client: TestClient, token_for: A
         json={"earlier_case_number": None, "version": 1},
     )
     assert r.status_code == 403 and "统计分析人员" in r.json()["error"]
+
+
+def test_the_queue_puts_open_escalations_first_and_sorts_and_filters_by_what_is_due(
+    client: TestClient, token_for: Any
+) -> None:
+    officer, handler = token_for("intake_officer"), token_for("department_handler")
+    received = _transferred(client, token_for)
+    assert _step(client, handler, received, "receive").status_code == 201  # 15 days to notify from today
+    late = _register(client, officer, received_on="2026-10-09")
+    _decide(client, officer, late)  # not forwarded within 15 days (the 24th is a Saturday: the 26th)
+    escalated = _transferred(client, token_for)
+    r = _step(client, officer, escalated, "escalate", reason="可能引发聚集", reported_to=["区委"])
+    assert r.status_code == 201, r.text
+
+    def queue(**params: Any) -> dict[str, Any]:
+        r = client.get("/api/v1/letters", params={"status": "decided", **params}, headers=officer)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    by_due = queue(order="due")
+    assert [i["case_number"] for i in by_due["data"]] == [escalated, late, received]
+    first = by_due["data"][0]
+    assert first["open_escalation"] is True and first["case_state_name"] == "已转送"
+    forward = next(c for c in _case(client, officer, late)["clocks"] if c["code"] == "forward")
+    assert by_due["data"][1]["next_due"] == forward["due"] == "2026-10-26"
+    assert by_due["data"][1]["case_overdue"] is True
+    assert by_due["counts"]["escalated"] == 1 and by_due["counts"]["case_overdue"] == 1
+    # the default order puts the open escalation first too
+    assert queue()["data"][0]["case_number"] == escalated
+    assert [i["case_number"] for i in queue(only_overdue="true")["data"]] == [late]
+    # the handler's queue holds its body's letters only, and says in Chinese what it cannot sort by
+    mine = client.get("/api/v1/letters", params={"status": "decided", "order": "due"}, headers=handler).json()
+    assert escalated in {i["case_number"] for i in mine["data"]}
+    assert client.get("/api/v1/letters", params={"order": "state"}, headers=officer).status_code == 422

@@ -38,6 +38,7 @@ from service import cases
 from service.access import HANDLER, ROLE_NAMES
 from service.errors import ServiceError
 from service.settings import Settings
+from store import masking
 from store.errors import InvalidStateError, StoreError
 from store.letters import china_today
 from store.models import Letter, User
@@ -204,7 +205,17 @@ def _particular(name: str, value: Any, names: Names) -> str:
     return str(value)
 
 
-def event_views(events: Sequence[CaseEvent], names: Names) -> list[EventView]:
+#: A step's free text, which may name people: masked for a reader who reads the letter masked.
+FREE_TEXT = frozenset({"reason", "minutes", "measures", "participants", "reported_to"})
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return tuple(masking.mask_text(str(v)) or "" for v in value)
+    return masking.mask_text(str(value)) or ""
+
+
+def event_views(events: Sequence[CaseEvent], names: Names, *, masked: bool = False) -> list[EventView]:
     out = []
     for event in events:
         shown: list[tuple[str, str]] = []
@@ -214,6 +225,8 @@ def event_views(events: Sequence[CaseEvent], names: Names) -> list[EventView]:
             value = getattr(event, name, None)
             if value in (None, "", ()):
                 continue
+            if masked and name in FREE_TEXT:
+                value = _masked(value)
             shown.append((FIELD_NAMES[name], _particular(name, value, names)))
         out.append(
             EventView(
@@ -223,7 +236,7 @@ def event_views(events: Sequence[CaseEvent], names: Names) -> list[EventView]:
                 role=names.roles.get(event.role, event.role),
                 at=event.at.astimezone(CHINA_TZ),
                 effective_on=event.effective_on,
-                reason=event.reason,
+                reason=_masked(event.reason) if masked and event.reason else event.reason,
                 particulars=tuple(shown),
             )
         )
@@ -451,6 +464,7 @@ class CaseSection:
     events: list[EventView]
     forms: list[StepForm]
     documents: list[DocumentRow]
+    handles_documents: bool
     draft_kinds: list[Choice]
     suggested_kind: str | None
     draft: DraftView | None
@@ -530,7 +544,9 @@ def case_section(
         body=body,
         roles=ROLE_NAMES,
     )
-    documents = cases.case_documents(session, view)
+    # Documents name the petitioner: only the roles that read particulars unmasked handle them.
+    handles_documents = user.role in cases.DOCUMENT_ROLES
+    documents = cases.case_documents(session, view) if handles_documents else []
     refs = [DocumentRef(d.kind, d.number) for d in documents]
     issued_by = people([d.issued_by for d in documents])
     forms = step_forms(
@@ -542,9 +558,11 @@ def case_section(
         documents=refs,
         values=given.values,
     )
-    kinds = list(
-        dict.fromkeys(k for s in view.allowed if (k := document_kind_for(s, case.channel)) is not None)
-    )
+    kinds = [
+        kind
+        for kind in dict.fromkeys(document_kind_for(s, case.channel) for s in view.allowed)
+        if kind is not None and handles_documents
+    ]
     draft = given.draft
     error = given.error
     if draft is None and given.draft_kind:
@@ -580,7 +598,8 @@ def case_section(
         today=view.today,
         may_decide=view.may_decide,
         clocks=clock_views(view.clocks, view.today),
-        events=event_views(case.events, names),
+        events=event_views(case.events, names, masked=not cases.sees_particulars(user, view)),
+        handles_documents=handles_documents,
         forms=forms,
         documents=[
             DocumentRow(

@@ -454,6 +454,8 @@ def _letter_page(
             # here: the decision form goes, and a stale one posted is refused by the service.
             "can_decide": access.can_decide(user, state) and (case is None or case.may_decide),
             "case": case,
+            # A step that took the case out of the officer's hands (a handler's 退回) still says so.
+            "case_notice": case_input.notice if case is None and case_input is not None else None,
             "form": form,
             "error": error,
             "departments": catalogue.departments,

@@ -267,3 +267,19 @@ def test_only_supervisors_and_inspectors_open_the_supervision_page(client: TestC
     sign_in(client, role)
     assert client.get("/supervision").status_code == 403
     assert 'href="/supervision"' not in client.get("/letters/new" if role == "intake_officer" else "/").text
+
+
+def test_the_analyst_reads_the_case_masked_and_no_documents(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case)
+    number = issue(client, case, "transfer_letter")
+    step(client, case, "transfer", document_no=number, reason="请联系信访人张三丰，电话13812345678")
+    assert "13812345678" in section(client, case)
+    sign_in(client, "analyst")
+    page = client.get(f"/letters/{case}").text
+    text = visible_text(page)
+    assert "办理过程" in text and "已转送" in text
+    assert "13812345678" not in text and "138****5678" in text
+    assert 'id="case-documents"' not in page and 'id="draft-form"' not in page and "/steps/" not in page
+    assert_chinese(page, "the case as the analyst reads it")

@@ -8,10 +8,22 @@ HTTP connection pool, each signed in with its own account. Every officer does, p
 2. ``GET /api/v1/letters/{case}`` (read the proposal, as the letter page does),
 3. ``POST /api/v1/letters/{case}/decisions`` (accept, or every third letter correct the
    department with a reason),
-4. every fifth letter ``GET /api/v1/letters`` (the queue).
+4. every fifth letter ``GET /api/v1/letters`` (the queue);
+
+then the case's life after the route, for every letter whose route is a 转送 (the rest stop at the
+decision, as they would stop at a notice):
+
+5. ``GET /api/v1/letters/{case}/case`` (the case with its clocks and the steps allowed),
+6. ``POST …/documents/draft`` and ``POST …/documents`` (the 转送函, issued under the next 文号),
+7. ``POST …/steps`` 转送 citing it, then the handling body's 签收, 受理, 出具处理意见 and 办结 (its
+   handler for an ordinary letter, the discipline inspector for a confidential one; their notices
+   cited by the numbers the body gave them on paper),
+8. every fifth letter a supervisor's ``GET /api/v1/supervision`` (督办: due within 7 days and overdue).
 
 Afterwards the tables are counted directly: letters, proposals and decisions must each equal the
-letters registered, with distinct case numbers, or the run reports them as lost or duplicated.
+letters registered, with distinct case numbers; the cached ``cases`` rows the letters decided; the
+stored steps and the issued documents (with distinct 文号) what the officers were told they took
+and issued, or the run reports them as lost or duplicated.
 
 It prints a table and replaces the ``## Workbench`` section of BENCHMARKS.md (other sections are
 left as they are). Only loopback is used, and every loop is bounded in count and in time.
@@ -46,6 +58,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Workbench"
 PASSWORD = "Bench-pass 2026 xf"
 INSPECTOR = "inspector"
+SUPERVISOR = "supervisor"
+#: The handling body's steps after a 转送, each citing what it needs.
+BODY_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("receive", {}),
+    ("accept", {"document_no": "{body}受告〔2026〕{n}号"}),
+    ("answer", {"document_no": "{body}处意〔2026〕{n}号"}),
+    ("close", {}),
+)
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 FALLBACK_LETTERS = [
@@ -111,6 +131,8 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     registered: int = 0
     decided: int = 0
+    steps: int = 0
+    documents: int = 0
 
     def all(self) -> list[float]:
         return [x for v in self.latencies.values() for x in v]
@@ -128,6 +150,8 @@ async def officer(
     client: Any,
     token: str,
     inspector: str,
+    supervisor: str,
+    handlers: dict[str, str],
     letters: list[tuple[str, str]],
     stats: Stats,
     index: int,
@@ -143,6 +167,7 @@ async def officer(
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
 
     discipline = {"Authorization": f"Bearer {inspector}"}
+    supervisor_headers = {"Authorization": f"Bearer {supervisor}"}
 
     async def call(kind: str, method: str, url: str, headers: dict[str, str] = own, **kwargs: Any) -> Any:
         await pause()
@@ -166,7 +191,12 @@ async def officer(
             "register",
             "POST",
             "/api/v1/letters",
-            json={"title": title[:500], "text": text, "received_on": "2026-11-02"},
+            json={
+                "title": title[:500],
+                "text": text,
+                "received_on": "2026-11-02",
+                "petitioner_name": f"信访人{index:02d}{n:02d}",  # the 转送函 names the petitioner
+            },
         )
         if receipt is None:
             continue
@@ -188,6 +218,69 @@ async def officer(
             stats.decided += 1
         if n % 5 == 4:
             await call("queue", "GET", "/api/v1/letters?limit=50")
+        await case_life(call, case, who, discipline, handlers, stats, index * 1000 + n)
+        if n % 5 == 4:
+            await call("supervision", "GET", "/api/v1/supervision?within=7", headers=supervisor_headers)
+
+
+async def case_life(
+    call: Any,
+    case: str,
+    office: dict[str, str],
+    discipline: dict[str, str],
+    handlers: dict[str, str],
+    stats: Stats,
+    serial: int,
+) -> None:
+    """The case after its route: the 转送函, the 转送, and the body's 签收 → 受理 → 处理意见 → 办结."""
+    seen = await call("case", "GET", f"/api/v1/letters/{case}/case", headers=office)
+    if seen is None or "transfer" not in {s["code"] for s in seen["allowed_steps"]}:
+        return  # routed to a notice rather than a body
+    draft = await call(
+        "draft",
+        "POST",
+        f"/api/v1/letters/{case}/documents/draft",
+        headers=office,
+        json={"kind": "transfer_letter"},
+    )
+    if draft is None:
+        return
+    document = await call(
+        "issue",
+        "POST",
+        f"/api/v1/letters/{case}/documents",
+        headers=office,
+        json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": draft["paragraphs"]},
+    )
+    if document is None:
+        return
+    stats.documents += 1
+    version = seen["version"]
+
+    async def step(name: str, who: dict[str, str], fields: dict[str, str]) -> Any:
+        nonlocal version
+        after = await call(
+            name,
+            "POST",
+            f"/api/v1/letters/{case}/steps",
+            headers=who,
+            json={"step": name, "fields": fields, "version": version},
+        )
+        if after is not None:
+            stats.steps += 1
+            version = after["version"]
+        return after
+
+    sent = await step("transfer", office, {"document_no": document["number"]})
+    if sent is None:
+        return
+    body = sent["handling_body"]
+    token = handlers.get(body)
+    who = discipline if sent["confidential"] or token is None else {"Authorization": f"Bearer {token}"}
+    for name, fields in BODY_STEPS:
+        filled = {k: v.format(body=f"B{serial}", n=serial) for k, v in fields.items()}
+        if await step(name, who, filled) is None:
+            return
 
 
 async def run_load(
@@ -203,12 +296,17 @@ async def run_load(
     stats = Stats()
     limits = httpx.Limits(max_connections=len(usernames), max_keepalive_connections=len(usernames))
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
-        tokens = []
-        for name in [*usernames, INSPECTOR]:  # sign-in is argon2, slow on purpose: not timed
+
+        async def sign_in(name: str) -> str:
             r = await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
             r.raise_for_status()
-            tokens.append(r.json()["access_token"])
-        inspector = tokens.pop()
+            return str(r.json()["access_token"])
+
+        # sign-in is argon2, slow on purpose: not timed
+        tokens = [await sign_in(name) for name in usernames]
+        inspector = await sign_in(INSPECTOR)
+        supervisor = await sign_in(SUPERVISOR)
+        handlers = {code: await sign_in(handler_name(code)) for code in department_codes()}
         for token in tokens:  # warm the connections and the server's first-request paths, untimed
             (
                 await client.get("/api/v1/letters?limit=1", headers={"Authorization": f"Bearer {token}"})
@@ -219,7 +317,18 @@ async def run_load(
         deadline = time.monotonic() + budget
         await asyncio.gather(
             *(
-                officer(client, token, inspector, letters[i * per : (i + 1) * per], stats, i, deadline, think)
+                officer(
+                    client,
+                    token,
+                    inspector,
+                    supervisor,
+                    handlers,
+                    letters[i * per : (i + 1) * per],
+                    stats,
+                    i,
+                    deadline,
+                    think,
+                )
                 for i, token in enumerate(tokens)
             )
         )
@@ -264,6 +373,16 @@ def fresh_database(backend: str, pg_url: str, workdir: Path) -> tuple[str, Any]:
     return admin_url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def department_codes() -> list[str]:
+    from routing.catalogue import load_catalogue
+
+    return [d.code for d in load_catalogue(ROOT / "data" / "departments.yaml").departments]
+
+
+def handler_name(code: str) -> str:
+    return f"handler.{code.replace('_', '-')}"
+
+
 def prepare(database_url: str, officers: int) -> list[str]:
     from store.db import make_engine, make_session_factory, session_scope, upgrade
     from store.users import create_user
@@ -288,6 +407,18 @@ def prepare(database_url: str, officers: int) -> list[str]:
                 role="discipline_inspector",
                 display_name="纪检监察员",
             )
+            create_user(
+                session, username=SUPERVISOR, password=PASSWORD, role="supervisor", display_name="科室负责人"
+            )
+            for code in department_codes():  # one handler for each body a letter may be sent to
+                create_user(
+                    session,
+                    username=handler_name(code),
+                    password=PASSWORD,
+                    role="department_handler",
+                    display_name=f"承办人{code}",
+                    department=code,
+                )
     finally:
         engine.dispose()
     return names
@@ -364,13 +495,18 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
         == counts["proposals"]
         == counts["decisions"]
         == counts["case_numbers_distinct"]
+        == counts["cases"]
         == expected
         == stats.decided
+        and counts["case_events"] == stats.steps
+        and counts["case_documents"] == counts["document_numbers_distinct"] == stats.documents
     )
     return {
         "backend": backend,
         "officers": args.officers,
         "letters": expected,
+        "steps": stats.steps,
+        "documents": stats.documents,
         "requests": requests,
         "elapsed": elapsed,
         "throughput": requests / elapsed if elapsed else 0.0,
@@ -411,7 +547,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"{args.officers} concurrent officers over loopback, {args.letters} letters each (register → read → "
-        "decide; every third a correction with a reason; every fifth also reads the queue). "
+        "decide; every third a correction with a reason; every fifth also reads the queue; then, for each "
+        "letter routed to a body, the case → draft and issue the 转送函 → 转送 → the body's 签收, 受理, "
+        "处理意见, 办结; every fifth also a supervisor's 督办 view). "
         "*think* is the mean pause an officer takes before each request (0 = a tight loop, a stress test). "
         f"{args.workers} uvicorn worker process(es); router: {args.router_label}. "
         f"Python {platform.python_version()}, {os.cpu_count()} cores shared with other work: load average "
@@ -425,7 +563,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         c = r["counts"]
         intact = ("yes" if r["intact"] else "**no**") + (
             f" ({c['letters']} letters, {c['proposals']} proposals, {c['decisions']} decisions, "
-            f"{c['case_numbers_distinct']} case numbers)"
+            f"{c['case_numbers_distinct']} case numbers, {c['cases']} cases, {c['case_events']} steps "
+            f"of {r['steps']} taken, {c['case_documents']} documents of {r['documents']} issued, "
+            f"{c['document_numbers_distinct']} 文号)"
         )
         lines.append(
             f"| {r['backend']} | {r['think']:g} | {r['letters']} | {r['requests']} | {r['errors']} "

@@ -29,7 +29,7 @@ from store.letters import (
     queue_conditions,
     select_queue_page,
 )
-from store.models import CaseRecord, Decision, Letter, Proposal, User
+from store.models import CaseDocument, CaseEventRecord, CaseRecord, Decision, Letter, Proposal, User
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
@@ -306,11 +306,20 @@ def letter_bundles_for_ids(
 
 
 def table_counts(session: Session) -> dict[str, int]:
-    """Row counts of the letter tables, for the workbench benchmark's lost/duplicated check."""
-    out = {}
-    for name, model in (("letters", Letter), ("proposals", Proposal), ("decisions", Decision)):
-        out[name] = int(session.scalar(select(func.count()).select_from(model)) or 0)
+    """Row counts of the letter and case tables, for the workbench benchmark's lost/duplicated check."""
+    tables: tuple[tuple[str, Any], ...] = (
+        ("letters", Letter),
+        ("proposals", Proposal),
+        ("decisions", Decision),
+        ("cases", CaseRecord),
+        ("case_events", CaseEventRecord),
+        ("case_documents", CaseDocument),
+    )
+    out = {name: int(session.scalar(select(func.count()).select_from(model)) or 0) for name, model in tables}
     out["case_numbers_distinct"] = int(
         session.scalar(select(func.count(func.distinct(Letter.case_number)))) or 0
+    )
+    out["document_numbers_distinct"] = int(
+        session.scalar(select(func.count(func.distinct(CaseDocument.number)))) or 0
     )
     return out

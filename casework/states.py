@@ -56,6 +56,7 @@ from casework.periods import (
     review_window_end,
 )
 from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES, Channel, Disposition
+from store.models import ROLE_NAMES as STORED_ROLE_NAMES
 
 #: China Standard Time, which has no daylight saving: the day an event happened is its date here,
 #: not in UTC (an answer signed at 07:00 in Beijing is still the previous day in UTC).
@@ -69,14 +70,8 @@ HANDLER = "department_handler"
 ANALYST = "analyst"
 ADMINISTRATOR = "administrator"
 ALL_ROLES: tuple[str, ...] = (INTAKE, SUPERVISOR, ANALYST, ADMINISTRATOR, HANDLER, INSPECTOR)
-ROLE_NAMES: dict[str, str] = {
-    INTAKE: "接待／办信人员",
-    SUPERVISOR: "科室负责人",
-    ANALYST: "统计分析人员",
-    ADMINISTRATOR: "系统管理员",
-    HANDLER: "承办单位人员",
-    INSPECTOR: "纪检监察人员",
-}
+# The role names of the store, where the roles are defined (one table for the project).
+ROLE_NAMES: dict[str, str] = STORED_ROLE_NAMES
 
 
 class CaseState(StrEnum):

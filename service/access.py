@@ -41,6 +41,7 @@ from store.confidentiality import (
     withheld_title,
 )
 from store.confidentiality import withheld_file_name as withheld_file_name
+from store.models import ROLE_NAMES as STORED_ROLE_NAMES
 
 INTAKE = "intake_officer"
 SUPERVISOR = "supervisor"
@@ -72,14 +73,8 @@ MANAGE_USERS = frozenset({ADMINISTRATOR})
 READ_MODELS = frozenset({ANALYST, SUPERVISOR})
 PROMOTE_MODELS = frozenset({ANALYST, SUPERVISOR})
 
-ROLE_NAMES: dict[str, str] = {
-    INTAKE: "接待／办信人员",
-    SUPERVISOR: "科室负责人",
-    ANALYST: "统计分析人员",
-    ADMINISTRATOR: "系统管理员",
-    HANDLER: "承办单位人员",
-    INSPECTOR: "纪检监察人员",
-}
+# One table of role names for the whole project, kept beside the roles themselves.
+ROLE_NAMES: dict[str, str] = STORED_ROLE_NAMES
 
 
 class UserLike(Protocol):

@@ -85,6 +85,14 @@ _PURPOSES: dict[str, str] = {
     "merge": "合并",
     "page images": "查看扫描页",
     "page image": "查看扫描页",
+    # the case's life (service.cases)
+    "case": "查看办理过程",
+    "step": "办理步骤",
+    "draft": "起草文书",
+    "issue": "出具文书",
+    "document": "查看文书",
+    "document sent": "登记文书送出",
+    "link": "关联同一事项",
 }
 
 _VIA: dict[str, str] = {"web": "网页", "cli": "命令行"}

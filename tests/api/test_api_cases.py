@@ -387,6 +387,16 @@ def test_an_accusation_is_never_shown_to_a_handler_of_the_accused_body(
     listed = client.get("/api/v1/escalations", headers=inspector).json()
     assert [e["case_number"] for e in listed["data"]] == [case]
     assert listed["data"][0]["reports"][0]["particulars"]["reported_to"] == ["区纪委监委"]
+    # every look at it, allowed or refused, is in the audit log with what it was for
+    log = client.get(
+        "/api/v1/audit",
+        params={"case_number": case, "action": "view_confidential"},
+        headers=token_for("supervisor"),
+    ).json()
+    looks = {(e["actor"], e["details"]["allowed"], e["details"]["purpose"]) for e in log["data"]}
+    assert {("discipline.inspector", True, "step"), ("department.handler", False, "case")} <= looks
+    readable = [(d["label"], d["value"]) for e in log["data"] for d in e["readable"]]
+    assert ("用途", "办理步骤") in readable and ("用途", "查看办理过程") in readable
 
 
 def test_a_handler_of_another_body_gets_404(client: TestClient, token_for: Any, settings: Any) -> None:

@@ -27,6 +27,7 @@ from store.users import (
     LOGIN_REFUSED,
     authenticate,
     deactivate_user,
+    get_user,
     reactivate_user,
     set_password,
     unlock_user,
@@ -165,6 +166,24 @@ def made_notice(made: User | RoleRequest) -> str:
     return f"已创建账户“{made.username}”（{_role(made.role)}）。"
 
 
+def reset_password(session: Session, actor: User, username: str, password: str) -> User:
+    """Set another account's password as ``actor``; its sessions end and its locks are lifted.
+
+    An administrator manages accounts but reads no accusation. Setting the password of an account
+    that may read them (a supervisor's or an inspector's) would let the administrator sign in as its
+    holder and read what a role request could not grant without a second person, so it is refused:
+    the holder changes it, or the server's operator resets it with ``xinfang users set-password``,
+    audited like any reset.
+    """
+    target = get_user(session, username)
+    if target.role in access.CONFIDENTIAL_READERS and target.username != actor.username:
+        raise Forbidden(
+            f"“{username}”是{_role(target.role)}，可以查看检举控告材料；其密码不能由他人在此重置，"
+            "请本人修改，或由服务器管理人员用 xinfang users set-password 重置（记入审计日志）"
+        )
+    return set_password(session, username, password, changed_by=actor.username)
+
+
 def account_action(
     session: Session,
     actor: User,
@@ -192,7 +211,7 @@ def account_action(
         cleared = unlock_user(session, username, actor=actor.username)
         return f"已解除“{username}”的登录锁定（涉及 {cleared} 个地址）。"
     if action == "password":
-        set_password(session, username, password, changed_by=actor.username)
+        reset_password(session, actor, username, password)
         return f"已为“{username}”设置新密码，它原有的登录会话和令牌已全部失效。"
     if action == "role":
         check_department(department, catalogue)

@@ -29,7 +29,7 @@ from service.schemas import (
 )
 from store import approvals
 from store.models import RoleRequest, User
-from store.users import deactivate_user, get_user, list_users, reactivate_user, set_password, unlock_user
+from store.users import deactivate_user, get_user, list_users, reactivate_user, unlock_user
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -191,4 +191,4 @@ def reset_password(
     username: Username, payload: PasswordReset, session: SessionDep, user: Admin
 ) -> UserPublic:
     """Set a new password (strength-checked); the account's sessions end and its locks are lifted."""
-    return views.user_public(set_password(session, username, payload.password, changed_by=user.username))
+    return views.user_public(accounts.reset_password(session, user, username, payload.password))

@@ -324,3 +324,26 @@ def test_requests_are_made_and_approved_on_the_pages(client: TestClient, app: An
     assert r.status_code == 422 and "需要填写理由" in r.text
     r = chief.post("/approvals/2/refuse", data={"csrf_token": csrf, "reason": "不在纪检组"})
     assert r.status_code == 200 and "已拒绝第 2 号申请" in r.text and "已拒绝：不在纪检组" in r.text
+
+
+@pytest.mark.parametrize("target", ["supervisor", "discipline.inspector"])
+def test_an_administrator_cannot_take_over_an_account_that_reads_accusations(
+    client: TestClient, target: str
+) -> None:
+    # Setting its password would let the administrator sign in as it: the grant that item 3 puts
+    # behind a second person, by another door.
+    admin = token(client, "administrator")
+    r = client.post(f"/api/v1/users/{target}/password", headers=admin, json={"password": NEW_PASSWORD})
+    assert r.status_code == 403 and "不能由他人在此重置" in r.json()["error"]
+    r = client.post("/api/v1/auth/token", data={"username": target, "password": NEW_PASSWORD})
+    assert r.status_code == 401
+    assert token(client, target)  # the holder's own password still works
+    assert audit(client, "password_reset") == []
+
+
+def test_an_administrator_still_resets_an_ordinary_account(client: TestClient) -> None:
+    admin = token(client, "administrator")
+    r = client.post("/api/v1/users/analyst/password", headers=admin, json={"password": NEW_PASSWORD})
+    assert r.status_code == 200, r.text
+    assert token(client, "analyst", NEW_PASSWORD)
+    assert [e["object"] for e in audit(client, "password_reset")] == ["user:analyst"]

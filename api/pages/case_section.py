@@ -582,7 +582,7 @@ def case_section(
         if view.confidential and user.role not in ("supervisor", "discipline_inspector"):
             readonly = "本件属检举控告等保密事项，由科室负责人或纪检监察人员办理。"
         elif not case.is_open:
-            readonly = f"本件已{case.state_name}，没有待办理的步骤。"
+            readonly = f"本件{case.state_name}，没有待办理的步骤。"
         elif view.may_decide:
             readonly = "请先在下方确认或更正分流，再转送、交办或出具告知书。"
         else:

@@ -30,7 +30,7 @@ from service.uploads import read_text_upload
 from store import masking
 from store.errors import ConflictError, InvalidValueError, NotFoundError
 from store.letters import FIELD_LABELS, china_today
-from store.queries_api import LetterBundle, letter_bundle, list_queue_for
+from store.queries_api import QUEUE_ORDERS, LetterBundle, letter_bundle, list_queue_for
 
 router = APIRouter()
 
@@ -79,8 +79,10 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
         "department": q.get("department") or None,
         # A handler's letters are the ones already routed (decided) to their department.
         "status": q.get("status") or ("decided" if user.role == access.HANDLER else "pending"),
-        "overdue": True if q.get("overdue") == "true" else None,
+        # 仅超期: the date next due has passed (the case's once it has taken a step).
+        "overdue": q.get("overdue") == "true",
         "needs_review": True if q.get("needs_review") == "true" else None,
+        "order": q.get("order") if q.get("order") in QUEUE_ORDERS else "urgency",
     }
     if filters["status"] not in ("pending", "decided", "all"):
         filters["status"] = "pending"
@@ -90,10 +92,11 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
         form=filters["form"],
         category=filters["category"],
         department=filters["department"],
-        overdue=filters["overdue"],
         needs_review=filters["needs_review"],
         status=None if filters["status"] == "all" else filters["status"],
         limit=200,
+        order=filters["order"],
+        only_overdue=filters["overdue"],
     )
     public = QueuePublic(
         data=[views.queue_item(i, catalogue) for i in page.items], count=page.count, counts=page.counts
@@ -101,7 +104,13 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
     return render(
         request,
         "queue.html",
-        {"user": user, "page": public, "filters": filters, "departments": catalogue.departments},
+        {
+            "user": user,
+            "page": public,
+            "filters": filters,
+            "departments": catalogue.departments,
+            "orders": QUEUE_ORDERS,
+        },
     )
 
 

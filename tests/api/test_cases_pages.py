@@ -17,9 +17,13 @@ from page_text import code_words, visible_text
 from sqlalchemy import update
 from web_factories import ACCUSATION_TEXT, PASSWORD, letter_payload
 
+from routing.deadlines import period_end
 from store.db import session_scope
 from store.letters import china_today
 from store.models import User
+
+# The steps, the version check and the queue's sort by due date are SQL: PostgreSQL too.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 DISPLAY_NAMES = {
     "intake.officer": "李接待",
@@ -153,7 +157,8 @@ def test_accept_notice_transfer_receipt_answer_close(client: TestClient) -> None
 
     sign_in(client, "department_handler")
     queue = client.get("/").text
-    assert case in queue  # QUEUE-STATE
+    row = re.search(rf"<tr[^>]*data-case=\"{case}\".*?</tr>", queue, re.S)
+    assert row and "已转送" in visible_text(row.group()), visible_text(queue)
     assert_chinese(queue, "the handler's queue")
     step(client, case, "receive")
     text = section(client, case)
@@ -283,3 +288,22 @@ def test_the_analyst_reads_the_case_masked_and_no_documents(client: TestClient) 
     assert "13812345678" not in text and "138****5678" in text
     assert 'id="case-documents"' not in page and 'id="draft-form"' not in page and "/steps/" not in page
     assert_chinese(page, "the case as the analyst reads it")
+
+
+def test_the_queue_shows_state_and_next_due_and_filters_and_sorts_by_due(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    fresh = register(client)
+    late = register(client, received_on=(china_today() - dt.timedelta(days=40)).isoformat())
+    accept_route(client, fresh)
+    accept_route(client, late)
+    page = client.get("/?status=all&order=due").text
+    assert_chinese(page, "the queue sorted by due date")
+    rows = re.findall(r'data-case="([^"]+)"', page)
+    assert rows.index(late) < rows.index(fresh)
+    late_row = re.search(rf'data-case="{late}".*?</tr>', page, re.S)
+    assert late_row and "已确定去向" in visible_text(late_row.group()) and "超期" in late_row.group()
+    # The office's 15 days to forward (第二十二条), counted on the official calendar.
+    due, _ = period_end(china_today() - dt.timedelta(days=40), 15)
+    assert re.search(r'class="next-due">([^<]+)<', late_row.group()).group(1) == due.isoformat()  # type: ignore[union-attr]
+    overdue_only = client.get("/?status=all&overdue=true").text
+    assert late in overdue_only and fresh not in overdue_only

@@ -148,6 +148,8 @@ def test_accept_notice_transfer_receipt_answer_close(client: TestClient) -> None
     text = visible_text(page)
     assert "办理过程" in text and "已确定去向" in text
     assert "第二十二条第一款" in text  # the office's 15 days to forward, as a date
+    # The case's clocks are the ones in force; the proposal's are folded away for reference.
+    assert '<details id="proposal-deadlines">' in page and 'id="case-clocks"' in page
     number = issue(client, case, "transfer_letter")
     assert re.fullmatch(r".+信转〔\d{4}〕\d+号", number), number
     step(client, case, "transfer", document_no=number)

@@ -309,3 +309,36 @@ def test_the_queue_shows_state_and_next_due_and_filters_and_sorts_by_due(client:
     assert re.search(r'class="next-due">([^<]+)<', late_row.group()).group(1) == due.isoformat()  # type: ignore[union-attr]
     overdue_only = client.get("/?status=all&overdue=true").text
     assert late in overdue_only and fresh not in overdue_only
+
+
+def test_a_supervision_sheet_reaches_the_handling_body(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case)
+    step(client, case, "transfer", document_no=issue(client, case, "transfer_letter"))
+    sign_in(client, "department_handler")
+    step(client, case, "receive")
+    sign_in(client, "supervisor")
+    page = client.get("/supervision?within=20").text
+    assert case in page and "住房和城乡建设局" in visible_text(page)  # listed under its body, by name
+    due = (china_today() + dt.timedelta(days=5)).isoformat()
+    r = client.post(
+        f"/supervision/{case}",
+        data={
+            "csrf_token": hidden(page, "csrf_token"),
+            "reason": "请加快办理",
+            "due_on": due,
+            "within": "20",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/supervision?within=20"
+    sign_in(client, "department_handler")
+    page = client.get(f"/letters/{case}").text
+    text = visible_text(page)
+    assert "督办 · 王科长（科室负责人）" in text and "请加快办理" in text
+    assert "按督办要求办理并反馈结果" in text and due in text
+    # The 督办单 is the office's document: the handler reads it listed but does not record its sending.
+    row = re.search(r"<tr data-document=.*?督办单.*?</tr>", page, re.S)
+    assert row and "record-sent" not in row.group()
+    assert_chinese(page, "the supervised case, as the handler sees it")

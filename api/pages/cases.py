@@ -246,6 +246,18 @@ class SupervisedRow:
     may_supervise: bool
 
 
+@dataclass(frozen=True)
+class EscalationRow:
+    """An open 重大紧急 report (第二十五条): the case, and each report: when, by whom, to whom, what
+    happened and what was done."""
+
+    case_number: str
+    state_name: str
+    handling_body: str | None
+    first_reported_at: dt.datetime
+    reports: list[tuple[dt.datetime, str, str, str, str]]
+
+
 def _rows(items: Any, may_supervise: bool) -> list[SupervisedRow]:
     return [
         SupervisedRow(
@@ -275,11 +287,32 @@ def _supervision_page(
     status_code: int = 200,
 ) -> Response:
     view = cases.supervision_view(session, user, within_days=within)
+    escalations = cases.escalations(session, user)
     names = {d.code: d.name for d in catalogue.departments}
     may = user.role == access.SUPERVISOR  # 督办 is the 负责人's step (第四十条)
     groups = [
         (names.get(body, body) if body else "本机关（尚未转送、交办或已退回）", _rows(items, may))
         for body, items in view.by_body.items()
+    ]
+    people = letters.people_names(session, [e.actor for item in escalations.items for e in item.reports])
+    reports = [
+        EscalationRow(
+            case_number=item.case_number,
+            state_name=STATE_NAMES[CaseState(item.state)],
+            handling_body=names.get(item.handling_body, item.handling_body) if item.handling_body else None,
+            first_reported_at=item.first_reported_at,
+            reports=[
+                (
+                    e.at,
+                    people.get(e.actor, e.actor),
+                    "、".join(e.reported_to),
+                    e.reason,
+                    e.measures,
+                )
+                for e in item.reports
+            ],
+        )
+        for item in escalations.items
     ]
     return render(
         request,
@@ -287,6 +320,7 @@ def _supervision_page(
         {
             "user": user,
             "view": view,
+            "escalations": reports,
             "groups": groups,
             "for_notice": _rows(view.for_notice, False),
             "within": within,

@@ -520,3 +520,9 @@ def test_urgent_letter_is_reported_and_its_escalation_stays_open(base: str, page
     assert page.locator("table.queue tbody tr").count() > 1
     chinese(page, "the queue with an open escalation")
     shot(page, "24-queue-cases")
+    # The head reads it on the 督办 page: to whom it was reported, when, by whom, what was done.
+    sign_in(page, base, "supervisor")
+    page.goto(f"{base}/supervision")
+    row = page.locator(f'#escalations tr[data-case="{case}"]').inner_text()
+    assert "李接待 报告区委办公室、区政府总值班室" in row and "已通知燃气公司和应急管理局到场处置" in row
+    chinese(page, "the supervision page with an open escalation")

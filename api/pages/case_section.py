@@ -576,7 +576,8 @@ def case_section(
             draft = draft_view(
                 drafted.kind, drafted.title, drafted.salutation, drafted.paragraphs, drafted.signature
             )
-    earlier = earlier_final_case(session, view.letter_id) if view.linked_to else None
+    # While the matter is still open: once refused (不再受理) the proposal has been acted on.
+    earlier = earlier_final_case(session, view.letter_id) if view.linked_to and case.is_open else None
     readonly = None
     if not forms:
         if view.confidential and user.role not in ("supervisor", "discipline_inspector"):

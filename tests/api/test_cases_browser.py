@@ -489,6 +489,7 @@ def test_review_then_recheck_then_a_new_letter_is_proposed_no_longer_accepted(
         document_no=notice,
     )
     assert state(page) == "不再受理"
+    assert page.locator("#case-repeat").count() == 0  # the proposal is acted on
     chinese(page, "the later letter no longer accepted")
     shot(page.locator("#case"), "22-later-letter-no-longer-accepted")
     assert later != case

@@ -52,6 +52,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,10 @@ def serve(database_url: str, sock_fd: int, router_kind: str, secret_file: Path) 
         router = train_tiny_router(Path(tempfile.mkdtemp(prefix="xinfang-bench-model-")) / "tiny")
     app = create_app(settings, router=router)
     sock = socket.socket(fileno=sock_fd)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    # Keep idle connections longer than an officer pauses, so that the client never sends on a
+    # connection the server is closing (a transport error that is no fault of the app).
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=120)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 # --- the load ------------------------------------------------------------------------------------
@@ -144,6 +148,12 @@ def pct(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def is_confidential(proposal: Any, decision: Any) -> bool:
+    from store.confidentiality import is_confidential as rule
+
+    return rule(proposal, decision)
 
 
 async def officer(
@@ -211,14 +221,17 @@ async def officer(
         body: dict[str, Any] = {"proposal_id": letter["proposal"]["id"], "letter_version": letter["version"]}
         if n % 3 == 2:
             body |= {"department": "township", "reason": "属地街道先行调处"}
-        if (
-            await call("decide", "POST", f"/api/v1/letters/{case}/decisions", headers=who, json=body)
-            is not None
-        ):
+        decision = await call("decide", "POST", f"/api/v1/letters/{case}/decisions", headers=who, json=body)
+        if decision is not None:
             stats.decided += 1
         if n % 5 == 4:
             await call("queue", "GET", "/api/v1/letters?limit=50")
-        await case_life(call, case, who, discipline, handlers, stats, index * 1000 + n)
+        if decision is None:
+            continue
+        # The decision says from now on who opens the letter: an inspector's decision can make a
+        # letter flagged as a possible accusation ordinary again, and the intake officer's office.
+        office = discipline if is_confidential(None, SimpleNamespace(**decision)) else own
+        await case_life(call, case, office, discipline, handlers, stats, index * 1000 + n)
         if n % 5 == 4:
             await call("supervision", "GET", "/api/v1/supervision?within=7", headers=supervisor_headers)
 

@@ -37,7 +37,7 @@ from service.settings import Settings
 from service.views import department_name
 from service.workflows import open_letter, role_name
 from store.letters import china_today
-from store.models import CaseDocument, Letter, User
+from store.models import CaseDocument, CaseRecord, Letter, User
 
 #: Who reads the supervisor's view (第四十条 督查督办): 科室负责人 every case, 纪检监察人员 the
 #: confidential ones (the others are counted, not listed, to them).
@@ -70,12 +70,31 @@ def _hidden(case_number: str) -> NotFound:
     return NotFound(f"没有您可以查看的案件编号为“{case_number}”的信访事项，请核对案件编号")
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """A letter ``user`` may open as a case: its row, and the body handling it (the ``cases``
+    row's, which each step writes in its own transaction)."""
+
+    letter: Letter
+    handling_body: str | None
+
+
+def _open(session: Session, user: User, case_number: str, purpose: str) -> _Opened:
+    """The letter of a case ``user`` may open, or NotFound as for a case number that does not
+    exist. Cheap: the writes check who may act again under their locks."""
+    bundle = open_letter(session, user, case_number, purpose=purpose)
+    body = session.scalar(select(CaseRecord.handling_body).where(CaseRecord.letter_id == bundle.letter.id))
+    if user.role == access.HANDLER and (body is None or body != user.department):
+        raise _hidden(case_number)
+    return _Opened(letter=bundle.letter, handling_body=body)
+
+
 def _case_for(
     session: Session, user: User, case_number: str, today: dt.date | None, purpose: str
 ) -> CaseView:
     """The case of a letter ``user`` may open, or NotFound as for a case number that does not exist."""
-    bundle = open_letter(session, user, case_number, purpose=purpose)
-    view = store_cases.case_of(session, bundle.letter, user=user.username, today=today or china_today())
+    opened = _open(session, user, case_number, purpose)
+    view = store_cases.case_of(session, opened.letter, user=user.username, today=today or china_today())
     if user.role == access.HANDLER and (view.handling_body is None or view.handling_body != user.department):
         raise _hidden(case_number)
     return view
@@ -148,12 +167,12 @@ def take_step(
         casework.cases.CaseStepRefused: the state or a statutory period does not allow it.
         casework.cases.CaseChangedError: the case changed since ``expected_version``.
     """
-    view = _case_for(session, user, case_number, None, "step")
+    opened = _open(session, user, case_number, "step")
     codes = {d.code: d.name for d in catalogue.departments} if catalogue is not None else None
     after = store_cases.take_step(
         session,
         user.username,
-        view.letter_id,
+        opened.letter.id,
         step,
         dict(fields or {}),
         expected_version=expected_version,
@@ -201,10 +220,10 @@ def link(
 # ---------------------------------------------------------------------------------- documents
 
 
-def _issuer(kind: str, view: CaseView, settings: Settings, catalogue: Catalogue | None) -> str:
+def _issuer(kind: str, opened: _Opened, settings: Settings, catalogue: Catalogue | None) -> str:
     """Who signs a document of ``kind``: the handling body its own notices and answers, the office
     the rest."""
-    body = view.handling_body
+    body = opened.handling_body
     if kind in _BODY_KINDS and body is not None:
         return (department_name(catalogue, body) if catalogue is not None else None) or body
     return settings.office_name
@@ -224,7 +243,7 @@ def _template(kind: str, templates: Mapping[str, Template]) -> Template:
 
 def _draft_for(
     session: Session,
-    view: CaseView,
+    opened: _Opened,
     kind: str,
     values: Mapping[str, object] | None,
     *,
@@ -233,18 +252,18 @@ def _draft_for(
     templates: Mapping[str, Template],
 ) -> Draft:
     template = _template(kind, templates)
-    known = issuing.case_values(session, view.letter_id, department_names=_department_names(catalogue))
-    given = {"issuer": _issuer(kind, view, settings, catalogue), **known, **(values or {})}
+    known = issuing.case_values(session, opened.letter.id, department_names=_department_names(catalogue))
+    given = {"issuer": _issuer(kind, opened, settings, catalogue), **known, **(values or {})}
     if kind == "acceptance_notice" and given.get("accepted_on") is None:
         # The notice is issued with the 受理 it reports (the step cites its 文号): that day, today.
-        given["accepted_on"] = view.today
+        given["accepted_on"] = china_today()
     # What only the officer can write (the opinion, the reason …) is marked for them to fill in.
     for name, spec in template.fields.items():
         if spec.required and (given.get(name) is None or (isinstance(given[name], str) and not given[name])):
             given[name] = TO_FILL.format(label=spec.label)
     return issuing.draft_document(
         session,
-        view.letter_id,
+        opened.letter.id,
         kind,
         given,
         department_names=_department_names(catalogue),
@@ -272,9 +291,9 @@ def draft(
         InvalidInput: no such kind.
     """
     _may_handle_documents(user)
-    view = _case_for(session, user, case_number, None, "draft")
+    opened = _open(session, user, case_number, "draft")
     table = templates if templates is not None else load_templates()
-    return _draft_for(session, view, kind, values, settings=settings, catalogue=catalogue, templates=table)
+    return _draft_for(session, opened, kind, values, settings=settings, catalogue=catalogue, templates=table)
 
 
 def issue(
@@ -302,9 +321,9 @@ def issue(
         store.errors.InvalidValueError: an empty title or body, a day sent before the issue or after today.
     """
     _may_handle_documents(user)
-    view = _case_for(session, user, case_number, None, "issue")
+    opened = _open(session, user, case_number, "issue")
     table = templates if templates is not None else load_templates()
-    drafted = _draft_for(session, view, kind, None, settings=settings, catalogue=catalogue, templates=table)
+    drafted = _draft_for(session, opened, kind, None, settings=settings, catalogue=catalogue, templates=table)
     try:
         reviewed = drafted.edit(title=title, paragraphs=list(paragraphs), salutation=salutation)
     except ValueError as exc:  # casework.errors.DocumentError
@@ -316,7 +335,7 @@ def issue(
     document = issuing.issue_document(
         session,
         user.username,
-        view.letter_id,
+        opened.letter.id,
         reviewed,
         office=settings.office_abbreviation,
         sent_on=sent_on,
@@ -337,7 +356,7 @@ def _document_for(session: Session, user: User, document_id: int, purpose: str) 
     if case_number is None:
         raise hidden
     try:
-        _case_for(session, user, case_number, None, purpose)
+        _open(session, user, case_number, purpose)
     except NotFound:
         raise hidden from None
     return document

@@ -30,6 +30,7 @@ from casework.states import (
     STEP_SPECS,
     TRANSITIONS,
     CaseEvent,
+    CaseState,
     Step,
 )
 from routing.catalogue import Catalogue
@@ -471,6 +472,8 @@ class CaseSection:
     may_link: bool
     repeat: str | None
     readonly_reason: str | None
+    #: What to do next where it is not one of the forms below (a new route after a return).
+    hint: str | None = None
     error: str | None = None
     notice: str | None = None
     open_step: str | None = None
@@ -588,7 +591,11 @@ def case_section(
             readonly = "请先在下方确认或更正分流，再转送、交办或出具告知书。"
         else:
             readonly = f"本件处于「{case.state_name}」，当前没有您可以办理的步骤。"
+    hint = None
+    if case.state == CaseState.returned and view.may_decide and user.role in LINKERS:
+        hint = "承办单位已异议退回：请在上方“更正确认结果”中重新确定去向（须填写理由），再转送或交办。"
     return CaseSection(
+        hint=hint,
         case_number=view.case_number,
         version=view.version,
         state=case.state.value,

@@ -378,6 +378,7 @@ def test_return_by_the_receiving_body_and_a_new_route(base: str, page: Any, othe
     open_case(page, base, case)
     assert state(page) == "已退回"
     assert "违规收费由市场监管部门查处" in page.inner_text("#case-events")
+    assert "重新确定去向" in page.inner_text("#case-hint")
     shot(page.locator("#case"), "18-case-returned")
     route(page, department="market_regulation", reason="承办单位异议成立，改送市场监督管理局")
     assert state(page) == "已确定去向"

@@ -606,10 +606,13 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines += [
         "- Reading the numbers: one uvicorn worker runs Python on one core at a time, so in a tight loop the "
         "server's CPU per request sets the pace (requests/s ≈ available core share ÷ CPU per request) and "
-        "latency is the queue in front of it (≈ officers ÷ requests/s). PostgreSQL itself was not the limit: "
-        "sampling `pg_stat_activity` during a run showed at most three of the pool's connections busy "
-        "and none waiting on a lock. Registering and deciding also write the hash-chained audit log, "
-        "whose head row makes writes go one at a time; that matters once the server has CPU to spare.",
+        "latency is the queue in front of it (≈ officers ÷ requests/s). On the register → decide mix "
+        "alone, PostgreSQL was not the limit: sampling `pg_stat_activity` showed at most three of the "
+        "pool's connections busy and none waiting on a lock. Registering, deciding, every step of a case "
+        "and every document issued write the hash-chained audit log, whose head row makes writes go one "
+        "at a time; with the case's life most requests are such writes (a step replays the case's history "
+        "under that lock, an issue also writes the DOCX), so the tail is writes queueing behind each other "
+        "whenever the shared cores are busy.",
     ]
     for r in results:
         if r["error_samples"]:

@@ -504,6 +504,25 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                 if not visible:
                     assert title == f"保密文件 {world.files[MIXED_FILE]} 中的来信"
 
+            # The case's life lists letters too: the 督办 view (API and page) and open escalations.
+            # Whatever a role may see there, no letter it may not open is named, by case number either.
+            for path, page_view in (
+                ("/api/v1/supervision?within=366", False),
+                ("/supervision?within=366", True),
+                ("/api/v1/escalations", False),
+            ):
+                r = s.view(path) if page_view else s.get(path)
+                if r.status_code == 200:
+                    assert _cases_in(_text(r), world) <= allowed, f"{who} {path}"
+                else:
+                    assert r.status_code in (303, 403), f"{who} {path}: {r.status_code}"
+                if role == SU:
+                    assert r.status_code == 200, f"{who} {path}"
+                    if "supervision" in path:  # not vacuous: the world's letters are due somewhere
+                        assert _cases_in(_text(r), world) & allowed, f"{who} {path}"
+                if role in (AD, AN):
+                    assert r.status_code != 200, f"{who} {path}"
+
             # The audit log names files and letters of every kind: supervisors only.
             audit = [s.get("/api/v1/audit"), s.view("/audit")]
             if role == SU:

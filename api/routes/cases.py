@@ -415,7 +415,7 @@ def read_case(
     "/letters/{case_number}/steps",
     response_model=CasePublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def create_step(
     case_number: str, payload: StepCreate, session: SessionDep, user: CurrentUser, catalogue: CatalogueDep
@@ -437,7 +437,7 @@ def create_step(
 @router.post(
     "/letters/{case_number}/documents/draft",
     response_model=DraftPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def draft_document(
     case_number: str,
@@ -464,7 +464,7 @@ def draft_document(
     "/letters/{case_number}/documents",
     response_model=DocumentPublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def issue_document(
     case_number: str,
@@ -516,7 +516,9 @@ def read_document_docx(document_id: int, session: SessionDep, user: CurrentUser)
 
 @router.get(
     "/documents/{document_id}",
-    response_class=HTMLResponse,
+    # A plain Response class, so that the errors are documented as the JSON they are; the page
+    # itself is declared as HTML below.
+    response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **error_responses(401, 403, 404, 422)},
 )
 def read_document(document_id: int, session: SessionDep, user: CurrentUser) -> HTMLResponse:
@@ -529,7 +531,7 @@ def read_document(document_id: int, session: SessionDep, user: CurrentUser) -> H
 @router.post(
     "/documents/{document_id}/sent",
     response_model=DocumentPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def record_sent(
     document_id: int, payload: SentCreate, session: SessionDep, user: CurrentUser
@@ -578,7 +580,7 @@ def read_escalations(session: SessionDep, user: CurrentUser, catalogue: Catalogu
 @router.post(
     "/letters/{case_number}/link",
     response_model=LinkPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 def link_case(case_number: str, payload: LinkCreate, session: SessionDep, user: CurrentUser) -> LinkPublic:
     """Link the letter to an earlier case on the same matter (null unlinks); after a 复核 the

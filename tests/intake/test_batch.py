@@ -413,7 +413,9 @@ def test_kill_9_mid_batch_then_rerun_loses_and_duplicates_nothing(
     db_url: str, sqlite_template: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     inbox = tmp_path / "inbox"
-    count = 60
+    # Enough files that the batch is still running when the poller first reads five done: on a busy
+    # machine SQLite's lock kept the poller out until all of 60 were through.
+    count = 160
     write_letters(inbox, count)
     # every fourth file holds two letters
     for path in sorted(inbox.iterdir())[::4]:

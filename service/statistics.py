@@ -1,0 +1,899 @@
+"""The office's figures for a period: counts, series and the rates it is judged by (条例 第四十一条).
+
+Every figure is computed in the database, in **one statement** (:func:`compute`): a materialised
+``base`` of the period's letters (each with its newest proposal and newest decision, its ``cases``
+row and one aggregate per letter over its ``case_events``), and a ``UNION ALL`` of ``GROUP BY``
+queries over it. Python receives grouped rows only (at most a few thousand for a year), never the
+letters themselves, so the page answers the same way at a million letters (``bench/statistics.py``).
+
+**Which letters.** A period is a range of days of receipt (``letters.received_on``, the day the
+office received the matter, 第十七条/第十九条), both ends included; merged letters are left out (they
+continue in the letter they went into). A department scope keeps the letters whose *route* names
+that department: the newest decision's department, else the newest proposal's, as the queue reads
+it. Rates are over the letters *received* in the period (a cohort), judged as on ``today``.
+
+**Route fields** (category, channel, disposition, domain, department) are the newest decision's,
+else the newest proposal's: what the office decided, or until then what it was proposed.
+
+**Region.** The letters' place names are anonymised (A市, A3区, A7县 …). :func:`region_of` reads
+them from the letter: the county-level unit (区县) is the first ``[A-Z]<digits>区`` or ``…县`` in the
+title, else in the text; the city (地市) is that unit's letter + 市 (A3区 lies in A市), else the first
+``[A-Z]市`` in the title, else in the text; a letter naming neither is 未注明. PostgreSQL reads them
+with ``substring(… from regex)``; SQLite has no regular expressions, so the same function is
+registered on its connection (a test checks both backends give the same counts).
+
+**The rates.** Each is a :class:`Rate`: numerator, denominator and their quotient (``None`` when the
+denominator is 0). Statutory periods are counted as ``casework.periods`` counts them (the first
+day not counted, a last day on a 法定休假日 moved to the next working day, 民法典第二百零三条): SQL
+returns the day differences grouped, and only the ambiguous band of a few days around the nominal
+end is judged in Python against the holiday calendar (:func:`_judge`).
+
+- 及时受理率 (第二十二条第一款, 第二十三条第二款): of the letters whose 15-day clock from receipt
+  has stopped or run out, those the office 转送 / 交办 or refused with its notice (不予受理、不再受理)
+  within the 15 days. A letter still inside its 15 days without such a step is not counted yet; one
+  past them without it counts as not timely. The steps are those of ``casework`` (``case_events``).
+- 按期办结率 (第三十四条): of the 第三十一条第六项 matters (channel ``ordinary``) a body accepted
+  (受理), whose conclusion clock has stopped or run out, those whose 处理意见 came within 60 days of
+  受理, or 60 + the approved extension.
+- 延期率 (第三十四条): accepted ordinary matters with an approved 延期, over accepted ordinary matters.
+- 复查率 (第三十五条): ordinary matters with a 复查 request, over those given a 处理意见.
+- 复核率 (第三十六条第一款): matters with a 复核 request, over those given a 复查意见.
+- 重复信访率 (第三十六条第三款): letters an officer linked to an earlier case as the same matter
+  (``cases.linked_to_id``), over all letters of the period.
+- 满意度 (第二十一条第二款, 方便信访人评价): the 满意度评价 steps recorded on the period's letters,
+  by grade; 满意率 = (满意 + 基本满意) / 评价次数. Without any, there is no figure
+  (:data:`NO_SATISFACTION`), never a made-up one.
+- 超期 (第四十条): a letter whose date next due (the case's earliest running duty, else the
+  proposal's earliest deadline; ``store.queries_api.next_due_column``) is before ``today``.
+
+**Confidentiality.** Confidential letters (检举控告, ``store.confidentiality``) are in every count
+for everyone the page is for; the only list of letters (overdue cases) names only those the
+reader's scope admits (``service.access.scope_of``) and says how many more it leaves out.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from casework.periods import CONCLUDE_DAYS, FORWARD_DAYS
+from casework.states import STATE_NAMES, CaseState, Rating
+from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES, Channel
+from routing.deadlines import period_end
+from service import access
+from service.errors import Forbidden, InvalidInput
+from store.confidentiality import admits_clause, confidential_clause
+from store.letters import china_today
+from store.models import FORM_NAMES, CaseEventRecord, CaseRecord, Decision, Letter, Proposal
+
+#: Who reads the office's figures: the heads who answer for them and the analysts who study them.
+STATISTICS_READERS: frozenset[str] = frozenset({access.SUPERVISOR, access.ANALYST})
+#: What the page says instead of a satisfaction figure when no 满意度评价 was recorded.
+NO_SATISFACTION = "暂无满意度评价数据"
+#: How many rows the lists of bodies and of overdue cases show.
+TOP = 10
+OVERDUE_LISTED = 20
+#: Outside this many days past a period's nominal end no holiday run can still move its last day
+#: (the longest, 春节, is 8 days with its weekend), so SQL settles those letters alone.
+_HOLIDAY_BAND = 20
+UNNAMED_REGION = "未注明"
+OFFICE_ITSELF = "本机关（尚未转送、交办）"
+
+RATING_NAMES: dict[str, str] = {
+    Rating.satisfied.value: "满意",
+    Rating.basically_satisfied.value: "基本满意",
+    Rating.dissatisfied.value: "不满意",
+}
+_FORWARD_STEPS = ("transfer", "assign", "not_accept", "no_longer_accept")
+_COUNTY_RE = re.compile(r"[A-Z][0-9]+[区县]")
+_CITY_RE = re.compile(r"[A-Z]市")
+_PG_COUNTY = "[A-Z][0-9]+[区县]"
+_PG_CITY = "[A-Z]市"
+
+# ------------------------------------------------------------------------------------ periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days of receipt from ``start`` to ``end``, both included; ``code`` as given (2019-Q3)."""
+
+    start: dt.date
+    end: dt.date
+    kind: str  # month, quarter, year or range
+    code: str
+
+    @property
+    def label(self) -> str:
+        if self.kind == "year":
+            return f"{self.start.year}年"
+        if self.kind == "quarter":
+            return f"{self.start.year}年第{(self.start.month - 1) // 3 + 1}季度"
+        if self.kind == "month":
+            return f"{self.start.year}年{self.start.month}月"
+        return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+_PERIOD_RE = re.compile(r"^(\d{4})(?:-?(Q[1-4]|\d{1,2}))?$", re.I)
+MAX_RANGE_DAYS = 3 * 366 + 1
+
+
+def parse_period(code: str) -> Period:
+    """A period from ``2019``, ``2019-Q3`` or ``2019-07``.
+
+    Raises:
+        InvalidInput: anything else, with the forms it takes.
+    """
+    text = (code or "").strip()
+    match = _PERIOD_RE.match(text)
+    if match is None:
+        raise InvalidInput(
+            f"统计期间“{code}”无法识别；请写年份（2019）、季度（2019-Q3）或月份（2019-07），"
+            "或分别填写起止日期"
+        )
+    year = int(match[1])
+    part = (match[2] or "").upper()
+    if not 1900 <= year <= 2100:
+        raise InvalidInput(f"统计期间的年份 {year} 不在 1900 至 2100 之间")
+    if not part:
+        return Period(dt.date(year, 1, 1), dt.date(year, 12, 31), "year", f"{year}")
+    if part.startswith("Q"):
+        q = int(part[1])
+        first = 3 * (q - 1) + 1
+        last = dt.date(year, first + 2, calendar.monthrange(year, first + 2)[1])
+        return Period(dt.date(year, first, 1), last, "quarter", f"{year}-Q{q}")
+    month = int(part)
+    if not 1 <= month <= 12:
+        raise InvalidInput(f"统计期间“{code}”的月份应为 1 至 12")
+    last_day = calendar.monthrange(year, month)[1]
+    return Period(dt.date(year, month, 1), dt.date(year, month, last_day), "month", f"{year}-{month:02d}")
+
+
+def date_range(start: dt.date, end: dt.date) -> Period:
+    """A period of days of receipt given by its first and last day.
+
+    Raises:
+        InvalidInput: the end before the start, or a range over three years (a page is not an export).
+    """
+    if end < start:
+        raise InvalidInput(f"统计截止日期 {end.isoformat()} 早于起始日期 {start.isoformat()}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise InvalidInput("统计期间最长三年；更长的期间请分年统计")
+    return Period(start, end, "range", f"{start.isoformat()}..{end.isoformat()}")
+
+
+def choose_period(code: str | None, start: dt.date | None, end: dt.date | None, today: dt.date) -> Period:
+    """The period a form or a query string asks for: a code, else a range, else this month so far."""
+    if code and code.strip():
+        return parse_period(code)
+    if start is not None or end is not None:
+        return date_range(start or (end or today).replace(day=1), end or today)
+    return parse_period(f"{today.year}-{today.month:02d}")
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate with what it is made of: ``numerator`` of ``denominator`` (``value`` None when 0)."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    @property
+    def shown(self) -> str:
+        """The rate as the page and the report print it: 87.5%（35/40）, or —（0/0）."""
+        value = self.value
+        percent = "—" if value is None else f"{value * 100:.1f}%"
+        return f"{percent}（{self.numerator}/{self.denominator}）"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"numerator": self.numerator, "denominator": self.denominator, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Count:
+    code: str
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class OverdueCase:
+    """An overdue case the reader may open: its number, state, body and the date it fell due."""
+
+    case_number: str
+    state: str
+    body: str
+    next_due: dt.date
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    by_rating: list[Count]
+    rated: int
+    satisfied_rate: Rate
+
+
+#: The rates in display order: key -> (name, article, definition in one line).
+RATE_DEFINITIONS: dict[str, tuple[str, str, str]] = {
+    "timely_acceptance": (
+        "及时受理率",
+        "第二十二条、第二十三条第二款",
+        "收到之日起15日内转送、交办或告知不予受理／不再受理的件数 ÷ 15日期限已届满或已办理的件数",
+    ),
+    "on_time_conclusion": (
+        "按期办结率",
+        "第三十四条",
+        "受理之日起60日（经批准延期的加延长日数）内出具处理意见的件数 ÷ 已出具处理意见或期限已届满的受理件数",
+    ),
+    "extension": ("延期率", "第三十四条", "经批准延期的件数 ÷ 已受理的普通信访程序件数"),
+    "review": ("复查率", "第三十五条", "请求复查的件数 ÷ 已出具处理意见的普通信访程序件数"),
+    "recheck": ("复核率", "第三十六条第一款", "请求复核的件数 ÷ 已出具复查意见的件数"),
+    "repeat": ("重复信访率", "第三十六条第三款", "关联为同一信访事项的来信件数 ÷ 本期来信件数"),
+}
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The figures of one period and scope, as on ``today`` (see the module's definitions)."""
+
+    period: Period
+    department: str | None
+    department_name: str | None
+    today: dt.date
+    total: int
+    confidential: int
+    by_category: list[Count]
+    by_channel: list[Count]
+    by_disposition: list[Count]
+    by_domain: list[Count]
+    by_department: list[Count]
+    by_form: list[Count]
+    by_city: list[Count]
+    by_county: list[Count]
+    by_state: list[Count]
+    series_day: list[Count]
+    series_week: list[Count]
+    series_month: list[Count]
+    rates: dict[str, Rate]
+    satisfaction: Satisfaction | None
+    top_bodies_letters: list[Count]
+    top_bodies_overdue: list[Count]
+    overdue_total: int
+    overdue_cases: list[OverdueCase] = field(default_factory=list)
+    overdue_withheld: int = 0
+
+    @property
+    def scope_label(self) -> str:
+        return self.department_name or "全机关"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (dates as ISO strings, each rate with its parts)."""
+
+        def counts(items: list[Count]) -> list[dict[str, Any]]:
+            return [asdict(c) for c in items]
+
+        return {
+            "period": {
+                "code": self.period.code,
+                "kind": self.period.kind,
+                "label": self.period.label,
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+            },
+            "scope": {"department": self.department, "name": self.scope_label},
+            "as_of": self.today.isoformat(),
+            "total": self.total,
+            "confidential": self.confidential,
+            "by_category": counts(self.by_category),
+            "by_channel": counts(self.by_channel),
+            "by_disposition": counts(self.by_disposition),
+            "by_domain": counts(self.by_domain),
+            "by_department": counts(self.by_department),
+            "by_form": counts(self.by_form),
+            "by_city": counts(self.by_city),
+            "by_county": counts(self.by_county),
+            "by_state": counts(self.by_state),
+            "series": {
+                "day": counts(self.series_day),
+                "week": counts(self.series_week),
+                "month": counts(self.series_month),
+            },
+            "rates": {
+                key: {
+                    **rate.as_dict(),
+                    "name": RATE_DEFINITIONS[key][0],
+                    "basis": RATE_DEFINITIONS[key][1],
+                    "definition": RATE_DEFINITIONS[key][2],
+                }
+                for key, rate in self.rates.items()
+            },
+            "satisfaction": (
+                {
+                    "by_rating": counts(self.satisfaction.by_rating),
+                    "rated": self.satisfaction.rated,
+                    "satisfied_rate": self.satisfaction.satisfied_rate.as_dict(),
+                }
+                if self.satisfaction is not None
+                else None
+            ),
+            "satisfaction_note": None if self.satisfaction is not None else NO_SATISFACTION,
+            "top_bodies_letters": counts(self.top_bodies_letters),
+            "top_bodies_overdue": counts(self.top_bodies_overdue),
+            "overdue_total": self.overdue_total,
+            "overdue_cases": [{**asdict(c), "next_due": c.next_due.isoformat()} for c in self.overdue_cases],
+            "overdue_withheld": self.overdue_withheld,
+        }
+
+
+# ---------------------------------------------------------------------------------- the region
+
+
+def region_of(title: str | None, text: str | None) -> tuple[str, str]:
+    """(地市, 区县) of a letter, as the module's docstring defines them (the SQL forms agree)."""
+    county_match = _COUNTY_RE.search(title or "") or _COUNTY_RE.search(text or "")
+    county = county_match.group(0) if county_match else None
+    if county is not None:
+        return f"{county[0]}市", county
+    city_match = _CITY_RE.search(title or "") or _CITY_RE.search(text or "")
+    return (city_match.group(0) if city_match else UNNAMED_REGION), UNNAMED_REGION
+
+
+def _sqlite_county(title: str | None, text: str | None) -> str:
+    return region_of(title, text)[1]
+
+
+def _sqlite_city(title: str | None, text: str | None) -> str:
+    return region_of(title, text)[0]
+
+
+def _register_sqlite_functions(session: Session) -> None:
+    raw = session.connection().connection.driver_connection
+    if raw is None:  # pragma: no cover - a pooled connection always has its driver connection
+        return
+    raw.create_function("xf_county", 2, _sqlite_county, deterministic=True)
+    raw.create_function("xf_city", 2, _sqlite_city, deterministic=True)
+
+
+class _Dialect:
+    """The few expressions PostgreSQL and SQLite write differently."""
+
+    def __init__(self, name: str) -> None:
+        self.pg = name == "postgresql"
+
+    def event_day(self) -> Any:
+        """The day a step counts from: its ``effective_on``, else the day it was recorded in China."""
+        if self.pg:
+            recorded: Any = cast(func.timezone("Asia/Shanghai", CaseEventRecord.recorded_at), Date)
+        else:
+            recorded = func.date(CaseEventRecord.recorded_at, "+8 hours")
+        return func.coalesce(CaseEventRecord.effective_on, recorded)
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        if self.pg:
+            return cast(later, Date) - cast(earlier, Date)
+        return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+    def county(self) -> Any:
+        if self.pg:
+            return func.coalesce(
+                func.substring(Letter.title, _PG_COUNTY),
+                func.substring(Letter.text, _PG_COUNTY),
+                UNNAMED_REGION,
+            )
+        return func.xf_county(Letter.title, Letter.text)
+
+    def city(self) -> Any:
+        """The city on SQLite (PostgreSQL derives it from the county column: :meth:`city_of`)."""
+        return func.xf_city(Letter.title, Letter.text)
+
+    def city_of(self, county_expr: Any) -> Any:
+        """The city from the county column (PostgreSQL), so the regex runs once per letter."""
+        return case(
+            (
+                county_expr != UNNAMED_REGION,
+                func.substr(county_expr, 1, 1).op("||")(literal("市")),
+            ),
+            else_=func.coalesce(
+                func.substring(Letter.title, _PG_CITY),
+                func.substring(Letter.text, _PG_CITY),
+                UNNAMED_REGION,
+            ),
+        )
+
+    def text(self, column: Any) -> Any:
+        return cast(column, String)
+
+
+# -------------------------------------------------------------------------------- the statement
+
+
+def _statement(
+    d: _Dialect,
+    period: Period,
+    department: str | None,
+    today: dt.date,
+    reader_scope: access.Scope,
+) -> Any:
+    """The one statement: ``base`` materialised, then every grouped figure as (kind, k1, k2, k3, n)."""
+    newest_p = select(func.max(Proposal.id)).where(Proposal.letter_id == Letter.id).scalar_subquery()
+    newest_d = select(func.max(Decision.id)).where(Decision.letter_id == Letter.id).scalar_subquery()
+    county = d.county()
+    ids = (
+        select(
+            Letter.id.label("letter_id"),
+            Letter.case_number,
+            Letter.received_on,
+            Letter.form,
+            county.label("county"),
+            (d.city_of(county) if d.pg else d.city()).label("city"),
+            newest_p.label("pid"),
+            newest_d.label("did"),
+        )
+        .where(
+            Letter.received_on >= period.start,
+            Letter.received_on <= period.end,
+            Letter.status != "merged",
+        )
+        .cte("period_letters")
+    )
+    p = aliased(Proposal, name="p")
+    dd = aliased(Decision, name="d")
+    day = d.event_day()
+    step = CaseEventRecord.step
+    events = (
+        select(
+            CaseEventRecord.letter_id.label("letter_id"),
+            func.min(case((step.in_(_FORWARD_STEPS), day))).label("forward_day"),
+            func.min(case((step == "accept", day))).label("accept_day"),
+            func.min(case((step == "answer", day))).label("answer_day"),
+            func.max(case((step == "extend", CaseEventRecord.fields["days"].as_integer()))).label("ext_days"),
+            func.max(case((step == "request_review", 1), else_=0)).label("reviewed"),
+            func.max(case((step == "answer_review", 1), else_=0)).label("review_answered"),
+            func.max(case((step == "request_recheck", 1), else_=0)).label("rechecked"),
+        )
+        .join(ids, ids.c.letter_id == CaseEventRecord.letter_id)
+        .group_by(CaseEventRecord.letter_id)
+        .cte("letter_events")
+    )
+    category = func.coalesce(dd.category, p.category)
+    channel = func.coalesce(dd.channel, p.channel)
+    route_department = func.coalesce(dd.department, p.department)
+    next_due = case((CaseRecord.letter_id.is_(None), p.earliest_due), else_=CaseRecord.next_due)
+    state = func.coalesce(
+        CaseRecord.state,
+        case((dd.id.is_not(None), CaseState.decided.value), else_=CaseState.registered.value),
+    )
+    base_query = (
+        select(
+            ids.c.letter_id,
+            ids.c.case_number,
+            ids.c.received_on,
+            ids.c.form,
+            ids.c.county,
+            ids.c.city,
+            func.coalesce(category, "").label("category"),
+            func.coalesce(channel, "").label("channel"),
+            func.coalesce(dd.disposition, p.disposition, "").label("disposition"),
+            func.coalesce(dd.domain, p.domain, "").label("domain"),
+            func.coalesce(route_department, "").label("department"),
+            case((confidential_clause(p, dd), 1), else_=0).label("confidential"),
+            case(
+                (
+                    admits_clause(
+                        confidential=reader_scope.confidential,
+                        routed_department=reader_scope.routed_department,
+                        proposal=p,
+                        decision=dd,
+                    ),
+                    1,
+                ),
+                else_=0,
+            ).label("admitted"),
+            state.label("state"),
+            func.coalesce(CaseRecord.handling_body, "").label("body"),
+            next_due.label("next_due"),
+            case((next_due < today, 1), else_=0).label("overdue"),
+            case((CaseRecord.linked_to_id.is_not(None), 1), else_=0).label("linked"),
+            events.c.forward_day,
+            events.c.accept_day,
+            events.c.answer_day,
+            func.coalesce(events.c.ext_days, 0).label("ext_days"),
+            func.coalesce(events.c.reviewed, 0).label("reviewed"),
+            func.coalesce(events.c.review_answered, 0).label("review_answered"),
+            func.coalesce(events.c.rechecked, 0).label("rechecked"),
+        )
+        .select_from(ids)
+        .outerjoin(p, p.id == ids.c.pid)
+        .outerjoin(dd, dd.id == ids.c.did)
+        .outerjoin(CaseRecord, CaseRecord.letter_id == ids.c.letter_id)
+        .outerjoin(events, events.c.letter_id == ids.c.letter_id)
+    )
+    if department is not None:
+        base_query = base_query.where(route_department == department)
+    base = base_query.cte("base").prefix_with("MATERIALIZED")
+    b = base.c
+
+    def row(kind: str, k1: Any = None, k2: Any = None, k3: Any = None, n: Any = None) -> list[Any]:
+        return [
+            literal(kind).label("kind"),
+            cast(k1, String).label("k1") if k1 is not None else cast(literal(None), String).label("k1"),
+            cast(k2, String).label("k2") if k2 is not None else cast(literal(None), String).label("k2"),
+            cast(k3, Integer).label("k3") if k3 is not None else cast(literal(None), Integer).label("k3"),
+            cast(n if n is not None else func.count(), Integer).label("n"),
+        ]
+
+    parts: list[Any] = [
+        select(
+            *row(
+                "totals",
+                k3=func.coalesce(func.sum(b.confidential), 0),
+                n=func.count(),
+            )
+        ).select_from(base),
+        select(*row("linked", n=func.coalesce(func.sum(b.linked), 0))).select_from(base),
+        select(*row("overdue_total", n=func.coalesce(func.sum(b.overdue), 0))).select_from(base),
+        select(
+            *row(
+                "overdue_withheld", n=func.coalesce(func.sum(case((b.admitted == 0, b.overdue), else_=0)), 0)
+            )
+        ).select_from(base),
+    ]
+    for dim in (
+        "category",
+        "channel",
+        "disposition",
+        "domain",
+        "department",
+        "form",
+        "city",
+        "county",
+        "state",
+    ):
+        column = getattr(b, dim)
+        parts.append(select(*row(dim, k1=column)).select_from(base).group_by(column))
+    parts.append(select(*row("day", k1=b.received_on)).select_from(base).group_by(b.received_on))
+    parts.append(
+        select(*row("body_overdue", k1=b.body, n=func.sum(b.overdue)))
+        .select_from(base)
+        .where(b.overdue == 1)
+        .group_by(b.body)
+    )
+    # 及时受理: (day of receipt, the days to the first forwarding step, bucketed): 'in' surely in
+    # time, 'late' surely late, 'open' none yet, else the exact days for the holiday rule.
+    lag = d.days_between(b.forward_day, b.received_on)
+    bucket = case(
+        (b.forward_day.is_(None), literal("open")),
+        (lag <= FORWARD_DAYS, literal("in")),
+        (lag > FORWARD_DAYS + _HOLIDAY_BAND, literal("late")),
+        else_=cast(lag, String),
+    )
+    parts.append(
+        select(*row("forward", k1=b.received_on, k2=bucket)).select_from(base).group_by(b.received_on, bucket)
+    )
+    # 按期办结: ordinary matters accepted; (day of 受理, extension, bucket) as above.
+    answer_lag = d.days_between(b.answer_day, b.accept_day)
+    limit = CONCLUDE_DAYS + b.ext_days
+    conclude_bucket = case(
+        (b.answer_day.is_(None), literal("open")),
+        (answer_lag <= limit, literal("in")),
+        (answer_lag > limit + _HOLIDAY_BAND, literal("late")),
+        else_=cast(answer_lag, String),
+    )
+    accepted = and_(b.accept_day.is_not(None), b.channel == Channel.ordinary.value)
+    parts.append(
+        select(*row("conclude", k1=b.accept_day, k2=conclude_bucket, k3=b.ext_days))
+        .select_from(base)
+        .where(accepted)
+        .group_by(b.accept_day, conclude_bucket, b.ext_days)
+    )
+    ordinary = b.channel == Channel.ordinary.value
+    parts.append(
+        select(
+            *row(
+                "ladder",
+                k1=func.coalesce(func.sum(case((accepted, 1), else_=0)), 0),
+                k2=func.coalesce(func.sum(case((and_(accepted, b.ext_days > 0), 1), else_=0)), 0),
+                k3=func.coalesce(func.sum(case((and_(ordinary, b.answer_day.is_not(None)), 1), else_=0)), 0),
+                n=func.coalesce(func.sum(case((and_(ordinary, b.reviewed == 1), 1), else_=0)), 0),
+            )
+        ).select_from(base)
+    )
+    parts.append(
+        select(
+            *row(
+                "recheck",
+                k3=func.coalesce(func.sum(b.review_answered), 0),
+                n=func.coalesce(func.sum(b.rechecked), 0),
+            )
+        ).select_from(base)
+    )
+    rating = CaseEventRecord.fields["rating"].as_string()
+    parts.append(
+        select(*row("rating", k1=rating))
+        .select_from(CaseEventRecord)
+        .join(base, b.letter_id == CaseEventRecord.letter_id)
+        .where(CaseEventRecord.step == "rate")
+        .group_by(rating)
+    )
+    listed = (
+        select(b.case_number, b.state, b.body, b.next_due)
+        .where(b.overdue == 1, b.admitted == 1)
+        .order_by(b.next_due, b.case_number)
+        .limit(OVERDUE_LISTED)
+        .subquery("listed")
+    )
+    parts.append(
+        select(
+            literal("overdue_case").label("kind"),
+            cast(listed.c.case_number, String).label("k1"),
+            cast(listed.c.state.op("||")(literal("|")).op("||")(listed.c.body), String).label("k2"),
+            cast(literal(None), Integer).label("k3"),
+            cast(literal(0), Integer).label("n"),
+        ).add_columns(d.text(listed.c.next_due).label("due"))
+    )
+    # every other part carries an empty ``due`` so the union's columns line up
+    parts = [
+        part if i == len(parts) - 1 else part.add_columns(cast(literal(None), String).label("due"))
+        for i, part in enumerate(parts)
+    ]
+    return union_all(*parts)
+
+
+# --------------------------------------------------------------------------------- computing
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+@lru_cache(maxsize=4096)
+def _due(start: dt.date, days: int) -> dt.date:
+    return period_end(start, days)[0]
+
+
+def _judge(rows: list[tuple[dt.date, str, int, int]], days: int, today: dt.date) -> Rate:
+    """A rate from (start day, bucket, extension, count) rows: in time, late, open or exact days."""
+    met = counted = 0
+    for start, bucket, extension, n in rows:
+        due = _due(start, days + extension)
+        if bucket == "in":
+            met += n
+            counted += n
+        elif bucket == "late":
+            counted += n
+        elif bucket == "open":
+            if today > due:
+                counted += n  # the period ran out without the step: not in time
+        else:
+            counted += n
+            if start + dt.timedelta(days=int(bucket)) <= due:
+                met += n
+    return Rate(met, counted)
+
+
+def _named(counter: Mapping[str, int], names: Mapping[str, str], *, blank: str = "（未定）") -> list[Count]:
+    return [
+        Count(code, names.get(code, code) if code else blank, n)
+        for code, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _series(days: Mapping[dt.date, int], period: Period) -> tuple[list[Count], list[Count], list[Count]]:
+    day_series: list[Count] = []
+    weeks: dict[str, int] = {}
+    months: dict[str, int] = {}
+    current = period.start
+    while current <= period.end:
+        n = days.get(current, 0)
+        day_series.append(Count(current.isoformat(), f"{current.month}月{current.day}日", n))
+        iso = current.isocalendar()
+        week = f"{iso.year}-W{iso.week:02d}"
+        weeks[week] = weeks.get(week, 0) + n
+        month = f"{current.year}-{current.month:02d}"
+        months[month] = months.get(month, 0) + n
+        current += dt.timedelta(days=1)
+    week_series = [Count(k, f"{k[:4]}年第{int(k[6:])}周", n) for k, n in weeks.items()]
+    month_series = [Count(k, f"{int(k[:4])}年{int(k[5:])}月", n) for k, n in months.items()]
+    return day_series, week_series, month_series
+
+
+def compute(
+    session: Session,
+    period: Period,
+    *,
+    department: str | None = None,
+    reader_scope: access.Scope | None = None,
+    today: dt.date | None = None,
+    department_names: Mapping[str, str] | None = None,
+) -> Statistics:
+    """The figures of ``period`` for the whole office or one ``department``, as on ``today``.
+
+    ``reader_scope`` is whose list of overdue cases it is: only letters it admits are named (every
+    letter is counted). ``None`` lists none (a report for no one in particular).
+    """
+    today = today or china_today()
+    names = dict(department_names or {})
+    bind = session.get_bind()
+    dialect = _Dialect(bind.dialect.name)
+    if not dialect.pg:
+        _register_sqlite_functions(session)
+    # No reader: a scope that admits nothing (no decision routes a letter to the empty department).
+    scope = reader_scope or access.Scope(confidential=True, routed_department="")
+    statement = _statement(dialect, period, department, today, scope)
+    dims: dict[str, Counter[str]] = defaultdict(Counter)
+    days: dict[dt.date, int] = {}
+    forward: list[tuple[dt.date, str, int, int]] = []
+    conclude: list[tuple[dt.date, str, int, int]] = []
+    ratings: Counter[str] = Counter()
+    listed: list[OverdueCase] = []
+    total = confidential = linked = overdue_total = withheld = 0
+    accepted = extended = answered = reviewed = review_answered = rechecked = 0
+    for kind, k1, k2, k3, n, due in session.execute(statement):
+        n = int(n or 0)
+        if kind == "totals":
+            total, confidential = n, int(k3 or 0)
+        elif kind == "linked":
+            linked = n
+        elif kind == "overdue_total":
+            overdue_total = n
+        elif kind == "overdue_withheld":
+            withheld = n
+        elif kind == "day":
+            days[_date(k1)] = n
+        elif kind == "forward":
+            forward.append((_date(k1), str(k2), 0, n))
+        elif kind == "conclude":
+            conclude.append((_date(k1), str(k2), int(k3 or 0), n))
+        elif kind == "ladder":
+            accepted, extended, answered, reviewed = int(k1 or 0), int(k2 or 0), int(k3 or 0), n
+        elif kind == "recheck":
+            review_answered, rechecked = int(k3 or 0), n
+        elif kind == "rating":
+            if k1:
+                ratings[str(k1)] += n
+        elif kind == "overdue_case":
+            state, _, body = str(k2).partition("|")
+            listed.append(
+                OverdueCase(
+                    case_number=str(k1),
+                    state=STATE_NAMES.get(CaseState(state), state) if state in set(CaseState) else state,
+                    body=names.get(body, body) if body else OFFICE_ITSELF,
+                    next_due=_date(due),
+                )
+            )
+        else:
+            dims[kind][str(k1) if k1 is not None else ""] += n
+    day_series, week_series, month_series = _series(days, period)
+    state_names = {s.value: name for s, name in STATE_NAMES.items()}
+    body_names = {**names, "": OFFICE_ITSELF}
+    satisfaction = None
+    if ratings:
+        rated = sum(ratings.values())
+        satisfaction = Satisfaction(
+            by_rating=[Count(code, name, ratings.get(code, 0)) for code, name in RATING_NAMES.items()],
+            rated=rated,
+            satisfied_rate=Rate(
+                ratings.get(Rating.satisfied.value, 0) + ratings.get(Rating.basically_satisfied.value, 0),
+                rated,
+            ),
+        )
+    by_department = _named(dims["department"], names)
+    return Statistics(
+        period=period,
+        department=department,
+        department_name=names.get(department, department) if department else None,
+        today=today,
+        total=total,
+        confidential=confidential,
+        by_category=_named(dims["category"], CATEGORY_NAMES),
+        by_channel=_named(dims["channel"], CHANNEL_NAMES),
+        by_disposition=_named(dims["disposition"], DISPOSITION_NAMES),
+        by_domain=_named(dims["domain"], {}),
+        by_department=by_department,
+        by_form=_named(dims["form"], FORM_NAMES),
+        by_city=_named(dims["city"], {}),
+        by_county=_named(dims["county"], {}),
+        by_state=_named(dims["state"], state_names),
+        series_day=day_series,
+        series_week=week_series,
+        series_month=month_series,
+        rates={
+            "timely_acceptance": _judge(forward, FORWARD_DAYS, today),
+            "on_time_conclusion": _judge(conclude, CONCLUDE_DAYS, today),
+            "extension": Rate(extended, accepted),
+            "review": Rate(reviewed, answered),
+            "recheck": Rate(rechecked, review_answered),
+            "repeat": Rate(linked, total),
+        },
+        satisfaction=satisfaction,
+        top_bodies_letters=by_department[:TOP],
+        top_bodies_overdue=_named(dims["body_overdue"], body_names)[:TOP],
+        overdue_total=overdue_total,
+        overdue_cases=listed,
+        overdue_withheld=withheld,
+    )
+
+
+def statistics_for(
+    session: Session,
+    user: Any,
+    period: Period,
+    *,
+    department: str | None = None,
+    today: dt.date | None = None,
+    department_names: Mapping[str, str] | None = None,
+) -> Statistics:
+    """The figures as ``user`` may read them: counts of every letter, a list of only theirs.
+
+    Raises:
+        Forbidden: the user's role does not read the office's figures.
+        InvalidInput: an unknown department.
+    """
+    if user.role not in STATISTICS_READERS:
+        raise Forbidden(
+            f"{access.ROLE_NAMES.get(user.role, user.role)}不能查看统计分析；限科室负责人、统计分析人员"
+        )
+    if department is not None and department_names is not None and department not in department_names:
+        choices = "、".join(f"{name}（{code}）" for code, name in department_names.items())
+        raise InvalidInput(f"没有代码为“{department}”的承办部门；可选：{choices}")
+    return compute(
+        session,
+        period,
+        department=department,
+        reader_scope=access.scope_of(user),
+        today=today,
+        department_names=department_names,
+    )
+
+
+__all__ = [
+    "NO_SATISFACTION",
+    "RATE_DEFINITIONS",
+    "STATISTICS_READERS",
+    "Count",
+    "OverdueCase",
+    "Period",
+    "Rate",
+    "Satisfaction",
+    "Statistics",
+    "choose_period",
+    "compute",
+    "date_range",
+    "parse_period",
+    "region_of",
+    "statistics_for",
+]

@@ -191,6 +191,10 @@ def create_app(settings: Settings | None = None, *, router: Any | None = None) -
     # The installation's key, kept outside the database: every audit event this process appends is
     # keyed with it, and the audit page verifies with it.
     use_audit_key(settings.audit_key_bytes)
+    from routing.calendar import use_holidays
+
+    # Case clocks count working days on the pages without loading the model.
+    use_holidays(settings.holidays_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

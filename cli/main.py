@@ -7,6 +7,7 @@ mistake raises ``click.ClickException`` (exit 1, one readable paragraph, no trac
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 
@@ -18,6 +19,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("cli.commands.admin", "users"),
     ("cli.commands.audit", "audit"),
     ("cli.commands.files", "files"),
+    ("cli.commands.calendar", "calendar"),
     ("cli.commands.triage", "triage"),
     ("cli.commands.triage", "batches"),
     ("cli.commands.triage", "export"),
@@ -31,10 +33,19 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
 @click.version_option(package_name="xinfang")
 def main() -> None:
     """xinfang: route citizens' petition letters under the 2022 《信访工作条例》."""
+    from routing.calendar import use_holidays
     from store.audit_key import use_audit_key
 
     # Read when a command first appends to or checks the audit log, not before: the others need no key.
     use_audit_key(_audit_key)
+    # Likewise the holiday file: read when a command first counts working days.
+    use_holidays(_holidays_file)
+
+
+def _holidays_file() -> Path:
+    from service.settings import get_settings
+
+    return get_settings().holidays_file
 
 
 def _audit_key() -> bytes:

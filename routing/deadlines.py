@@ -28,16 +28,17 @@ Which clocks a route carries (《信访工作条例》 2022 unless another act i
 
 Counting. Days in the 条例 (15日, 60日, 30日) are calendar days, the first day not counted; only
 第二十三条's objection period counts 工作日. Working days follow China's official holiday and
-make-up-working-day calendar published each year by the State Council (the ``chinese_calendar``
-package): a 调休 Saturday is a working day, a weekday inside the Spring Festival break is not.
+make-up-working-day calendar published each year by the State Council (``routing.calendar``: the
+``chinese_calendar`` package, and the office's holiday file for years it does not cover yet): a
+调休 Saturday is a working day, a weekday inside the Spring Festival break is not.
 
 A calendar-day period whose last day is a 法定休假日 ends on the next working day (《民法典》第二百零三条:
 "期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日"). 法定休假日 here means the
 public holidays and the weekly rest days alike, as in civil-procedure practice; "the next working
 day" on the official calendar covers both, and a period ending on a 调休 working Saturday ends on
 that Saturday. The deadline's ``calendar_note`` says when a due date was moved and why. For a year
-the package does not cover yet, working days fall back to Monday–Friday and the note says so, so
-an officer checks the date.
+neither covers yet, working days fall back to Monday–Friday and the note says so, so an officer
+checks the date.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from routing.calendar import is_workday
 from routing.codes import Channel, Disposition
 from routing.schemas import Deadline
 
@@ -82,22 +84,12 @@ _URGENT_FACTS = frozenset({"urgent", "self_harm_or_violence"})
 CIVIL_CODE_203 = "《民法典》第二百零三条"
 
 
-def _is_workday(day: dt.date) -> tuple[bool, str | None]:
-    import chinese_calendar
-
-    try:
-        return bool(chinese_calendar.is_workday(day)), None
-    except NotImplementedError:
-        note = f"{day.year}年的法定节假日安排尚未收录，按周一至周五计算，请人工核对。"
-        return day.weekday() < 5, note
-
-
 def add_working_days(start: dt.date, days: int) -> tuple[dt.date, str | None]:
     """The date ``days`` working days after ``start`` (the day of receipt itself does not count)."""
     day, counted, note = start, 0, None
     while counted < days:
         day += dt.timedelta(days=1)
-        workday, missing = _is_workday(day)
+        workday, missing = is_workday(day)
         note = note or missing
         counted += workday
     return day, note
@@ -119,10 +111,10 @@ def period_end(start: dt.date, days: int) -> tuple[dt.date, str | None]:
     """
     raw = add_calendar_days(start, days)
     day = raw
-    workday, missing = _is_workday(day)
+    workday, missing = is_workday(day)
     while not workday:
         day += dt.timedelta(days=1)
-        workday, later_missing = _is_workday(day)
+        workday, later_missing = is_workday(day)
         missing = missing or later_missing
     notes = []
     if day != raw:

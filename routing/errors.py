@@ -20,3 +20,7 @@ class UnknownCodeError(RoutingError, KeyError):
 
 class CatalogueError(RoutingError, ValueError):
     """The department catalogue is malformed or misses a code the model predicts."""
+
+
+class CalendarError(RoutingError, ValueError):
+    """The office's holiday file is malformed: the message names the file, the year and the entry."""

@@ -63,8 +63,11 @@ def load_router(settings: Settings, model_dir: Path | None = None) -> Router:
     Raises:
         ModelLoadError: no model in service, or the folder does not load.
     """
+    from routing.calendar import use_holidays
     from routing.router import Router
 
+    # Batch workers route in processes of their own: each takes the installation's holiday file here.
+    use_holidays(settings.holidays_file)
     return Router.load(
         model_dir_of(settings, model_dir),
         rulebook_dir=settings.rulebook_dir,

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     departments_file: Path = Field(
         default=PROJECT_ROOT / "data" / "departments.yaml", description="the department catalogue"
     )
+    holidays_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "holidays.yaml",
+        description="years of the State Council's holiday notices not yet in the bundled calendar",
+    )
     shared_data_dir: Path = Field(
         default=PROJECT_ROOT.parent / "shared" / "data",
         description="training data (messages.csv, annotations)",

@@ -82,9 +82,24 @@ def _grams(s: str, sizes: Sequence[int]) -> Counter[str]:
     return counts
 
 
-def _weights(s: str) -> dict[str, float]:
+MatterVector = dict[str, float]
+
+
+def matter_vector(title: str, text: str) -> MatterVector:
+    """The weighted n-grams ``matter_score`` compares; build one once to score a letter against many."""
     # Sublinear TF (1 + log tf): a word a letter repeats counts, but does not swamp the rest.
-    return {g: 1.0 + math.log(c) for g, c in _grams(s, SCORE_NGRAMS).items()}
+    return {g: 1.0 + math.log(c) for g, c in _grams(matter_text(title, text), SCORE_NGRAMS).items()}
+
+
+def vector_score(a: MatterVector, b: MatterVector) -> float:
+    """``matter_score`` of two letters from their ``matter_vector``s."""
+    if not a or not b:
+        return 0.0
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(w * b.get(g, 0.0) for g, w in a.items())
+    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
+    return max(0.0, min(1.0, dot / norm)) if norm else 0.0
 
 
 def matter_score(a_title: str, a_text: str, b_title: str, b_text: str) -> float:
@@ -94,15 +109,7 @@ def matter_score(a_title: str, a_text: str, b_title: str, b_text: str) -> float:
     there is no IDF; the 3-grams take its place, as the n-grams every letter shares (您好, 我们,
     小区) are mostly bigrams, while a shared 3-gram is usually a name, a place or a sum.
     """
-    a = _weights(matter_text(a_title, a_text))
-    b = _weights(matter_text(b_title, b_text))
-    if not a or not b:
-        return 0.0
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(w * b.get(g, 0.0) for g, w in a.items())
-    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
-    return max(0.0, min(1.0, dot / norm)) if norm else 0.0
+    return vector_score(matter_vector(a_title, a_text), matter_vector(b_title, b_text))
 
 
 @lru_cache(maxsize=1)

@@ -50,6 +50,8 @@ ACTION_NAMES: dict[str, str] = {
     "audit_anchored": "为审计日志加密钥签名",
     "case_step": "办理步骤",
     "case_linked": "关联同一事项",
+    "letter_unrelated": "标为无关来信",
+    "letter_unrelated_cleared": "取消无关标记",
     "document_issued": "出具文书",
     "document_sent": "登记文书送出",
 }

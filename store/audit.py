@@ -70,6 +70,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "audit_anchored": "the events written before the log was keyed were given their MACs (migration 0006)",
     "case_step": "a step was taken on a case after its route (转送, 签收, 督办 …); details name the step",
     "case_linked": "an officer linked a letter to an earlier case as the same matter, or removed the link",
+    "letter_unrelated": "an officer found that an earlier letter shown beside a letter is not its matter",
+    "letter_unrelated_cleared": "an officer withdrew the finding that an earlier letter is not its matter",
     "document_issued": "a notice of a case was issued under its 文号 and kept exactly as issued",
     "document_sent": "the day an issued document was sent was recorded",
 }

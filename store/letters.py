@@ -50,6 +50,7 @@ from store.models import (
     Proposal,
     User,
 )
+from store.repeats import index_letter
 
 # China Standard Time has had no daylight saving since 1991: a fixed offset is exact and needs no tzdata.
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="CST")
@@ -323,6 +324,9 @@ def create_letter(
             f"part {source_part} of source file {source_file_id} was registered concurrently; "
             "a reprocessed file must not register its letters again"
         ) from exc
+    # Indexed in the registering transaction: the letter finds its earlier letters, and later
+    # letters find it, from the moment it exists.
+    index_letter(session, letter)
     append_event(
         session,
         actor=created_by,

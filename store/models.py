@@ -666,6 +666,73 @@ class DocumentCounter(Base):
     last_seq: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+# -- repeat and related letters (重复信访, 一事一码) ---------------------------------------------
+
+# The kinds of a petitioner's identity key (``classifier.similarity.petitioner_keys``).
+PETITIONER_KEY_KINDS: tuple[str, ...] = ("id", "phone", "name")
+
+
+class PetitionerKey(Base):
+    """One identity key of a letter's petitioner (a normalised ID number, phone or full name).
+
+    The primary key leads with (kind, value), so "which letters has this petitioner written" is an
+    index lookup however many letters are stored; ``store.repeats`` rewrites a letter's rows
+    whenever its particulars change.
+    """
+
+    __tablename__ = "petitioner_keys"
+    __table_args__ = (CheckConstraint(_in("kind", PETITIONER_KEY_KINDS), name="kind"),)
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    letter_id: Mapped[int] = mapped_column(
+        ForeignKey("letters.id"), primary_key=True, autoincrement=False, index=True
+    )
+
+
+class MatterBand(Base):
+    """One LSH band key of a letter's title and text (``classifier.similarity.matter_bands``).
+
+    Two letters sharing a band are candidates for the same matter; the primary key leads with the
+    band key for that lookup.
+    """
+
+    __tablename__ = "matter_bands"
+
+    band: Mapped[str] = mapped_column(String(40), primary_key=True)
+    letter_id: Mapped[int] = mapped_column(
+        ForeignKey("letters.id"), primary_key=True, autoincrement=False, index=True
+    )
+
+
+class UnrelatedMark(Base):
+    """An officer's finding that an earlier letter shown beside a letter is not its matter.
+
+    Kept when cleared (``cleared_by``/``cleared_at``): with the links of ``cases.linked_to_id``
+    these are the office's own judgements of which letters are one matter, what the search and
+    its threshold are measured against. One uncleared mark per pair at a time.
+    """
+
+    __tablename__ = "unrelated_marks"
+    __table_args__ = (
+        CheckConstraint("letter_id <> other_letter_id", name="not_itself"),
+        CheckConstraint("(cleared_by IS NULL) = (cleared_at IS NULL)", name="cleared_both"),
+        Index(None, "letter_id", "other_letter_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False)
+    other_letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), nullable=False, index=True)
+    marked_by: Mapped[str] = mapped_column(ForeignKey("users.username"), nullable=False)
+    marked_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    cleared_by: Mapped[str | None] = mapped_column(ForeignKey("users.username"))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"UnrelatedMark(letter_id={self.letter_id}, other_letter_id={self.other_letter_id})"
+
+
 APPEND_ONLY_TABLES: tuple[str, ...] = ("proposals", "decisions", "audit_events", "case_events")
 
 __all__ = [
@@ -677,6 +744,7 @@ __all__ = [
     "FORMS",
     "FORM_NAMES",
     "LETTER_STATUSES",
+    "PETITIONER_KEY_KINDS",
     "ROLES",
     "ROLE_NAMES",
     "ROLE_REQUEST_KINDS",
@@ -696,9 +764,12 @@ __all__ = [
     "Letter",
     "LetterPage",
     "LoginThrottle",
+    "MatterBand",
+    "PetitionerKey",
     "Proposal",
     "RoleRequest",
     "SourceFile",
+    "UnrelatedMark",
     "User",
     "UserSession",
 ]

@@ -33,6 +33,7 @@ from store.audit import append_event, lock_audit_head
 from store.errors import ConflictError, InvalidStateError, InvalidValueError, NotFoundError
 from store.letters import _clean_optional, create_letter, get_letter
 from store.models import Letter, LetterPage
+from store.repeats import index_letter
 
 #: What a merge puts between the kept letter's text and the merged one's.
 MERGE_SEPARATOR = "\n\n"
@@ -186,6 +187,7 @@ def split_letter(
         source_part=_next_source_part(session, letter.source_file_id) if letter.source_file_id else None,
         now=now,
     )
+    index_letter(session, letter)  # its text is now the first part only
     moved = 0
     if pages_from is not None:
         moved = session.execute(
@@ -269,6 +271,8 @@ def merge_letters(
     ).rowcount  # type: ignore[attr-defined]
     session.expire(keep, ["text", "version", "received_on"])
     session.expire(merged, ["status", "version", "merged_into_id"])
+    index_letter(session, keep)  # the kept letter now reads as both
+    index_letter(session, merged)  # and the merged one is found through it alone
     append_event(
         session,
         actor=actor,

@@ -1,0 +1,503 @@
+"""Repeat and related letters (重复信访, 一事一码): the index of who wrote and about what, the
+earlier letters of a letter, and the officers' "unrelated" marks.
+
+Each letter has rows in two indexed tables: its petitioner's identity keys (``petitioner_keys``)
+and its matter's LSH bands (``matter_bands``), both from :mod:`classifier.similarity`.
+:func:`index_letter` rewrites them whenever a letter is registered or its title, text or
+particulars change (``store.letters.create_letter``, ``store.regroup``), so finding the earlier
+letters of a new one reads a few index entries, never every stored letter.
+
+:func:`earlier_letters` lists them newest first: letters of the same petitioner (an ID number or a
+phone, which identify one person, always; a name only beside a similar matter, since strangers
+share names) and letters of the same matter (a shared band and a score of at least
+``MATTER_SCORE_FLOOR``). It filters by the reader's scope in SQL (``store.confidentiality``)
+before anything is counted, so an earlier letter the reader may not open is not there at all.
+
+Like the rest of ``store`` these take an open ``Session`` and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, inspect, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from classifier.similarity import (
+    MATTER_SCORE_FLOOR,
+    SAME_MATTER_THRESHOLD,
+    matter_bands,
+    matter_vector,
+    petitioner_keys,
+    vector_score,
+)
+from store.audit import append_event, lock_audit_head
+from store.confidentiality import admits_clause, is_confidential
+from store.errors import InvalidStateError, InvalidValueError, NotFoundError
+from store.models import (
+    CaseRecord,
+    Decision,
+    Letter,
+    MatterBand,
+    PetitionerKey,
+    Proposal,
+    UnrelatedMark,
+    User,
+)
+
+#: At most this many letters found by identity keys, and this many by bands, are read and scored
+#: for one letter: the newest by key, the most bands shared by matter. A phone shared by a whole
+#: village committee or a letter of one line must not make one page read thousands of letters.
+CANDIDATE_LIMIT = 200
+#: What an earlier letter is listed for, strongest first, with its words on the page.
+WHY_NAMES: dict[str, str] = {
+    "id": "同一身份证号码",
+    "phone": "同一联系电话",
+    "name": "同一姓名且内容相近",
+    "matter": "内容相近",
+}
+#: Identity keys that name one person: a letter they find is listed whatever it is about.
+_STRONG_KEYS = ("id", "phone")
+
+
+# --------------------------------------------------------------------------------- the index
+
+
+def _keys_of(letter: Letter) -> list[tuple[str, str]]:
+    return list(
+        dict.fromkeys(petitioner_keys(letter.petitioner_name, letter.id_number, letter.contact_phone))
+    )
+
+
+_HAS_INDEX: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _has_index(session: Session) -> bool:
+    # A database still before migration 0008 (restored from an older backup, or filled by the
+    # migration tests of earlier revisions) has no index tables: its letters register without
+    # index rows, and ``xinfang letters reindex`` indexes them after the upgrade. Asked once per
+    # engine, since a new schema comes with a new engine.
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    known = _HAS_INDEX.get(engine)
+    if known is None:
+        known = inspect(session.connection()).has_table(MatterBand.__tablename__)
+        if known:  # only a positive answer is kept: the same engine may be upgraded meanwhile
+            _HAS_INDEX[engine] = known
+    return known
+
+
+def index_letter(session: Session, letter: Letter) -> None:
+    """(Re)write the letter's identity keys and matter bands from its title, text and particulars.
+
+    A merged letter has none: its text lives on in the letter it went into, which would otherwise
+    be found twice.
+    """
+    session.flush()  # the letter's id, and any pending change to its text
+    if not _has_index(session):
+        return
+    session.execute(delete(PetitionerKey).where(PetitionerKey.letter_id == letter.id))
+    session.execute(delete(MatterBand).where(MatterBand.letter_id == letter.id))
+    if letter.status == "merged":
+        return
+    keys = _keys_of(letter)
+    if keys:
+        session.execute(
+            insert(PetitionerKey),
+            [{"kind": k, "value": v, "letter_id": letter.id} for k, v in keys],
+        )
+    bands = list(dict.fromkeys(matter_bands(letter.title, letter.text)))
+    if bands:
+        session.execute(insert(MatterBand), [{"band": b, "letter_id": letter.id} for b in bands])
+
+
+def reindex_batch(session: Session, *, after_id: int = 0, limit: int = 500) -> tuple[int, int]:
+    """Index up to ``limit`` letters with ids above ``after_id``, in id order.
+
+    Returns:
+        ``(letters indexed, the last id done)``; ``(0, after_id)`` when none is left. The command
+        line commits after each batch, so an interrupted run resumes where it stopped.
+    """
+    letters = session.scalars(
+        select(Letter).where(Letter.id > after_id).order_by(Letter.id).limit(limit)
+    ).all()
+    for letter in letters:
+        index_letter(session, letter)
+    return len(letters), (letters[-1].id if letters else after_id)
+
+
+def reindex_all(
+    session: Session, *, batch_size: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
+    """Index every stored letter (a database registered before migration 0008); returns how many."""
+    done, last = 0, 0
+    while True:
+        count, last = reindex_batch(session, after_id=last, limit=batch_size)
+        if not count:
+            return done
+        done += count
+        session.flush()
+        session.expunge_all()  # a million letters must not stay in the identity map
+        if progress is not None:
+            progress(done)
+
+
+def index_counts(session: Session) -> dict[str, int]:
+    """How many letters, and how many of them have index rows (for ``xinfang letters reindex``)."""
+    return {
+        "letters": int(session.scalar(select(func.count()).select_from(Letter)) or 0),
+        "with_bands": int(session.scalar(select(func.count(func.distinct(MatterBand.letter_id)))) or 0),
+        "with_keys": int(session.scalar(select(func.count(func.distinct(PetitionerKey.letter_id)))) or 0),
+    }
+
+
+# ------------------------------------------------------------------------ the earlier letters
+
+
+@dataclass(frozen=True)
+class UnrelatedInfo:
+    """The standing mark that an earlier letter is not this letter's matter."""
+
+    marked_by: str
+    marked_at: dt.datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class EarlierLetter:
+    """One earlier letter of the same petitioner or matter, with why it is listed.
+
+    ``why`` names the identity keys it shares (``id``, ``phone``, ``name``) and ``matter`` when it
+    shares a band; ``score`` is ``matter_score`` of the two letters. ``state`` is its case's state
+    (``cases.state``, else ``decided``/``registered``) and ``decision_*`` its newest decision.
+    """
+
+    letter_id: int
+    case_number: str
+    title: str
+    received_on: dt.date
+    status: str
+    source_file_id: int | None
+    state: str
+    decision_disposition: str | None
+    decision_channel: str | None
+    decision_category: str | None
+    decided_at: dt.datetime | None
+    why: tuple[str, ...]
+    shared_bands: int
+    score: float
+    confidential: bool
+    linked: bool
+    unrelated: UnrelatedInfo | None
+
+    @property
+    def same_matter(self) -> bool:
+        """Whether the workbench calls it "可能同一事项" (``SAME_MATTER_THRESHOLD``)."""
+        return self.score >= SAME_MATTER_THRESHOLD
+
+    @property
+    def why_names(self) -> tuple[str, ...]:
+        return tuple(WHY_NAMES[w] for w in self.why)
+
+
+def _earlier_than(letter: Letter) -> ColumnElement[bool]:
+    # Earlier by the day of receipt, then by registration: a backlog registered today with its
+    # real days of receipt still finds the letters that truly came before it.
+    return or_(
+        Letter.received_on < letter.received_on,
+        and_(Letter.received_on == letter.received_on, Letter.id < letter.id),
+    )
+
+
+def _key_matches(session: Session, letter: Letter) -> dict[int, set[str]]:
+    keys = _keys_of(letter)
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(PetitionerKey.letter_id, PetitionerKey.kind)
+        .where(
+            or_(*(and_(PetitionerKey.kind == k, PetitionerKey.value == v) for k, v in keys)),
+            PetitionerKey.letter_id != letter.id,
+        )
+        .order_by(PetitionerKey.letter_id.desc())
+        .limit(CANDIDATE_LIMIT * len(keys))
+    ).all()
+    found: dict[int, set[str]] = {}
+    for letter_id, kind in rows:
+        found.setdefault(int(letter_id), set()).add(str(kind))
+    return found
+
+
+def _band_matches(session: Session, letter: Letter) -> dict[int, int]:
+    bands = list(dict.fromkeys(matter_bands(letter.title, letter.text)))
+    if not bands:
+        return {}
+    shared = func.count().label("shared")
+    rows = session.execute(
+        select(MatterBand.letter_id, shared)
+        .where(MatterBand.band.in_(bands), MatterBand.letter_id != letter.id)
+        .group_by(MatterBand.letter_id)
+        .order_by(shared.desc(), MatterBand.letter_id.desc())
+        .limit(CANDIDATE_LIMIT)
+    ).all()
+    return {int(letter_id): int(count) for letter_id, count in rows}
+
+
+def earlier_letters(
+    session: Session,
+    letter: Letter,
+    *,
+    limit: int = 20,
+    confidential: bool | None = None,
+    routed_department: str | None = None,
+    include_unrelated: bool = True,
+) -> list[EarlierLetter]:
+    """The earlier letters of ``letter``'s petitioner and matter that the reader's scope admits,
+    newest first.
+
+    Args:
+        session: the open session.
+        letter: the letter whose history is asked for.
+        limit: at most this many (1..200).
+        confidential, routed_department: the reader's scope (``service.access.queue_scope``);
+            None and None is every letter, for the office's own checks.
+        include_unrelated: also the letters an officer marked unrelated (shown apart, so the mark
+            can be cleared); False leaves them out, as the counts on a batch page do.
+
+    Raises:
+        InvalidValueError: ``limit`` outside 1..200.
+    """
+    if not 1 <= limit <= 200:
+        raise InvalidValueError(f"最多列出 1 至 200 封在先来信，收到的是 {limit}")
+    by_key = _key_matches(session, letter)
+    by_band = _band_matches(session, letter)
+    candidates = set(by_key) | set(by_band)
+    if not candidates:
+        return []
+
+    from store.queries_api import scoped_select  # store.queries_api imports store.letters, which imports this
+
+    rows: list[Any] = list(
+        session.execute(
+            scoped_select([Letter, Proposal, Decision, CaseRecord.state])
+            .outerjoin(CaseRecord, CaseRecord.letter_id == Letter.id)
+            .where(
+                Letter.id.in_(sorted(candidates)),
+                Letter.status != "merged",
+                _earlier_than(letter),
+                admits_clause(confidential=confidential, routed_department=routed_department),
+            )
+        ).all()
+    )
+    if not rows:
+        return []
+    marks = _standing_marks(session, letter.id, [r[0].id for r in rows])
+    if not include_unrelated:
+        rows = [r for r in rows if r[0].id not in marks]
+    linked_to = session.scalar(select(CaseRecord.linked_to_id).where(CaseRecord.letter_id == letter.id))
+    mine = matter_vector(letter.title, letter.text)
+    found: list[EarlierLetter] = []
+    for other, proposal, decision, state in rows:
+        kinds = by_key.get(other.id, set())
+        score = round(vector_score(mine, matter_vector(other.title, other.text)), 4)
+        why: list[str] = [k for k in _STRONG_KEYS if k in kinds]
+        if "name" in kinds and score >= MATTER_SCORE_FLOOR:
+            why.append("name")
+        if other.id in by_band and score >= MATTER_SCORE_FLOOR:
+            why.append("matter")
+        if not why:
+            continue  # a shared name or band, but another matter: not this petitioner's history
+        found.append(
+            EarlierLetter(
+                letter_id=other.id,
+                case_number=other.case_number,
+                title=other.title,
+                received_on=other.received_on,
+                status=other.status,
+                source_file_id=other.source_file_id,
+                state=state or ("decided" if decision is not None else "registered"),
+                decision_disposition=decision.disposition if decision is not None else None,
+                decision_channel=decision.channel if decision is not None else None,
+                decision_category=decision.category if decision is not None else None,
+                decided_at=decision.decided_at if decision is not None else None,
+                why=tuple(why),
+                shared_bands=by_band.get(other.id, 0),
+                score=score,
+                confidential=is_confidential(proposal, decision),
+                linked=linked_to == other.id,
+                unrelated=marks.get(other.id),
+            )
+        )
+    found.sort(key=lambda e: (e.received_on, e.letter_id), reverse=True)
+    return found[:limit]
+
+
+def letters_with_earlier(
+    session: Session,
+    letters: Sequence[Letter],
+    *,
+    confidential: bool | None = None,
+    routed_department: str | None = None,
+) -> dict[int, int]:
+    """For each of ``letters``, how many earlier letters the scope admits (unrelated ones left out)."""
+    return {
+        letter.id: len(
+            earlier_letters(
+                session,
+                letter,
+                limit=200,
+                confidential=confidential,
+                routed_department=routed_department,
+                include_unrelated=False,
+            )
+        )
+        for letter in letters
+    }
+
+
+# ------------------------------------------------------------------------ the "unrelated" marks
+
+
+def _standing_marks(session: Session, letter_id: int, others: Iterable[int]) -> dict[int, UnrelatedInfo]:
+    ids = sorted(set(others))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            UnrelatedMark.other_letter_id,
+            UnrelatedMark.marked_by,
+            UnrelatedMark.marked_at,
+            UnrelatedMark.reason,
+        )
+        .where(
+            UnrelatedMark.letter_id == letter_id,
+            UnrelatedMark.other_letter_id.in_(ids),
+            UnrelatedMark.cleared_at.is_(None),
+        )
+        .order_by(UnrelatedMark.id)
+    ).all()
+    return {int(r[0]): UnrelatedInfo(marked_by=r[1], marked_at=r[2], reason=r[3]) for r in rows}
+
+
+def _mark_row(session: Session, letter_id: int, other_id: int) -> UnrelatedMark | None:
+    return session.scalars(
+        select(UnrelatedMark).where(
+            UnrelatedMark.letter_id == letter_id,
+            UnrelatedMark.other_letter_id == other_id,
+            UnrelatedMark.cleared_at.is_(None),
+        )
+    ).first()
+
+
+def _lock_letter(session: Session, letter_id: int) -> None:
+    # Raising nothing but taking the row lock: two officers marking the same pair at once queue
+    # here, so a pair never has two standing marks.
+    session.execute(
+        update(Letter)
+        .where(Letter.id == letter_id)
+        .values(version=Letter.version)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_unrelated(
+    session: Session,
+    letter: Letter,
+    other: Letter,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: dt.datetime | None = None,
+) -> UnrelatedMark:
+    """Record that ``other`` is not ``letter``'s matter (audited). Marking it again changes nothing.
+
+    Raises:
+        InvalidValueError: the letter itself, or a letter received after it.
+        InvalidStateError: the earlier letter is linked to this one as the same matter.
+        NotFoundError: no such user.
+    """
+    if other.id == letter.id:
+        raise InvalidValueError(f"{letter.case_number} 不能标为与自身无关")
+    if (other.received_on, other.id) > (letter.received_on, letter.id):
+        raise InvalidValueError(f"{other.case_number} 不是 {letter.case_number} 的在先来信，不能标为无关")
+    if session.scalar(select(User.id).where(User.username == actor)) is None:
+        raise NotFoundError(f"账户“{actor}”不存在")
+    linked = session.scalar(select(CaseRecord.linked_to_id).where(CaseRecord.letter_id == letter.id))
+    if linked == other.id:
+        raise InvalidStateError(
+            f"{letter.case_number} 已关联 {other.case_number} 为同一事项；请先取消关联，再标为无关"
+        )
+    now = now or dt.datetime.now(dt.UTC)
+    reason = (reason or "").strip() or None
+    lock_audit_head(session)  # lock order: audit head, then the letter row
+    _lock_letter(session, letter.id)
+    existing = _mark_row(session, letter.id, other.id)
+    if existing is not None:
+        return existing
+    mark = UnrelatedMark(
+        letter_id=letter.id, other_letter_id=other.id, marked_by=actor, marked_at=now, reason=reason
+    )
+    session.add(mark)
+    session.flush()
+    append_event(
+        session,
+        actor=actor,
+        action="letter_unrelated",
+        object=f"letter:{letter.case_number}",
+        details={
+            "letter_id": letter.id,
+            "other": other.case_number,
+            "other_letter_id": other.id,
+            "reason": reason,
+        },
+        at=now,
+    )
+    return mark
+
+
+def clear_unrelated(
+    session: Session, letter: Letter, other: Letter, *, actor: str, now: dt.datetime | None = None
+) -> bool:
+    """Withdraw the mark that ``other`` is unrelated to ``letter`` (audited); False when there was none.
+
+    The row stays, with who cleared it and when: the office's judgements are kept, changed ones too.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    lock_audit_head(session)
+    _lock_letter(session, letter.id)
+    existing = _mark_row(session, letter.id, other.id)
+    if existing is None:
+        return False
+    existing.cleared_by = actor
+    existing.cleared_at = now
+    session.flush()
+    append_event(
+        session,
+        actor=actor,
+        action="letter_unrelated_cleared",
+        object=f"letter:{letter.case_number}",
+        details={"letter_id": letter.id, "other": other.case_number, "other_letter_id": other.id},
+        at=now,
+    )
+    return True
+
+
+__all__ = [
+    "CANDIDATE_LIMIT",
+    "WHY_NAMES",
+    "EarlierLetter",
+    "UnrelatedInfo",
+    "clear_unrelated",
+    "earlier_letters",
+    "index_counts",
+    "index_letter",
+    "letters_with_earlier",
+    "mark_unrelated",
+    "reindex_all",
+    "reindex_batch",
+]

@@ -1,0 +1,276 @@
+"""The index of petitioners and matters, the earlier letters of a letter and the "unrelated" marks,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+from store_factories import AGREE, make_letter, make_proposal, make_user
+
+from classifier.similarity import SAME_MATTER_THRESHOLD
+from store.audit import verify_chain
+from store.db import current_revision, make_engine, make_session_factory, schema_differences, session_scope
+from store.errors import InvalidStateError, InvalidValueError
+from store.letters import decide
+from store.models import AuditEvent, CaseRecord, Letter, MatterBand, PetitionerKey, UnrelatedMark
+from store.regroup import merge_letters, split_letter
+from store.repeats import (
+    clear_unrelated,
+    earlier_letters,
+    index_counts,
+    index_letter,
+    letters_with_earlier,
+    mark_unrelated,
+    reindex_all,
+)
+
+D = dt.date
+NOW = dt.datetime(2026, 12, 4, 2, 0, tzinfo=dt.UTC)
+ID18 = "11010519491231002X"
+
+PARKING = (
+    "A3区某小区物业违规收取停车费",
+    "尊敬的领导：A3区某小区物业公司未经业主大会同意，利用小区公共道路划定车位向业主收取停车费，"
+    "每月三百元，业主多次向社区反映无果。请求责令物业停止收费并退还已收费用。",
+)
+PARKING_AGAIN = (
+    "再次反映A3区某小区物业乱收停车费",
+    "上个月我反映过A3区某小区物业公司利用小区公共道路划定车位收取停车费、每月三百元的问题，"
+    "至今物业仍在收费，社区也没有答复。请求责令物业停止收费并退还已收费用。",
+)
+SCHOOL = (
+    "B区学校周边道路拥堵",
+    "B区第二中学放学时段校门口车辆乱停，道路拥堵严重，学生过马路很危险，建议增设交警执勤和临时停车区。",
+)
+NOISE = (
+    "夜间施工噪音扰民",
+    "C区河西工地每天晚上十一点以后还在打桩，噪音很大，居民无法休息，请环保部门查处。",
+)
+
+
+def _letter(session: Session, body: tuple[str, str], received_on: dt.date, **kw: object) -> Letter:
+    return make_letter(session, title=body[0], text=body[1], received_on=received_on, now=NOW, **kw)
+
+
+@pytest.fixture
+def officer(session: Session) -> str:
+    make_user(session, "li.ming", "intake_officer")
+    return "li.ming"
+
+
+def test_registration_indexes_keys_and_bands(session: Session, officer: str) -> None:
+    letter = _letter(
+        session,
+        PARKING,
+        D(2026, 11, 2),
+        petitioner_name="王小明先生",
+        id_number=ID18,
+        contact_phone="+86 138 1234 5678",
+    )
+    keys = session.execute(
+        select(PetitionerKey.kind, PetitionerKey.value).where(PetitionerKey.letter_id == letter.id)
+    ).all()
+    assert sorted(tuple(k) for k in keys) == [("id", ID18), ("name", "王小明"), ("phone", "13812345678")]
+    bands = session.scalar(select(func.count()).where(MatterBand.letter_id == letter.id))
+    assert bands == 32
+    # A letter with no usable particulars and no text has no index rows, and that is no error.
+    empty = make_letter(session, title="", text="", petitioner_name="王先生", now=NOW, routed=False)
+    assert session.scalar(select(func.count()).where(PetitionerKey.letter_id == empty.id)) == 0
+    assert session.scalar(select(func.count()).where(MatterBand.letter_id == empty.id)) == 0
+
+
+def test_earlier_letters_by_petitioner_and_by_matter_newest_first(session: Session, officer: str) -> None:
+    first = _letter(session, PARKING, D(2026, 9, 1), id_number=ID18)
+    other_matter_same_person = _letter(session, SCHOOL, D(2026, 10, 1), contact_phone="138-1234-5678")
+    same_matter_stranger = _letter(session, PARKING_AGAIN, D(2026, 10, 15))
+    same_name_other_matter = _letter(session, NOISE, D(2026, 10, 20), petitioner_name="王小明")
+    unrelated = _letter(session, NOISE, D(2026, 10, 21))
+    later = _letter(session, PARKING, D(2026, 11, 30), id_number=ID18)
+    letter = _letter(
+        session,
+        PARKING_AGAIN,
+        D(2026, 11, 2),
+        petitioner_name="王小明",
+        id_number=ID18[:6] + ID18[8:17],  # the same person's 15-digit number
+        contact_phone="13812345678",
+    )
+    found = earlier_letters(session, letter)
+    assert [e.case_number for e in found] == [
+        same_matter_stranger.case_number,
+        other_matter_same_person.case_number,
+        first.case_number,
+    ]
+    by_number = {e.case_number: e for e in found}
+    assert by_number[first.case_number].why == ("id", "matter")
+    assert by_number[other_matter_same_person.case_number].why == ("phone",)
+    assert by_number[other_matter_same_person.case_number].score < 0.2
+    assert by_number[same_matter_stranger.case_number].why == ("matter",)
+    assert by_number[same_matter_stranger.case_number].score == pytest.approx(1.0)
+    assert by_number[first.case_number].score >= SAME_MATTER_THRESHOLD
+    assert by_number[first.case_number].same_matter
+    # a shared name alone, on another matter, is a stranger; a later letter is not an earlier one
+    assert same_name_other_matter.case_number not in by_number
+    assert unrelated.case_number not in by_number and later.case_number not in by_number
+    assert [e.case_number for e in earlier_letters(session, letter, limit=1)] == [
+        same_matter_stranger.case_number
+    ]
+    with pytest.raises(InvalidValueError, match="1 至 200"):
+        earlier_letters(session, letter, limit=0)
+
+
+def test_state_decision_and_scope(session: Session, officer: str) -> None:
+    ordinary = _letter(session, PARKING, D(2026, 9, 1), id_number=ID18)
+    decide(session, ordinary.id, expected_version=2, decided_by=officer, now=NOW, **AGREE)
+    accusation = _letter(
+        session,
+        PARKING,
+        D(2026, 9, 2),
+        id_number=ID18,
+        proposal=make_proposal(category="accusation", channel="discipline", confidential=True),
+    )
+    session.add(CaseRecord(letter_id=ordinary.id, state="handling", handling_body="housing", updated_at=NOW))
+    session.flush()
+    letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2), id_number=ID18)
+
+    everyone = {e.case_number: e for e in earlier_letters(session, letter)}
+    assert set(everyone) == {ordinary.case_number, accusation.case_number}
+    assert everyone[accusation.case_number].confidential
+    assert everyone[accusation.case_number].state == "registered"
+    seen = everyone[ordinary.case_number]
+    assert (seen.state, seen.decision_disposition, seen.decision_channel) == (
+        "handling",
+        "accept",
+        "ordinary",
+    )
+    assert not seen.confidential
+
+    # An intake officer's scope: the accusation is not there at all, not even counted.
+    ordinary_only = earlier_letters(session, letter, confidential=False, routed_department=None)
+    assert [e.case_number for e in ordinary_only] == [ordinary.case_number]
+    assert letters_with_earlier(session, [letter], confidential=False) == {letter.id: 1}
+    # A handler of another department sees nothing; of housing, the letter decided for it.
+    assert earlier_letters(session, letter, confidential=False, routed_department="education") == []
+    housing = earlier_letters(session, letter, confidential=False, routed_department="housing")
+    assert [e.case_number for e in housing] == [ordinary.case_number]
+    # An inspector's: the accusation only.
+    assert [e.case_number for e in earlier_letters(session, letter, confidential=True)] == [
+        accusation.case_number
+    ]
+
+
+def test_unrelated_marks_are_kept_audited_and_cleared(session: Session, officer: str) -> None:
+    earlier = _letter(session, PARKING, D(2026, 9, 1))
+    letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2))
+    mark = mark_unrelated(session, letter, earlier, actor=officer, reason="不同小区", now=NOW)
+    again = mark_unrelated(session, letter, earlier, actor=officer, reason="再标一次", now=NOW)
+    assert again.id == mark.id  # one standing mark per pair
+    [shown] = earlier_letters(session, letter)
+    assert shown.unrelated is not None and shown.unrelated.reason == "不同小区"
+    assert earlier_letters(session, letter, include_unrelated=False) == []
+    assert letters_with_earlier(session, [letter]) == {letter.id: 0}
+
+    assert clear_unrelated(session, letter, earlier, actor=officer, now=NOW)
+    assert not clear_unrelated(session, letter, earlier, actor=officer, now=NOW)
+    [shown] = earlier_letters(session, letter)
+    assert shown.unrelated is None
+    row = session.scalars(select(UnrelatedMark)).one()
+    assert (row.marked_by, row.cleared_by, row.reason) == (officer, officer, "不同小区")
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.like("letter_unrelated%")).order_by(AuditEvent.seq)
+    ).all()
+    assert actions == ["letter_unrelated", "letter_unrelated_cleared"]
+    assert verify_chain(session) == []
+
+    with pytest.raises(InvalidValueError, match="不能标为与自身无关"):
+        mark_unrelated(session, letter, letter, actor=officer)
+    with pytest.raises(InvalidValueError, match="不是 .* 的在先来信"):
+        mark_unrelated(session, earlier, letter, actor=officer)
+    session.add(CaseRecord(letter_id=letter.id, state="registered", linked_to_id=earlier.id, updated_at=NOW))
+    session.flush()
+    with pytest.raises(InvalidStateError, match="请先取消关联"):
+        mark_unrelated(session, letter, earlier, actor=officer)
+    [shown] = earlier_letters(session, letter)
+    assert shown.linked
+
+
+def test_split_and_merge_keep_the_index_current(session: Session, officer: str) -> None:
+    both = _letter(session, (PARKING[0], PARKING[1] + SCHOOL[1]), D(2026, 9, 1), routed=False)
+    at = len(PARKING[1])
+    result = split_letter(
+        session, both.id, at=at, expected_version=1, actor=officer, reason="两件事项", now=NOW
+    )
+    school_again = _letter(session, SCHOOL, D(2026, 11, 2))
+    found = [e.case_number for e in earlier_letters(session, school_again)]
+    assert result.second.case_number in found  # the split-off part is indexed under its own text
+    assert result.first.case_number not in found  # and the first part no longer reads as the school
+
+    a = _letter(session, NOISE, D(2026, 9, 3), routed=False)
+    b = _letter(session, PARKING, D(2026, 9, 4), routed=False)
+    merge_letters(
+        session, a.id, b.id, keep_version=1, merged_version=1, actor=officer, reason="同一来信", now=NOW
+    )
+    parking_again = _letter(session, PARKING_AGAIN, D(2026, 11, 3))
+    found = [e.case_number for e in earlier_letters(session, parking_again)]
+    assert a.case_number in found  # the kept letter now holds the parking text
+    assert b.case_number not in found  # the merged one is found through it, not twice
+    assert session.scalar(select(func.count()).where(MatterBand.letter_id == b.id)) == 0
+
+
+def test_reindex_all_rebuilds_an_emptied_index(session: Session, officer: str) -> None:
+    letters = [_letter(session, body, D(2026, 9, 1 + i)) for i, body in enumerate((PARKING, SCHOOL, NOISE))]
+    letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2), contact_phone="0731-84567890")
+    before = earlier_letters(session, letter)
+    session.execute(text("DELETE FROM matter_bands"))
+    session.execute(text("DELETE FROM petitioner_keys"))
+    assert earlier_letters(session, letter) == []
+    seen: list[int] = []
+    assert reindex_all(session, batch_size=2, progress=seen.append) == 4
+    assert seen == [2, 4]
+    letter = session.get(Letter, letter.id)
+    assert letter is not None
+    assert earlier_letters(session, letter) == before
+    assert index_counts(session) == {"letters": 4, "with_bands": 4, "with_keys": 1}
+    index_letter(session, letters[0])  # indexing twice leaves one set of rows
+    assert session.scalar(select(func.count()).where(MatterBand.letter_id == letters[0].id)) == 32
+
+
+def test_the_upgrade_from_0007_keeps_letters_and_reindex_fills_the_index(db_url: str) -> None:
+    from alembic import command
+
+    from store.db import alembic_config, upgrade
+
+    upgrade(db_url, "0007")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO letters (id, case_number, title, text, form, received_on, source,"
+                    " created_by, created_at, status, version, contact_phone) VALUES"
+                    " (1, 'XF-2026-000001', :t1, :x1, 'letter', '2026-09-01', 'manual', 'intake',"
+                    " '2026-09-01 08:00:00', 'pending', 1, '13812345678'),"
+                    " (2, 'XF-2026-000002', :t2, :x2, 'letter', '2026-11-02', 'manual', 'intake',"
+                    " '2026-11-02 08:00:00', 'pending', 1, NULL)"
+                ),
+                {"t1": PARKING[0], "x1": PARKING[1], "t2": PARKING_AGAIN[0], "x2": PARKING_AGAIN[1]},
+            )
+        upgrade(db_url)
+        assert current_revision(db_url) == "0008"
+        assert schema_differences(db_url) == []
+        factory = make_session_factory(engine)
+        with session_scope(factory) as session:
+            letter = session.get(Letter, 2)
+            assert letter is not None
+            assert earlier_letters(session, letter) == []  # registered before 0008: not indexed yet
+            assert reindex_all(session) == 2
+            assert [e.case_number for e in earlier_letters(session, letter)] == ["XF-2026-000001"]
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0007")
+            assert connection.execute(text("SELECT count(*) FROM letters")).scalar() == 2
+    finally:
+        engine.dispose()
+    upgrade(db_url)
+    assert schema_differences(db_url) == []

@@ -16,6 +16,8 @@ below and for a page that shows a failure on itself rather than on the error pag
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -125,15 +127,73 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+# Pydantic's messages are English; officers and the office's integrators read Chinese. Keyed by the
+# error type (stable across pydantic releases), filled from the error's context.
+_PYDANTIC_MESSAGES: dict[str, str] = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不认识此项（请查看 API 文档中的字段名）",
+    "string_type": "应为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不对",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "date_type": "应为日期（YYYY-MM-DD）",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_inexact": "应为日期（YYYY-MM-DD），不带时刻",
+    "datetime_type": "应为时间（ISO 8601）",
+    "datetime_parsing": "应为时间（ISO 8601）",
+    "literal_error": "只能是 {expected}",
+    "enum": "只能是 {expected}",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "list_type": "应为列表",
+    "dict_type": "应为 JSON 对象",
+    "model_type": "应为 JSON 对象",
+    "model_attributes_type": "应为 JSON 对象",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "不是有效的 JSON",
+    "uuid_parsing": "应为 UUID",
+}
+
+
+def _chinese_message(err: Mapping[str, Any]) -> str:
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", ""))
+    if kind in ("value_error", "assertion_error"):
+        # the project's own validators already write Chinese; pydantic prefixes "Value error, "
+        return msg.split(", ", 1)[1] if msg.startswith(("Value error, ", "Assertion failed, ")) else msg
+    template = _PYDANTIC_MESSAGES.get(kind)
+    if template is None:
+        return f"值无效（{msg}）" if msg else "值无效"
+    context = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    if "expected" in context:  # "'a', 'b' or 'c'" → "'a'、'b'、'c'"
+        context["expected"] = "、".join(re.split(r", | or ", context["expected"]))
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):
+        return template.split("{", 1)[0].rstrip() or f"值无效（{msg}）"
+
+
+def _validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for err in exc.errors():
+    for err in errors:
         # Pydantic puts the offending input in "input"; it may be a whole letter with personal data,
         # so only its location, message and type go back (and into logs).
         out.append(
             {
                 "loc": [str(p) for p in err.get("loc", ())],
-                "msg": str(err.get("msg", "")),
+                "msg": _chinese_message(err),
                 "type": err.get("type", ""),
             }
         )
@@ -142,13 +202,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def _validation_message(errors: list[dict[str, Any]]) -> str:
     if not errors:
-        return "the request is not valid"
+        return "请求无效"
     first = errors[0]
-    where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path", "form"))
+    loc = list(first["loc"])
+    # the first element says where the value came from; a field may itself be called "form"
+    if loc and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
+        loc = loc[1:]
+    where = ".".join(loc)
     if first["type"] == "json_invalid":
-        return "the request body is not valid JSON; send a JSON object with Content-Type: application/json"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return f"invalid value for {where or 'the request'}: {first['msg']}{more}"
+        return "请求正文不是有效的 JSON：请发送 JSON 对象，并设置 Content-Type: application/json"
+    more = f"（另有 {len(errors) - 1} 处问题）" if len(errors) > 1 else ""
+    return f"{where or '请求'}：{first['msg']}{more}"
 
 
 def _respond(
@@ -179,20 +243,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = _validation_errors(exc)
+        errors = _validation_errors(exc.errors())
         return _respond(request, 422, _validation_message(errors), errors)
 
     @app.exception_handler(ValidationError)
     async def _model_validation(request: Request, exc: ValidationError) -> Response:
         # Raised when a route builds an input schema itself (an upload's text plus its form fields).
-        errors = [
-            {
-                "loc": [str(p) for p in e.get("loc", ())],
-                "msg": str(e.get("msg", "")),
-                "type": e.get("type", ""),
-            }
-            for e in exc.errors()
-        ]
+        errors = _validation_errors(exc.errors())
         return _respond(request, 422, _validation_message(errors), errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -84,7 +84,7 @@ def test_wrong_password_is_401_and_does_not_say_which_part_was_wrong(client: Tes
 def test_malformed_json_is_422_and_nothing_stored(client: TestClient, token_for: Any) -> None:
     h = {**token_for("intake_officer"), "Content-Type": "application/json"}
     assert_error(
-        client.post("/api/v1/letters", content=b'{"text": "abc", ', headers=h), 422, "not valid JSON"
+        client.post("/api/v1/letters", content=b'{"text": "abc", ', headers=h), 422, "不是有效的 JSON"
     )
     assert letter_count(client, h) == 0
 
@@ -124,6 +124,28 @@ def test_bad_fields_are_422_and_nothing_stored(
     body = assert_error(client.post("/api/v1/letters", json=letter_payload(**fields), headers=h), 422)
     assert match in body["error"] + " ".join(".".join(e["loc"]) + " " + e["msg"] for e in body["errors"])
     assert letter_count(client, h) == 0
+
+
+CHINESE_FIELD_ERRORS = [
+    ({"title": "x" * 501}, "title：最多 500 个字符"),
+    ({"form": "fax"}, "form：只能是 'letter'、'online'、'visit'、'call'"),
+    ({"unexpected": "field"}, "unexpected：不认识此项"),
+    ({"received_on": "2026-13-01"}, "received_on：应为日期（YYYY-MM-DD）"),
+    ({"visitors": "many", "form": "visit"}, "visitors：应为整数"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"), CHINESE_FIELD_ERRORS, ids=[m for _, m in CHINESE_FIELD_ERRORS]
+)
+def test_a_malformed_field_is_named_with_a_chinese_message(
+    client: TestClient, token_for: Any, fields: dict[str, Any], message: str
+) -> None:
+    h = token_for("intake_officer")
+    body = assert_error(client.post("/api/v1/letters", json=letter_payload(**fields), headers=h), 422)
+    assert body["error"].startswith(message), body["error"]
+    # the input itself (possibly a whole letter) is never echoed back
+    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
 
 
 def test_oversized_upload_is_413_and_nothing_stored(small_client: TestClient) -> None:

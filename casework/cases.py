@@ -60,6 +60,7 @@ from casework.states import (
     INSPECTOR,
     INTAKE,
     ROLE_NAMES,
+    STATE_NAMES,
     STEP_NAMES,
     SUPERVISOR,
     TRANSITIONS,
@@ -877,15 +878,31 @@ class CaseLink:
     linked_at: dt.datetime
     reason: str | None
     earlier_final: EarlierCase | None
+    #: The earlier case's ruling on this letter, final or pending (``earlier_ruling_case``).
+    earlier_ruling: EarlierRuling | None = None
 
 
-def earlier_final_case(session: Session, letter: Letter | int | str) -> EarlierCase | None:
-    """The earlier case final after 复核 that ``letter`` was linked to as the same matter, or ``None``.
+@dataclass(frozen=True)
+class EarlierRuling:
+    """The earlier case a linked letter's ruling follows from: final after 复核 (不再受理,
+    第三十六条第三款) or accepted and handled within its time limit (不予受理, 第十九条第三款)."""
 
-    Links are followed from case to case (a later letter may be linked to one that was itself
-    linked), up to :data:`MAX_LINK_DEPTH`; the first final case found is the one cited.
-    """
-    row = letter_row(session, letter)
+    letter_id: int
+    case_number: str
+    received_on: dt.date
+    state: CaseState
+    ruling: RepeatRuling
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+def _linked_ruling(
+    session: Session, row: Letter, on: dt.date | None
+) -> tuple[History, Case, RepeatRuling] | None:
+    # Links are followed from case to case (a later letter may be linked to one that was itself
+    # linked), up to MAX_LINK_DEPTH; the first case that decides the later letter is the one cited.
     seen = {row.id}
     linked = session.scalar(select(CaseRecord.linked_to_id).where(CaseRecord.letter_id == row.id))
     while linked is not None and linked not in seen and len(seen) <= MAX_LINK_DEPTH:
@@ -896,17 +913,49 @@ def earlier_final_case(session: Session, letter: Letter | int | str) -> EarlierC
             linked = session.scalar(select(Letter.merged_into_id).where(Letter.id == linked))
             continue
         case = history.case()
-        ruling = repeat_letter_ruling(case)
+        ruling = repeat_letter_ruling(case, on)
         if ruling is not None:
-            return EarlierCase(
-                letter_id=history.letter.id,
-                case_number=history.letter.case_number,
-                received_on=case.received_on,
-                final_on=case.entered_on,
-                ruling=ruling,
-            )
+            return history, case, ruling
         linked = history.record.linked_to_id if history.record is not None else None
     return None
+
+
+def earlier_final_case(session: Session, letter: Letter | int | str) -> EarlierCase | None:
+    """The earlier case final after 复核 that ``letter`` was linked to as the same matter, or ``None``.
+
+    Links are followed from case to case (a later letter may be linked to one that was itself
+    linked), up to :data:`MAX_LINK_DEPTH`; the first final case found is the one cited.
+    """
+    found = _linked_ruling(session, letter_row(session, letter), None)
+    if found is None:
+        return None
+    history, case, ruling = found
+    return EarlierCase(
+        letter_id=history.letter.id,
+        case_number=history.letter.case_number,
+        received_on=case.received_on,
+        final_on=case.entered_on,
+        ruling=ruling,
+    )
+
+
+def earlier_ruling_case(session: Session, letter: Letter | int | str) -> EarlierRuling | None:
+    """The earlier case whose state decides ``letter``, which an officer linked to it as the same
+    matter: final after 复核 (不再受理), or accepted and still handled within its time limit on the
+    day ``letter`` was received (不予受理, 第十九条第三款); ``None`` when neither.
+    """
+    row = letter_row(session, letter)
+    found = _linked_ruling(session, row, row.received_on)
+    if found is None:
+        return None
+    history, case, ruling = found
+    return EarlierRuling(
+        letter_id=history.letter.id,
+        case_number=history.letter.case_number,
+        received_on=case.received_on,
+        state=case.state,
+        ruling=ruling,
+    )
 
 
 def link_same_matter(
@@ -998,6 +1047,7 @@ def link_same_matter(
         linked_at=now,
         reason=reason,
         earlier_final=earlier_final_case(session, row) if target is not None else None,
+        earlier_ruling=earlier_ruling_case(session, row) if target is not None else None,
     )
 
 
@@ -1021,6 +1071,7 @@ __all__ = [
     "CaseStepRefused",
     "CaseView",
     "EarlierCase",
+    "EarlierRuling",
     "History",
     "acting_user",
     "aware",
@@ -1028,6 +1079,7 @@ __all__ = [
     "case_of",
     "china_day",
     "earlier_final_case",
+    "earlier_ruling_case",
     "letter_row",
     "link_same_matter",
     "load_histories",

@@ -684,30 +684,78 @@ def replay(events: Iterable[CaseEvent]) -> Case:
 
 @dataclass(frozen=True)
 class RepeatRuling:
-    """What a later letter on the same matter gets, and why (for the intake officer to confirm)."""
+    """What a later letter on the same matter gets, and why (for the intake officer to confirm).
+
+    ``since`` is the day the earlier case reached what decides it (its 复核意见, or its 受理);
+    ``due_on`` the last day of the time limit it is handled within, when that is what counts.
+    """
 
     disposition: str
     basis: str
     reason: str
     case_received_on: dt.date
+    since: dt.date | None = None
+    due_on: dt.date | None = None
 
 
-def repeat_letter_ruling(case: Case) -> RepeatRuling | None:
+#: 第十九条第三款: the earlier case is accepted and still handled within its time limit.
+PENDING_REPEAT_BASIS = "第十九条第三款"
+#: 第三十六条第三款: the earlier case is final after 复核.
+FINAL_REPEAT_BASIS = "第三十六条第三款"
+
+
+def handling_due(case: Case) -> dt.date | None:
+    """The last day of the time limit an accepted case is handled within, when the law gives one here.
+
+    Only a 第三十一条第六项 matter has it in the 条例 (60 days from 受理, extended at most once by 30
+    days, 第三十四条); a matter handled in another procedure follows that procedure's periods,
+    which the case does not record.
+    """
+    if case.accepted_on is None or case.channel != Channel.ordinary:
+        return None
+    return conclude_due(case.accepted_on, case.extension_days)[0]
+
+
+def repeat_letter_ruling(case: Case, on: dt.date | None = None) -> RepeatRuling | None:
     """The ruling on a later letter raising the same matter as ``case``, or ``None`` if the case does
     not decide it.
 
-    After 复核 the matter is final: a petitioner who still objects on the same facts and reasons is
-    not accepted again (第三十六条第三款). Whether the later letter raises the same facts and reasons
-    is for the officer to confirm; this only says what the earlier case implies.
+    - After 复核 the matter is final: a petitioner who still objects on the same facts and reasons
+      is not accepted again (第三十六条第三款).
+    - While the case is accepted and handled within its time limit, a petitioner who brings the
+      same matter to a higher body within that limit is not accepted there (第十九条第三款). ``on``
+      is the day the later letter was received: the limit must not have run out by then. Without
+      ``on`` this ruling is not given, since "within its time limit" cannot be judged.
+
+    Whether the later letter raises the same matter (and, for 第十九条第三款, whether it went to a
+    body above the one handling it) is for the officer to confirm; this only says what the earlier
+    case implies.
     """
-    if case.state != CaseState.final:
-        return None
-    return RepeatRuling(
-        disposition=Disposition.no_longer_accepted,
-        basis="第三十六条第三款",
-        reason=(
-            f"同一信访事项已于{cn_date(case.entered_on)}出具复核意见；信访人对复核意见不服，"
-            "仍然以同一事实和理由提出投诉请求的，不再受理"
-        ),
-        case_received_on=case.received_on,
-    )
+    if case.state == CaseState.final:
+        return RepeatRuling(
+            disposition=Disposition.no_longer_accepted,
+            basis=FINAL_REPEAT_BASIS,
+            reason=(
+                f"同一信访事项已于{cn_date(case.entered_on)}出具复核意见；信访人对复核意见不服，"
+                "仍然以同一事实和理由提出投诉请求的，不再受理"
+            ),
+            case_received_on=case.received_on,
+            since=case.entered_on,
+        )
+    if case.state == CaseState.handling and on is not None and case.accepted_on is not None:
+        due = handling_due(case)
+        if due is None or on > due or on < case.accepted_on:
+            return None
+        return RepeatRuling(
+            disposition=Disposition.not_accepted,
+            basis=PENDING_REPEAT_BASIS,
+            reason=(
+                f"同一信访事项已于{cn_date(case.accepted_on)}受理，正在办理，办理期限至{cn_date(due)}；"
+                "信访事项已经受理或者正在办理的，信访人在规定期限内向受理、办理机关、单位的上级机关、"
+                "单位又提出同一信访事项的，上级机关、单位不予受理"
+            ),
+            case_received_on=case.received_on,
+            since=case.accepted_on,
+            due_on=due,
+        )
+    return None

@@ -18,13 +18,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from casework.cases import case_of, earlier_final_case
+from casework.cases import EarlierRuling, case_of, earlier_ruling_case
 from casework.clocks import Clock, ClockStatus
 from casework.documents import DOCUMENT_KINDS, STEP_DOCUMENTS, document_kind_for
 from casework.periods import MAX_EXTENSION_DAYS, cn_date
 from casework.states import (
     CHINA_TZ,
     FIELD_NAMES,
+    PENDING_REPEAT_BASIS,
     RATING_NAMES,
     STEP_NAMES,
     STEP_SPECS,
@@ -482,6 +483,24 @@ class CaseSection:
 _GAP = re.compile(r"【请填写：([^】]*)】")
 
 
+def _repeat_prompt(earlier: EarlierRuling | None) -> str | None:
+    """What the linked earlier case proposes for this letter, citing it, for the officer to confirm."""
+    if earlier is None:
+        return None
+    ruling = earlier.ruling
+    if ruling.basis == PENDING_REPEAT_BASIS and ruling.since is not None and ruling.due_on is not None:
+        return (
+            f"已关联的原案 {earlier.case_number} 已于{cn_date(ruling.since)}受理，正在办理期限内"
+            f"（{cn_date(ruling.due_on)}前办结，{ruling.basis}）：{ruling.reason}。请核实本件是否在办理期限内"
+            "向原受理、办理机关的上级机关又提出同一信访事项，确认后在分流中选择不予受理并出具不予受理告知书。"
+        )
+    since = f"已于{cn_date(ruling.since)}复核终结" if ruling.since is not None else "已复核终结"
+    return (
+        f"已关联的原案 {earlier.case_number} {since}（{ruling.basis}）：{ruling.reason}。"
+        "请核实是否同一事实和理由，确认后在分流中选择不再受理并出具不再受理告知书。"
+    )
+
+
 def draft_view(
     kind: str, title: str, salutation: str | None, paragraphs: Sequence[str], signature: str
 ) -> DraftView:
@@ -580,7 +599,7 @@ def case_section(
                 drafted.kind, drafted.title, drafted.salutation, drafted.paragraphs, drafted.signature
             )
     # While the matter is still open: once refused (不再受理) the proposal has been acted on.
-    earlier = earlier_final_case(session, view.letter_id) if view.linked_to and case.is_open else None
+    earlier = earlier_ruling_case(session, view.letter_id) if view.linked_to and case.is_open else None
     readonly = None
     if not forms:
         if view.confidential and user.role not in ("supervisor", "discipline_inspector"):
@@ -626,13 +645,7 @@ def case_section(
         suggested_kind=kinds[0] if kinds else None,
         draft=draft,
         may_link=user.role in LINKERS and case.is_open,
-        repeat=(
-            f"已关联的原案 {earlier.case_number} 已于{cn_date(earlier.final_on)}复核终结（"
-            f"{earlier.ruling.basis}）：{earlier.ruling.reason}。请核实是否同一事实和理由，"
-            "确认后在分流中选择不再受理并出具不再受理告知书。"
-            if earlier is not None
-            else None
-        ),
+        repeat=_repeat_prompt(earlier),
         readonly_reason=readonly,
         error=error,
         notice=given.notice,

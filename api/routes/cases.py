@@ -191,6 +191,17 @@ class EarlierFinalPublic(_Out):
     reason: str
 
 
+class EarlierRulingPublic(_Out):
+    case_number: str
+    state: str
+    state_name: str
+    since: dt.date | None = Field(description="the day of its 复核意见 (final) or of its 受理 (pending)")
+    due_on: dt.date | None = Field(description="the last day of its handling time limit (pending only)")
+    disposition: str
+    basis: str
+    reason: str
+
+
 class LinkPublic(_Out):
     case_number: str
     earlier_case_number: str | None
@@ -199,6 +210,12 @@ class LinkPublic(_Out):
     reason: str | None
     earlier_final: EarlierFinalPublic | None = Field(
         description="the earlier case when it is final after 复核: the later letter is proposed 不再受理"
+    )
+    earlier_ruling: EarlierRulingPublic | None = Field(
+        default=None,
+        description="what the earlier case proposes for the later letter: 不再受理 when final after 复核 "
+        "(第三十六条第三款), 不予受理 when accepted and handled within its time limit on the day the "
+        "later letter was received (第十九条第三款)",
     )
 
 
@@ -377,6 +394,7 @@ def _draft_public(draft: Draft) -> DraftPublic:
 
 def _link_public(link: CaseLink) -> LinkPublic:
     earlier = link.earlier_final
+    ruling = link.earlier_ruling
     return LinkPublic(
         case_number=link.case_number,
         earlier_case_number=link.earlier_case_number,
@@ -391,6 +409,18 @@ def _link_public(link: CaseLink) -> LinkPublic:
             reason=earlier.ruling.reason,
         )
         if earlier is not None
+        else None,
+        earlier_ruling=EarlierRulingPublic(
+            case_number=ruling.case_number,
+            state=ruling.state.value,
+            state_name=ruling.state_name,
+            since=ruling.ruling.since,
+            due_on=ruling.ruling.due_on,
+            disposition=ruling.ruling.disposition,
+            basis=ruling.ruling.basis,
+            reason=ruling.ruling.reason,
+        )
+        if ruling is not None
         else None,
     )
 

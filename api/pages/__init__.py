@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, auth, batches, cases, letters, models, regroup
+from api.pages import admin, auth, batches, cases, hot_issues, letters, models, regroup, statistics
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -14,4 +14,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     batches.router,
     admin.router,
     models.router,
+    statistics.router,
+    hot_issues.router,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, batches, cases, exports, letters, meta, models, regroup, users
+from api.routes import audit, auth, batches, cases, exports, hot_issues, letters, meta, models, regroup, users
+from api.routes import statistics as statistics_api
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -16,5 +17,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     users.router,
     models.router,
+    statistics_api.router,
+    hot_issues.router,
     meta.router,
 )

@@ -375,6 +375,9 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         expect(403, supervisor=200, discipline_inspector=200, anonymous=401),
     ),
     ("GET", "/api/v1/escalations", None, expect(200, analyst=403, administrator=403, anonymous=401)),
+    ("GET", "/api/v1/statistics", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
+    ("GET", "/api/v1/statistics/report", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
+    ("GET", "/api/v1/hot-issues", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
     (
         "POST",
         "/api/v1/letters/{transferred}/link",
@@ -643,6 +646,10 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=303),
     ),
     ("GET", "/supervision", None, expect(403, supervisor=200, discipline_inspector=200, anonymous=303)),
+    ("GET", "/statistics", None, expect(403, supervisor=200, analyst=200, anonymous=303)),
+    ("GET", "/statistics/report.docx", None, expect(403, supervisor=200, analyst=200, anonymous=303)),
+    ("GET", "/statistics/report.xlsx", None, expect(403, supervisor=200, analyst=200, anonymous=303)),
+    ("GET", "/hot-issues", None, expect(403, supervisor=200, analyst=200, anonymous=303)),
     # 督办 without its reason and date: refused (422) once the role may supervise at all.
     (
         "POST",

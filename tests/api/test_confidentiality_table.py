@@ -523,6 +523,24 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                 if role in (AD, AN):
                     assert r.status_code != 200, f"{who} {path}"
 
+            # Hot issues (API and page): every letter counted, only those the role may open listed,
+            # a withheld file name never shown, not even in a keyword.
+            hot = [s.get("/api/v1/hot-issues?min_size=1&limit=500"), s.view("/hot-issues?min_size=1")]
+            if role in (SU, AN):
+                assert [r.status_code for r in hot] == [200, 200], who
+                issues = hot[0].json()["data"]
+                assert sum(i["size"] for i in issues) == len(everyone), who
+                assert {x["case_number"] for i in issues for x in i["letters"]} == allowed, who
+                assert {i["central_case_number"] for i in issues} - {None} <= allowed, who
+                assert sum(i["withheld"] for i in issues) == len(everyone - allowed), who
+                for r in hot:
+                    assert _cases_in(_text(r), world) == allowed, f"{who} {r.url}"
+                    for name in world.files:
+                        if not sees_name(username, role, world, name):
+                            assert name not in _text(r), f"{who} sees {name} on {r.url}"
+            else:
+                assert [r.status_code for r in hot] == [403, 403], who
+
             # The audit log names files and letters of every kind: supervisors only.
             audit = [s.get("/api/v1/audit"), s.view("/audit")]
             if role == SU:
@@ -530,6 +548,40 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                 assert REFUSED_FILE in _text(audit[0])
             else:
                 assert [r.status_code for r in audit] == [403, 403], who
+
+            # Statistics (API, page and both report files, after the audit log: their downloads are
+            # audited): every letter counted, confidential ones
+            # included, and no letter the role may not open named anywhere.
+            figures = [s.get("/api/v1/statistics"), s.view("/statistics")]
+            reports = [s.get(f"/api/v1/statistics/report?format={f}") for f in ("docx", "xlsx")]
+            reports += [s.view(f"/statistics/report.{f}") for f in ("docx", "xlsx")]
+            if role in (SU, AN):
+                assert [r.status_code for r in figures + reports] == [200] * 6, who
+                body = figures[0].json()
+                assert body["total"] == len(everyone), who
+                assert body["confidential"] == sum(1 for b in world.letters if b.case.confidential), who
+                for text in [_text(r) for r in figures] + [_report_text(r) for r in reports]:
+                    assert _cases_in(text, world) <= allowed, who
+                    assert str(len(everyone)) in text, who
+            else:
+                assert [r.status_code for r in figures + reports] == [403] * 6, who
+
+
+def _report_text(response: Any) -> str:
+    """Every text of a statistics report file: the DOCX's paragraphs and tables, or the XLSX's cells."""
+    import io
+
+    data = response.content
+    if "spreadsheet" in response.headers.get("content-type", ""):
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(data))
+        return "\n".join(str(c) for ws in book for row in ws.iter_rows(values_only=True) for c in row if c)
+    from docx import Document
+
+    doc = Document(io.BytesIO(data))
+    cells = [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
 
 
 def _files_of(world: World, cases: set[str]) -> set[str]:

@@ -11,9 +11,10 @@ they share wording, so the features keep names whole:
   characters before a place suffix (``…小区``, ``…村``, ``…路``, ``…街道``, ``…镇``, ``…苑`` …), which
   the segmenter would often cut into pieces common elsewhere;
 - a pair of letters that both name places (a compound, a village group, a road) but none in
-  common has its cosine multiplied by ``place_penalty``;
-- the title counted twice: writers name the matter there; place tokens count ``place_weight``
-  times, so the same complaint about another compound stays another matter.
+  common can have its cosine multiplied by ``place_penalty`` (off by default: measured, it split
+  more letters on one matter than it kept apart);
+- the title counted twice: writers name the matter there; place tokens can count
+  ``place_weight`` times (once by default, as tuned).
 
 They are weighted by TF-IDF (sublinear term frequency; a term in more than half the letters
 dropped) and compared by cosine.
@@ -104,12 +105,15 @@ class ClusterConfig:
         spike_factor, spike_min: the spike rule (:func:`is_spike`).
     """
 
-    threshold: float = 0.1
+    threshold: float = 0.12
     floor: float = 0.04
     text_chars: int = 800
     max_df: float = 0.5
-    place_weight: int = 2
-    place_penalty: float = 0.5
+    place_weight: int = 1
+    # 1.0: no penalty. On the labelled letters any penalty cost more than it saved: writers spell
+    # one compound several ways (丽发新城, 丽发小区, 丽发新城社区), so "no name in common" often
+    # separates letters on one matter (BENCHMARKS.md, "Hot issues").
+    place_penalty: float = 1.0
     keywords: int = 6
     spike_factor: float = 2.0
     spike_min: int = 3
@@ -181,7 +185,7 @@ def named_places(title: str, text: str, *, text_chars: int = 800) -> set[str]:
     return set(_names(f"{title} {text[:text_chars]}"))
 
 
-def tokens(title: str, text: str, *, text_chars: int = 800, place_weight: int = 2) -> list[str]:
+def tokens(title: str, text: str, *, text_chars: int = 800, place_weight: int = 1) -> list[str]:
     """The terms of one letter: content words and place tokens (each ``place_weight`` times), the
     title's counted twice."""
     segment, stop = _segmenter(), _stopwords()

@@ -27,7 +27,7 @@ DIFFERENT_REASONS = {"issue", "place", "demand", "person", "event", "topic"}
 # threshold that makes the prompt clearly worse fails here; one that moves the threshold between
 # those two readings does not.
 MIN_HELDOUT_F1 = 0.70
-MIN_HELDOUT_PRECISION = 0.80
+MIN_HELDOUT_PRECISION = 0.78
 MIN_HELDOUT_AUC = 0.88
 
 

@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import access
 from service.errors import InvalidInput, ServiceError
 from service.exports import EXPORT_COLUMNS
+from service.repeats import earlier_counts
 from service.settings import Settings
 from store.models import AuditEvent, Batch, Decision, Letter, Proposal, SourceFile, User
 
@@ -114,6 +115,11 @@ class BatchReceipt(_Out):
 class BatchLetterLink(_Out):
     case_number: str
     needs_review: bool
+    earlier: int = Field(
+        default=0,
+        description="earlier letters of the same petitioner or matter the caller may open "
+        "(those marked unrelated left out): 0 when the petitioner has not written before",
+    )
 
 
 class BatchFilePublic(_Out):
@@ -608,6 +614,11 @@ def progress(
         by_file.setdefault(row.letter.source_file_id or 0, []).append(row)
     states: list[BatchFilePublic] = []
     needs_review = hidden = 0
+    # Counted for the letters the caller may open, under the caller's scope: a repeat is marked
+    # on the batch page without naming, or counting, a letter the caller may not open.
+    earlier = earlier_counts(
+        session, user, [r.letter for rows in by_file.values() for r in rows if access.can_read(user, r.state)]
+    )
     for f in files:
         links: list[BatchLetterLink] = []
         hidden_here = 0
@@ -615,7 +626,13 @@ def progress(
         for row in rows:
             if access.can_read(user, row.state):
                 review = bool(row.proposal.needs_review) if row.proposal is not None else True
-                links.append(BatchLetterLink(case_number=row.letter.case_number, needs_review=review))
+                links.append(
+                    BatchLetterLink(
+                        case_number=row.letter.case_number,
+                        needs_review=review,
+                        earlier=earlier.get(row.letter.id, 0),
+                    )
+                )
                 needs_review += review
             else:
                 hidden_here += 1

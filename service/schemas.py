@@ -292,6 +292,64 @@ class LettersPublic(_Out):
     count: int
 
 
+class UnrelatedPublic(_Out):
+    """An officer's standing finding that an earlier letter is not this letter's matter."""
+
+    marked_by: str
+    marked_at: dt.datetime
+    reason: str | None
+
+
+class EarlierLetterPublic(_Out):
+    """An earlier letter of the same petitioner or matter, as the caller may see it.
+
+    Only letters the caller's role may open are listed; the others are neither listed nor counted.
+    """
+
+    case_number: str
+    title: str
+    received_on: dt.date
+    status: LetterStatus
+    state: str = Field(description="its case's state: registered, decided, handling, final …")
+    state_name: str
+    disposition: str | None = Field(description="its newest decision's disposition; null when undecided")
+    disposition_name: str | None
+    channel: str | None = Field(description="its newest decision's channel; null when undecided")
+    channel_name: str | None
+    decided_at: dt.datetime | None
+    why: list[str] = Field(description="id, phone, name (same petitioner) and matter (similar text)")
+    why_names: list[str]
+    score: float = Field(description="matter_score of the two letters, 0..1")
+    same_matter: bool = Field(description="score at or above the threshold: 可能同一事项")
+    encoder_score: float | None = Field(
+        default=None, description="the sentence encoder's cosine, when the embeddings extra is installed"
+    )
+    linked: bool = Field(description="this letter is linked to it as the same matter")
+    unrelated: UnrelatedPublic | None = Field(description="an officer marked it unrelated (not cleared)")
+
+
+class EarlierLettersPublic(_Out):
+    case_number: str
+    data: list[EarlierLetterPublic] = Field(description="newest first")
+    count: int
+    threshold: float = Field(description="the score from which a letter is called 可能同一事项")
+
+
+class UnrelatedCreate(_In):
+    """Mark an earlier letter as not this letter's matter, or (``clear``) withdraw the mark."""
+
+    earlier_case_number: str = Field(min_length=1, max_length=32)
+    reason: str | None = Field(default=None, max_length=2000)
+    clear: bool = False
+
+
+class UnrelatedResult(_Out):
+    case_number: str
+    earlier_case_number: str
+    unrelated: bool = Field(description="whether the mark stands after the request")
+    changed: bool = Field(description="false when the mark already stood (or was already cleared)")
+
+
 class LetterReceipt(_Out):
     """What registering a letter returns to a role that may not read it back (an accusation)."""
 
@@ -300,6 +358,10 @@ class LetterReceipt(_Out):
     confidential: bool
     readable: bool = Field(description="false when the caller's role may not open this letter")
     letter: LetterPublic | None
+    earlier: list[EarlierLetterPublic] = Field(
+        default_factory=list,
+        description="earlier letters of the same petitioner or matter the caller may open, newest first",
+    )
 
 
 class QueueItem(_Out):

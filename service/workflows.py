@@ -10,7 +10,7 @@ for the whole transaction, and building the response must not keep every other o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from routing.catalogue import Catalogue
 from routing.schemas import Letter as RoutingLetter
 from service import access
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
-from service.schemas import DecisionCreate, LetterCreate, LetterMerge, LetterSplit
+from service.schemas import DecisionCreate, EarlierLetterPublic, LetterCreate, LetterMerge, LetterSplit
 from store.audit import append_event
 from store.errors import NotFoundError
 from store.letters import add_proposal, china_today, create_letter, decide
@@ -32,6 +32,8 @@ from store.queries_api import LetterBundle, letter_bundle
 class Registered:
     bundle: LetterBundle
     readable: bool
+    #: The earlier letters of the same petitioner or matter the registering officer may open.
+    earlier: list[EarlierLetterPublic] = field(default_factory=list)
 
 
 def register_letter(session: Session, router: Any, user: User, payload: LetterCreate) -> Registered:
@@ -78,7 +80,11 @@ def register_letter(session: Session, router: Any, user: User, payload: LetterCr
     session.commit()
     bundle = LetterBundle(letter=letter, proposal=row, decisions=[])
     readable = access.can_read(user, access.LetterState(proposal=row, decision=None))
-    return Registered(bundle=bundle, readable=readable)
+    # service.repeats opens letters through this module, so it is imported where it is used.
+    from service.repeats import earlier_list
+
+    # Read after the commit: the officer sees at once whether the petitioner wrote before.
+    return Registered(bundle=bundle, readable=readable, earlier=earlier_list(session, user, letter))
 
 
 def role_name(role: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from classifier.similarity import (
     MATTER_SCORE_FLOOR,
     SAME_MATTER_THRESHOLD,
+    MatterVector,
     matter_bands,
     matter_vector,
     petitioner_keys,
@@ -344,20 +345,118 @@ def letters_with_earlier(
     confidential: bool | None = None,
     routed_department: str | None = None,
 ) -> dict[int, int]:
-    """For each of ``letters``, how many earlier letters the scope admits (unrelated ones left out)."""
-    return {
-        letter.id: len(
-            earlier_letters(
-                session,
-                letter,
-                limit=200,
-                confidential=confidential,
-                routed_department=routed_department,
-                include_unrelated=False,
+    """For each of ``letters``, how many earlier letters the scope admits, those marked unrelated
+    left out: what ``earlier_letters(..., include_unrelated=False)`` would list, without a limit.
+
+    For a batch page: the index is read for a hundred letters at a time, so a page of many
+    letters costs a few queries rather than a few per letter.
+    """
+    counts: dict[int, int] = {}
+    for start in range(0, len(letters), 100):
+        counts.update(_count_chunk(session, letters[start : start + 100], confidential, routed_department))
+    return counts
+
+
+def _count_chunk(
+    session: Session, letters: Sequence[Letter], confidential: bool | None, routed_department: str | None
+) -> dict[int, int]:
+    keys = {letter.id: _keys_of(letter) for letter in letters}
+    bands = {letter.id: set(matter_bands(letter.title, letter.text)) for letter in letters}
+    all_keys = sorted({k for ks in keys.values() for k in ks})
+    all_bands = sorted({b for bs in bands.values() for b in bs})
+    owners_of_key: dict[tuple[str, str], set[int]] = {}
+    if all_keys:
+        for kind, value, owner in session.execute(
+            select(PetitionerKey.kind, PetitionerKey.value, PetitionerKey.letter_id).where(
+                or_(*(and_(PetitionerKey.kind == k, PetitionerKey.value == v) for k, v in all_keys))
+            )
+        ):
+            owners_of_key.setdefault((kind, value), set()).add(int(owner))
+    owners_of_band: dict[str, set[int]] = {}
+    for part in range(0, len(all_bands), 1000):
+        for band, owner in session.execute(
+            select(MatterBand.band, MatterBand.letter_id).where(
+                MatterBand.band.in_(all_bands[part : part + 1000])
+            )
+        ):
+            owners_of_band.setdefault(band, set()).add(int(owner))
+    by_key: dict[int, dict[int, set[str]]] = {}
+    by_band: dict[int, set[int]] = {}
+    for letter in letters:
+        found: dict[int, set[str]] = {}
+        for kind, value in keys[letter.id]:
+            for owner in owners_of_key.get((kind, value), ()):
+                found.setdefault(owner, set()).add(kind)
+        by_key[letter.id] = found
+        by_band[letter.id] = {o for b in bands[letter.id] for o in owners_of_band.get(b, ())}
+    candidates = {o for f in by_key.values() for o in f} | {o for f in by_band.values() for o in f}
+    if not candidates:
+        return {letter.id: 0 for letter in letters}
+
+    from store.queries_api import scoped_select
+
+    others: dict[int, Letter] = {}
+    ids = sorted(candidates)
+    for part in range(0, len(ids), 1000):
+        for (other,) in session.execute(
+            scoped_select([Letter]).where(
+                Letter.id.in_(ids[part : part + 1000]),
+                Letter.status != "merged",
+                admits_clause(confidential=confidential, routed_department=routed_department),
+            )
+        ):
+            others[other.id] = other
+    marked = {
+        (int(a), int(b))
+        for a, b in session.execute(
+            select(UnrelatedMark.letter_id, UnrelatedMark.other_letter_id).where(
+                UnrelatedMark.letter_id.in_([letter.id for letter in letters]),
+                UnrelatedMark.cleared_at.is_(None),
             )
         )
-        for letter in letters
     }
+    vectors: dict[int, MatterVector] = {}
+
+    def vector(row: Letter) -> MatterVector:
+        if row.id not in vectors:
+            vectors[row.id] = matter_vector(row.title, row.text)
+        return vectors[row.id]
+
+    counts: dict[int, int] = {}
+    for letter in letters:
+        n = 0
+        for other_id in set(by_key[letter.id]) | by_band[letter.id]:
+            other = others.get(other_id)
+            if other is None or other.id == letter.id or (letter.id, other.id) in marked:
+                continue
+            if (other.received_on, other.id) >= (letter.received_on, letter.id):
+                continue
+            kinds = by_key[letter.id].get(other.id, set())
+            strong = any(k in kinds for k in _STRONG_KEYS)
+            similar = ("name" in kinds or other.id in by_band[letter.id]) and (
+                vector_score(vector(letter), vector(other)) >= MATTER_SCORE_FLOOR
+            )
+            n += strong or similar
+        counts[letter.id] = n
+    return counts
+
+
+def file_letter_states(
+    session: Session, file_ids: Iterable[int]
+) -> dict[int, list[tuple[Proposal | None, Decision | None]]]:
+    """The newest proposal and decision of every letter read from each file: whether a reader may
+    see a file's name, and a title taken from it, depends on them all (``service.access``)."""
+    ids = sorted(set(file_ids))
+    if not ids:
+        return {}
+    from store.queries_api import scoped_select
+
+    out: dict[int, list[tuple[Proposal | None, Decision | None]]] = {i: [] for i in ids}
+    for file_id, proposal, decision in session.execute(
+        scoped_select([Letter.source_file_id, Proposal, Decision]).where(Letter.source_file_id.in_(ids))
+    ):
+        out[int(file_id)].append((proposal, decision))
+    return out
 
 
 # ------------------------------------------------------------------------ the "unrelated" marks
@@ -413,8 +512,11 @@ def mark_unrelated(
     actor: str,
     reason: str | None = None,
     now: dt.datetime | None = None,
-) -> UnrelatedMark:
+) -> tuple[UnrelatedMark, bool]:
     """Record that ``other`` is not ``letter``'s matter (audited). Marking it again changes nothing.
+
+    Returns:
+        The standing mark, and whether this call made it.
 
     Raises:
         InvalidValueError: the letter itself, or a letter received after it.
@@ -438,7 +540,7 @@ def mark_unrelated(
     _lock_letter(session, letter.id)
     existing = _mark_row(session, letter.id, other.id)
     if existing is not None:
-        return existing
+        return existing, False
     mark = UnrelatedMark(
         letter_id=letter.id, other_letter_id=other.id, marked_by=actor, marked_at=now, reason=reason
     )
@@ -457,7 +559,7 @@ def mark_unrelated(
         },
         at=now,
     )
-    return mark
+    return mark, True
 
 
 def clear_unrelated(
@@ -493,6 +595,7 @@ __all__ = [
     "EarlierLetter",
     "UnrelatedInfo",
     "clear_unrelated",
+    "file_letter_states",
     "earlier_letters",
     "index_counts",
     "index_letter",

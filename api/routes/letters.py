@@ -13,16 +13,19 @@ from api.deps import CatalogueDep, CurrentUser, RouterDep, SessionDep, SettingsD
 from api.errors import error_responses
 from api.responses import page_image_response
 from routing.codes import Category
-from service import access, views, workflows
+from service import access, repeats, views, workflows
 from service.errors import Forbidden
 from service.schemas import (
     DecisionCreate,
     DecisionPublic,
     DecisionsPublic,
+    EarlierLettersPublic,
     LetterCreate,
     LetterPublic,
     LetterReceipt,
     QueuePublic,
+    UnrelatedCreate,
+    UnrelatedResult,
 )
 from service.schemas import (
     Form as LetterForm,
@@ -68,6 +71,7 @@ def _receipt(registered: workflows.Registered, user: CurrentUser, catalogue: Cat
         confidential=views.letter_state(registered.bundle).confidential,
         readable=registered.readable,
         letter=views.letter_public(registered.bundle, user, catalogue) if registered.readable else None,
+        earlier=registered.earlier,
     )
 
 
@@ -176,6 +180,37 @@ def create_decision(
     """Confirm or correct the current proposal; 409 when the letter changed since it was read."""
     decision = workflows.decide_letter(session, user, case_number, payload, catalogue)
     return views.decision_public(decision, catalogue)
+
+
+@router.get(
+    "/{case_number}/earlier",
+    response_model=EarlierLettersPublic,
+    responses=error_responses(401, 403, 404, 422),
+)
+def list_earlier(
+    case_number: str,
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = repeats.DEFAULT_LIMIT,
+) -> EarlierLettersPublic:
+    """The earlier letters of the same petitioner (ID number, phone, or name with a similar matter)
+    or of a similar matter, newest first, with why each is listed, its score, its case's state and
+    newest decision. Only letters the caller may open are listed or counted (404 when the caller
+    may not open this one)."""
+    return repeats.earlier_for(session, user, case_number, limit=limit)
+
+
+@router.post(
+    "/{case_number}/unrelated",
+    response_model=UnrelatedResult,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def set_unrelated(
+    case_number: str, payload: UnrelatedCreate, session: SessionDep, user: CurrentUser
+) -> UnrelatedResult:
+    """Mark an earlier letter as not this letter's matter (``clear: true`` withdraws the mark);
+    audited. 409 when that letter is linked to this one as the same matter: unlink it first."""
+    return repeats.set_unrelated(session, user, case_number, payload)
 
 
 class PagePublic(BaseModel):

@@ -397,6 +397,46 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "link",
         expect(404, supervisor=422, discipline_inspector=422, administrator=403, anonymous=401),
     ),
+    (
+        "GET",
+        "/api/v1/letters/{pending}/earlier",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{accusation}/earlier",
+        None,
+        expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
+    ),
+    # Marked unrelated to itself: refused (422) once the role may mark on that letter at all.
+    (
+        "POST",
+        "/api/v1/letters/{pending}/unrelated",
+        "unrelated",
+        expect(
+            422,
+            analyst=403,
+            department_handler=403,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation}/unrelated",
+        "unrelated",
+        expect(
+            404,
+            supervisor=422,
+            discipline_inspector=422,
+            analyst=403,
+            department_handler=403,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
 ]
 
 # Pages answer "not signed in" with a redirect to the login form.
@@ -977,6 +1017,12 @@ def _call(
                 "reason": "同一事实和理由",
                 "version": letter["version"],
             }
+    elif body in ("unrelated", "page_unrelated"):  # to itself
+        assert letter is not None
+        if body == "unrelated":
+            kwargs["json"] = {"earlier_case_number": letter["case_number"], "reason": "另一事项"}
+        else:
+            kwargs["data"] = {"csrf_token": csrf, "earlier": letter["case_number"], "reason": "另一事项"}
     elif body == "page_supervise":
         kwargs["data"] = {"csrf_token": csrf}
     elif body == "model_promote":

@@ -422,6 +422,8 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
             allowed = {b.case_number for b in world.letters if may_open(role, b.case)}
             everyone = {b.case_number for b in world.letters}
             secret_count = sum(1 for b in world.letters if may_open(role, b.case) and b.case.confidential)
+            first = {b.case_number: b.letter_id for b in world.letters}
+            before = {c: {o for o in allowed if first[o] < first[c]} for c in everyone}
 
             # One letter at a time: the letter, its decisions, its page.
             for b in world.letters:
@@ -462,6 +464,8 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                 body = progress.json()
                 linked = {link["case_number"] for f in body["file_states"] for link in f["letters"]}
                 assert linked == allowed, who
+                for link in (link for f in body["file_states"] for link in f["letters"]):
+                    assert link["earlier"] == len(before[link["case_number"]]), f"{who} {link}"
                 assert body["hidden_letters"] == len(everyone - allowed), who
                 for name in world.files:
                     visible = sees_name(username, role, world, name)
@@ -565,6 +569,22 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                     assert str(len(everyone)) in text, who
             else:
                 assert [r.status_code for r in figures + reports] == [403] * 6, who
+
+            # Earlier letters (every letter of the world reads the same, so each has all those
+            # registered before it): the API and the letter's page list, and the batch counts, only
+            # letters the role may open; a title taken from a file's name goes where the name goes.
+            # (After the audit log's check: opening confidential letters writes to it. Who may not
+            # open a letter gets 404 here as on its page: the permission matrix checks that.)
+            for b in (b for b in world.letters if b.case_number in allowed):
+                r = s.get(f"/api/v1/letters/{b.case_number}/earlier?limit=200")
+                assert r.status_code == 200, f"{who} earlier of {b.case.key}"
+                data = r.json()["data"]
+                assert {e["case_number"] for e in data} == before[b.case_number], f"{who} {b.case.key}"
+                assert r.json()["count"] == len(before[b.case_number]), who
+                for e in data:
+                    assert MIXED_FILE not in e["title"] or sees_name(username, role, world, MIXED_FILE), who
+                shown_page = _text(s.view(f"/letters/{b.case_number}"))
+                assert _cases_in(shown_page, world) <= allowed, f"{who} page of {b.case.key}"
 
 
 def _report_text(response: Any) -> str:

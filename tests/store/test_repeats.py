@@ -164,9 +164,9 @@ def test_state_decision_and_scope(session: Session, officer: str) -> None:
 def test_unrelated_marks_are_kept_audited_and_cleared(session: Session, officer: str) -> None:
     earlier = _letter(session, PARKING, D(2026, 9, 1))
     letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2))
-    mark = mark_unrelated(session, letter, earlier, actor=officer, reason="不同小区", now=NOW)
-    again = mark_unrelated(session, letter, earlier, actor=officer, reason="再标一次", now=NOW)
-    assert again.id == mark.id  # one standing mark per pair
+    mark, made = mark_unrelated(session, letter, earlier, actor=officer, reason="不同小区", now=NOW)
+    again, made_again = mark_unrelated(session, letter, earlier, actor=officer, reason="再标一次", now=NOW)
+    assert made and not made_again and again.id == mark.id  # one standing mark per pair
     [shown] = earlier_letters(session, letter)
     assert shown.unrelated is not None and shown.unrelated.reason == "不同小区"
     assert earlier_letters(session, letter, include_unrelated=False) == []
@@ -274,3 +274,29 @@ def test_the_upgrade_from_0007_keeps_letters_and_reindex_fills_the_index(db_url:
         engine.dispose()
     upgrade(db_url)
     assert schema_differences(db_url) == []
+
+
+def test_batch_counts_are_what_each_list_holds(session: Session, officer: str) -> None:
+    """``letters_with_earlier`` reads the index for many letters at once; it must count exactly
+    what ``earlier_letters`` lists for each, in every scope, marks left out."""
+    accusation = make_proposal(category="accusation", channel="discipline", confidential=True)
+    bodies = [PARKING, SCHOOL, NOISE, PARKING_AGAIN, SCHOOL, PARKING]
+    letters = [
+        _letter(
+            session,
+            body,
+            D(2026, 9, 1 + i),
+            contact_phone="13812345678" if i % 2 else None,
+            petitioner_name="王小明" if i % 3 == 0 else None,
+            proposal=accusation if i == 1 else None,
+        )
+        for i, body in enumerate(bodies)
+    ]
+    mark_unrelated(session, letters[-1], letters[0], actor=officer)
+    for scope in ({}, {"confidential": False}, {"confidential": True}, {"routed_department": "housing"}):
+        counts = letters_with_earlier(session, letters, **scope)  # type: ignore[arg-type]
+        for letter in letters:
+            listed = earlier_letters(session, letter, limit=200, include_unrelated=False, **scope)  # type: ignore[arg-type]
+            assert counts[letter.id] == len(listed), (scope, letter.case_number)
+    # the last: by phone the accusation and the restated letter; the first is marked unrelated
+    assert letters_with_earlier(session, letters)[letters[-1].id] == 2

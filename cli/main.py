@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("cli.commands.training", "train_command"),
     ("cli.commands.training", "evaluate_command"),
     ("cli.commands.training", "models"),
+    ("cli.commands.statistics", "report_command"),
+    ("cli.commands.demo", "demo"),
 )
 
 

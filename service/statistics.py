@@ -598,7 +598,10 @@ def _statement(
         select(*row("overdue_total", n=func.coalesce(func.sum(b.overdue), 0))).select_from(base),
         select(
             *row(
-                "overdue_withheld", n=func.coalesce(func.sum(case((b.admitted == 0, b.overdue), else_=0)), 0)
+                "overdue_withheld",
+                n=func.coalesce(
+                    func.sum(case((and_(b.admitted == 0, b.confidential == 1), b.overdue), else_=0)), 0
+                ),
             )
         ).select_from(base),
     ]

@@ -78,7 +78,8 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
     t = f"DATE '{today.isoformat()}'"
     return [
         "INSERT INTO users (username, display_name, role, department, password_hash, active, created_at, "
-        "password_changed_at) VALUES ('bench', '基准测试', 'supervisor', NULL, 'not-a-hash', false, now(), now())",
+        "password_changed_at) VALUES ('bench', '基准测试', 'supervisor', NULL, 'not-a-hash', false, "
+        "now(), now())",
         # one plan row per letter: every random choice made once, read by each table's INSERT
         f"""CREATE UNLOGGED TABLE bench_plan AS
         SELECT g,
@@ -101,19 +102,22 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           g % 19 AS forward_lag, 1 + g % 5 AS receive_lag, 2 + g % 9 AS accept_lag,
           10 + (g * 7) % 75 AS answer_lag, g % 20 = 3 AS extended, 10 + g % 21 AS ext_days
         FROM generate_series(1, {n}) AS g""",
-        f"""INSERT INTO letters (id, case_number, title, text, form, received_on, created_by, created_at,
+        """INSERT INTO letters (id, case_number, title, text, form, received_on, created_by, created_at,
           status, version, source)
         SELECT g, 'XF-B-' || lpad(g::text, 8, '0'),
-          CASE WHEN g % 20 < 16 THEN '反映' || city || '市' || city || county_no || county_kind || '小区物业问题'
+          CASE WHEN g % 20 < 16
+               THEN '反映' || city || '市' || city || county_no || county_kind || '小区物业问题'
                ELSE '反映小区物业问题' END,
           repeat('我们小区的电梯多次故障，物业公司长期不维修，请求有关部门督促处理。', 3)
             || CASE WHEN g % 20 BETWEEN 16 AND 18 THEN '地址在' || city || '市' || city || county_no
                     || county_kind || '幸福路。' ELSE '' END,
-          form, received_on, 'bench', received_on::timestamp AT TIME ZONE 'Asia/Shanghai' + interval '9 hours',
+          form, received_on, 'bench',
+          received_on::timestamp AT TIME ZONE 'Asia/Shanghai' + interval '9 hours',
           CASE WHEN decided THEN 'decided' ELSE 'pending' END, 1, 'manual'
         FROM bench_plan""",
-        """INSERT INTO proposals (id, letter_id, proposal, model_version, rulebook_version, created_at, category,
-          domain, department, channel, disposition, confidential, needs_review, urgent, earliest_due)
+        """INSERT INTO proposals (id, letter_id, proposal, model_version, rulebook_version, created_at,
+          category, domain, department, channel, disposition, confidential, needs_review, urgent,
+          earliest_due)
         SELECT g, g, '{"bench": true}'::json, 'bench', 'bench',
           received_on::timestamp AT TIME ZONE 'Asia/Shanghai' + interval '9 hours 5 minutes',
           category, domain, department, channel, disposition, category = 'accusation', g % 10 = 0,
@@ -125,33 +129,36 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           category, domain, department, channel, disposition, true, '[]'::json, 1
         FROM bench_plan WHERE decided""",
         # the steps, as (letter, seq, step, day, fields); only those not after today
-        f"""CREATE UNLOGGED TABLE bench_steps AS
-        WITH p AS (SELECT *, received_on + forward_lag AS fwd, received_on + forward_lag + receive_lag AS rcv,
-                     received_on + forward_lag + receive_lag + accept_lag AS acc FROM bench_plan WHERE decided)
+        """CREATE UNLOGGED TABLE bench_steps AS
+        WITH p AS (SELECT *, received_on + forward_lag AS fwd,
+                     received_on + forward_lag + receive_lag AS rcv,
+                     received_on + forward_lag + receive_lag + accept_lag AS acc
+                   FROM bench_plan WHERE decided)
         SELECT g, 1 AS seq, CASE WHEN disposition = 'not_accepted' THEN 'not_accept'
                                  WHEN disposition = 'no_longer_accepted' THEN 'no_longer_accept'
                                  ELSE 'transfer' END AS step, fwd AS day,
                CASE WHEN disposition IN ('accept', 'redirect') THEN json_build_object('body', department,
                  'document_no', 'B转〔' || g || '〕号') ELSE json_build_object('basis', '第十九条',
                  'document_no', 'B告〔' || g || '〕号') END AS fields FROM p
-        UNION ALL SELECT g, 2, 'receive', rcv, '{{}}'::json FROM p WHERE disposition IN ('accept', 'redirect')
+        UNION ALL SELECT g, 2, 'receive', rcv, '{}'::json FROM p WHERE disposition IN ('accept', 'redirect')
         UNION ALL SELECT g, 3, 'accept', acc, json_build_object('document_no', 'B受〔' || g || '〕号') FROM p
           WHERE disposition = 'accept' AND channel <> 'discipline'
         UNION ALL SELECT g, 4, 'extend', acc + 50, json_build_object('days', ext_days, 'document_no',
           'B延〔' || g || '〕号') FROM p WHERE disposition = 'accept' AND channel = 'ordinary' AND extended
-        UNION ALL SELECT g, 5, 'answer', acc + answer_lag, json_build_object('document_no', 'B意〔' || g || '〕号')
-          FROM p WHERE disposition = 'accept' AND channel <> 'discipline'
-        UNION ALL SELECT g, 6, 'serve', acc + answer_lag + 3, '{{}}'::json FROM p
+        UNION ALL SELECT g, 5, 'answer', acc + answer_lag,
+            json_build_object('document_no', 'B意〔' || g || '〕号') FROM p
+          WHERE disposition = 'accept' AND channel <> 'discipline'
+        UNION ALL SELECT g, 6, 'serve', acc + answer_lag + 3, '{}'::json FROM p
           WHERE disposition = 'accept' AND channel <> 'discipline'
         UNION ALL SELECT g, 7, 'rate', acc + answer_lag + 5, json_build_object('rating',
             CASE WHEN (g / 10) % 20 < 12 THEN 'satisfied' WHEN (g / 10) % 20 < 17 THEN 'basically_satisfied'
                  ELSE 'dissatisfied' END)
           FROM p WHERE disposition = 'accept' AND channel <> 'discipline' AND g % 10 < 3
-        UNION ALL SELECT g, 8, 'request_review', acc + answer_lag + 20, '{{}}'::json FROM p
+        UNION ALL SELECT g, 8, 'request_review', acc + answer_lag + 20, '{}'::json FROM p
           WHERE disposition = 'accept' AND channel = 'ordinary' AND g % 25 = 4
-        UNION ALL SELECT g, 9, 'answer_review', acc + answer_lag + 45, '{{}}'::json FROM p
+        UNION ALL SELECT g, 9, 'answer_review', acc + answer_lag + 45, '{}'::json FROM p
           WHERE disposition = 'accept' AND channel = 'ordinary' AND g % 25 = 4
-        UNION ALL SELECT g, 10, 'request_recheck', acc + answer_lag + 60, '{{}}'::json FROM p
+        UNION ALL SELECT g, 10, 'request_recheck', acc + answer_lag + 60, '{}'::json FROM p
           WHERE disposition = 'accept' AND channel = 'ordinary' AND g % 100 = 4""",
         f"DELETE FROM bench_steps WHERE day > {t}",
         """INSERT INTO case_events (letter_id, seq, step, actor, role, actor_department, recorded_at,
@@ -161,7 +168,7 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           CASE WHEN step IN ('not_accept', 'no_longer_accept', 'extend', 'request_review', 'request_recheck')
                THEN '基准测试' ELSE '' END, fields, g
         FROM bench_steps""",
-        f"""INSERT INTO cases (letter_id, state, handling_body, next_due, late_count, open_escalation,
+        """INSERT INTO cases (letter_id, state, handling_body, next_due, late_count, open_escalation,
           decision_id, linked_to_id, updated_at)
         SELECT p.g,
           CASE s.step WHEN 'transfer' THEN 'transferred' WHEN 'not_accept' THEN 'not_accepted'
@@ -170,7 +177,8 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
             WHEN 'serve' THEN 'answered' WHEN 'rate' THEN 'answered' WHEN 'request_review' THEN 'under_review'
             WHEN 'answer_review' THEN 'review_answered' WHEN 'request_recheck' THEN 'under_recheck'
             ELSE 'decided' END,
-          CASE WHEN s.step IS NULL OR s.step IN ('not_accept', 'no_longer_accept') THEN NULL ELSE p.department END,
+          CASE WHEN s.step IS NULL OR s.step IN ('not_accept', 'no_longer_accept') THEN NULL
+               ELSE p.department END,
           CASE WHEN s.step IS NULL THEN p.received_on + 15 WHEN s.step IN ('transfer', 'receive')
                THEN s.day + 15 WHEN s.step IN ('accept', 'extend') THEN s.day + 60 ELSE NULL END,
           0, false, p.g, CASE WHEN p.g % 33 = 5 AND p.g > 5000 THEN p.g - 4000 END, now()
@@ -267,7 +275,8 @@ def measure(url: str, repeat: int, today: dt.date) -> list[dict[str, object]]:
                 }
             )
             print(
-                f"{code}: {figures.total} letters, p50 {results[-1]['p50']:.0f} ms, p95 {results[-1]['p95']:.0f} ms"
+                f"{code}: {figures.total} letters, p50 {results[-1]['p50']:.0f} ms, "
+                f"p95 {results[-1]['p95']:.0f} ms"
             )
     finally:
         engine.dispose()
@@ -294,8 +303,8 @@ def render(results: list[dict[str, object]], n: int, repeat: int, seeded: float 
         f"`bench/statistics.py`: {n:,} synthetic letters on PostgreSQL (`{DATABASE}`; {seeding}; {sizes}), "
         "spread over 2016-12 … 2026-11, with proposals, decisions, case steps and `cases` rows "
         "(see the script's docstring for the mix). Time of `service.statistics.compute` (the query for the "
-        "period's band of letter ids, the one SQL statement of every figure and the Python reading its grouped "
-        f"rows), {repeat} runs after a warm-up; target p95 ≤ "
+        "period's band of letter ids, the one SQL statement of every figure and the Python reading its "
+        f"grouped rows), {repeat} runs after a warm-up; target p95 ≤ "
         f"{TARGET_MS:.0f} ms. {machine()}; {dt.date.today().isoformat()}.",
         "",
         *markdown_table(

@@ -850,7 +850,6 @@ def compute(
             dims[kind][str(k1) if k1 is not None else ""] += n
     day_series, week_series, month_series = _series(days, period)
     state_names = {s.value: name for s, name in STATE_NAMES.items()}
-    body_names = {**names, "": OFFICE_ITSELF}
     satisfaction = None
     if ratings:
         rated = sum(ratings.values())
@@ -892,7 +891,7 @@ def compute(
         },
         satisfaction=satisfaction,
         top_bodies_letters=by_department[:TOP],
-        top_bodies_overdue=_named(dims["body_overdue"], body_names)[:TOP],
+        top_bodies_overdue=_named(dims["body_overdue"], names, blank=OFFICE_ITSELF)[:TOP],
         overdue_total=overdue_total,
         overdue_cases=listed,
         overdue_withheld=withheld,

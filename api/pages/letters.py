@@ -19,13 +19,14 @@ from api.pages.csrf import CsrfChecked
 from api.pages.render import FACT_NAMES, FIELD_NAMES, render
 from api.responses import page_image_response
 from classifier.normalize import normalize
+from classifier.similarity import SAME_MATTER_THRESHOLD
 from intake.batch import BATCH_ACTOR
 from routing.catalogue import Catalogue
 from routing.codes import DOMAINS
 from routing.schemas import FactEvidence, RuleHit
-from service import access, views, workflows
-from service.errors import Forbidden, ServiceError
-from service.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic
+from service import access, repeats, views, workflows
+from service.errors import Conflict, Forbidden, InvalidInput, ServiceError
+from service.schemas import DecisionCreate, LetterCreate, LetterPublic, QueuePublic, UnrelatedCreate
 from service.uploads import read_text_upload
 from store import masking
 from store.errors import ConflictError, InvalidValueError, NotFoundError
@@ -228,6 +229,15 @@ def register(
         return _new_form(request, user, settings, values, error=str(exc), status_code=422)
     case_number = registered.bundle.letter.case_number
     if registered.readable:
+        if registered.earlier:
+            # Said once on the letter page, above the list itself: check it before deciding.
+            same = sum(e.same_matter for e in registered.earlier)
+            request.session["earlier_notice"] = (
+                f"已登记。发现 {len(registered.earlier)} 封同一信访人或内容相近的在先来信"
+                + (f"，其中 {same} 封可能是同一事项" if same else "")
+                + "，请核对后再确认分流。"
+            )
+            return RedirectResponse(f"/letters/{case_number}#earlier", status_code=303)
         return RedirectResponse(f"/letters/{case_number}", status_code=303)
     return render(
         request,
@@ -237,6 +247,7 @@ def register(
             "case_number": case_number,
             "qr": presenters.qr_svg(case_number),
             "confidential": views.letter_state(registered.bundle).confidential,
+            "earlier": registered.earlier,
         },
         status_code=201,
     )
@@ -388,6 +399,8 @@ def _letter_page(
     error: str | None = None,
     status_code: int = 200,
     case_input: CaseInput | None = None,
+    earlier_notice: str | None = None,
+    earlier_error: str | None = None,
 ) -> Response:
     letter: LetterPublic = views.letter_public(bundle, user, catalogue)
     state = views.letter_state(bundle)
@@ -472,6 +485,12 @@ def _letter_page(
             "people": people_names(session, [letter.created_by, *(d.decided_by for d in letter.decisions)]),
             # The scanned pages beside the OCR text, so the officer can check what was read.
             "pages": bundle.letter.pages,
+            # The petitioner's and the matter's earlier letters the reader may open (重复信访).
+            "earlier": repeats.earlier_list(session, user, bundle.letter, with_encoder=True),
+            "earlier_threshold": SAME_MATTER_THRESHOLD,
+            "may_mark_earlier": access.can_decide(user, state) and bundle.letter.status != "merged",
+            "earlier_notice": earlier_notice,
+            "earlier_error": earlier_error,
         },
         status_code=status_code,
     )
@@ -490,7 +509,61 @@ def letter_page(
     # A step or document done on the previous request says so once, after its redirect.
     notice = request.session.pop("case_notice", None)
     given = CaseInput(notice=notice if isinstance(notice, str) else None, draft_kind=draft or None)
-    return _letter_page(request, session, user, bundle, catalogue, case_input=given)
+    earlier_notice = request.session.pop("earlier_notice", None)
+    return _letter_page(
+        request,
+        session,
+        user,
+        bundle,
+        catalogue,
+        case_input=given,
+        earlier_notice=earlier_notice if isinstance(earlier_notice, str) else None,
+    )
+
+
+@router.post("/letters/{case_number}/unrelated", dependencies=[CsrfChecked])
+def mark_unrelated(
+    case_number: str,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    catalogue: CatalogueDep,
+    earlier: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    clear: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """「标为无关」 (or 「取消无关标记」) on an earlier letter listed on the letter page."""
+
+    def refused(message: str, status_code: int) -> Response:
+        session.rollback()
+        bundle = workflows.open_letter(session, user, case_number)
+        return _letter_page(
+            request, session, user, bundle, catalogue, status_code=status_code, earlier_error=message
+        )
+
+    if not earlier.strip():
+        return refused("请指明在先来信的案件编号", 422)
+    payload = UnrelatedCreate(
+        earlier_case_number=earlier.strip(), reason=reason.strip() or None, clear=clear == "1"
+    )
+    try:
+        result = repeats.set_unrelated(session, user, case_number, payload)
+    except (InvalidInput, Conflict) as exc:
+        return refused(exc.message, status_of(exc))
+    if result.unrelated:
+        notice = (
+            f"已将 {result.earlier_case_number} 标为与本件无关。"
+            if result.changed
+            else (f"{result.earlier_case_number} 已标为与本件无关。")
+        )
+    else:
+        notice = (
+            f"已取消 {result.earlier_case_number} 的无关标记。"
+            if result.changed
+            else (f"{result.earlier_case_number} 没有无关标记。")
+        )
+    request.session["earlier_notice"] = notice
+    return RedirectResponse(f"/letters/{result.case_number}#earlier", status_code=303)
 
 
 def render_letter(

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("cli.commands.admin", "users"),
     ("cli.commands.audit", "audit"),
     ("cli.commands.files", "files"),
+    ("cli.commands.letters", "letters"),
     ("cli.commands.calendar", "calendar"),
     ("cli.commands.triage", "triage"),
     ("cli.commands.triage", "batches"),

@@ -300,3 +300,32 @@ def test_batch_counts_are_what_each_list_holds(session: Session, officer: str) -
             assert counts[letter.id] == len(listed), (scope, letter.case_number)
     # the last: by phone the accusation and the restated letter; the first is marked unrelated
     assert letters_with_earlier(session, letters)[letters[-1].id] == 2
+
+
+def test_the_reindex_command_indexes_letters_stored_before_0008(migrated_url: str) -> None:
+    from click.testing import CliRunner
+
+    from cli.commands.letters import letters
+
+    engine = make_engine(migrated_url)
+    try:
+        factory = make_session_factory(engine)
+        with session_scope(factory) as session:
+            make_user(session, "li.ming", "intake_officer")
+            first = _letter(session, PARKING, D(2026, 9, 1), contact_phone="13812345678")
+            second = _letter(session, PARKING_AGAIN, D(2026, 11, 2))
+            second_id = second.id
+            # as a database upgraded from 0007 has them: no index rows at all
+            session.execute(text("DELETE FROM matter_bands"))
+            session.execute(text("DELETE FROM petitioner_keys"))
+        result = CliRunner().invoke(letters, ["reindex", "--batch-size", "1", "--database-url", migrated_url])
+        assert result.exit_code == 0, result.output
+        assert "已索引 2 封来信：2 封有内容特征，1 封有信访人身份信息（共 2 封）" in result.output
+        with session_scope(factory) as session:
+            letter = session.get(Letter, second_id)
+            assert letter is not None
+            assert [e.case_number for e in earlier_letters(session, letter)] == [first.case_number]
+        bad = CliRunner().invoke(letters, ["reindex", "--batch-size", "0", "--database-url", migrated_url])
+        assert bad.exit_code == 2
+    finally:
+        engine.dispose()

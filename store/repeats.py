@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, and_, delete, func, insert, inspect, or_, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from classifier.similarity import (
@@ -206,6 +206,28 @@ class EarlierLetter:
         return tuple(WHY_NAMES[w] for w in self.why)
 
 
+def _scoped(columns: Sequence[Any], *, with_case: bool = False) -> Select[Any]:
+    """Letters joined to their newest proposal and newest decision, what ``store.confidentiality``
+    reads, for a handful of letters named by id.
+
+    ``store.queries_api.scoped_select`` joins every letter's newest rows through a grouped
+    subquery, which suits a queue that reads them all; here each letter's newest rows are looked
+    up through the (letter_id, id) indexes, so the cost does not grow with the letters stored.
+    """
+    p, d = aliased(Proposal), aliased(Decision)
+    newest_p = select(func.max(p.id)).where(p.letter_id == Letter.id).correlate(Letter)
+    newest_d = select(func.max(d.id)).where(d.letter_id == Letter.id).correlate(Letter)
+    stmt = (
+        select(*columns)
+        .select_from(Letter)
+        .outerjoin(Proposal, Proposal.id == newest_p.scalar_subquery())
+        .outerjoin(Decision, Decision.id == newest_d.scalar_subquery())
+    )
+    if with_case:
+        stmt = stmt.outerjoin(CaseRecord, CaseRecord.letter_id == Letter.id)
+    return stmt
+
+
 def _earlier_than(letter: Letter) -> ColumnElement[bool]:
     # Earlier by the day of receipt, then by registration: a backlog registered today with its
     # real days of receipt still finds the letters that truly came before it.
@@ -281,13 +303,9 @@ def earlier_letters(
     if not candidates:
         return []
 
-    from store.queries_api import scoped_select  # store.queries_api imports store.letters, which imports this
-
     rows: list[Any] = list(
         session.execute(
-            scoped_select([Letter, Proposal, Decision, CaseRecord.state])
-            .outerjoin(CaseRecord, CaseRecord.letter_id == Letter.id)
-            .where(
+            _scoped([Letter, Proposal, Decision, CaseRecord.state], with_case=True).where(
                 Letter.id.in_(sorted(candidates)),
                 Letter.status != "merged",
                 _earlier_than(letter),
@@ -393,13 +411,11 @@ def _count_chunk(
     if not candidates:
         return {letter.id: 0 for letter in letters}
 
-    from store.queries_api import scoped_select
-
     others: dict[int, Letter] = {}
     ids = sorted(candidates)
     for part in range(0, len(ids), 1000):
         for (other,) in session.execute(
-            scoped_select([Letter]).where(
+            _scoped([Letter]).where(
                 Letter.id.in_(ids[part : part + 1000]),
                 Letter.status != "merged",
                 admits_clause(confidential=confidential, routed_department=routed_department),
@@ -449,11 +465,9 @@ def file_letter_states(
     ids = sorted(set(file_ids))
     if not ids:
         return {}
-    from store.queries_api import scoped_select
-
     out: dict[int, list[tuple[Proposal | None, Decision | None]]] = {i: [] for i in ids}
     for file_id, proposal, decision in session.execute(
-        scoped_select([Letter.source_file_id, Proposal, Decision]).where(Letter.source_file_id.in_(ids))
+        _scoped([Letter.source_file_id, Proposal, Decision]).where(Letter.source_file_id.in_(ids))
     ):
         out[int(file_id)].append((proposal, decision))
     return out

@@ -208,6 +208,11 @@ def test_a_link_to_a_case_still_handled_proposes_not_accepted(client: TestClient
         "第十九条第三款",
     )
     assert ruling["since"] == today and ruling["due_on"] > today
+    # the case section of the later letter cites the earlier case and the article, for the officer
+    _sign_in(client, "intake_officer")
+    text = visible_text(client.get(f"/letters/{case}").text)
+    assert f"已关联的原案 {earlier} 已于" in text and "受理，正在办理期限内" in text
+    assert "第十九条第三款" in text and "选择不予受理并出具不予受理告知书" in text
 
 
 # -- the pages ------------------------------------------------------------------------------------

@@ -126,6 +126,15 @@ def _series(stats: Statistics) -> tuple[str, list[Count]]:
     return reports.series_for_chart(stats)
 
 
+def _day(label: str, text: str | None) -> dt.date | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{label}“{text}”不是日期；请写作 2019-07-01") from None
+
+
 @router.get("/statistics")
 def statistics_page(
     request: Request,
@@ -133,21 +142,26 @@ def statistics_page(
     user: Reader,
     catalogue: CatalogueDep,
     period: PeriodCode = None,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    to: dt.date | None = None,
+    start_text: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    to_text: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     department: Department = None,
 ) -> Response:
-    """The figures of the chosen period and scope, with charts, the rates and the report links."""
+    """The figures of the chosen period and scope, with charts, the rates and the report links.
+
+    The form sends its empty date fields as empty strings, so the dates are read here."""
     names = {d.code: d.name for d in catalogue.departments}
     context: dict[str, Any] = {
         "user": user,
         "departments": names,
-        "form": {"period": period or "", "from": start, "to": to, "department": department or ""},
-        "query": _query(period, start, to, department),
+        "form": {"period": period or "", "from": None, "to": None, "department": department or ""},
+        "query": _query(period, None, None, department),
         "rate_definitions": RATE_DEFINITIONS,
         "no_satisfaction": NO_SATISFACTION,
     }
     try:
+        start, to = _day("起始日期", start_text), _day("截止日期", to_text)
+        context["form"].update({"from": start, "to": to})
+        context["query"] = _query(period, start, to, department)
         chosen = choose_period(period, start, to, china_today())
         stats = statistics_for(session, user, chosen, department=department or None, department_names=names)
     except InvalidInput as exc:

@@ -237,7 +237,6 @@ def register(
                 + (f"，其中 {same} 封可能是同一事项" if same else "")
                 + "，请核对后再确认分流。"
             )
-            return RedirectResponse(f"/letters/{case_number}#earlier", status_code=303)
         return RedirectResponse(f"/letters/{case_number}", status_code=303)
     return render(
         request,

@@ -68,6 +68,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -439,16 +440,30 @@ class _Dialect:
 # -------------------------------------------------------------------------------- the statement
 
 
+# The values a statement takes at each call. The statement itself is built once per kind of call
+# (:func:`_statement`), so SQLAlchemy compiles it once: building and compiling it took longer than
+# the database took to run a month's figures.
+_START = bindparam("stat_start", type_=Date)
+_END = bindparam("stat_end", type_=Date)
+_TODAY = bindparam("stat_today", type_=Date)
+_BAND_FROM = bindparam("stat_band_from", type_=Integer)
+_BAND_TO = bindparam("stat_band_to", type_=Integer)
+_DEPARTMENT = bindparam("stat_department", type_=String)
+
+
+@lru_cache(maxsize=32)
 def _statement(
-    d: _Dialect,
-    period: Period,
-    department: str | None,
-    today: dt.date,
-    reader_scope: access.Scope,
-    ids_from: int,
-    ids_to: int,
+    dialect: str, by_department: bool, confidential: bool | None, routed_department: str | None
 ) -> Any:
-    """The one statement: ``base`` materialised, then every grouped figure as (kind, k1, k2, k3, n)."""
+    """The one statement: ``base`` materialised, then every grouped figure as (kind, k1, k2, k3, n).
+
+    Its values are the ``stat_*`` parameters; the reader's scope is part of its shape.
+    """
+    d = _Dialect(dialect)
+    reader_scope = access.Scope(confidential=confidential, routed_department=routed_department)
+    department = _DEPARTMENT if by_department else None
+    today = _TODAY
+    ids_from, ids_to = _BAND_FROM, _BAND_TO
 
     # Every row read below belongs to a letter whose id lies between the smallest and the largest id
     # of the period's letters. Letters are numbered as they are registered, so the period's letters
@@ -485,8 +500,8 @@ def _statement(
         .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
         .where(
             in_band(Letter.id),
-            Letter.received_on >= period.start,
-            Letter.received_on <= period.end,
+            Letter.received_on >= _START,
+            Letter.received_on <= _END,
             Letter.status != "merged",
         )
         .cte("period_letters")
@@ -798,11 +813,24 @@ def compute(
     low, high = session.execute(
         select(func.min(Letter.id + 0), func.max(Letter.id + 0)).where(*in_period)
     ).one()
-    statement = _statement(dialect, period, department, today, scope, int(low or 0), int(high or -1))
+    statement = _statement(
+        bind.dialect.name, department is not None, scope.confidential, scope.routed_department
+    )
+    values = {
+        "stat_start": period.start,
+        "stat_end": period.end,
+        "stat_today": today,
+        "stat_band_from": int(low or 0),
+        "stat_band_to": int(high or -1),
+        "stat_department": department,
+    }
     if dialect.pg:
         # The planner cannot know how many letters a period holds and guesses high, which makes it
         # JIT-compile the statement: seconds of compiling for a query that runs in a fraction of one.
         session.execute(text("SET LOCAL jit = off"))
+        # psycopg prepares a statement run five times on one connection; the plan must still be
+        # made for each period's own band of ids, never a generic one for any band
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         # a year's letters' steps, grouped by letter, fit in memory instead of sorting on disk
         session.execute(text("SET LOCAL work_mem = '32MB'"))
     dims: dict[str, Counter[str]] = defaultdict(Counter)
@@ -813,7 +841,7 @@ def compute(
     listed: list[OverdueCase] = []
     total = confidential = linked = overdue_total = withheld = 0
     accepted = extended = answered = reviewed = review_answered = rechecked = 0
-    for kind, k1, k2, k3, n, due in session.execute(statement):
+    for kind, k1, k2, k3, n, due in session.execute(statement, values):
         n = int(n or 0)
         if kind == "totals":
             total, confidential = n, int(k3 or 0)

@@ -5,7 +5,7 @@ letter ids the period's letters hold, then **one statement** builds a materialis
 ``base`` of the period's letters (each with its newest proposal and newest decision, its ``cases``
 row and one aggregate per letter over its ``case_events``), and a ``UNION ALL`` of ``GROUP BY``
 queries over it. Python receives grouped rows only (at most a few thousand for a year), never the
-letters themselves, so the page answers the same way at a million letters (``bench/statistics.py``).
+letters themselves, so the page answers the same way at a million letters (``bench/office_statistics.py``).
 
 **Which letters.** A period is a range of days of receipt (``letters.received_on``, the day the
 office received the matter, 第十七条/第十九条), both ends included; merged letters are left out (they

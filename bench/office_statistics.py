@@ -1,8 +1,12 @@
 """Statistics page at a million letters: seed PostgreSQL fast, time ``service.statistics.compute``.
 
+Named ``office_statistics`` rather than ``statistics``: run as a script, ``bench/`` comes first on
+the import path, and a ``statistics.py`` there would replace the standard library's module for the
+other benchmarks (``core``, ``rules``, ``ocr`` use it).
+
 Run from the project root (PostgreSQL on 127.0.0.1:5432 with trust auth, ``make system``)::
 
-    .venv/bin/python bench/statistics.py [--letters 1000000] [--repeat 15] [--reseed] [--no-write]
+    .venv/bin/python bench/office_statistics.py [--letters 1000000] [--repeat 15] [--reseed] [--no-write]
 
 It creates the database ``xinfang_bench_stats`` (migrated by the project's Alembic migrations)
 and fills it with ``--letters`` synthetic letters in a few ``INSERT … SELECT FROM
@@ -233,7 +237,7 @@ def ensure_database(server: str, n: int, reseed: bool, today: dt.date) -> tuple[
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank ``q`` quantile (the stdlib's statistics module is shadowed by this file's name)."""
+    """The nearest-rank ``q`` quantile."""
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
     return ordered[k]
@@ -300,7 +304,8 @@ def render(results: list[dict[str, object]], n: int, repeat: int, seeded: float 
     ]
     seeding = f"seeded in {seeded:.0f} s" if seeded is not None else "reused an already seeded database"
     lines = [
-        f"`bench/statistics.py`: {n:,} synthetic letters on PostgreSQL (`{DATABASE}`; {seeding}; {sizes}), "
+        f"`bench/office_statistics.py`: {n:,} synthetic letters on PostgreSQL (`{DATABASE}`; {seeding}; "
+        f"{sizes}), "
         "spread over 2016-12 … 2026-11, with proposals, decisions, case steps and `cases` rows "
         "(see the script's docstring for the mix). Time of `service.statistics.compute` (the query for the "
         "period's band of letter ids, the one SQL statement of every figure and the Python reading its "

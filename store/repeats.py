@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, delete, func, insert, inspect, or_, select, update
+from sqlalchemy import Engine, Select, and_, delete, func, insert, inspect, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -146,6 +146,17 @@ def reindex_all(
         session.expunge_all()  # a million letters must not stay in the identity map
         if progress is not None:
             progress(done)
+
+
+def refresh_statistics(session: Session) -> None:
+    """Have the database measure the index tables again after filling them in bulk.
+
+    Without statistics PostgreSQL's planner guesses a band matches 7 % of the table and scans all
+    of it (measured: a parallel scan of 32 million rows per page instead of a 0.5 ms index lookup)
+    until autovacuum gets round to them; after ``reindex_all`` it should not have to guess.
+    """
+    session.execute(text("ANALYZE matter_bands"))
+    session.execute(text("ANALYZE petitioner_keys"))
 
 
 def index_counts(session: Session) -> dict[str, int]:
@@ -616,5 +627,6 @@ __all__ = [
     "letters_with_earlier",
     "mark_unrelated",
     "reindex_all",
+    "refresh_statistics",
     "reindex_batch",
 ]

@@ -30,7 +30,7 @@ def letters() -> None:
 def letters_reindex(batch_size: int, database_url: str | None) -> None:
     """Rebuild every letter's petitioner keys and matter bands (after upgrading to migration 0008)."""
     from cli.commands.progress import Progress
-    from store.repeats import index_counts, reindex_batch
+    from store.repeats import index_counts, refresh_statistics, reindex_batch
 
     with _session(database_url) as session:
         total = index_counts(session)["letters"]
@@ -45,6 +45,7 @@ def letters_reindex(batch_size: int, database_url: str | None) -> None:
             done += count
             progress.update(done)
         progress.close()
+        refresh_statistics(session)
         counts = index_counts(session)
     click.echo(
         f"已索引 {done} 封来信：{counts['with_bands']} 封有内容特征，{counts['with_keys']} 封有信访人身份信息"

@@ -181,6 +181,9 @@ def date_range(start: dt.date, end: dt.date) -> Period:
     Raises:
         InvalidInput: the end before the start, or a range over three years (a page is not an export).
     """
+    for day in (start, end):
+        if not 1900 <= day.year <= 2100:
+            raise InvalidInput(f"统计日期 {day.isoformat()} 不在 1900 至 2100 年之间")
     if end < start:
         raise InvalidInput(f"统计截止日期 {end.isoformat()} 早于起始日期 {start.isoformat()}")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

@@ -230,6 +230,8 @@ def test_periods_and_their_errors() -> None:
         date_range(D(2020, 2, 1), D(2020, 1, 1))
     with pytest.raises(InvalidInput, match="三年"):
         date_range(D(2010, 1, 1), D(2020, 1, 1))
+    with pytest.raises(InvalidInput, match="1900"):
+        date_range(D(999, 1, 1), D(999, 2, 1))
     assert date_range(D(2020, 1, 1), dt.date(2020, 1, 31)).days == 31
 
 

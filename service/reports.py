@@ -366,6 +366,35 @@ def build_xlsx(stats: Statistics, *, hot_issues: Sequence[HotIssue] | None = Non
     return out.getvalue()
 
 
+def export_report(
+    session: Any,
+    user: Any,
+    stats: Statistics,
+    fmt: str,
+    *,
+    hot_issues: Sequence[HotIssue] | None = None,
+) -> tuple[str, bytes]:
+    """The report file ``user`` downloads (its name and bytes), recorded in the audit log as an export:
+    it lists case numbers (the overdue cases the user may open)."""
+    from store.audit import append_event
+
+    data = build_report(stats, fmt, hot_issues=hot_issues)
+    append_event(
+        session,
+        actor=user.username,
+        action="export",
+        object="statistics_report",
+        details={
+            "format": fmt,
+            "period": stats.period.code,
+            "department": stats.department or "",
+            "letters": stats.total,
+            "listed_cases": len(stats.overdue_cases),
+        },
+    )
+    return file_name(stats, fmt), data
+
+
 def _percent(value: float | None) -> float | str:
     return "—" if value is None else round(value * 100, 1)
 
@@ -393,6 +422,7 @@ __all__ = [
     "build_report",
     "build_xlsx",
     "docx_tables",
+    "export_report",
     "file_name",
     "line_png",
     "rate_rows",

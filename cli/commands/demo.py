@@ -10,9 +10,10 @@ What is loaded, and what is not (nothing is made up):
 - each letter gets the proposal of the installation's router (the shipped model, as
   ``xinfang route`` and the workbench use it), routed in batches with ``Router.propose_many``;
 - with ``--decide``, the proposal is also recorded as the decision, by the account ``demo``
-  (created without a usable password, so nobody can sign in as it), with the comment that it is
-  demo data and not an officer's review; no case steps (转送, 受理 …) are recorded, because the
-  data holds no handling history to derive them from;
+  (an intake officer's, created without a usable password, so nobody can sign in as it), with the
+  comment that it is demo data and not an officer's review; a confidential letter stays pending,
+  as only supervisors and discipline inspectors decide those; no case steps (转送, 受理 …) are
+  recorded, because the data holds no handling history to derive them from;
 - letters are registered as the batch path registers them: ``store.letters.create_letter`` and
   ``add_proposal``, committed every ``--batch`` letters. The audit log holds each registration
   and each decision under the ``demo`` account's name; each decision carries the comment that it
@@ -99,6 +100,7 @@ def load_shared(
     from routing.schemas import Letter as RoutingLetter
     from service.routers import load_router
     from service.settings import get_settings
+    from store.confidentiality import is_confidential
     from store.letters import add_proposal, create_letter
     from store.letters import decide as record_decision
     from store.models import Letter, User
@@ -164,7 +166,9 @@ def load_shared(
                 stored = add_proposal(
                     session, letter.id, proposal.model_copy(update={"letter_id": letter.case_number})
                 )
-                if decide and proposal.routed:
+                # a confidential letter (检举控告) is decided by a supervisor or inspector only
+                # (service.access): the demo account, an intake officer's, leaves it pending
+                if decide and proposal.routed and not is_confidential(stored, None):
                     session.refresh(letter, ["version"])
                     record_decision(
                         session,

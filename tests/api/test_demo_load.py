@@ -16,6 +16,7 @@ from sqlalchemy import select
 from cli.commands.demo import DEMO_COMMENT
 from cli.main import main as cli
 from service.statistics import compute, date_range
+from store.confidentiality import is_confidential
 from store.db import make_engine, make_session_factory
 from store.models import Decision, Letter, Proposal, User
 
@@ -58,6 +59,9 @@ def test_a_small_load_registers_dated_letters_with_proposals(
                 len(set(session.scalars(select(Proposal.letter_id).where(Proposal.letter_id.in_(ids))))) == 12
             )
             decisions = list(session.scalars(select(Decision).where(Decision.letter_id.in_(ids))))
+            proposals = list(session.scalars(select(Proposal).where(Proposal.letter_id.in_(ids))))
+            ordinary = {p.letter_id for p in proposals if not is_confidential(p, None)}
+            assert {d.letter_id for d in decisions} == ordinary  # a confidential one waits for its reader
             assert decisions and all(
                 d.decided_by == "demo" and d.agreed_with_proposal and d.comment == DEMO_COMMENT
                 for d in decisions

@@ -47,6 +47,10 @@ MAX_DAYS = 366
 MAX_LETTERS = 5000
 #: Characters of each letter's text read (``ClusterConfig.text_chars``); the rest is not fetched.
 TEXT_CHARS = ClusterConfig().text_chars
+#: The days a window may name: letters are received from 1990 on (``service.dates``), and a year
+#: far out would overflow the window's arithmetic.
+EARLIEST = dt.date(1990, 1, 1)
+LATEST = dt.date(2100, 12, 31)
 #: Most letters listed under one hot issue (the newest the reader may open); the size counts all.
 LISTED_LETTERS = 50
 
@@ -108,10 +112,16 @@ def window(
     """The window asked for, with the defaults filled in (the last :data:`DEFAULT_DAYS` days).
 
     Raises:
-        InvalidInput: ``since`` after ``until``, or a window longer than :data:`MAX_DAYS` days.
+        InvalidInput: ``since`` after ``until``, a window longer than :data:`MAX_DAYS` days, or a
+            day outside :data:`EARLIEST` to :data:`LATEST`.
     """
+    for day, what in ((since, "起始日期"), (until, "截止日期")):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput(
+                f"{what} {day.isoformat()} 超出可查询范围（{EARLIEST.isoformat()} 至 {LATEST.isoformat()}）"
+            )
     until = until or today or china_today()
-    since = since or until - dt.timedelta(days=DEFAULT_DAYS - 1)
+    since = since or max(EARLIEST, until - dt.timedelta(days=DEFAULT_DAYS - 1))
     if since > until:
         raise InvalidInput(f"起始日期 {since.isoformat()} 晚于截止日期 {until.isoformat()}；请调换或改正日期")
     days = (until - since).days + 1

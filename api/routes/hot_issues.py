@@ -73,7 +73,10 @@ def read_hot_issues(
     until: Annotated[
         dt.date | None, Query(description="last day of receipt (default: today in China)")
     ] = None,
-    department: Annotated[str | None, Query(max_length=64, description="only letters routed to it")] = None,
+    department: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a department code: only letters routed to it"),
+    ] = None,
     min_size: Annotated[int, Query(ge=1, le=1000)] = 2,
     limit: Annotated[int, Query(ge=1, le=500)] = 30,
 ) -> HotIssuesPublic:

@@ -134,6 +134,8 @@ def test_scope_window_and_roles(world: Any) -> None:
         assert [i.size for i in week] == [5]
         with pytest.raises(InvalidInput, match="晚于"):
             service.hot_issues(session, SUPERVISOR, since=TODAY, until=TODAY - dt.timedelta(days=1))
+        with pytest.raises(InvalidInput, match="超出可查询范围"):
+            service.hot_issues(session, SUPERVISOR, until=dt.date(1, 3, 1))
         with pytest.raises(InvalidInput, match="超过上限"):
             service.hot_issues(session, SUPERVISOR, since=TODAY - dt.timedelta(days=400), until=TODAY)
         for role in ("intake_officer", "administrator", "department_handler", "discipline_inspector"):

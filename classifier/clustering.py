@@ -31,7 +31,8 @@ central letter (the member closest to that mean), its first and last date and it
 Both are computed only from the members a caller says it may show (``eligible``): a reader who may
 not open a confidential letter gets a cluster counted with it but labelled without its words.
 
-**Spike rule** (:func:`is_spike`): the cluster's count in the last week of the window is at least
+**Spike rule** (:func:`is_spike`): the window is cut into 7-day periods ending on its last day;
+the cluster's count in the last of them ("this week") is at least
 ``spike_min`` and at least ``spike_factor`` × the median of its counts in the weeks before (a
 median of 0 counts as 1), so three letters on a matter nobody wrote about before is a spike, as is
 a matter that doubles its usual weekly count, while one more letter on a quiet matter is not.
@@ -123,7 +124,9 @@ class ClusterConfig:
 class Cluster:
     """One group of letters; indices refer to the list given to :func:`cluster_letters`.
 
-    ``weeks`` are the Mondays of the window's weeks, ``weekly`` the member count of each.
+    ``weeks`` are the first days of the window's 7-day periods, the last period ending on the
+    window's last day (so "this week" is always seven whole days, also on a Monday morning);
+    ``weekly`` is the member count of each.
     """
 
     members: tuple[int, ...]
@@ -298,15 +301,17 @@ def assign(graph: sp.csr_matrix, order: Sequence[int], threshold: float) -> list
     return label
 
 
-def week_of(day: dt.date) -> dt.date:
-    """The Monday of ``day``'s week."""
-    return day - dt.timedelta(days=day.weekday())
+def weeks_ending(start: dt.date, end: dt.date) -> tuple[dt.date, ...]:
+    """The first days of the 7-day periods that cover ``start`` to ``end``, the last ending on ``end``
+    (the first may begin before ``start``)."""
+    count = (end - start).days // 7 + 1
+    return tuple(end - dt.timedelta(days=7 * (count - i) - 1) for i in range(count))
 
 
-def weeks_between(start: dt.date, end: dt.date) -> tuple[dt.date, ...]:
-    """The Mondays of every week from ``start``'s to ``end``'s, inclusive."""
-    first, last = week_of(start), week_of(end)
-    return tuple(first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1))
+def week_slot(day: dt.date, end: dt.date, count: int) -> int | None:
+    """The index of ``day``'s period among ``count`` periods ending on ``end``; None outside them."""
+    back = (end - day).days // 7
+    return count - 1 - back if 0 <= back < count and day <= end else None
 
 
 def is_spike(weekly: Sequence[int], *, factor: float = 2.0, minimum: int = 3) -> bool:
@@ -357,13 +362,12 @@ def cluster_letters(
         groups[labels[index]].append(index)
     start = since or min(d.date for d in letters)
     end = until or max(d.date for d in letters)
-    weeks = weeks_between(start, end)
-    position = {week: i for i, week in enumerate(weeks)}
+    weeks = weeks_ending(start, end)
     clusters = []
     for members in groups.values():
         weekly = [0] * len(weeks)
         for index in members:
-            slot = position.get(week_of(letters[index].date))
+            slot = week_slot(letters[index].date, end, len(weeks))
             if slot is not None:
                 weekly[slot] += 1
         dates = [letters[i].date for i in members]
@@ -500,6 +504,6 @@ __all__ = [
     "score",
     "tokens",
     "vectorize",
-    "week_of",
-    "weeks_between",
+    "week_slot",
+    "weeks_ending",
 ]

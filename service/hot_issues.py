@@ -74,7 +74,8 @@ class HotIssue:
             None when the reader may open none of them.
         central_title: that letter's title (None with it).
         size: every member letter, confidential ones included.
-        weeks: the Monday of each week of the window; ``weekly_counts`` the letters of each.
+        weeks: the first day of each 7-day period of the window, the last ending on ``until``;
+            ``weekly_counts`` the letters of each.
         bodies: department codes of the listed letters (decision, else proposal), most letters first.
         spike: the spike rule of ``classifier.clustering.is_spike`` on ``weekly_counts``.
         first_received, last_received: the first and last day of receipt among all members.
@@ -352,7 +353,7 @@ def sparkline(counts: tuple[int, ...] | list[int], *, width: int = 120, height: 
     last_y = height - 2 - (values[-1] / top) * (height - 4)
     return (
         f'<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="每周来信数：{"、".join(str(v) for v in values)}">'
+        f'role="img" aria-label="每 7 天来信数：{"、".join(str(v) for v in values)}">'
         f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/>'
         f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2"/></svg>'
     )

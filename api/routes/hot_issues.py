@@ -41,10 +41,10 @@ class HotIssuePublic(_Out):
     central_case_number: str | None = Field(description="the most central letter the caller may open")
     central_title: str | None
     size: int = Field(description="every member letter, those the caller may not open included")
-    weeks: list[dt.date] = Field(description="the Monday of each week of the window")
+    weeks: list[dt.date] = Field(description="first day of each 7-day period, the last ending on until")
     weekly_counts: list[int]
     bodies: list[BodyPublic] = Field(description="departments of the listed letters, most letters first")
-    spike: bool = Field(description="last week ≥ 3 letters and ≥ 2 × the median of the weeks before")
+    spike: bool = Field(description="the last 7 days ≥ 3 letters and ≥ 2 × the median of the periods before")
     first_received: dt.date
     last_received: dt.date
     letters: list[HotIssueLetterPublic] = Field(description="the members the caller may open, newest first")

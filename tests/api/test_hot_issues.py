@@ -22,7 +22,7 @@ from store.letters import add_proposal, create_letter
 
 both = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 _ROUTER = StandInRouter()
-TODAY = dt.date(2026, 11, 27)  # a Friday; its week starts on 2026-11-23
+TODAY = dt.date(2026, 11, 27)
 
 PLANT = [
     ("投诉青枫小区旁搅拌站噪音扰民", "A2区青枫小区旁边新建搅拌站，每天噪音和粉尘严重，居民无法休息。"),
@@ -119,8 +119,8 @@ def test_each_role_sees_the_cluster_without_what_it_may_not_open(world: Any) -> 
     with session_scope(app.state.session_factory) as session:
         every = service.hot_issues(session, ANALYST, until=TODAY, min_size=1)
     assert any([x.case_number for x in i.letters] == [cases["single"]] for i in every)
-    # Weeks run Monday to Sunday over the window, the last the week of `until`.
-    assert plant.weeks[-1] == dt.date(2026, 11, 23) and len(plant.weeks) == len(plant.weekly_counts)
+    # 7-day periods, the last ending on `until`.
+    assert plant.weeks[-1] == TODAY - dt.timedelta(days=6) and len(plant.weeks) == len(plant.weekly_counts)
 
 
 @both

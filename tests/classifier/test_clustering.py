@@ -15,8 +15,8 @@ from classifier.clustering import (
     labels_of,
     place_tokens,
     score,
-    week_of,
-    weeks_between,
+    week_slot,
+    weeks_ending,
 )
 
 D = dt.date(2026, 11, 2)  # a Monday
@@ -173,12 +173,17 @@ def test_a_spike_is_flagged_on_the_cluster() -> None:
     assert not any(c.spike for c in clustering.clusters[1:])
 
 
-def test_weeks() -> None:
-    assert week_of(dt.date(2026, 11, 8)) == D
-    assert weeks_between(dt.date(2026, 11, 4), dt.date(2026, 11, 16)) == (
-        D,
-        D + dt.timedelta(weeks=1),
-        D + dt.timedelta(weeks=2),
+def test_weeks_end_on_the_windows_last_day() -> None:
+    # Seven whole days at the end, whatever weekday the window ends on.
+    end = dt.date(2026, 11, 16)  # a Monday
+    assert weeks_ending(dt.date(2026, 11, 4), end) == (
+        dt.date(2026, 11, 3),
+        dt.date(2026, 11, 10),
+    )
+    assert week_slot(end, end, 2) == 1 and week_slot(dt.date(2026, 11, 10), end, 2) == 1
+    assert week_slot(dt.date(2026, 11, 9), end, 2) == 0 and week_slot(dt.date(2026, 11, 3), end, 2) == 0
+    assert (
+        week_slot(dt.date(2026, 11, 2), end, 2) is None and week_slot(dt.date(2026, 11, 17), end, 2) is None
     )
 
 
@@ -199,3 +204,12 @@ def test_labels_of_covers_every_letter() -> None:
     letters = PLANT + BUS + OTHERS
     labels = labels_of(cluster_letters(letters), len(letters))
     assert -1 not in labels and labels[0] == labels[3] and labels[0] != labels[4]
+
+
+def test_a_spike_is_seen_on_a_monday_morning() -> None:
+    # Letters from Friday to Sunday, the window ending on Monday: "this week" is the last 7 days,
+    # not a calendar week with nothing in it yet.
+    weekend = [LetterDoc(d.title, d.text, day(18 + i % 3)) for i, d in enumerate(PLANT)]
+    clustering = cluster_letters(weekend + OTHERS, since=D, until=day(21))
+    plant = clustering.clusters[0]
+    assert day(21).weekday() == 0 and plant.weekly[-1] == 4 and plant.spike

@@ -102,6 +102,7 @@ def test_accusation_receipt_hides_the_letter_from_the_registering_officer(
         "confidential": True,
         "readable": False,
         "letter": None,
+        "earlier": [],  # the petitioner wrote nothing before
     }
     assert client.get(f"/api/v1/letters/{receipt['case_number']}", headers=officer).status_code == 404
 

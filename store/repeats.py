@@ -122,7 +122,8 @@ def reindex_batch(session: Session, *, after_id: int = 0, limit: int = 500) -> t
 
     Returns:
         ``(letters indexed, the last id done)``; ``(0, after_id)`` when none is left. The command
-        line commits after each batch, so an interrupted run resumes where it stopped.
+        line commits after each batch, so what an interrupted run indexed stays indexed; running it
+        again indexes every letter once more, which changes nothing for those already done.
     """
     letters = session.scalars(
         select(Letter).where(Letter.id > after_id).order_by(Letter.id).limit(limit)

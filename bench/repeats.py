@@ -608,6 +608,22 @@ def explain(engine: Any, statements: Sequence[tuple[str, Any]]) -> tuple[list[st
     return plans, seq_ms
 
 
+def _revision(path: str) -> str:
+    """The last commit of ``path`` (and whether the file differs from it), for the record."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return run.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h", "--", path)
+    if not commit:
+        return "(not in git)"
+    return f"of commit {commit}" + (
+        " with uncommitted changes" if git("status", "--short", "--", path) else ""
+    )
+
+
 def speed_report(
     args: argparse.Namespace,
     stats: dict[str, float],
@@ -628,11 +644,12 @@ def speed_report(
         f"{args.letters - stats['real']:,.0f} synthetic ones, each the title of one shared letter and 2–8 of "
         f"the {stats['sentences']:,.0f} sentences of the shared letters drawn at random; one in ten re-sends "
         "an earlier synthetic letter with one sentence replaced (same writer 7 times in 10), so the band "
-        "buckets hold families of copies as the real board does. Every letter has a proposal, 60 % a "
+        "buckets hold families of copies. Every letter has a proposal, 60 % a "
         "decision; writers: a name 70 %, a phone 50 %, an ID number 10 %. Index rows as `index_letter` "
         f"writes them: {stats['bands']:,.0f} band rows, {stats['keys']:,.0f} identity keys; seeding took "
         f"{stats['seed_s']:.0f} s (COPY {stats['copy_s']:.0f} s, then the indexes).",
         "",
+        f"`earlier_letters` is `store/repeats.py` {_revision('store/repeats.py')}. "
         f"New letters: {len(timings)} letters of the shared data kept out of the store, half with a labelled "
         "same-matter partner in it, registered with `create_letter` and indexed with `index_letter`; "
         "`earlier_letters(limit=20)` timed once each after 20 warm-up calls.",

@@ -5,20 +5,21 @@ Both are written from one :class:`service.statistics.Statistics`, the very objec
 JSON show, so their numbers cannot differ (a test reads both files back and compares them with the
 JSON). Charts are PNG images drawn by matplotlib's Agg backend (no display, no browser).
 
-**Hot issues.** The report has a section 热点问题 whose content comes from the caller: pass
-``hot_issues`` (a sequence of :class:`HotIssue`) to :func:`build_docx` / :func:`build_xlsx` /
-:func:`build_report`. Nothing here detects hot issues; without them the section says that none
-were supplied for this report.
+**Hot issues.** The section 热点问题 lists the clusters ``service.hot_issues`` finds among the
+period's letters, as the report's reader may see them (:func:`report_hot_issues`; a confidential
+letter is counted in its cluster, never named). :func:`build_docx` / :func:`build_xlsx` take them as
+``hot_issues``; ``None`` says none were looked for.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from service.errors import InvalidInput
+from service.hot_issues import MAX_DAYS, HotIssue, hot_issues
 from service.statistics import (
     NO_SATISFACTION,
     RATE_DEFINITIONS,
@@ -39,13 +40,46 @@ _DOC_FONT = "仿宋_GB2312"
 _DOCX_ROWS = 15
 
 
-@dataclass(frozen=True)
-class HotIssue:
-    """One hot issue the caller found for the period: what it is, how many letters, a remark."""
+#: The most hot issues a report lists, largest first.
+REPORT_HOT_ISSUES = 10
 
-    title: str
-    letters: int
-    note: str = ""
+
+def report_hot_issues(session: Any, user: Any, stats: Statistics) -> list[HotIssue]:
+    """The period's hot issues for the report, in ``user``'s view (supervisor or analyst).
+
+    A window of more than a year (a custom range) keeps its last 366 days, the most the clustering
+    reads at once; :func:`hot_issue_rows` says which days it covered.
+    """
+    since = max(stats.period.start, stats.period.end - dt.timedelta(days=MAX_DAYS - 1))
+    return hot_issues(
+        session,
+        user,
+        since=since,
+        until=stats.period.end,
+        scope=stats.department,
+        limit=REPORT_HOT_ISSUES,
+    )
+
+
+def _body_names(stats: Statistics) -> dict[str, str]:
+    return {c.code: c.name for c in stats.by_department if c.code}
+
+
+def hot_issue_rows(issues: Sequence[HotIssue], names: Mapping[str, str] | None = None) -> list[list[Any]]:
+    """One row per hot issue: its label, its size, and what an analyst reads about it."""
+    rows: list[list[Any]] = []
+    for issue in issues:
+        notes = [f"{issue.first_received.isoformat()} 至 {issue.last_received.isoformat()}"]
+        if issue.central_case_number:
+            notes.append(f"代表来信 {issue.central_case_number}「{issue.central_title or ''}」")
+        if issue.bodies:
+            notes.append("涉及：" + "、".join((names or {}).get(b, b) for b in issue.bodies))
+        if issue.spike:
+            notes.append("近7天激增")
+        if issue.withheld:
+            notes.append(f"含保密来信 {issue.withheld} 件（只计数）")
+        rows.append(["、".join(issue.keywords) or "（无可显示的关键词）", issue.size, "；".join(notes)])
+    return rows
 
 
 def title_of(stats: Statistics) -> str:
@@ -239,7 +273,7 @@ def build_docx(stats: Statistics, *, hot_issues: Sequence[HotIssue] | None = Non
         doc.add_paragraph("本期未发现热点问题。")
     else:
         _docx_table(
-            doc, ["热点问题", "件数", "说明"], [[h.title, h.letters, h.note] for h in hot_issues], name="热点"
+            doc, ["热点问题", "件数", "说明"], hot_issue_rows(hot_issues, _body_names(stats)), name="热点"
         )
 
     doc.add_heading("六、超期事项", level=1)
@@ -353,7 +387,7 @@ def build_xlsx(stats: Statistics, *, hot_issues: Sequence[HotIssue] | None = Non
         ["热点问题", "件数", "说明"],
         [[NO_HOT_ISSUES, None, None]]
         if hot_issues is None
-        else [[h.title, h.letters, h.note] for h in hot_issues],
+        else hot_issue_rows(hot_issues, _body_names(stats)) or [["本期未发现热点问题。", None, None]],
     )
     listed: list[list[Any]] = [
         [c.case_number, c.state, c.body, c.next_due.isoformat()] for c in stats.overdue_cases
@@ -378,6 +412,8 @@ def export_report(
     it lists case numbers (the overdue cases the user may open)."""
     from store.audit import append_event
 
+    if hot_issues is None:
+        hot_issues = report_hot_issues(session, user, stats)
     data = build_report(stats, fmt, hot_issues=hot_issues)
     append_event(
         session,
@@ -416,10 +452,11 @@ __all__ = [
     "FORMATS",
     "NO_HOT_ISSUES",
     "TABLES",
-    "HotIssue",
     "bar_png",
     "build_docx",
     "build_report",
+    "hot_issue_rows",
+    "report_hot_issues",
     "build_xlsx",
     "docx_tables",
     "export_report",

@@ -2,7 +2,9 @@
 
 The figures are those of the statistics page (``service.statistics``) for the whole office or one
 department (``--department``). A report made here is for the office, not for one reader: it counts
-every letter and lists no case by number (the page lists the overdue cases its reader may open).
+every letter, lists no case by number (the page lists the overdue cases its reader may open), and
+its hot issues are those an analyst sees: a confidential letter is counted in its cluster, never
+named (条例 第三十条第三款).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ from pathlib import Path
 import click
 
 from cli.commands.admin import _database_url_option, _session
+
+
+def _office_reader() -> object:
+    from store.models import User
+
+    # Never stored: the command reads with an analyst's scope, which opens no confidential letter.
+    return User(username="xinfang report", display_name="命令行报告", role="analyst", department=None)
 
 
 @click.command("report")
@@ -35,7 +44,7 @@ def report_command(
     """Write the 信访情况分析报告 of a period (DOCX with charts, or XLSX with one sheet per table)."""
     from routing.catalogue import load_catalogue
     from service.errors import ServiceError
-    from service.reports import build_report
+    from service.reports import build_report, report_hot_issues
     from service.settings import get_settings
     from service.statistics import compute, parse_period
 
@@ -50,7 +59,8 @@ def report_command(
         raise click.ClickException(exc.message) from exc
     with _session(database_url) as session:
         stats = compute(session, chosen, department=department, department_names=names)
-    data = build_report(stats, fmt)
+        hot = report_hot_issues(session, _office_reader(), stats)
+    data = build_report(stats, fmt, hot_issues=hot)
     try:
         out.write_bytes(data)
     except OSError as exc:

@@ -238,3 +238,33 @@ def test_the_command_writes_the_report_of_the_page(
         cli, ["report", "--period", "2019-Q7", "--out", str(out), "--database-url", database_url]
     )
     assert bad.exit_code == 1 and "统计期间" in bad.output and "Traceback" not in bad.output
+
+
+@both
+@pytest.mark.parametrize("role", ["supervisor", "analyst"])
+def test_the_report_lists_the_hot_issues_of_its_period_as_its_reader_sees_them(
+    app: Any, users: dict[str, str], role: str
+) -> None:
+    with TestClient(app):
+        made = build(app)
+        client, token = signed_in(app, users[role])
+        clusters = client.get("/api/v1/hot-issues?since=2019-07-01&until=2019-09-30", headers=token).json()
+        xlsx = client.get(f"/api/v1/statistics/report?period={PERIOD}&format=xlsx", headers=token)
+        docx = client.get(f"/api/v1/statistics/report?period={PERIOD}&format=docx", headers=token)
+    assert xlsx.status_code == 200 and docx.status_code == 200
+    rows = xlsx_sheets(xlsx.content)["热点问题"][1:]
+    # the same clusters as the hot-issues page of the same days, largest first
+    # one place (A3区) and one complaint: the five letters of the quarter are one cluster, October's not
+    sizes = [c["size"] for c in clusters["data"]]
+    assert [row[1] for row in rows] == sizes and sum(sizes) == 5
+    assert [row[1] for row in docx_tables(docx.content)["热点"][1:]] == [str(n) for n in sizes]
+    described = "\n".join(str(c) for row in rows for c in row)
+    assert any(made[k] in described for k in ("ordinary_overdue", "pending_1", "pending_2"))
+    assert made["october"] not in described
+    if role == "analyst":
+        # the accusations are counted in their cluster, never named nor described in their words
+        assert "含保密来信 2 件（只计数）" in described
+        assert "贿赂" not in described and "住建局" not in described
+        assert made["secret_overdue"] not in described and made["pending_3"] not in described
+    else:
+        assert "保密" not in described

@@ -9,6 +9,14 @@ fired. The arbiter is a multinomial logistic regression over those few dozen num
 out-of-fold outputs of the heads, the fact layer and the rules, so it learns how far to trust each
 of them on letters they have not seen.
 
+The arbiter keeps the letters' own proportions, so a rare statutory channel must be earned by the
+evidence; ``"balanced"`` class weights bought recall with precision everywhere at once. A per-channel
+decision offset (``offsets_``, a log-prior shift added to that channel's logit) lets each statutory
+channel through as far as its own precision allows: on cross-validated predictions of the training
+rows (by group when groups are given), the offset that reaches the largest recall of the channel
+while its precision stays at or above ``offset_precision``. The review threshold is chosen after,
+on the shifted probabilities.
+
 It never invents a legal basis: the proposal (``routing.proposal``) cites the rule of the channel the
 arbiter chooses when one fired, and otherwise says the channel came from the model and, for a
 statutory channel, asks for review.
@@ -39,15 +47,29 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
             of; ``review_below_`` is the lowest top probability that reaches it on cross-validated
             predictions of the training rows, and a proposal below it goes to review.
         cv: folds of that cross-validation.
+        offset_classes: the channels that may get a decision offset (the statutory ones).
+        offset_precision: the precision each of them must keep on the cross-validated predictions
+            while its offset raises its recall; None leaves every offset at 0.
+        offset_max: the largest offset tried (a log-odds shift; 0 to this in steps of 0.05).
     """
 
     def __init__(
-        self, C: float = 1.0, class_weight: str | None = None, target_accuracy: float = 0.97, cv: int = 5
+        self,
+        C: float = 1.0,
+        class_weight: str | None = None,
+        target_accuracy: float = 0.97,
+        cv: int = 5,
+        offset_classes: tuple[str, ...] = (),
+        offset_precision: float | None = None,
+        offset_max: float = 4.0,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
         self.target_accuracy = target_accuracy
         self.cv = cv
+        self.offset_classes = offset_classes
+        self.offset_precision = offset_precision
+        self.offset_max = offset_max
 
     def _matrix(self, rows: Sequence[Features]) -> np.ndarray:
         index = self.feature_index_
@@ -59,33 +81,91 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
                     X[i, j] = value
         return X
 
-    def fit(self, rows: Sequence[Features], y: Sequence[str]) -> ChannelArbiter:
+    def fit(
+        self, rows: Sequence[Features], y: Sequence[str], groups: Sequence[str] | None = None
+    ) -> ChannelArbiter:
+        """Fit on ``rows``; ``groups`` (near-duplicate letters share one) keep a group in one fold
+        of the cross-validation that sets the offsets and the review threshold."""
         names = sorted({name for row in rows for name in row})
         self.feature_index_: dict[str, int] = {name: j for j, name in enumerate(names)}
         X, labels = self._matrix(rows), np.array([str(v) for v in y])
         self.model_ = self._model().fit(X, labels)
         self.classes_ = np.array([str(c) for c in self.model_.classes_])
-        self.review_below_ = self._review_threshold(X, labels)
+        self.offsets_: dict[str, float] = {}
+        proba = self._cross_validated(X, labels, groups)
+        if proba is None:
+            self.review_below_ = 0.5
+            return self
+        if self.offset_precision is not None:
+            self.offsets_ = self._choose_offsets(proba, labels, float(self.offset_precision))
+        self.review_below_ = self._review_threshold(self._shift(proba), labels)
         return self
 
     def _model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
 
-    def _review_threshold(self, X: np.ndarray, y: np.ndarray) -> float:
-        """The lowest top probability above which cross-validated choices reach ``target_accuracy``."""
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    def _cross_validated(
+        self, X: np.ndarray, y: np.ndarray, groups: Sequence[str] | None
+    ) -> np.ndarray | None:
+        """Probabilities of the training rows, each from a fit that did not see it (None: too few)."""
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
         smallest = int(min(np.unique(y, return_counts=True)[1]))
         folds = min(self.cv, smallest)
         if folds < 2:
-            return 0.5
-        proba = cross_val_predict(
-            self._model(),
-            X,
-            y,
-            cv=StratifiedKFold(folds, shuffle=True, random_state=0),
-            method="predict_proba",
-        )
+            return None
+        if groups is not None and len(set(groups)) >= folds:
+            split = StratifiedGroupKFold(folds, shuffle=True, random_state=0)
+            proba: np.ndarray = cross_val_predict(
+                self._model(), X, y, cv=split, groups=np.asarray(groups), method="predict_proba"
+            )
+            return proba
+        rows = StratifiedKFold(folds, shuffle=True, random_state=0)
+        proba = cross_val_predict(self._model(), X, y, cv=rows, method="predict_proba")
+        return proba
+
+    def _shift(self, proba: np.ndarray) -> np.ndarray:
+        """``proba`` with each channel's offset added to its log-probability, renormalised."""
+        offsets = getattr(self, "offsets_", None)
+        if not offsets:
+            return proba
+        shift = np.array([offsets.get(str(c), 0.0) for c in self.classes_])
+        logits = np.log(np.clip(proba, 1e-300, None)) + shift
+        logits -= logits.max(axis=1, keepdims=True)
+        out = np.exp(logits)
+        shifted: np.ndarray = out / out.sum(axis=1, keepdims=True)
+        return shifted
+
+    def _choose_offsets(self, proba: np.ndarray, y: np.ndarray, precision: float) -> dict[str, float]:
+        """Per offset class, the offset with the largest cross-validated recall at ``precision``.
+
+        Offsets interact (one channel's gain is taken from the others, statutory ones included), so
+        the classes are visited in turn twice, each against the others' current offsets. An offset
+        stays 0 where even 0 misses the precision: a negative one would only trade recall away.
+        """
+        classes = [str(c) for c in self.classes_]
+        logp = np.log(np.clip(proba, 1e-300, None))
+        shift = np.zeros(len(classes))
+        grid = np.round(np.arange(0.0, self.offset_max + 1e-9, 0.05), 2)
+        chosen = [classes.index(c) for c in self.offset_classes if c in classes]
+        for _ in range(2):
+            for j in chosen:
+                actual = y == classes[j]
+                best_recall, best = -1.0, 0.0
+                for value in grid:
+                    shift[j] = value
+                    picked = (logp + shift).argmax(axis=1) == j
+                    hits = int(np.sum(picked & actual))
+                    if not picked.any() or hits / int(picked.sum()) < precision:
+                        continue
+                    recall = hits / max(1, int(actual.sum()))
+                    if recall > best_recall:
+                        best_recall, best = recall, float(value)
+                shift[j] = best
+        return {classes[j]: float(shift[j]) for j in chosen if shift[j] != 0.0}
+
+    def _review_threshold(self, proba: np.ndarray, y: np.ndarray) -> float:
+        """The lowest top probability above which cross-validated choices reach ``target_accuracy``."""
         classes = np.unique(y)
         top, chosen = proba.max(axis=1), classes[proba.argmax(axis=1)]
         order = np.argsort(-top)
@@ -125,7 +205,7 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         if not hasattr(self, "model_"):
             raise NotFittedError("This ChannelArbiter is not fitted yet; call fit() or load a trained model.")
         proba: np.ndarray = self.model_.predict_proba(self._matrix(rows))
-        return proba
+        return self._shift(proba)
 
     def __sklearn_tags__(self) -> Any:
         return super().__sklearn_tags__()

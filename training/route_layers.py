@@ -138,9 +138,15 @@ def fit_arbiter(
     if len(set(y)) < 2:
         return None
     class_weight = settings["class_weight"] or None
+    target = float(settings["offset_precision"])
+    group_of = {e.id: e.group for e in examples}
     arbiter = ChannelArbiter(
-        C=settings["C"], class_weight=class_weight, target_accuracy=settings["target_accuracy"]
-    ).fit(rows, y)
+        C=settings["C"],
+        class_weight=class_weight,
+        target_accuracy=settings["target_accuracy"],
+        offset_classes=tuple(settings["offset_channels"]),
+        offset_precision=target if target > 0 else None,
+    ).fit(rows, y, [group_of[i] for i in ids])
     urgent_of = {e.id: e.urgent for e in examples}
     labelled = [
         (row, bool(urgent_of[i])) for row, i in zip(rows, ids, strict=True) if urgent_of.get(i) is not None

@@ -88,3 +88,70 @@ def test_the_urgent_watch_level_never_prompts_more_than_the_allowed_share() -> N
     assert uncapped.urgent_watch_ == pytest.approx(0.02)  # catches 9 of 10, prompts 54 of 100
     prompted = sum(r["fact:urgent"] >= capped.urgent_watch_ for r in rows)
     assert capped.urgent_watch_ > uncapped.urgent_watch_ and prompted == 20
+
+
+def _rare_rows(n: int, seed: int) -> tuple[list[dict[str, float]], list[str], list[str]]:
+    """A rare channel whose one piece of evidence overlaps the other letters' (precision ~ recall ~ 0.8)."""
+    rng = random.Random(seed)
+    rows, labels, groups = [], [], []
+    for i in range(n):
+        label = "litigation" if rng.random() < 0.15 else rng.choice(["ordinary", "duty_request"])
+        rows.append({"fact:court_pending": rng.gauss(0.7 if label == "litigation" else 0.2, 0.2)})
+        labels.append(label)
+        groups.append(f"g{i // 2}")  # near-duplicates in pairs
+    return rows, labels, groups
+
+
+def _precision_recall(
+    arbiter: ChannelArbiter, rows: list[dict[str, float]], labels: list[str]
+) -> tuple[float, float]:
+    chosen = arbiter.classes_[arbiter.predict_proba(rows).argmax(axis=1)]
+    truth = np.array(labels)
+    hits = int(np.sum((chosen == "litigation") & (truth == "litigation")))
+    return hits / max(1, int(np.sum(chosen == "litigation"))), hits / int(np.sum(truth == "litigation"))
+
+
+def test_a_decision_offset_raises_a_channels_recall_while_its_precision_holds() -> None:
+    rows, labels, groups = _rare_rows(1500, seed=3)
+    plain = ChannelArbiter().fit(rows, labels, groups)
+    shifted = ChannelArbiter(offset_classes=("litigation", "arbitration"), offset_precision=0.6).fit(
+        rows, labels, groups
+    )
+    assert plain.offsets_ == {}
+    # only a channel asked for gets an offset, and one absent from the labels is skipped
+    assert set(shifted.offsets_) == {"litigation"} and shifted.offsets_["litigation"] > 0
+    assert all(type(name) is str for name in shifted.offsets_)  # plain names in the model file
+    held_rows, held_labels, _ = _rare_rows(1500, seed=4)
+    p0, r0 = _precision_recall(plain, held_rows, held_labels)
+    p1, r1 = _precision_recall(shifted, held_rows, held_labels)
+    assert r1 > r0 + 0.05
+    assert 0.55 <= p1 < p0
+    assert np.allclose(shifted.predict_proba(held_rows).sum(axis=1), 1.0)
+
+
+def test_no_offset_where_the_precision_target_is_already_missed() -> None:
+    rows, labels, groups = _rare_rows(1500, seed=3)
+    strict = ChannelArbiter(offset_classes=("litigation",), offset_precision=0.95).fit(rows, labels, groups)
+    assert strict.offsets_ == {}  # a negative offset would only trade recall away
+
+
+def test_the_review_threshold_is_chosen_on_the_shifted_probabilities() -> None:
+    rows, labels, groups = _rare_rows(1500, seed=3)
+    plain = ChannelArbiter(target_accuracy=0.9).fit(rows, labels, groups)
+    shifted = ChannelArbiter(offset_classes=("litigation",), offset_precision=0.6, target_accuracy=0.9)
+    shifted.fit(rows, labels, groups)
+    assert shifted.review_below_ != plain.review_below_
+    held_rows, held_labels, _ = _rare_rows(1500, seed=4)
+    proba = shifted.predict_proba(held_rows)
+    sure = proba.max(axis=1) >= shifted.review_below_
+    chosen = shifted.classes_[proba.argmax(axis=1)]
+    assert sure.any()
+    assert np.mean(chosen[sure] == np.array(held_labels)[sure]) >= 0.85
+
+
+def test_an_arbiter_saved_before_offsets_predicts_as_it_did() -> None:
+    rows, labels = _rows(300)
+    arbiter = ChannelArbiter().fit(rows, labels)
+    before = arbiter.model_.predict_proba(arbiter._matrix(rows[:20]))
+    del arbiter.offsets_  # a model file written before offsets existed has no such attribute
+    assert np.allclose(arbiter.predict_proba(rows[:20]), before)

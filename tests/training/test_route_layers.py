@@ -69,3 +69,36 @@ def test_a_trained_model_ships_its_arbiter_and_routes_through_it(tmp_path: Path)
     p = router.propose(Letter(title="建议", text="建议在小区门口增设公交站，方便居民出行。"))
     assert p.channel == "suggestion" and p.routed
     assert result.timings["fit_arbiter_s"] > 0
+
+
+def test_the_arbiter_takes_its_offsets_and_groups_from_the_config(
+    tiny: list[Example], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    import training.route_layers as route_layers
+
+    rng = random.Random(0)
+    letters = [e for e in tiny if e.channel is not None]
+    # out-of-fold readings stand-in: the channel's evidence overlaps the others' (no fold fitting)
+    rows = [
+        {"fact:court_pending": rng.gauss(0.7 if e.channel == "discipline" else 0.2, 0.25)} for e in letters
+    ]
+    readings = (rows, [str(e.channel) for e in letters], [e.id for e in letters])
+    monkeypatch.setattr(route_layers, "out_of_fold_rows", lambda *args, **kwargs: readings)
+    seen: dict[str, object] = {}
+    fit = route_layers.ChannelArbiter.fit
+
+    def spy(self: route_layers.ChannelArbiter, *args: object) -> route_layers.ChannelArbiter:
+        seen["groups"] = args[2]
+        return fit(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(route_layers.ChannelArbiter, "fit", spy)
+    off = load_config(overrides=[*TINY_OVERRIDES, "arbiter.offset_precision=0.0"])
+    arbiter = fit_arbiter(tiny, off, lambda letters: fit_model(letters, off))
+    assert arbiter is not None and arbiter.offset_precision is None and arbiter.offsets_ == {}
+    assert seen["groups"] == [e.group for e in letters]
+    on = load_config(overrides=[*TINY_OVERRIDES, "arbiter.offset_precision=0.5"])
+    arbiter = fit_arbiter(tiny, on, lambda letters: fit_model(letters, on))
+    assert arbiter is not None and arbiter.offset_precision == 0.5
+    assert "discipline" in arbiter.offset_classes and "ordinary" not in arbiter.offset_classes

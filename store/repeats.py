@@ -51,10 +51,13 @@ from store.models import (
     User,
 )
 
-#: At most this many letters found by identity keys, and this many by bands, are read and scored
-#: for one letter: the newest by key, the most bands shared by matter. A phone shared by a whole
-#: village committee or a letter of one line must not make one page read thousands of letters.
+#: At most this many letters found by identity keys are read for one letter, the newest first: a
+#: phone shared by a whole village committee must not make one page read thousands of letters.
 CANDIDATE_LIMIT = 200
+#: At most this many letters found by bands are read and scored, those sharing the most bands
+#: first. Among a million letters a letter meets some 290 unrelated ones in one band each by
+#: chance (``classifier.similarity``), while a letter on its matter shares several.
+BAND_CANDIDATE_LIMIT = 100
 #: What an earlier letter is listed for, strongest first, with its words on the page.
 WHY_NAMES: dict[str, str] = {
     "id": "同一身份证号码",
@@ -278,7 +281,7 @@ def _band_matches(session: Session, letter: Letter) -> dict[int, int]:
         .where(MatterBand.band.in_(bands), MatterBand.letter_id != letter.id)
         .group_by(MatterBand.letter_id)
         .order_by(shared.desc(), MatterBand.letter_id.desc())
-        .limit(CANDIDATE_LIMIT)
+        .limit(BAND_CANDIDATE_LIMIT)
     ).all()
     return {int(letter_id): int(count) for letter_id, count in rows}
 
@@ -616,6 +619,7 @@ def clear_unrelated(
 
 
 __all__ = [
+    "BAND_CANDIDATE_LIMIT",
     "CANDIDATE_LIMIT",
     "WHY_NAMES",
     "EarlierLetter",

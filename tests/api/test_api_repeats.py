@@ -43,6 +43,7 @@ def test_registration_lists_the_petitioners_earlier_letters(client: TestClient, 
     other = _reg(
         client,
         officer,
+        title="学校门口交通拥堵",
         text=OTHER_TEXT,
         received_on="2026-10-20",
         id_number=None,

@@ -151,7 +151,7 @@ def is_workday(day: dt.date) -> tuple[bool, str | None]:
     except NotImplementedError:
         note = (
             f"{day.year}年的法定节假日安排尚未收录，按周一至周五计算，请人工核对"
-            "（国务院办公厅的节假日安排通知公布后，录入节假日文件即可，见 README）。"
+            "（国务院办公厅的节假日安排通知公布后，由系统管理员录入节假日文件）。"
         )
         return day.weekday() < 5, note
 

@@ -43,6 +43,10 @@ QUICK: dict[str, list[str]] = {
     "batch": ["--text-files", "20", "--image-pages", "1"],
     "workbench": ["--officers", "4", "--letters", "3", "--think", "0", "--time-budget", "60"],
     "ocr": ["--pages", "1"],
+    "repeats": ["--skip-speed", "--skip-encoder"],
+    "hot_issues": ["--sizes", "500"],
+    # a smaller count drops and refills the million-letter database on the next full run
+    "office_statistics": ["--letters", "20000", "--repeat", "2"],
 }
 
 

@@ -162,6 +162,44 @@ def matter_bands(title: str, text: str) -> list[str]:
     return keys
 
 
+# Named places that say nothing about which matter: a writer's own (我们小区), an addressee
+# (…政府), a kind of place rather than one place (幼儿园, 十字路, 公共道路), or a place suffix read
+# after a verb or a modifier (利用小区, 周边小区, 安置小区).
+_NOT_ONE_PLACE = re.compile(
+    r"^(?:[我你他她请恳望希本该这那此各每其贵咱一两几多整全]"
+    r"|利用|导致|影响|严重|周边|附近|居民|住宅|安置|配套|所在|公共|老旧|新建|小区)"
+    r"|府$|道路$|公路$|马路$"
+)
+_KINDS_OF_PLACE = frozenset(
+    {"幼儿园", "十字路", "马路", "公路", "道路", "小路", "大路", "农村", "乡村", "城乡", "城市", "县城"}
+    | {"市区", "新城", "老城", "花园", "公园", "校园", "家园", "菜园", "果园", "庄园"}
+)
+PLACE_VERSION = "p1"
+
+
+def matter_places(title: str, text: str) -> list[str]:
+    """Index keys of the places a letter names (丽发新城, 劳动东路, 茶场村 …; ``PLACE_VERSION:name``).
+
+    The bands find restated copies; a matter written again in other words shares few 3-grams with
+    the first letter (a shingle Jaccard near 0.1, where the bands rarely meet) but names the same
+    compound, road or village. Letters sharing a place are candidates like those sharing a band,
+    and are shown only when their ``matter_score`` reaches the floor.
+    """
+    from classifier.clustering import named_places
+
+    names = sorted(
+        place
+        for place in named_places(title, text)
+        if not _NOT_ONE_PLACE.search(place) and place not in _KINDS_OF_PLACE
+    )
+    return [f"{PLACE_VERSION}:{place}"[:40] for place in names]
+
+
+def matter_keys(title: str, text: str) -> list[str]:
+    """Every index key of the letter's matter: its LSH bands, then its places."""
+    return list(dict.fromkeys([*matter_bands(title, text), *matter_places(title, text)]))
+
+
 def candidate_probability(jaccard: float) -> float:
     """The chance that two letters with this shingle Jaccard share at least one band."""
     return 1.0 - (1.0 - jaccard**ROWS) ** BANDS

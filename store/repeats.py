@@ -33,6 +33,8 @@ from classifier.similarity import (
     SAME_MATTER_THRESHOLD,
     MatterVector,
     matter_bands,
+    matter_keys,
+    matter_places,
     matter_vector,
     petitioner_keys,
     vector_score,
@@ -58,6 +60,8 @@ CANDIDATE_LIMIT = 200
 #: first. Among a million letters a letter meets some 290 unrelated ones in one band each by
 #: chance (``classifier.similarity``), while a letter on its matter shares several.
 BAND_CANDIDATE_LIMIT = 100
+#: Letters read per place a new letter names, newest first (``_place_owners``).
+PLACE_CANDIDATE_LIMIT = 50
 #: What an earlier letter is listed for, strongest first, with its words on the page.
 WHY_NAMES: dict[str, str] = {
     "id": "同一身份证号码",
@@ -115,7 +119,8 @@ def index_letter(session: Session, letter: Letter) -> None:
             insert(PetitionerKey),
             [{"kind": k, "value": v, "letter_id": letter.id} for k, v in keys],
         )
-    bands = list(dict.fromkeys(matter_bands(letter.title, letter.text)))
+    # the place keys share the bands' table and index: one lookup path, one reindex
+    bands = matter_keys(letter.title, letter.text)
     if bands:
         session.execute(insert(MatterBand), [{"band": b, "letter_id": letter.id} for b in bands])
 
@@ -286,6 +291,32 @@ def _band_matches(session: Session, letter: Letter) -> dict[int, int]:
     return {int(letter_id): int(count) for letter_id, count in rows}
 
 
+def _place_owners(session: Session, places: Sequence[str]) -> dict[str, set[int]]:
+    """The newest :data:`PLACE_CANDIDATE_LIMIT` letters naming each place: a busy road or district
+    is named by thousands of letters, of which the recent ones are the likely repeats."""
+    if not places:
+        return {}
+    newest = (
+        func.row_number()
+        .over(partition_by=MatterBand.band, order_by=MatterBand.letter_id.desc())
+        .label("newest")
+    )
+    ranked = (
+        select(MatterBand.band, MatterBand.letter_id, newest).where(MatterBand.band.in_(places)).subquery()
+    )
+    owners: dict[str, set[int]] = {}
+    for band, owner in session.execute(
+        select(ranked.c.band, ranked.c.letter_id).where(ranked.c.newest <= PLACE_CANDIDATE_LIMIT)
+    ):
+        owners.setdefault(str(band), set()).add(int(owner))
+    return owners
+
+
+def _place_matches(session: Session, letter: Letter) -> set[int]:
+    owners = _place_owners(session, matter_places(letter.title, letter.text))
+    return {o for found in owners.values() for o in found if o != letter.id}
+
+
 def earlier_letters(
     session: Session,
     letter: Letter,
@@ -314,7 +345,8 @@ def earlier_letters(
         raise InvalidValueError(f"最多列出 1 至 200 封在先来信，收到的是 {limit}")
     by_key = _key_matches(session, letter)
     by_band = _band_matches(session, letter)
-    candidates = set(by_key) | set(by_band)
+    by_place = _place_matches(session, letter)
+    candidates = set(by_key) | set(by_band) | by_place
     if not candidates:
         return []
 
@@ -342,7 +374,7 @@ def earlier_letters(
         why: list[str] = [k for k in _STRONG_KEYS if k in kinds]
         if "name" in kinds and score >= MATTER_SCORE_FLOOR:
             why.append("name")
-        if other.id in by_band and score >= MATTER_SCORE_FLOOR:
+        if (other.id in by_band or other.id in by_place) and score >= MATTER_SCORE_FLOOR:
             why.append("matter")
         if not why:
             continue  # a shared name or band, but another matter: not this petitioner's history
@@ -395,6 +427,7 @@ def _count_chunk(
 ) -> dict[int, int]:
     keys = {letter.id: _keys_of(letter) for letter in letters}
     bands = {letter.id: set(matter_bands(letter.title, letter.text)) for letter in letters}
+    places = {letter.id: set(matter_places(letter.title, letter.text)) for letter in letters}
     all_keys = sorted({k for ks in keys.values() for k in ks})
     all_bands = sorted({b for bs in bands.values() for b in bs})
     owners_of_key: dict[tuple[str, str], set[int]] = {}
@@ -413,6 +446,7 @@ def _count_chunk(
             )
         ):
             owners_of_band.setdefault(band, set()).add(int(owner))
+    owners_of_band.update(_place_owners(session, sorted({p for ps in places.values() for p in ps})))
     by_key: dict[int, dict[int, set[str]]] = {}
     by_band: dict[int, set[int]] = {}
     for letter in letters:
@@ -421,7 +455,9 @@ def _count_chunk(
             for owner in owners_of_key.get((kind, value), ()):
                 found.setdefault(owner, set()).add(kind)
         by_key[letter.id] = found
-        by_band[letter.id] = {o for b in bands[letter.id] for o in owners_of_band.get(b, ())}
+        by_band[letter.id] = {
+            o for b in bands[letter.id] | places[letter.id] for o in owners_of_band.get(b, ())
+        }
     candidates = {o for f in by_key.values() for o in f} | {o for f in by_band.values() for o in f}
     if not candidates:
         return {letter.id: 0 for letter in letters}

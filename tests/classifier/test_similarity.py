@@ -208,3 +208,20 @@ def test_letters_restating_a_matter_meet_in_a_band(shared_data: Path) -> None:
     assert len(same) >= 200
     found = sum(1 for a, b in same if set(matter_bands(*texts[a])) & set(matter_bands(*texts[b])))
     assert found / len(same) >= 0.6, f"{found} of {len(same)}"
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("丽景花园小区旁边的搅拌站夜里施工，劳动东路也堵了。", ["丽景花园", "劳动东路"]),
+        # the writer's own compound, an addressee, a kind of place, a suffix after a verb: no place
+        ("我们小区门口的幼儿园太吵，请市政府管一管，利用小区公共道路收费。", []),
+    ],
+)
+def test_matter_places_keeps_one_place_and_drops_kinds_of_place(text: str, places: list[str]) -> None:
+    from classifier.similarity import PLACE_VERSION, matter_bands, matter_keys, matter_places
+
+    keys = matter_places("", text)
+    assert keys == sorted(f"{PLACE_VERSION}:{p}" for p in places)
+    # the index holds both kinds of key in one table: the bands first, then the places
+    assert matter_keys("", text) == matter_bands("", text) + keys

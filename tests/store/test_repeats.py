@@ -329,3 +329,36 @@ def test_the_reindex_command_indexes_letters_stored_before_0008(migrated_url: st
         assert bad.exit_code == 2
     finally:
         engine.dispose()
+
+
+# Two writers on one compound's mixing plant in their own words: few 3-grams in common, one place.
+PLANT = (
+    "青松苑旁搅拌站噪音扰民",
+    "青松苑小区东侧的混凝土搅拌站每天夜里十二点以后还在作业，大车进出轰鸣，粉尘落满阳台，"
+    "老人孩子无法入睡。请环保部门依法查处，让搅拌站停止夜间生产。",
+)
+PLANT_OTHER_WRITER = (
+    "再次投诉青松苑搅拌站",
+    "青松苑边上那家搅拌站晚上一直作业，噪音和粉尘让人受不了，请环保部门依法查处。",
+)
+
+
+def test_a_matter_written_again_in_other_words_is_found_by_the_place_it_names(
+    session: Session, officer: str
+) -> None:
+    from classifier.similarity import matter_bands, matter_places, matter_score
+
+    first = _letter(session, PLANT, D(2026, 10, 8))
+    for n in range(3):  # other letters that name the compound on other matters stay below the floor
+        _letter(
+            session, (f"青松苑车位{n}", f"青松苑的地下车位第{n}次涨价，开发商不公示成本。"), D(2026, 10, 9)
+        )
+    later = _letter(session, PLANT_OTHER_WRITER, D(2026, 11, 2))
+    # the bands alone would not bring them together; the place does
+    assert not set(matter_bands(*PLANT)) & set(matter_bands(*PLANT_OTHER_WRITER))
+    assert "p1:青松苑" in matter_places(*PLANT_OTHER_WRITER)
+    found = earlier_letters(session, later)
+    assert [e.case_number for e in found] == [first.case_number]
+    assert found[0].why == ("matter",) and found[0].shared_bands == 0
+    assert found[0].score == pytest.approx(matter_score(*PLANT_OTHER_WRITER, *PLANT), abs=1e-4)
+    assert letters_with_earlier(session, [later]) == {later.id: 1}

@@ -5,12 +5,17 @@ A route and a page never import each other; what both answer with lives here.
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from service import reports
 from service.batches import Export, export_filename
 from service.exports import ExportFormat, export_file
 from service.settings import Settings
+from service.statistics import Statistics
 from store.files import PAGE_IMAGE_TYPES, get_letter_page, read_page_image
 from store.queries_api import LetterBundle
 
@@ -54,4 +59,22 @@ def export_download(session: Session, export: Export, batch_id: int, fmt: Export
         export_file(export.rows, fmt),
         media_type=EXPORT_MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+def report_download(session: Session, user: Any, stats: Statistics, fmt: str) -> Response:
+    """The 信访情况分析报告 of ``stats`` as a file, for the API and the statistics page alike.
+
+    The download is an export: its audit event is committed before the file leaves.
+    """
+    name, data = reports.export_report(session, user, stats, fmt)
+    session.commit()
+    return Response(
+        data,
+        media_type=reports.FORMATS[fmt],
+        headers={
+            # the name is Chinese: an ASCII fallback, and the real one encoded as RFC 6266 asks
+            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
     )

@@ -929,6 +929,23 @@ def compute(
     )
 
 
+def requested_statistics(
+    session: Session,
+    user: Any,
+    catalogue: Any,
+    *,
+    period: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    department: str | None,
+) -> Statistics:
+    """:func:`statistics_for` of a period as a request names it (a code, or from/to days; the
+    current month by default) and a department of ``catalogue`` (empty: the whole office)."""
+    names = {d.code: d.name for d in catalogue.departments}
+    chosen = choose_period(period, start, end, china_today())
+    return statistics_for(session, user, chosen, department=department or None, department_names=names)
+
+
 def statistics_for(
     session: Session,
     user: Any,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from api.deps import CatalogueDep, SessionDep, page_role
 from api.pages.render import render
+from api.responses import report_download
 from service import reports
 from service.errors import InvalidInput
 from service.statistics import (
@@ -26,10 +27,8 @@ from service.statistics import (
     STATISTICS_READERS,
     Count,
     Statistics,
-    choose_period,
-    statistics_for,
+    requested_statistics,
 )
-from store.letters import china_today
 from store.models import User
 
 router = APIRouter()
@@ -162,8 +161,9 @@ def statistics_page(
         start, to = _day("起始日期", start_text), _day("截止日期", to_text)
         context["form"].update({"from": start, "to": to})
         context["query"] = _query(period, start, to, department)
-        chosen = choose_period(period, start, to, china_today())
-        stats = statistics_for(session, user, chosen, department=department or None, department_names=names)
+        stats = requested_statistics(
+            session, user, catalogue, period=period, start=start, end=to, department=department
+        )
     except InvalidInput as exc:
         return render(request, "statistics.html", {**context, "error": exc.message, "stats": None}, 422)
     series_name, series = _series(stats)
@@ -194,19 +194,10 @@ def _download(
     to: dt.date | None,
     department: str | None,
 ) -> Response:
-    names = {d.code: d.name for d in catalogue.departments}
-    chosen = choose_period(period, start, to, china_today())
-    stats = statistics_for(session, user, chosen, department=department or None, department_names=names)
-    name, data = reports.export_report(session, user, stats, fmt)
-    session.commit()  # the export is in the audit log before the file leaves
-    return Response(
-        data,
-        media_type=reports.FORMATS[fmt],
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-        },
+    stats = requested_statistics(
+        session, user, catalogue, period=period, start=start, end=to, department=department
     )
+    return report_download(session, user, stats, fmt)
 
 
 @router.get("/statistics/report.docx")

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import CatalogueDep, SessionDep, api_role
 from api.errors import error_responses
+from api.responses import report_download
 from service import reports
-from service.statistics import STATISTICS_READERS, Statistics, choose_period, statistics_for
-from store.letters import china_today
+from service.statistics import STATISTICS_READERS, Statistics, requested_statistics
 from store.models import User
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
@@ -43,9 +42,9 @@ def _figures(
     end: dt.date | None,
     department: str | None,
 ) -> Statistics:
-    names = {d.code: d.name for d in catalogue.departments}
-    chosen = choose_period(period, start, end, china_today())
-    return statistics_for(session, user, chosen, department=department or None, department_names=names)
+    return requested_statistics(
+        session, user, catalogue, period=period, start=start, end=end, department=department
+    )
 
 
 @router.get("", responses=error_responses(401, 403, 422))
@@ -82,14 +81,6 @@ def download_report(
     format: Literal["docx", "xlsx"] = "docx",
 ) -> Response:
     """The 信访情况分析报告 of the same figures, as a Word document or an Excel workbook (audited)."""
-    figures = _figures(session, user, catalogue, period, start, to, department)
-    name, data = reports.export_report(session, user, figures, format)
-    session.commit()  # the export is in the audit log before the file leaves
-    return Response(
-        data,
-        media_type=reports.FORMATS[format],
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-        },
+    return report_download(
+        session, user, _figures(session, user, catalogue, period, start, to, department), format
     )

@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -271,6 +271,15 @@ def count_lines(path: Path) -> int | None:
         return sum(1 for line in handle if line.strip())
 
 
+def _open_output(out: Path) -> TextIO:
+    """The output file, its folder made if missing; an unwritable path is the user's mistake."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"无法写入 {out}：{exc.strerror or exc}") from exc
+
+
 @click.command()
 @click.argument("text", required=False)
 @click.option("--title", default="", help="the letter's title")
@@ -359,7 +368,7 @@ def route(
         # collector from re-scanning them on every batch (about a sixth of batch CPU time).
         gc.freeze()
         source = sys.stdin if str(jsonl) == "-" else jsonl.open(encoding="utf-8", errors="replace")
-        sink = sys.stdout if out is None or str(out) == "-" else out.open("w", encoding="utf-8")
+        sink = sys.stdout if out is None or str(out) == "-" else _open_output(out)
         try:
             with Progress("路由", "封", count_lines(jsonl)) as progress:
                 counts = route_jsonl(router, source, sink, progress=progress)

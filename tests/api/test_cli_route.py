@@ -237,3 +237,18 @@ def test_route_jsonl_takes_the_fields_per_line(model_dir: Path, tmp_path: Path) 
     src.write_text(json.dumps({"text": ORDINARY}, ensure_ascii=False), encoding="utf-8")
     result = run(model_dir, "--jsonl", str(src), "--received-on", "2026-11-02")
     assert result.exit_code == 2 and "per line" in result.output
+
+
+def test_jsonl_output_goes_into_a_new_folder_or_fails_clearly(model_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        json.dumps({"id": "1", "title": "", "text": "小区物业乱收费，请求查处。"}) + "\n", "utf-8"
+    )
+    out = tmp_path / "not" / "yet" / "there.jsonl"
+    result = run(model_dir, "--jsonl", str(source), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text("utf-8").splitlines()[0])["id"] == "1"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", "utf-8")
+    result = run(model_dir, "--jsonl", str(source), "--out", str(blocked / "out.jsonl"))
+    assert result.exit_code == 1 and "无法写入" in result.output and "Traceback" not in result.output

@@ -127,3 +127,24 @@ def token_for(client: TestClient, users: dict[str, str]) -> Callable[[str], dict
         return cache[role]
 
     return get
+
+
+# -- the browser tests' Chromium (Debian's, headless; tests/api/live_server.py) -----------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per test module; skipped where Playwright is not installed."""
+    from live_server import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page that may reach only the loopback server."""
+    from live_server import open_page
+
+    with open_page(browser) as pg:
+        yield pg

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import chromium, needs_chromium, open_page, serve, shot, sign_in
+from live_server import needs_chromium, serve, shot, sign_in
 from web_factories import ACCUSATION_TEXT, ARBITRATION_TEXT, make_settings
 
 from api.app import create_app
@@ -44,18 +44,6 @@ def standin_server(
 ) -> Iterator[str]:
     """The app on the stand-in router, whose proposals carry legal facts with known spans."""
     yield from _serve_on(tmp_path_factory, sqlite_template, standin_router, "browser-facts")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with open_page(browser) as pg:
-        yield pg
 
 
 def test_officer_registers_sees_reasons_and_corrects_the_department(live_server: str, page: Any) -> None:

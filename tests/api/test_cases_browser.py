@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import SCREENSHOTS, chromium, needs_chromium, open_page, serve, sign_in
+from live_server import SCREENSHOTS, needs_chromium, open_page, serve, sign_in
 from page_text import code_words, visible_text
 from sqlalchemy import update
 from web_factories import ORDINARY_TEXT, make_settings
@@ -68,18 +68,6 @@ def base(
         engine.dispose()
     with serve(create_app(make_settings(url), router=standin_router)) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with open_page(browser) as pg:
-        yield pg
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import chromium, needs_chromium, open_page, serve, shot, sign_in
+from live_server import needs_chromium, serve, shot, sign_in
 from openpyxl import load_workbook
 from standin_router import StandInRouter
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, make_settings
@@ -66,18 +66,6 @@ def base(
         engine.dispose()
     with serve(create_app(make_settings(url), router=standin_router)) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with open_page(browser) as pg:
-        yield pg
 
 
 def test_an_analyst_reads_a_quarter_and_downloads_its_report(base: str, page: Any) -> None:

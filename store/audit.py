@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from store._sql import insert_ignore
 from store.audit_key import audit_key
@@ -135,16 +136,132 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
 
 
 def _lock_head(session: Session) -> tuple[int, str, str]:
-    session.execute(
-        insert_ignore(
-            session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH, "mac": GENESIS_HASH}, ["id"]
-        )
-    )
     # FOR UPDATE makes concurrent appenders queue here on PostgreSQL.
-    row = session.execute(
-        select(AuditHead.seq, AuditHead.hash, AuditHead.mac).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    locking = select(AuditHead.seq, AuditHead.hash, AuditHead.mac).where(AuditHead.id == 1).with_for_update()
+    row = session.execute(locking).one_or_none()
+    if row is None:
+        # Only the log's very first event finds no head; two first appenders race to create it,
+        # and the loser's insert waits for the winner and then does nothing.
+        session.execute(
+            insert_ignore(
+                session, AuditHead, {"id": 1, "seq": 0, "hash": GENESIS_HASH, "mac": GENESIS_HASH}, ["id"]
+            )
+        )
+        row = session.execute(locking).one()
     return int(row[0]), str(row[1]), str(row[2] or GENESIS_HASH)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An event checked and masked when it happened, ready to be chained."""
+
+    actor: str
+    action: str
+    object: str | None
+    details: dict[str, Any]
+    at: dt.datetime
+
+
+#: Where a session keeps the events waiting for its commit (``append_event_at_commit``).
+_PENDING = "xinfang.audit.pending"
+
+
+def _checked(
+    actor: str, action: str, object: str | None, details: dict[str, Any] | None, at: dt.datetime | None
+) -> _Checked:
+    if action not in AUDIT_ACTIONS:
+        raise InvalidValueError(
+            f"unknown audit action {action!r}; allowed: {', '.join(sorted(AUDIT_ACTIONS))}. "
+            "Add a new action to store.audit.AUDIT_ACTIONS with a description."
+        )
+    if not actor or not actor.strip():
+        raise InvalidValueError("audit actor is empty; pass the username or a system actor name")
+    at = at or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise InvalidValueError(f"audit time {at!r} is naive; pass an aware datetime")
+    try:
+        # Round-trip through canonical JSON so the stored value is exactly what was hashed.
+        masked = json.loads(canonical_json(mask_record(details or {})))
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"audit details for {action!r} are not JSON-serialisable: {exc}") from exc
+    # Timestamps are stored to the microsecond on both backends; hash what will be read back.
+    return _Checked(actor=actor, action=action, object=object, details=masked, at=at.astimezone(dt.UTC))
+
+
+def _write(session: Session, checked: _Checked) -> AuditEvent:
+    key = audit_key()
+    last_seq, last_hash, last_mac = _lock_head(session)
+    seq = last_seq + 1
+    digest = event_hash(
+        seq=seq,
+        at=checked.at,
+        actor=checked.actor,
+        action=checked.action,
+        object=checked.object,
+        details=checked.details,
+        prev_hash=last_hash,
+    )
+    mac = event_mac(key, hash=digest, prev_mac=last_mac)
+    event = AuditEvent(
+        seq=seq,
+        at=checked.at,
+        actor=checked.actor,
+        action=checked.action,
+        object=checked.object,
+        details=checked.details,
+        prev_hash=last_hash,
+        hash=digest,
+        mac=mac,
+    )
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest, mac=mac))
+    session.flush()
+    return event
+
+
+def _write_pending(session: Session) -> None:
+    pending: list[_Checked] = session.info.pop(_PENDING, [])
+    for checked in pending:
+        _write(session, checked)
+
+
+def append_event_at_commit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> None:
+    """Append one event to the audit log when the caller's transaction commits, not now.
+
+    For an event that is the only write of its transaction, or comes before its real work: a look
+    at a confidential letter, before the step taken on it. Appending takes the audit head's lock,
+    which every write of the office queues on until the transaction ends; taken at the start of a
+    request, it would make everyone wait for the whole request. Here the event is checked and
+    masked at once and keeps ``at`` (default: now) as the time it happened, but it is written, and
+    the lock taken, only just before the commit, or before the next event the same transaction
+    appends with :func:`append_event`, so that the log keeps the order of the calls. A transaction
+    that rolls back drops it, as it would an event already written; a savepoint that rolls back
+    does not, since the look it records happened all the same.
+
+    Arguments and errors as :func:`append_event`.
+    """
+    session.info.setdefault(_PENDING, []).append(_checked(actor, action, object, details, at))
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        _write_pending(session)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_after_rollback(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended: committed (its events were written just before) or rolled back.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def append_event(
@@ -175,46 +292,9 @@ def append_event(
     Raises:
         InvalidValueError: unknown action, empty actor, or details that are not JSON.
     """
-    if action not in AUDIT_ACTIONS:
-        raise InvalidValueError(
-            f"unknown audit action {action!r}; allowed: {', '.join(sorted(AUDIT_ACTIONS))}. "
-            "Add a new action to store.audit.AUDIT_ACTIONS with a description."
-        )
-    if not actor or not actor.strip():
-        raise InvalidValueError("audit actor is empty; pass the username or a system actor name")
-    at = at or dt.datetime.now(dt.UTC)
-    if at.tzinfo is None:
-        raise InvalidValueError(f"audit time {at!r} is naive; pass an aware datetime")
-    # Timestamps are stored to the microsecond on both backends; hash what will be read back.
-    at = at.astimezone(dt.UTC)
-    try:
-        # Round-trip through canonical JSON so the stored value is exactly what was hashed.
-        masked = json.loads(canonical_json(mask_record(details or {})))
-    except (TypeError, ValueError) as exc:
-        raise InvalidValueError(f"audit details for {action!r} are not JSON-serialisable: {exc}") from exc
-
-    key = audit_key()
-    last_seq, last_hash, last_mac = _lock_head(session)
-    seq = last_seq + 1
-    digest = event_hash(
-        seq=seq, at=at, actor=actor, action=action, object=object, details=masked, prev_hash=last_hash
-    )
-    mac = event_mac(key, hash=digest, prev_mac=last_mac)
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object=object,
-        details=masked,
-        prev_hash=last_hash,
-        hash=digest,
-        mac=mac,
-    )
-    session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest, mac=mac))
-    session.flush()
-    return event
+    checked = _checked(actor, action, object, details, at)
+    _write_pending(session)  # events of this transaction waiting for its commit happened first
+    return _write(session, checked)
 
 
 # ---------------------------------------------------------------------------------------------

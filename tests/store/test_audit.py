@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import service.settings
@@ -16,6 +16,7 @@ from cli.commands.audit import audit
 from store.audit import (
     GENESIS_HASH,
     append_event,
+    append_event_at_commit,
     canonical_json,
     event_hash,
     event_mac,
@@ -77,6 +78,70 @@ def test_events_chain_from_the_genesis_hash(session: Session) -> None:
     assert second.mac == event_mac(KEY, hash=second.hash, prev_mac=first.mac)
     assert verify_chain(session) == []
     assert [e.seq for e in events_for(session, "letter:XF-2026-000001")] == [2]
+
+
+def test_an_event_appended_at_commit_is_written_then_in_the_order_of_the_calls(
+    factory: sessionmaker[Session],
+) -> None:
+    with session_scope(factory) as session:
+        append_event_at_commit(
+            session, actor="li.ming", action="view_confidential", object="letter:XF-2026-000001", at=AT
+        )
+        # nothing is chained yet, so the audit head's lock is not taken
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        with pytest.raises(InvalidValueError, match="unknown audit action"):  # checked when it happens
+            append_event_at_commit(session, actor="li.ming", action="peek")
+        decided = append_event(
+            session,
+            actor="li.ming",
+            action="decide",
+            object="letter:XF-2026-000001",
+            at=AT + dt.timedelta(seconds=1),
+        )
+        append_event_at_commit(
+            session, actor="li.ming", action="view_confidential", at=AT + dt.timedelta(seconds=2)
+        )
+    with session_scope(factory) as session:
+        stored = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert [(e.seq, e.action, e.at) for e in stored] == [
+            (1, "view_confidential", AT),
+            (decided.seq, "decide", AT + dt.timedelta(seconds=1)),
+            (3, "view_confidential", AT + dt.timedelta(seconds=2)),
+        ]
+        assert decided.seq == 2
+        assert verify_chain(session) == []
+
+
+def test_an_event_appended_at_commit_is_dropped_with_a_rollback(factory: sessionmaker[Session]) -> None:
+    with pytest.raises(RuntimeError), session_scope(factory) as session:
+        append_event_at_commit(session, actor="li.ming", action="view_confidential", at=AT)
+        raise RuntimeError("the request failed")
+    with session_scope(factory) as session:  # the same session factory: nothing left waiting
+        append_event(session, actor="li.ming", action="login", at=AT)
+    with session_scope(factory) as session:
+        assert [e.action for e in session.scalars(select(AuditEvent))] == ["login"]
+        assert verify_chain(session) == []
+
+
+def test_an_event_appended_at_commit_leaves_the_head_free_until_then(
+    factory: sessionmaker[Session], backend: str
+) -> None:
+    """While a request that only looks at a confidential letter runs, other officers' writes go on."""
+    if backend != "postgresql":
+        pytest.skip("SQLite locks the whole database for every transaction (BEGIN IMMEDIATE)")
+    _fill(factory, 1)
+    with session_scope(factory) as looking:
+        append_event_at_commit(looking, actor="li.ming", action="view_confidential", at=AT)
+        with session_scope(factory) as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))  # fails rather than hangs if held
+            append_event(other, actor="wang.fang", action="login", at=AT)
+    with session_scope(factory) as session:
+        assert [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == [
+            "view_letter",
+            "login",
+            "view_confidential",
+        ]
+        assert verify_chain(session) == []
 
 
 def test_canonical_json_is_stable_and_keeps_chinese() -> None:

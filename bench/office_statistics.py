@@ -27,7 +27,11 @@ What is seeded (every figure of the page has rows to read):
   (some late), 签收, then for ordinary matters 受理, 延期 for 5%, 处理意见 after 10–84 days of
   受理 (some late), 满意度评价 for 30% (60/25/15 满意/基本满意/不满意), 复查 for 4% of the answered
   and 复核 for a quarter of those; refusals get their 不予受理/不再受理 step; steps that would fall
-  after today are not recorded; a ``cases`` row per decided letter, 3% linked to an earlier letter.
+  after today are not recorded; a ``cases`` row per decided letter, 3% linked to an earlier letter,
+  with the case's figures (``casework.figures``) aggregated from those steps in the same statement.
+
+A database seeded before the figures were kept is brought up by migration 0009 when reused, which
+fills them from ``case_events``.
 
 It then times :func:`service.statistics.compute` (one SQL statement and the Python that reads its
 grouped rows) for a month, a quarter and a year of 2025, ``--repeat`` times each after one warm-up
@@ -172,8 +176,12 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           CASE WHEN step IN ('not_accept', 'no_longer_accept', 'extend', 'request_review', 'request_recheck')
                THEN '基准测试' ELSE '' END, fields, g
         FROM bench_steps""",
+        # each case's figures (casework.figures) as its steps would have written them: every
+        # bench step's day is its effective_on
         """INSERT INTO cases (letter_id, state, handling_body, next_due, late_count, open_escalation,
-          decision_id, linked_to_id, updated_at)
+          decision_id, linked_to_id, updated_at, forwarded_on, accepted_on, answered_on, extension_days,
+          review_requested, review_answered, recheck_requested, rated_satisfied, rated_basically_satisfied,
+          rated_dissatisfied)
         SELECT p.g,
           CASE s.step WHEN 'transfer' THEN 'transferred' WHEN 'not_accept' THEN 'not_accepted'
             WHEN 'no_longer_accept' THEN 'no_longer_accepted' WHEN 'receive' THEN 'received'
@@ -185,9 +193,28 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
                ELSE p.department END,
           CASE WHEN s.step IS NULL THEN p.received_on + 15 WHEN s.step IN ('transfer', 'receive')
                THEN s.day + 15 WHEN s.step IN ('accept', 'extend') THEN s.day + 60 ELSE NULL END,
-          0, false, p.g, CASE WHEN p.g % 33 = 5 AND p.g > 5000 THEN p.g - 4000 END, now()
+          0, false, p.g, CASE WHEN p.g % 33 = 5 AND p.g > 5000 THEN p.g - 4000 END, now(),
+          f.forwarded_on, f.accepted_on, f.answered_on, coalesce(f.extension_days, 0),
+          coalesce(f.review_requested, false), coalesce(f.review_answered, false),
+          coalesce(f.recheck_requested, false), coalesce(f.rated_satisfied, 0),
+          coalesce(f.rated_basically_satisfied, 0), coalesce(f.rated_dissatisfied, 0)
         FROM bench_plan p LEFT JOIN (SELECT DISTINCT ON (g) g, step, day FROM bench_steps
           ORDER BY g, seq DESC) s ON s.g = p.g
+        LEFT JOIN (SELECT g,
+            min(day) FILTER (WHERE step IN ('transfer', 'assign', 'not_accept', 'no_longer_accept'))
+              AS forwarded_on,
+            min(day) FILTER (WHERE step = 'accept') AS accepted_on,
+            min(day) FILTER (WHERE step = 'answer') AS answered_on,
+            max((fields ->> 'days')::int) FILTER (WHERE step = 'extend') AS extension_days,
+            bool_or(step = 'request_review') AS review_requested,
+            bool_or(step = 'answer_review') AS review_answered,
+            bool_or(step = 'request_recheck') AS recheck_requested,
+            count(*) FILTER (WHERE step = 'rate' AND fields ->> 'rating' = 'satisfied') AS rated_satisfied,
+            count(*) FILTER (WHERE step = 'rate' AND fields ->> 'rating' = 'basically_satisfied')
+              AS rated_basically_satisfied,
+            count(*) FILTER (WHERE step = 'rate' AND fields ->> 'rating' = 'dissatisfied')
+              AS rated_dissatisfied
+          FROM bench_steps GROUP BY g) f ON f.g = p.g
         WHERE p.decided""",
         "DROP TABLE bench_steps",
         "DROP TABLE bench_plan",

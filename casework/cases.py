@@ -53,6 +53,7 @@ from sqlalchemy.orm.util import identity_key
 from casework.clocks import Clock, case_clocks
 from casework.documents import DOCUMENT_KINDS, document_kind_for
 from casework.errors import StepRefused
+from casework.figures import figures_of
 from casework.states import (
     CHINA_TZ,
     FIELD_NAMES,
@@ -782,7 +783,15 @@ def take_step(
         )
         session.add(record)
         session.flush()
-        _store_record(session, row.id, after, decision.id if decision is not None else None, now)
+        # the statistics' figures change only when a step is stored, so only here
+        _store_record(
+            session,
+            row.id,
+            after,
+            decision.id if decision is not None else None,
+            now,
+            **figures_of((*history.rows, record)),
+        )
         append_event(
             session,
             actor=actor.username,

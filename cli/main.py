@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("cli.commands.audit", "audit"),
     ("cli.commands.files", "files"),
     ("cli.commands.letters", "letters"),
+    ("cli.commands.cases", "cases"),
     ("cli.commands.calendar", "calendar"),
     ("cli.commands.triage", "triage"),
     ("cli.commands.triage", "batches"),

@@ -2,10 +2,13 @@
 
 Every figure is computed in the database (:func:`compute`): one small query finds the band of
 letter ids the period's letters hold, then **one statement** builds a materialised
-``base`` of the period's letters (each with its newest proposal and newest decision, its ``cases``
-row and one aggregate per letter over its ``case_events``), and a ``UNION ALL`` of ``GROUP BY``
-queries over it. Python receives grouped rows only (at most a few thousand for a year), never the
-letters themselves, so the page answers the same way at a million letters (``bench/office_statistics.py``).
+``base`` of the period's letters (each with its newest proposal and newest decision and its
+``cases`` row, which carries the case's figures: the days of its first 转送/交办 or refusal, 受理
+and 处理意见, its extension, 复查/复核 and ratings, written by each step as it is taken,
+``casework.figures``), and a ``UNION ALL`` of ``GROUP BY`` queries over it. No step is replayed
+here: a year's statistics read one row per letter, not every step of every letter. Python
+receives grouped rows only (at most a few thousand for a year), never the letters themselves, so
+the page answers the same way at a million letters (``bench/office_statistics.py``).
 
 **Which letters.** A period is a range of days of receipt (``letters.received_on``, the day the
 office received the matter, 第十七条/第十九条), both ends included; merged letters are left out (they
@@ -32,7 +35,8 @@ end is judged in Python against the holiday calendar (:func:`_judge`).
 - 及时受理率 (第二十二条第一款, 第二十三条第二款): of the letters whose 15-day clock from receipt
   has stopped or run out, those the office 转送 / 交办 or refused with its notice (不予受理、不再受理)
   within the 15 days. A letter still inside its 15 days without such a step is not counted yet; one
-  past them without it counts as not timely. The steps are those of ``casework`` (``case_events``).
+  past them without it counts as not timely. The steps are those of ``casework`` (``case_events``),
+  as their figures on the ``cases`` row sum them up.
 - 按期办结率 (第三十四条): of the 第三十一条第六项 matters (channel ``ordinary``) a body accepted
   (受理), whose conclusion clock has stopped or run out, those whose 处理意见 came within 60 days of
   受理, or 60 + the approved extension.
@@ -79,6 +83,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from casework.figures import RATING_COLUMNS
 from casework.periods import CONCLUDE_DAYS, FORWARD_DAYS
 from casework.states import STATE_NAMES, CaseState, Rating
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES, Channel
@@ -87,7 +92,7 @@ from service import access
 from service.errors import Forbidden, InvalidInput
 from store.confidentiality import admits_clause, confidential_clause
 from store.letters import china_today
-from store.models import FORM_NAMES, CaseEventRecord, CaseRecord, Decision, Letter, Proposal
+from store.models import FORM_NAMES, CaseRecord, Decision, Letter, Proposal
 
 #: Who reads the office's figures: the heads who answer for them and the analysts who study them.
 STATISTICS_READERS: frozenset[str] = frozenset({access.SUPERVISOR, access.ANALYST})
@@ -107,7 +112,6 @@ RATING_NAMES: dict[str, str] = {
     Rating.basically_satisfied.value: "基本满意",
     Rating.dissatisfied.value: "不满意",
 }
-_FORWARD_STEPS = ("transfer", "assign", "not_accept", "no_longer_accept")
 _COUNTY_RE = re.compile(r"[A-Z][0-9]+[区县]")
 _CITY_RE = re.compile(r"[A-Z]市")
 _PG_COUNTY = "[A-Z][0-9]+[区县]"
@@ -396,14 +400,6 @@ class _Dialect:
     def __init__(self, name: str) -> None:
         self.pg = name == "postgresql"
 
-    def event_day(self) -> Any:
-        """The day a step counts from: its ``effective_on``, else the day it was recorded in China."""
-        if self.pg:
-            recorded: Any = cast(func.timezone("Asia/Shanghai", CaseEventRecord.recorded_at), Date)
-        else:
-            recorded = func.date(CaseEventRecord.recorded_at, "+8 hours")
-        return func.coalesce(CaseEventRecord.effective_on, recorded)
-
     def days_between(self, later: Any, earlier: Any) -> Any:
         if self.pg:
             return cast(later, Date) - cast(earlier, Date)
@@ -511,35 +507,14 @@ def _statement(
     )
     p = aliased(Proposal, name="p")
     dd = aliased(Decision, name="d")
-    day = d.event_day()
-    step = CaseEventRecord.step
-    rating = CaseEventRecord.fields["rating"].as_string()
-    events = (
-        select(
-            CaseEventRecord.letter_id.label("letter_id"),
-            func.min(case((step.in_(_FORWARD_STEPS), day))).label("forward_day"),
-            func.min(case((step == "accept", day))).label("accept_day"),
-            func.min(case((step == "answer", day))).label("answer_day"),
-            func.max(case((step == "extend", CaseEventRecord.fields["days"].as_integer()))).label("ext_days"),
-            func.max(case((step == "request_review", 1), else_=0)).label("reviewed"),
-            func.max(case((step == "answer_review", 1), else_=0)).label("review_answered"),
-            func.max(case((step == "request_recheck", 1), else_=0)).label("rechecked"),
-            *(
-                func.sum(case((and_(step == "rate", rating == grade), 1), else_=0)).label(f"rated_{grade}")
-                for grade in RATING_NAMES
-            ),
-        )
-        # the steps of every letter of the band, not only the period's: reading the band's steps in
-        # the order they lie costs less than looking up each letter's; the period's letters are the
-        # ones ``base`` joins them to
-        .where(in_band(CaseEventRecord.letter_id))
-        .group_by(CaseEventRecord.letter_id)
-        .cte("letter_events")
-    )
     category = func.coalesce(dd.category, p.category)
     channel = func.coalesce(dd.channel, p.channel)
     route_department = func.coalesce(dd.department, p.department)
     next_due = case((CaseRecord.letter_id.is_(None), p.earliest_due), else_=CaseRecord.next_due)
+
+    def flag(column: Any) -> Any:
+        return case((column, 1), else_=0)
+
     state = func.coalesce(
         CaseRecord.state,
         case((dd.id.is_not(None), CaseState.decided.value), else_=CaseState.registered.value),
@@ -575,20 +550,24 @@ def _statement(
             next_due.label("next_due"),
             case((next_due < today, 1), else_=0).label("overdue"),
             case((CaseRecord.linked_to_id.is_not(None), 1), else_=0).label("linked"),
-            events.c.forward_day,
-            events.c.accept_day,
-            events.c.answer_day,
-            func.coalesce(events.c.ext_days, 0).label("ext_days"),
-            func.coalesce(events.c.reviewed, 0).label("reviewed"),
-            func.coalesce(events.c.review_answered, 0).label("review_answered"),
-            func.coalesce(events.c.rechecked, 0).label("rechecked"),
-            *(func.coalesce(events.c[f"rated_{g}"], 0).label(f"rated_{g}") for g in RATING_NAMES),
+            # the case's figures, kept on its row as its steps are taken (``casework.figures``);
+            # a letter without a row has taken no step
+            CaseRecord.forwarded_on.label("forward_day"),
+            CaseRecord.accepted_on.label("accept_day"),
+            CaseRecord.answered_on.label("answer_day"),
+            func.coalesce(CaseRecord.extension_days, 0).label("ext_days"),
+            flag(CaseRecord.review_requested).label("reviewed"),
+            flag(CaseRecord.review_answered).label("review_answered"),
+            flag(CaseRecord.recheck_requested).label("rechecked"),
+            *(
+                func.coalesce(getattr(CaseRecord, column), 0).label(f"rated_{grade}")
+                for grade, column in RATING_COLUMNS.items()
+            ),
         )
         .select_from(ids)
         .outerjoin(p, and_(p.id == ids.c.pid, in_band(p.letter_id)))
         .outerjoin(dd, and_(dd.id == ids.c.did, in_band(dd.letter_id)))
         .outerjoin(CaseRecord, and_(CaseRecord.letter_id == ids.c.letter_id, in_band(CaseRecord.letter_id)))
-        .outerjoin(events, events.c.letter_id == ids.c.letter_id)
     )
     if department is not None:
         base_query = base_query.where(route_department == department)

@@ -554,6 +554,15 @@ class CaseRecord(Base):
     window the petitioner or the body may leave unused is not a duty); ``late_count`` counts the
     duties that ran past their last day and have stopped since. ``linked_to_id`` is an earlier case
     an officer found to be the same matter (第三十六条第三款).
+
+    The office's figures of the case (``service.statistics``), kept so that a year's statistics
+    read one row per letter instead of aggregating every step again, written with each step in its
+    transaction (``casework.figures``): the first day of a 转送/交办/不予受理/不再受理
+    (``forwarded_on``), of 受理 (``accepted_on``) and of 处理意见 (``answered_on``), each step
+    counted from its ``effective_on`` else its recording day in China; the longest approved
+    extension in days (0 without one); whether 复查 was requested, 复查意见 given and 复核 requested;
+    and how many 满意度评价 steps gave each grade. They aggregate ``case_events`` alone, so a
+    decision, a return or a merge leaves them as they are.
     """
 
     __tablename__ = "cases"
@@ -579,6 +588,26 @@ class CaseRecord(Base):
     linked_at: Mapped[dt.datetime | None] = mapped_column()
     link_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    forwarded_on: Mapped[dt.date | None] = mapped_column(Date)
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    answered_on: Mapped[dt.date | None] = mapped_column(Date)
+    extension_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    review_requested: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    review_answered: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    recheck_requested: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    rated_satisfied: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    rated_basically_satisfied: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    rated_dissatisfied: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
 
     def __repr__(self) -> str:
         return f"CaseRecord(letter_id={self.letter_id}, state={self.state!r})"

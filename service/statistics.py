@@ -79,6 +79,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
@@ -370,20 +371,27 @@ class Statistics:
 
 def region_of(title: str | None, text: str | None) -> tuple[str, str]:
     """(地市, 区县) of a letter, as the module's docstring defines them (the SQL forms agree)."""
-    county_match = _COUNTY_RE.search(title or "") or _COUNTY_RE.search(text or "")
-    county = county_match.group(0) if county_match else None
+    return _region(_first_match(_COUNTY_RE, title, text), _first_match(_CITY_RE, title, text))
+
+
+def _first_match(pattern: re.Pattern[str], title: str | None, text: str | None) -> str | None:
+    found = pattern.search(title or "") or pattern.search(text or "")
+    return found.group(0) if found else None
+
+
+def _region(county: str | None, city: str | None) -> tuple[str, str]:
+    """(地市, 区县) from the first county-level unit and the first city a letter names (None: none)."""
     if county is not None:
         return f"{county[0]}市", county
-    city_match = _CITY_RE.search(title or "") or _CITY_RE.search(text or "")
-    return (city_match.group(0) if city_match else UNNAMED_REGION), UNNAMED_REGION
+    return city or UNNAMED_REGION, UNNAMED_REGION
 
 
-def _sqlite_county(title: str | None, text: str | None) -> str:
-    return region_of(title, text)[1]
+def _sqlite_county(title: str | None, text: str | None) -> str | None:
+    return _first_match(_COUNTY_RE, title, text)
 
 
-def _sqlite_city(title: str | None, text: str | None) -> str:
-    return region_of(title, text)[0]
+def _sqlite_city(title: str | None, text: str | None) -> str | None:
+    return _first_match(_CITY_RE, title, text)
 
 
 def _register_sqlite_functions(session: Session) -> None:
@@ -406,31 +414,24 @@ class _Dialect:
         return cast(func.julianday(later) - func.julianday(earlier), Integer)
 
     def county(self) -> Any:
+        """The first county-level unit in the title, else in the text; NULL when neither names one."""
         if self.pg:
             return func.coalesce(
-                func.substring(Letter.title, _PG_COUNTY),
-                func.substring(Letter.text, _PG_COUNTY),
-                UNNAMED_REGION,
+                func.substring(Letter.title, _PG_COUNTY), func.substring(Letter.text, _PG_COUNTY)
             )
         return func.xf_county(Letter.title, Letter.text)
 
     def city(self) -> Any:
-        """The city on SQLite (PostgreSQL derives it from the county column: :meth:`city_of`)."""
-        return func.xf_city(Letter.title, Letter.text)
+        """The first city in the title, else in the text; NULL when neither names one.
 
-    def city_of(self, county_expr: Any) -> Any:
-        """The city from the county column (PostgreSQL), so the regex runs once per letter."""
-        return case(
-            (
-                county_expr != UNNAMED_REGION,
-                func.substr(county_expr, 1, 1).op("||")(literal("市")),
-            ),
-            else_=func.coalesce(
-                func.substring(Letter.title, _PG_CITY),
-                func.substring(Letter.text, _PG_CITY),
-                UNNAMED_REGION,
-            ),
-        )
+        Read for every letter, not only those without a county: Python derives the region from
+        the pair (:func:`_region`) over the grouped rows, so neither regular expression runs
+        twice for a letter, as it would in a SQL ``CASE`` over the county."""
+        if self.pg:
+            return func.coalesce(
+                func.substring(Letter.title, _PG_CITY), func.substring(Letter.text, _PG_CITY)
+            )
+        return func.xf_city(Letter.title, Letter.text)
 
     def text(self, column: Any) -> Any:
         return cast(column, String)
@@ -483,15 +484,14 @@ def _statement(
         .group_by(Decision.letter_id)
         .subquery("newest_decision")
     )
-    county = d.county()
     ids = (
         select(
             Letter.id.label("letter_id"),
             Letter.case_number,
             Letter.received_on,
             Letter.form,
-            county.label("county"),
-            (d.city_of(county) if d.pg else d.city()).label("city"),
+            d.county().label("county_match"),
+            d.city().label("city_match"),
             newest_p.c.row_id.label("pid"),
             newest_d.c.row_id.label("did"),
         )
@@ -525,8 +525,8 @@ def _statement(
             ids.c.case_number,
             ids.c.received_on,
             ids.c.form,
-            ids.c.county,
-            ids.c.city,
+            ids.c.county_match,
+            ids.c.city_match,
             func.coalesce(category, "").label("category"),
             func.coalesce(channel, "").label("channel"),
             func.coalesce(dd.disposition, p.disposition, "").label("disposition"),
@@ -574,54 +574,54 @@ def _statement(
     base = base_query.cte("base").prefix_with("MATERIALIZED")
     b = base.c
 
-    def row(kind: str, k1: Any = None, k2: Any = None, k3: Any = None, n: Any = None) -> list[Any]:
+    def row(kind: Any, k1: Any = None, k2: Any = None, k3: Any = None, n: Any = None) -> list[Any]:
         return [
-            literal(kind).label("kind"),
+            (literal(kind) if isinstance(kind, str) else kind).label("kind"),
             cast(k1, String).label("k1") if k1 is not None else cast(literal(None), String).label("k1"),
             cast(k2, String).label("k2") if k2 is not None else cast(literal(None), String).label("k2"),
             cast(k3, Integer).label("k3") if k3 is not None else cast(literal(None), Integer).label("k3"),
             cast(n if n is not None else func.count(), Integer).label("n"),
         ]
 
-    parts: list[Any] = [
+    # Every sum over the period's letters in one pass over ``base`` (one row), then one output row
+    # per kind read from it.
+    def total(column: Any) -> Any:
+        return func.coalesce(func.sum(column), 0)
+
+    accepted = and_(b.accept_day.is_not(None), b.channel == Channel.ordinary.value)
+    ordinary = b.channel == Channel.ordinary.value
+    sums = (
         select(
-            *row(
-                "totals",
-                k3=func.coalesce(func.sum(b.confidential), 0),
-                n=func.count(),
-            )
-        ).select_from(base),
-        select(*row("linked", n=func.coalesce(func.sum(b.linked), 0))).select_from(base),
-        select(*row("overdue_total", n=func.coalesce(func.sum(b.overdue), 0))).select_from(base),
-        select(
-            *row(
-                "overdue_withheld",
-                n=func.coalesce(
-                    func.sum(case((and_(b.admitted == 0, b.confidential == 1), b.overdue), else_=0)), 0
-                ),
-            )
-        ).select_from(base),
-    ]
-    for dim in (
-        "category",
-        "channel",
-        "disposition",
-        "domain",
-        "department",
-        "form",
-        "city",
-        "county",
-        "state",
-    ):
-        column = getattr(b, dim)
-        parts.append(select(*row(dim, k1=column)).select_from(base).group_by(column))
-    parts.append(select(*row("day", k1=b.received_on)).select_from(base).group_by(b.received_on))
-    parts.append(
-        select(*row("body_overdue", k1=b.body, n=func.sum(b.overdue)))
+            func.count().label("total"),
+            total(b.confidential).label("confidential"),
+            total(b.linked).label("linked"),
+            total(b.overdue).label("overdue"),
+            total(case((and_(b.admitted == 0, b.confidential == 1), b.overdue), else_=0)).label("withheld"),
+            total(case((accepted, 1), else_=0)).label("accepted"),
+            total(case((and_(accepted, b.ext_days > 0), 1), else_=0)).label("extended"),
+            total(case((and_(ordinary, b.answer_day.is_not(None)), 1), else_=0)).label("answered"),
+            total(case((and_(ordinary, b.reviewed == 1), 1), else_=0)).label("reviewed"),
+            total(b.review_answered).label("review_answered"),
+            total(b.rechecked).label("rechecked"),
+            *(total(b[f"rated_{grade}"]).label(f"rated_{grade}") for grade in RATING_NAMES),
+        )
         .select_from(base)
-        .where(b.overdue == 1)
-        .group_by(b.body)
+        .cte("sums")
+        .prefix_with("MATERIALIZED")
     )
+    t = sums.c
+    parts: list[Any] = [
+        select(*row("totals", k3=t.confidential, n=t.total)),
+        select(*row("linked", n=t.linked)),
+        select(*row("overdue_total", n=t.overdue)),
+        select(*row("overdue_withheld", n=t.withheld)),
+        select(*row("ladder", k1=t.accepted, k2=t.extended, k3=t.answered, n=t.reviewed)),
+        select(*row("recheck", k3=t.review_answered, n=t.rechecked)),
+        *(select(*row("rating", k1=literal(grade), n=t[f"rated_{grade}"])) for grade in RATING_NAMES),
+    ]
+
+    # The grouped counts. Each is a set of ``keys`` columns; a letter that does not belong to a
+    # set's figure has NULL in its first column there, and that group is not read.
     # 及时受理: (day of receipt, the days to the first forwarding step, bucketed): 'in' surely in
     # time, 'late' surely late, 'open' none yet, else the exact days for the holiday rule.
     lag = d.days_between(b.forward_day, b.received_on)
@@ -631,10 +631,7 @@ def _statement(
         (lag > FORWARD_DAYS + _HOLIDAY_BAND, literal("late")),
         else_=cast(lag, String),
     )
-    parts.append(
-        select(*row("forward", k1=b.received_on, k2=bucket)).select_from(base).group_by(b.received_on, bucket)
-    )
-    # 按期办结: ordinary matters accepted; (day of 受理, extension, bucket) as above.
+    # 按期办结: ordinary matters accepted; (day of 受理, bucket, extension) as above.
     answer_lag = d.days_between(b.answer_day, b.accept_day)
     limit = CONCLUDE_DAYS + b.ext_days
     conclude_bucket = case(
@@ -643,40 +640,67 @@ def _statement(
         (answer_lag > limit + _HOLIDAY_BAND, literal("late")),
         else_=cast(answer_lag, String),
     )
-    accepted = and_(b.accept_day.is_not(None), b.channel == Channel.ordinary.value)
-    parts.append(
-        select(*row("conclude", k1=b.accept_day, k2=conclude_bucket, k3=b.ext_days))
+    keys = (
+        select(
+            b.category,
+            b.channel,
+            b.disposition,
+            b.domain,
+            b.department,
+            b.form,
+            b.state,
+            b.county_match,
+            b.city_match,
+            b.received_on,
+            bucket.label("forward_bucket"),
+            case((b.overdue == 1, b.body)).label("overdue_body"),
+            case((accepted, b.accept_day)).label("conclude_day"),
+            case((accepted, conclude_bucket)).label("conclude_bucket"),
+            case((accepted, b.ext_days)).label("conclude_ext"),
+        )
         .select_from(base)
-        .where(accepted)
-        .group_by(b.accept_day, conclude_bucket, b.ext_days)
+        .subquery("keys")
     )
-    ordinary = b.channel == Channel.ordinary.value
-    parts.append(
-        select(
-            *row(
-                "ladder",
-                k1=func.coalesce(func.sum(case((accepted, 1), else_=0)), 0),
-                k2=func.coalesce(func.sum(case((and_(accepted, b.ext_days > 0), 1), else_=0)), 0),
-                k3=func.coalesce(func.sum(case((and_(ordinary, b.answer_day.is_not(None)), 1), else_=0)), 0),
-                n=func.coalesce(func.sum(case((and_(ordinary, b.reviewed == 1), 1), else_=0)), 0),
+    k = keys.c
+    sets: dict[str, tuple[Any, ...]] = {
+        **{dim: (k[dim],) for dim in ("category", "channel", "disposition", "domain", "department", "form")},
+        "state": (k.state,),
+        "region": (k.county_match, k.city_match),
+        "day": (k.received_on,),
+        "body_overdue": (k.overdue_body,),
+        "forward": (k.received_on, k.forward_bucket),
+        "conclude": (k.conclude_day, k.conclude_bucket, k.conclude_ext),
+    }
+    if d.pg:
+        # One pass over the letters for every grouped count (GROUPING SETS), instead of one pass
+        # per count; ``grouping()`` tells each output row's set by the columns it leaves out.
+        grouped = list(dict.fromkeys(column for columns in sets.values() for column in columns))
+        mask = func.grouping(*grouped)
+
+        def left_out(columns: tuple[Any, ...]) -> int:
+            return sum(1 << (len(grouped) - 1 - i) for i, c in enumerate(grouped) if c not in columns)
+
+        def nth(i: int, kind_type: Any) -> Any:
+            whens = {left_out(cs): cast(cs[i], kind_type) for cs in sets.values() if len(cs) > i}
+            return case(whens, value=mask)
+
+        parts.append(
+            select(
+                *row(
+                    case({left_out(cs): literal(kind) for kind, cs in sets.items()}, value=mask),
+                    k1=nth(0, String),
+                    k2=nth(1, String),
+                    k3=nth(2, Integer),
+                )
             )
-        ).select_from(base)
-    )
-    parts.append(
-        select(
-            *row(
-                "recheck",
-                k3=func.coalesce(func.sum(b.review_answered), 0),
-                n=func.coalesce(func.sum(b.rechecked), 0),
+            .select_from(keys)
+            .group_by(func.grouping_sets(*(tuple_(*cs) for cs in sets.values())))
+        )
+    else:
+        for kind, columns in sets.items():
+            parts.append(
+                select(*row(kind, *columns)).select_from(keys).group_by(*columns),
             )
-        ).select_from(base)
-    )
-    parts.extend(
-        select(
-            *row("rating", k1=literal(grade), n=func.coalesce(func.sum(b[f"rated_{grade}"]), 0))
-        ).select_from(base)
-        for grade in RATING_NAMES
-    )
     listed = (
         select(b.case_number, b.state, b.body, b.next_due)
         .where(b.overdue == 1, b.admitted == 1)
@@ -813,7 +837,7 @@ def compute(
         # psycopg prepares a statement run five times on one connection; the plan must still be
         # made for each period's own band of ids, never a generic one for any band
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        # a year's letters' steps, grouped by letter, fit in memory instead of sorting on disk
+        # a year's letters and the hash tables of their grouped counts fit in memory, not on disk
         session.execute(text("SET LOCAL work_mem = '32MB'"))
     dims: dict[str, Counter[str]] = defaultdict(Counter)
     days: dict[dt.date, int] = {}
@@ -825,6 +849,8 @@ def compute(
     accepted = extended = answered = reviewed = review_answered = rechecked = 0
     for kind, k1, k2, k3, n, due in session.execute(statement, values):
         n = int(n or 0)
+        if kind in ("body_overdue", "conclude") and k1 is None:
+            continue  # the letters outside that figure (not overdue, not an accepted matter)
         if kind == "totals":
             total, confidential = n, int(k3 or 0)
         elif kind == "linked":
@@ -846,6 +872,10 @@ def compute(
         elif kind == "rating":
             if n:
                 ratings[str(k1)] += n
+        elif kind == "region":
+            city, county = _region(k1, k2)
+            dims["city"][city] += n
+            dims["county"][county] += n
         elif kind == "overdue_case":
             state, _, body = str(k2).partition("|")
             listed.append(

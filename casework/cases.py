@@ -18,10 +18,12 @@ escalation). A letter without that row has taken no step after its route and is 
 ``registered`` as its status says; that is how letters decided before migration 0007 start. After a
 decision recorded by ``store.letters.decide`` directly, :func:`sync_case` brings the row up to date.
 
-Concurrency: a step bumps the letter's version (``UPDATE … WHERE version = expected``) after taking
-the audit head's lock, then reads the history. Two officers acting on one case at once queue on
-those locks; the second one reads what the first did and is refused by the state (or, when it
-passes the version it saw, by :class:`CaseChangedError`). The letter's version is also what
+Concurrency: a step reads the history and judges the step first, then takes the audit head's lock
+and bumps the letter's version from the one it read (``UPDATE … WHERE version = read``), so that
+every other write of the office waits only for the step's writes, not for its reading. Two officers
+acting on one case at once queue on those locks; the second one's version check fails, and it
+reads again what the first did under the lock and is refused by the state (or, when it passes the
+version it saw, by :class:`CaseChangedError`). The letter's version is also what
 ``store.letters.decide`` checks, so a decision taken on a page read before a step is refused too.
 
 Who may act: the caller decides whether the user may open the letter at all. Here a role acts only
@@ -430,22 +432,33 @@ def _allowed_for(user: User | None, case: Case, confidential: bool) -> tuple[Ste
     return tuple(s for s in steps if s != Step.register)
 
 
-def _view(session: Session, history: History, case: Case, user: User | None, today: dt.date) -> CaseView:
+def _linked_case_number(session: Session, history: History) -> str | None:
     linked = history.record.linked_to_id if history.record is not None else None
+    if linked is None:
+        return None
+    return session.scalar(select(Letter.case_number).where(Letter.id == linked))
+
+
+def _view_of(
+    history: History, case: Case, user: User | None, today: dt.date, *, version: int, linked_to: str | None
+) -> CaseView:
     return CaseView(
         letter_id=history.letter.id,
         case_number=history.letter.case_number,
-        version=session.scalar(select(Letter.version).where(Letter.id == history.letter.id)) or 0,
+        version=version,
         case=case,
         clocks=case_clocks(case.events, today),
         allowed=_allowed_for(user, case, history.confidential),
         confidential=history.confidential,
         today=today,
-        linked_to=(
-            session.scalar(select(Letter.case_number).where(Letter.id == linked))
-            if linked is not None
-            else None
-        ),
+        linked_to=linked_to,
+    )
+
+
+def _view(session: Session, history: History, case: Case, user: User | None, today: dt.date) -> CaseView:
+    version = session.scalar(select(Letter.version).where(Letter.id == history.letter.id)) or 0
+    return _view_of(
+        history, case, user, today, version=version, linked_to=_linked_case_number(session, history)
     )
 
 
@@ -502,13 +515,17 @@ def _store_record(
         "updated_at": now,
         **extra,
     }
-    session.execute(insert_ignore(session, CaseRecord, {"letter_id": letter_id, **values}, ["letter_id"]))
-    session.execute(
+    updating = (
         update(CaseRecord)
         .where(CaseRecord.letter_id == letter_id)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    # Every step after the first finds the row: one statement, under the audit head's lock.
+    if session.execute(updating).rowcount == 0:  # type: ignore[attr-defined]
+        row = {"letter_id": letter_id, **values}
+        if session.execute(insert_ignore(session, CaseRecord, row, ["letter_id"])).rowcount == 0:  # type: ignore[attr-defined]
+            session.execute(updating)  # another transaction made the row meanwhile
     loaded = session.identity_map.get(identity_key(CaseRecord, letter_id))
     if loaded is not None:
         session.expire(loaded)
@@ -527,7 +544,7 @@ def sync_case(session: Session, letter: Letter | int | str, *, now: dt.datetime 
     case = history.case()
     decision = history.decision
     _store_record(session, row.id, case, decision.id if decision is not None else None, now)
-    return _view(session, load_history(session, row), case, None, china_day(now))
+    return _view(session, history, case, None, china_day(now))
 
 
 # ------------------------------------------------------------------------------- taking a step
@@ -680,6 +697,51 @@ def _check_document_no(session: Session, letter: Letter, case: Case, event: Case
         )
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """A step judged on the case's history: the history, the case before and after, the event."""
+
+    history: History
+    before: Case
+    event: CaseEvent
+    after: Case
+
+
+def _judge(
+    session: Session, actor: User, row: Letter, step: Step, values: Mapping[str, Any], now: dt.datetime
+) -> _Judged:
+    """Replay the case and judge ``actor`` taking ``step`` with ``values`` on it (no writes).
+
+    Raises:
+        NotAllowedError, InvalidValueError, CaseStepRefused: as :func:`take_step`.
+    """
+    history = load_history(session, row)
+    before = history.case()
+    _check_actor(actor, history, before, step)
+    fields = dict(values)
+    _check_route_body(before, step, fields)
+    event = build_event(step, fields, actor, now)
+    try:
+        after = apply(before, event)
+    except StepRefused as exc:
+        raise _refused(exc, row.case_number) from None
+    return _Judged(history, before, event, after)
+
+
+def _bump_version_from(session: Session, letter: Letter, seen: int) -> int | None:
+    """Raise the letter's version from ``seen`` (taking its row lock); ``None`` when it is no longer
+    ``seen`` or the letter was merged meanwhile."""
+    new_version = session.execute(
+        update(Letter)
+        .where(Letter.id == letter.id, Letter.version == seen, Letter.status != "merged")
+        .values(version=Letter.version + 1)
+        .returning(Letter.version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.expire(letter, ["version", "status"])
+    return None if new_version is None else int(new_version)
+
+
 _AUDITED_PARTICULARS = ("channel", "disposition", "body", "due_on", "days", "basis", "document_no", "rating")
 
 
@@ -753,19 +815,22 @@ def take_step(
         )
     if step == Step.decide:
         return _decide(session, actor, row, values, expected_version, now, department_codes)
+    # The case is read and the step judged before the audit head's lock, which every write of the
+    # office queues on: under it, the letter's version shows whether the case is still the one
+    # judged, and only the writes are left. The version is read before the history, so a change
+    # committed in between makes the version check fail rather than pass on a history it missed.
+    seen = row.version
+    judged = _judge(session, actor, row, step, values, now) if expected_version in (None, seen) else None
     lock_audit_head(session)  # lock order: audit head, then the letter row
     with session.begin_nested():  # a refused step leaves the caller's transaction as it was
-        _bump_version(session, row, expected_version)
-        history = load_history(session, row)
-        before = history.case()
-        _check_actor(actor, history, before, step)
-        _check_route_body(before, step, values)
-        event = build_event(step, values, actor, now)
+        if judged is None or (version := _bump_version_from(session, row, seen)) is None:
+            # changed since it was read, or the officer's page is older: judged under the lock
+            if judged is not None:
+                session.expire_all()  # rows read before the change are stale in this session
+            version = _bump_version(session, row, expected_version)
+            judged = _judge(session, actor, row, step, values, now)
+        history, before, event, after = judged.history, judged.before, judged.event, judged.after
         _check_document_no(session, row, before, event)
-        try:
-            after = apply(before, event)
-        except StepRefused as exc:
-            raise _refused(exc, row.case_number) from None
         seq = len(history.rows) + 1
         decision = history.decision
         record = CaseEventRecord(
@@ -783,6 +848,7 @@ def take_step(
         )
         session.add(record)
         session.flush()
+        linked_to = _linked_case_number(session, history)
         # the statistics' figures change only when a step is stored, so only here
         _store_record(
             session,
@@ -800,7 +866,8 @@ def take_step(
             details={**_audit_details(event, before, after, seq, row.id), "event_id": record.id},
             at=now,
         )
-    return _view(session, load_history(session, row), after, actor, china_day(now))
+    # From what is in hand: reading the case again would keep every other write waiting longer.
+    return _view_of(history, after, actor, china_day(now), version=version, linked_to=linked_to)
 
 
 def _particulars(event: CaseEvent) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Mapping
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from casework.cases import (
     CONFIDENTIAL_ACTORS,
@@ -218,23 +218,32 @@ def issue_document(
         _check_sent_on(sent_on, issued_on, issued_on)
     office = office.strip()
     key = {"office": office, "prefix": template.number_prefix, "year": issued_on.year}
-    lock_audit_head(session)  # lock order: audit head, then the counter
+    counter = [getattr(DocumentCounter, name) == value for name, value in key.items()]
+
+    def render(seq: int) -> tuple[str, IssuedDocument, bytes]:
+        number = document_number(reviewed.kind, office=office, year=issued_on.year, seq=seq, templates=table)
+        issued = issue(reviewed, number=number, issued_on=issued_on, templates=table)
+        return number, issued, to_docx(issued)
+
     try:
-        document_number(reviewed.kind, office=office, year=issued_on.year, seq=1, templates=table)
+        # The DOCX carries its 文号, which only the counter gives, under the audit head's lock
+        # that every write of the office queues on. So it is written before, under the number the
+        # counter will give unless another document of the kind is issued meanwhile; only then is
+        # it written again, under the lock.
+        guess = (session.scalar(select(DocumentCounter.last_seq).where(*counter)) or 0) + 1
+        rendered = render(guess)
+        lock_audit_head(session)  # lock order: audit head, then the counter
         with session.begin_nested():  # a document that fails to be written gives its number back
-            session.execute(insert_ignore(session, DocumentCounter, {**key, "last_seq": 0}, list(key)))
+            if guess == 1:  # no document of the kind yet this year: its counter may not exist
+                session.execute(insert_ignore(session, DocumentCounter, {**key, "last_seq": 0}, list(key)))
             seq = session.execute(
                 update(DocumentCounter)
-                .where(*(getattr(DocumentCounter, name) == value for name, value in key.items()))
+                .where(*counter)
                 .values(last_seq=DocumentCounter.last_seq + 1)
                 .returning(DocumentCounter.last_seq)
                 .execution_options(synchronize_session=False)
             ).scalar_one()
-            number = document_number(
-                reviewed.kind, office=office, year=issued_on.year, seq=seq, templates=table
-            )
-            issued = issue(reviewed, number=number, issued_on=issued_on, templates=table)
-            data = to_docx(issued)
+            number, issued, data = rendered if seq == guess else render(seq)
             document = CaseDocument(
                 letter_id=row.id,
                 kind=reviewed.kind,
@@ -339,11 +348,15 @@ def record_sent(
 
 
 def documents_of(session: Session, letter: Letter | int | str) -> list[CaseDocument]:
-    """The documents issued on the letter's case, in the order issued."""
+    """The documents issued on the letter's case, in the order issued; each one's DOCX is read from
+    the database only when asked for (a case's list of documents does not show it)."""
     row = letter_row(session, letter)
     return list(
         session.scalars(
-            select(CaseDocument).where(CaseDocument.letter_id == row.id).order_by(CaseDocument.id)
+            select(CaseDocument)
+            .options(defer(CaseDocument.docx))
+            .where(CaseDocument.letter_id == row.id)
+            .order_by(CaseDocument.id)
         )
     )
 

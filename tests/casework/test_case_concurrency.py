@@ -4,12 +4,14 @@ SQLite through its one writer at a time."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import docx
 import pytest
 from casework_office import HANDLER, INTAKE, SUPERVISOR, D, at, issued, officers, routed_letter, step
 from sqlalchemy import func, select
@@ -148,5 +150,10 @@ def test_document_numbers_have_no_gaps_and_no_duplicates_under_concurrent_issuin
     with session_scope(factory) as session:
         seqs = sorted(session.scalars(select(CaseDocument.seq)))
         assert seqs == list(range(1, issued_count + 1))
+        # each DOCX is written before the number is taken, under the number expected then: one
+        # whose number went to another document meanwhile must have been written again
+        for document in session.scalars(select(CaseDocument)):
+            lines = [p.text for p in docx.Document(io.BytesIO(document.docx)).paragraphs]
+            assert lines[1] == document.number, (document.seq, lines[:2])
         assert session.scalar(select(DocumentCounter.last_seq)) == issued_count
         assert verify_chain(session) == []

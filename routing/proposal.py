@@ -245,6 +245,11 @@ def propose(
 
     if exclusion is not None:
         disposition = str(exclusion.disposition)
+    elif channel_hit is not None and channel_hit.channel == channel and channel_hit.disposition:
+        # The rule that gives the route its legal basis also says whether the matter stays in the
+        # 信访 procedure: a 政府信息公开 request keeps the duty-request channel but leaves it for its
+        # own procedure (政府信息公开条例第二十七条), which the channel alone cannot tell.
+        disposition = str(channel_hit.disposition)
     elif channel in REDIRECT_CHANNELS:
         disposition = Disposition.redirect.value
     else:

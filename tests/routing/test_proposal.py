@@ -135,6 +135,20 @@ def test_the_arbiter_chooses_and_the_rule_of_its_channel_gives_the_basis() -> No
     assert "conflicting_rules" in {r.code for r in p.review_reasons}
 
 
+def test_the_basis_rule_says_whether_the_matter_leaves_the_procedure() -> None:
+    # A 政府信息公开 request keeps the duty-request channel but goes to its own procedure; a plain
+    # duty request on the same channel stays in the 信访 procedure.
+    disclosure = make_hit("R-D", channel="duty_request", disposition="redirect", priority=45)
+    duty = make_hit("R-Q", channel="duty_request", disposition="accept", priority=40)
+    for route in (None, _route("duty_request", 0.9)):
+        scores = make_scores().model_copy(update={"route": route})
+        assert run([disclosure, duty], scores=scores).disposition == "redirect"
+        assert run([duty], scores=scores).disposition == "accept"
+    # A rule of a channel the arbiter overruled does not lend its disposition to the chosen one.
+    overruled = run([disclosure], scores=make_scores().model_copy(update={"route": _route("ordinary", 0.9)}))
+    assert (overruled.channel, overruled.disposition) == ("ordinary", "accept")
+
+
 def test_a_statutory_route_without_a_rule_or_with_low_confidence_is_reviewed() -> None:
     p = run(scores=make_scores().model_copy(update={"route": _route("litigation", 0.9)}))
     assert (p.channel, p.channel_source) == ("litigation", "model")

@@ -22,9 +22,10 @@ else the newest proposal's: what the office decided, or until then what it was p
 **Region.** The letters' place names are anonymised (A市, A3区, A7县 …). :func:`region_of` reads
 them from the letter: the county-level unit (区县) is the first ``[A-Z]<digits>区`` or ``…县`` in the
 title, else in the text; the city (地市) is that unit's letter + 市 (A3区 lies in A市), else the first
-``[A-Z]市`` in the title, else in the text; a letter naming neither is 未注明. PostgreSQL reads them
-with ``substring(… from regex)``; SQLite has no regular expressions, so the same function is
-registered on its connection (a test checks both backends give the same counts).
+``[A-Z]市`` in the title, else in the text; a letter naming neither is 未注明. The first unit and the
+first city a letter names are kept on it (``letters.named_county``, ``named_city``, written with its
+title and text by ``store.letters``), so the statement groups by those two columns and Python
+turns each pair into the region (:func:`_region`): no regular expression runs per letter.
 
 **The rates.** Each is a :class:`Rate`: numerator, denominator and their quotient (``None`` when the
 denominator is 0). Statutory periods are counted as ``casework.periods`` counts them (the first
@@ -82,7 +83,8 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import Session
 
 from casework.figures import RATING_COLUMNS
 from casework.periods import CONCLUDE_DAYS, FORWARD_DAYS
@@ -92,7 +94,7 @@ from routing.deadlines import period_end
 from service import access
 from service.errors import Forbidden, InvalidInput
 from store.confidentiality import admits_clause, confidential_clause
-from store.letters import china_today
+from store.letters import china_today, named_places
 from store.models import FORM_NAMES, CaseRecord, Decision, Letter, Proposal
 
 #: Who reads the office's figures: the heads who answer for them and the analysts who study them.
@@ -106,6 +108,9 @@ OVERDUE_LISTED = 20
 #: (the longest, 春节, is 8 days with its weekend), so SQL settles those letters alone.
 _HOLIDAY_BAND = 20
 UNNAMED_REGION = "未注明"
+#: Between the route's fields in one grouped key (the unit separator: in no code or name).
+_JOIN = "\x1f"
+_COMBINED_FIELDS = ("category", "channel", "disposition", "domain", "department", "form", "state")
 OFFICE_ITSELF = "本机关（尚未转送、交办）"
 
 RATING_NAMES: dict[str, str] = {
@@ -113,10 +118,6 @@ RATING_NAMES: dict[str, str] = {
     Rating.basically_satisfied.value: "基本满意",
     Rating.dissatisfied.value: "不满意",
 }
-_COUNTY_RE = re.compile(r"[A-Z][0-9]+[区县]")
-_CITY_RE = re.compile(r"[A-Z]市")
-_PG_COUNTY = "[A-Z][0-9]+[区县]"
-_PG_CITY = "[A-Z]市"
 
 # ------------------------------------------------------------------------------------ periods
 
@@ -371,12 +372,7 @@ class Statistics:
 
 def region_of(title: str | None, text: str | None) -> tuple[str, str]:
     """(地市, 区县) of a letter, as the module's docstring defines them (the SQL forms agree)."""
-    return _region(_first_match(_COUNTY_RE, title, text), _first_match(_CITY_RE, title, text))
-
-
-def _first_match(pattern: re.Pattern[str], title: str | None, text: str | None) -> str | None:
-    found = pattern.search(title or "") or pattern.search(text or "")
-    return found.group(0) if found else None
+    return _region(*named_places(title, text))
 
 
 def _region(county: str | None, city: str | None) -> tuple[str, str]:
@@ -384,22 +380,6 @@ def _region(county: str | None, city: str | None) -> tuple[str, str]:
     if county is not None:
         return f"{county[0]}市", county
     return city or UNNAMED_REGION, UNNAMED_REGION
-
-
-def _sqlite_county(title: str | None, text: str | None) -> str | None:
-    return _first_match(_COUNTY_RE, title, text)
-
-
-def _sqlite_city(title: str | None, text: str | None) -> str | None:
-    return _first_match(_CITY_RE, title, text)
-
-
-def _register_sqlite_functions(session: Session) -> None:
-    raw = session.connection().connection.driver_connection
-    if raw is None:  # pragma: no cover - a pooled connection always has its driver connection
-        return
-    raw.create_function("xf_county", 2, _sqlite_county, deterministic=True)
-    raw.create_function("xf_city", 2, _sqlite_city, deterministic=True)
 
 
 class _Dialect:
@@ -412,26 +392,6 @@ class _Dialect:
         if self.pg:
             return cast(later, Date) - cast(earlier, Date)
         return cast(func.julianday(later) - func.julianday(earlier), Integer)
-
-    def county(self) -> Any:
-        """The first county-level unit in the title, else in the text; NULL when neither names one."""
-        if self.pg:
-            return func.coalesce(
-                func.substring(Letter.title, _PG_COUNTY), func.substring(Letter.text, _PG_COUNTY)
-            )
-        return func.xf_county(Letter.title, Letter.text)
-
-    def city(self) -> Any:
-        """The first city in the title, else in the text; NULL when neither names one.
-
-        Read for every letter, not only those without a county: Python derives the region from
-        the pair (:func:`_region`) over the grouped rows, so neither regular expression runs
-        twice for a letter, as it would in a SQL ``CASE`` over the county."""
-        if self.pg:
-            return func.coalesce(
-                func.substring(Letter.title, _PG_CITY), func.substring(Letter.text, _PG_CITY)
-            )
-        return func.xf_city(Letter.title, Letter.text)
 
     def text(self, column: Any) -> Any:
         return cast(column, String)
@@ -472,31 +432,36 @@ def _statement(
     def in_band(column: Any) -> Any:
         return column.between(ids_from, ids_to)
 
-    newest_p = (
-        select(Proposal.letter_id, func.max(Proposal.id).label("row_id"))
-        .where(in_band(Proposal.letter_id))
-        .group_by(Proposal.letter_id)
-        .subquery("newest_proposal")
-    )
-    newest_d = (
-        select(Decision.letter_id, func.max(Decision.id).label("row_id"))
-        .where(in_band(Decision.letter_id))
-        .group_by(Decision.letter_id)
-        .subquery("newest_decision")
-    )
+    def newest(model: Any, name: str, *columns: Any) -> Any:
+        """Each letter's newest row of ``model`` (its largest id) in the band, with ``columns``."""
+        wanted = (model.id, model.letter_id, *columns)
+        if d.pg:
+            # read in letter order and kept first per letter: one pass over the band's rows, not a
+            # lookup by id for every letter
+            return (
+                select(*wanted)
+                .where(in_band(model.letter_id))
+                .order_by(model.letter_id, model.id.desc())
+                .ext(distinct_on(model.letter_id))
+                .subquery(name)
+            )
+        largest = select(func.max(model.id)).where(in_band(model.letter_id)).group_by(model.letter_id)
+        return select(*wanted).where(model.id.in_(largest)).subquery(name)
+
+    route = ("category", "channel", "disposition", "domain", "department")
+    proposed = (*route, "confidential", "earliest_due")
+    newest_p = newest(Proposal, "p", *(getattr(Proposal, c) for c in proposed))
+    newest_d = newest(Decision, "d", *(getattr(Decision, c) for c in route))
+    p, dd = newest_p.c, newest_d.c
     ids = (
         select(
             Letter.id.label("letter_id"),
             Letter.case_number,
             Letter.received_on,
             Letter.form,
-            d.county().label("county_match"),
-            d.city().label("city_match"),
-            newest_p.c.row_id.label("pid"),
-            newest_d.c.row_id.label("did"),
+            Letter.named_county.label("county_match"),
+            Letter.named_city.label("city_match"),
         )
-        .outerjoin(newest_p, newest_p.c.letter_id == Letter.id)
-        .outerjoin(newest_d, newest_d.c.letter_id == Letter.id)
         .where(
             in_band(Letter.id),
             Letter.received_on >= _START,
@@ -505,8 +470,6 @@ def _statement(
         )
         .cte("period_letters")
     )
-    p = aliased(Proposal, name="p")
-    dd = aliased(Decision, name="d")
     category = func.coalesce(dd.category, p.category)
     channel = func.coalesce(dd.channel, p.channel)
     route_department = func.coalesce(dd.department, p.department)
@@ -565,8 +528,8 @@ def _statement(
             ),
         )
         .select_from(ids)
-        .outerjoin(p, and_(p.id == ids.c.pid, in_band(p.letter_id)))
-        .outerjoin(dd, and_(dd.id == ids.c.did, in_band(dd.letter_id)))
+        .outerjoin(newest_p, p.letter_id == ids.c.letter_id)
+        .outerjoin(newest_d, dd.letter_id == ids.c.letter_id)
         .outerjoin(CaseRecord, and_(CaseRecord.letter_id == ids.c.letter_id, in_band(CaseRecord.letter_id)))
     )
     if department is not None:
@@ -662,45 +625,48 @@ def _statement(
         .subquery("keys")
     )
     k = keys.c
-    sets: dict[str, tuple[Any, ...]] = {
-        **{dim: (k[dim],) for dim in ("category", "channel", "disposition", "domain", "department", "form")},
-        "state": (k.state,),
-        "region": (k.county_match, k.city_match),
-        "day": (k.received_on,),
-        "body_overdue": (k.overdue_body,),
-        "forward": (k.received_on, k.forward_bucket),
-        "conclude": (k.conclude_day, k.conclude_bucket, k.conclude_ext),
+    # kind -> (its grouping columns, the output's k1, k2, k3). The route's fields, the form and the
+    # state are grouped together, one key for all seven; Python adds up each one's counts from the
+    # combinations (a few thousand at most), as it adds up the days from the 及时受理 rows.
+    combined = tuple(k[name] for name in _COMBINED_FIELDS)
+    joined: Any = combined[0]
+    for column in combined[1:]:
+        joined = joined.op("||")(literal(_JOIN)).op("||")(column)
+    sets: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
+        "fields": (combined, (joined,)),
+        "region": ((k.county_match, k.city_match), (k.county_match, k.city_match)),
+        "body_overdue": ((k.overdue_body,), (k.overdue_body,)),
+        "forward": ((k.received_on, k.forward_bucket), (k.received_on, k.forward_bucket)),
+        "conclude": ((k.conclude_day, k.conclude_bucket, k.conclude_ext),) * 2,
     }
     if d.pg:
         # One pass over the letters for every grouped count (GROUPING SETS), instead of one pass
         # per count; ``grouping()`` tells each output row's set by the columns it leaves out.
-        grouped = list(dict.fromkeys(column for columns in sets.values() for column in columns))
+        grouped = list(dict.fromkeys(column for columns, _ in sets.values() for column in columns))
         mask = func.grouping(*grouped)
 
         def left_out(columns: tuple[Any, ...]) -> int:
             return sum(1 << (len(grouped) - 1 - i) for i, c in enumerate(grouped) if c not in columns)
 
         def nth(i: int, kind_type: Any) -> Any:
-            whens = {left_out(cs): cast(cs[i], kind_type) for cs in sets.values() if len(cs) > i}
+            whens = {left_out(cs): cast(out[i], kind_type) for cs, out in sets.values() if len(out) > i}
             return case(whens, value=mask)
 
         parts.append(
             select(
                 *row(
-                    case({left_out(cs): literal(kind) for kind, cs in sets.items()}, value=mask),
+                    case({left_out(cs): literal(kind) for kind, (cs, _) in sets.items()}, value=mask),
                     k1=nth(0, String),
                     k2=nth(1, String),
                     k3=nth(2, Integer),
                 )
             )
             .select_from(keys)
-            .group_by(func.grouping_sets(*(tuple_(*cs) for cs in sets.values())))
+            .group_by(func.grouping_sets(*(tuple_(*cs) for cs, _ in sets.values())))
         )
     else:
-        for kind, columns in sets.items():
-            parts.append(
-                select(*row(kind, *columns)).select_from(keys).group_by(*columns),
-            )
+        for kind, (columns, out) in sets.items():
+            parts.append(select(*row(kind, *out)).select_from(keys).group_by(*columns))
     listed = (
         select(b.case_number, b.state, b.body, b.next_due)
         .where(b.overdue == 1, b.admitted == 1)
@@ -805,8 +771,6 @@ def compute(
     names = dict(department_names or {})
     bind = session.get_bind()
     dialect = _Dialect(bind.dialect.name)
-    if not dialect.pg:
-        _register_sqlite_functions(session)
     # No reader: a scope that admits nothing (no decision routes a letter to the empty department).
     scope = reader_scope or access.Scope(confidential=True, routed_department="")
     in_period = (
@@ -859,10 +823,13 @@ def compute(
             overdue_total = n
         elif kind == "overdue_withheld":
             withheld = n
-        elif kind == "day":
-            days[_date(k1)] = n
+        elif kind == "fields":
+            for dim, code in zip(_COMBINED_FIELDS, str(k1).split(_JOIN), strict=True):
+                dims[dim][code] += n
         elif kind == "forward":
-            forward.append((_date(k1), str(k2), 0, n))
+            received = _date(k1)
+            days[received] = days.get(received, 0) + n
+            forward.append((received, str(k2), 0, n))
         elif kind == "conclude":
             conclude.append((_date(k1), str(k2), int(k3 or 0), n))
         elif kind == "ladder":

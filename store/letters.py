@@ -61,6 +61,9 @@ CASE_NUMBER_SPACE = 999_999
 # The earliest day of receipt a letter may carry. The office's records do not go further back, and
 # an earlier date is a typing slip (0001, 1026) that would start the statutory clocks centuries ago.
 EARLIEST_RECEIVED_ON = dt.date(1990, 1, 1)
+#: The anonymised place names letters use: a county-level unit (A3区, A7县) and a city (A市).
+COUNTY_RE = re.compile(r"[A-Z][0-9]+[区县]")
+CITY_RE = re.compile(r"[A-Z]市")
 _ID_NUMBER_RE = re.compile(r"^(\d{17}[\dX]|\d{15})$")
 _PHONE_RE = re.compile(r"^\+?[\d\- ()]{5,30}$")
 _ALLOWED: dict[str, Collection[str]] = {
@@ -185,6 +188,18 @@ def _check_choice(name: str, value: str, allowed: Collection[str]) -> str:
     return value
 
 
+def _first_match(pattern: re.Pattern[str], title: str | None, text: str | None) -> str | None:
+    found = pattern.search(title or "") or pattern.search(text or "")
+    return found.group(0) if found else None
+
+
+def named_places(title: str | None, text: str | None) -> tuple[str | None, str | None]:
+    """(the first county-level unit, the first city) a letter names, each looked for in its title,
+    else in its text; None where it names none. Kept on the letter as ``named_county`` and
+    ``named_city`` whenever its title or text is written."""
+    return _first_match(COUNTY_RE, title, text), _first_match(CITY_RE, title, text)
+
+
 def create_letter(
     session: Session,
     *,
@@ -287,9 +302,12 @@ def create_letter(
                 "a reprocessed file must not register its letters again"
             )
 
+    county, city = named_places(title, text)
     letter = Letter(
         title=title,
         text=text,
+        named_county=county,
+        named_city=city,
         form=form,
         received_on=received_on,
         visitors=visitors,

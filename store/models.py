@@ -162,6 +162,11 @@ class Letter(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
+    #: The first county-level unit (区县) and the first city (地市) the title names, else the text
+    #: (``store.letters.named_places``; NULL: none), written with the title and text so the
+    #: statistics group a year's letters by region without running a regular expression on each.
+    named_county: Mapped[str | None] = mapped_column(String(32))
+    named_city: Mapped[str | None] = mapped_column(String(32))
 
     proposals: Mapped[list[Proposal]] = relationship(
         back_populates="letter", order_by="Proposal.id", viewonly=True

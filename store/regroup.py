@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from store.audit import append_event, lock_audit_head
 from store.errors import ConflictError, InvalidStateError, InvalidValueError, NotFoundError
-from store.letters import _clean_optional, create_letter, get_letter
+from store.letters import _clean_optional, create_letter, get_letter, named_places
 from store.models import Letter, LetterPage
 from store.repeats import index_letter
 
@@ -167,8 +167,9 @@ def split_letter(
         )
 
     lock_audit_head(session)  # lock order: audit head, then the letter row
-    _bump(session, letter_id, expected_version, {"text": first})
-    session.expire(letter, ["text", "version"])
+    county, city = named_places(letter.title, first)
+    _bump(session, letter_id, expected_version, {"text": first, "named_county": county, "named_city": city})
+    session.expire(letter, ["text", "version", "named_county", "named_city"])
     new = create_letter(
         session,
         title=f"{letter.title}（拆自 {letter.case_number}）"[:500],
@@ -254,7 +255,13 @@ def merge_letters(
     # Lock in id order, so two officers merging the same pair in opposite directions cannot deadlock.
     for letter_id in sorted((keep_id, merged_id)):
         if letter_id == keep_id:
-            _bump(session, keep_id, keep_version, {"text": combined, "received_on": received_on})
+            county, city = named_places(keep.title, combined)
+            _bump(
+                session,
+                keep_id,
+                keep_version,
+                {"text": combined, "received_on": received_on, "named_county": county, "named_city": city},
+            )
         else:
             _bump(session, merged_id, merged_version, {"status": "merged", "merged_into_id": keep_id})
     offset = int(
@@ -269,7 +276,7 @@ def merge_letters(
         .values(letter_id=keep_id, position=LetterPage.position + offset)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    session.expire(keep, ["text", "version", "received_on"])
+    session.expire(keep, ["text", "version", "received_on", "named_county", "named_city"])
     session.expire(merged, ["status", "version", "merged_into_id"])
     index_letter(session, keep)  # the kept letter now reads as both
     index_letter(session, merged)  # and the merged one is found through it alone

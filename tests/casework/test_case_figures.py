@@ -296,7 +296,7 @@ def test_migration_0009_fills_the_figures_of_a_database_with_steps_and_keeps_eve
     upgrade(db_url)
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
-    tables = ("letters", "proposals", "decisions", "case_events", "audit_events", "users", "case_documents")
+    tables = ("letters", "proposals", "decisions", "case_events", "cases", "audit_events", "users")
     try:
         with session_scope(factory) as session:
             office(session)
@@ -307,16 +307,13 @@ def test_migration_0009_fills_the_figures_of_a_database_with_steps_and_keeps_eve
             command.downgrade(alembic_config(connection=connection), "0008")
         with engine.connect() as connection:
             before = {t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
-            cases_before = connection.execute(text("SELECT * FROM cases ORDER BY 1")).all()
         upgrade(db_url)
         assert schema_differences(db_url) == []
         with engine.connect() as connection:
-            assert {
-                t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables
-            } == before
-            width = len(cases_before[0])
-            cases_after = connection.execute(text("SELECT * FROM cases ORDER BY 1")).all()
-            assert [tuple(r)[:width] for r in cases_after] == [tuple(r) for r in cases_before]
+            # every row as it was, in the columns it had (later revisions add columns to some tables)
+            for table, rows in before.items():
+                after = connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+                assert [tuple(r)[: len(rows[0])] for r in after] == [tuple(r) for r in rows], table
         with session_scope(factory) as session:
             assert kept_figures(session) == figures == expected(session)
             first, last = id_range(session)

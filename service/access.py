@@ -5,7 +5,9 @@ Roles (``store.models.ROLES``):
 - ``intake_officer`` registers letters and confirms or corrects proposals of ordinary letters;
 - ``supervisor`` sees and decides every letter, reads the audit log, exports with personal data;
 - ``discipline_inspector`` sees and decides the confidential letters (检举控告) and nothing else;
-- ``department_handler`` sees the ordinary letters decided for their own department;
+- ``department_handler`` sees the ordinary cases transferred or assigned (转送/交办) to their own
+  department, from that step until the department returns one (异议退回); a route merely decided for
+  the department is not theirs yet;
 - ``analyst`` reads ordinary letters and exports with personal data masked;
 - ``administrator`` manages accounts and reads no letter.
 
@@ -88,10 +90,14 @@ class UserLike(Protocol):
 
 @dataclass(frozen=True)
 class LetterState:
-    """What the policy needs to know about a letter: its latest proposal and latest decision."""
+    """What the policy needs to know about a letter: its latest proposal and latest decision, and
+    the body its case is transferred or assigned to now (``store.confidentiality.handling_body_column``;
+    None before the 转送/交办, after a return, and for a letter read without it, which no handler
+    is then shown)."""
 
     proposal: ProposalLike | None
     decision: RouteLike | None
+    handling_body: str | None = None
 
     @property
     def confidential(self) -> bool:
@@ -110,6 +116,20 @@ class LetterState:
         return self.proposal.department if self.proposal is not None else None
 
 
+class BundleLike(Protocol):
+    @property
+    def proposal(self) -> ProposalLike | None: ...
+    @property
+    def decision(self) -> RouteLike | None: ...
+    @property
+    def handling_body(self) -> str | None: ...
+
+
+def letter_state(bundle: BundleLike) -> LetterState:
+    """The state of a letter loaded with its newest rows (``store.queries_api.LetterBundle``)."""
+    return LetterState(proposal=bundle.proposal, decision=bundle.decision, handling_body=bundle.handling_body)
+
+
 def can_read(user: UserLike, state: LetterState) -> bool:
     """May ``user`` open this letter at all? Their scope (:func:`scope_of`) judged on this one letter."""
     if user.role not in READ_LETTERS:
@@ -120,6 +140,7 @@ def can_read(user: UserLike, state: LetterState) -> bool:
         state.decision,
         confidential=scope.confidential,
         routed_department=scope.routed_department,
+        handling_body=state.handling_body,
     )
 
 
@@ -143,7 +164,8 @@ class Scope:
     """Which letters a role may open, as :mod:`store.confidentiality` reads it.
 
     ``confidential``: ``None`` both kinds, ``True``/``False`` only those; ``routed_department``:
-    ``None`` any, else only letters whose newest decision sends them to that department.
+    ``None`` any, else only cases transferred or assigned (转送/交办) to that department by their
+    newest decision and not returned since.
     """
 
     confidential: bool | None
@@ -161,8 +183,10 @@ def scope_of(user: UserLike) -> Scope:
     if user.role == INSPECTOR:
         return Scope(confidential=True, routed_department=None)  # confidential matters only
     if user.role == HANDLER:
-        # A handler without a department is routed nothing, so sees nothing (no decision names the
-        # empty department; a NUL byte, which PostgreSQL refuses in text, would fail the query).
+        # Only what the office has sent the body: a route decided for it may still be corrected,
+        # and the body must not read a matter the office may yet send elsewhere. A handler without
+        # a department is sent nothing, so sees nothing (no case is sent to the empty department; a
+        # NUL byte, which PostgreSQL refuses in text, would fail the query).
         return Scope(confidential=False, routed_department=user.department or "")
     if user.role in (INTAKE, ANALYST):
         return Scope(confidential=False, routed_department=None)

@@ -533,23 +533,26 @@ class _LetterRow:
     letter: Letter
     proposal: Proposal | None
     decision: Decision | None
+    handling_body: str | None
 
     @property
     def state(self) -> access.LetterState:
-        return access.LetterState(proposal=self.proposal, decision=self.decision)
+        return access.letter_state(self)
 
 
 def _file_letters(session: Session, *conditions: Any) -> list[_LetterRow]:
-    """Letters read from files, with their newest proposal and decision (what the access policy reads)."""
+    """Letters read from files, with their newest proposal and decision and their case's handling
+    body (what the access policy reads)."""
+    from store.confidentiality import handling_body_column
     from store.queries_api import scoped_select
 
     rows = session.execute(
-        scoped_select([Letter, Proposal, Decision])
+        scoped_select([Letter, Proposal, Decision, handling_body_column()])
         .join(SourceFile, Letter.source_file_id == SourceFile.id)
         .where(*conditions)
         .order_by(Letter.source_file_id, Letter.source_part)
     ).all()
-    return [_LetterRow(letter, proposal, decision) for letter, proposal, decision in rows]
+    return [_LetterRow(letter, proposal, decision, body) for letter, proposal, decision, body in rows]
 
 
 def _batch_letters(session: Session, batch_id: int) -> list[_LetterRow]:

@@ -36,8 +36,10 @@ from service.errors import Forbidden, InvalidInput, NotFound
 from service.settings import Settings
 from service.views import department_name
 from service.workflows import open_letter, role_name
+from store.errors import NotFoundError
 from store.letters import china_today
 from store.models import CaseDocument, CaseRecord, Letter, User
+from store.queries_api import letter_bundle
 
 #: Who reads the supervisor's view (第四十条 督查督办): 科室负责人 every case, 纪检监察人员 the
 #: confidential ones (the others are counted, not listed, to them).
@@ -180,6 +182,16 @@ def take_step(
     )
     session.commit()
     return after
+
+
+def still_opens(session: Session, user: User, case_number: str) -> bool:
+    """Whether ``user`` may still open the letter after a step they took on it: a body's 异议退回
+    sends the case back to the office, out of its handlers' scope."""
+    try:
+        bundle = letter_bundle(session, case_number)
+    except NotFoundError:
+        return False
+    return access.can_read(user, access.letter_state(bundle))
 
 
 def link(
@@ -529,6 +541,7 @@ __all__ = [
     "record_sent",
     "sees_particulars",
     "step_name",
+    "still_opens",
     "supervision_view",
     "take_step",
     "unfilled_marks",

@@ -91,7 +91,7 @@ def _titles(session: Session, user: User, found: list[EarlierLetter]) -> dict[in
     files = file_letter_states(session, [e.source_file_id for e in found if e.source_file_id is not None])
     titles: dict[int, str] = {}
     for e in found:
-        states = [access.LetterState(proposal=p, decision=d) for p, d in files.get(e.source_file_id or 0, [])]
+        states = [access.LetterState(p, d, body) for p, d, body in files.get(e.source_file_id or 0, [])]
         title = access.shown_title(user, e.title, file_id=e.source_file_id, file_letters=states)
         # The reader may open the letter (the scope admitted it); its particulars, and a phone number
         # in its title, only as its page would show them.
@@ -175,7 +175,7 @@ def set_unrelated(
     if user.role not in access.DECIDE_LETTERS:
         raise Forbidden(f"{role_name(user.role)}不能标记无关来信；请交接待／办信人员或科室负责人处理")
     bundle = open_letter(session, user, case_number, purpose="unrelated")
-    state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    state = access.letter_state(bundle)
     if not access.can_decide(user, state):
         raise Forbidden(f"{role_name(user.role)}可以查看本件，但不能标记无关来信")
     other = open_letter(session, user, payload.earlier_case_number, purpose="unrelated")

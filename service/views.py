@@ -27,7 +27,7 @@ from store.queries_api import LetterBundle
 
 
 def letter_state(bundle: LetterBundle) -> access.LetterState:
-    return access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    return access.letter_state(bundle)
 
 
 def department_name(catalogue: Catalogue, code: str | None) -> str | None:
@@ -144,7 +144,7 @@ def letter_public(bundle: LetterBundle, user: access.UserLike, catalogue: Catalo
             user,
             letter.title,
             file_id=letter.source_file_id,
-            file_letters=[access.LetterState(proposal=p, decision=d) for p, d in bundle.file_letters],
+            file_letters=[access.LetterState(p, d, body) for p, d, body in bundle.file_letters],
         ),
         text=letter.text if unmasked else (masking.mask_text(letter.text) or ""),
         form=letter.form,  # type: ignore[arg-type]

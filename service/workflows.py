@@ -21,7 +21,7 @@ from routing.schemas import Letter as RoutingLetter
 from service import access
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.schemas import DecisionCreate, EarlierLetterPublic, LetterCreate, LetterMerge, LetterSplit
-from store.audit import append_event
+from store.audit import append_event, append_event_at_commit
 from store.errors import NotFoundError
 from store.letters import add_proposal, china_today, create_letter, decide
 from store.models import Decision, User
@@ -106,7 +106,7 @@ def open_letter(session: Session, user: User, case_number: str, *, purpose: str 
         bundle = letter_bundle(session, case_number)
     except NotFoundError:
         raise _hidden(case_number) from None
-    state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    state = access.letter_state(bundle)
     if not access.can_read(user, state):
         if state.confidential:
             # A refused look at a confidential letter is worth knowing about too.
@@ -121,7 +121,9 @@ def open_letter(session: Session, user: User, case_number: str, *, purpose: str 
             session.commit()
         raise _hidden(case_number)
     if state.confidential:
-        append_event(
+        # Written when the request commits: logged now, it would hold the audit log's head, which
+        # every other officer's write waits for, while the rest of the request runs.
+        append_event_at_commit(
             session,
             actor=user.username,
             action="view_confidential",
@@ -136,7 +138,7 @@ def decide_letter(
 ) -> Decision:
     """Record ``user``'s decision; fields left empty keep the proposed value."""
     bundle = open_letter(session, user, case_number, purpose="decide")
-    state = access.LetterState(proposal=bundle.proposal, decision=bundle.decision)
+    state = access.letter_state(bundle)
     if not access.can_decide(user, state):
         raise Forbidden(
             f"{role_name(user.role)}可以查看本件，但不能确认分流；请交接待／办信人员或科室负责人确认"
@@ -213,7 +215,7 @@ def record_export(
 
 def _may_regroup(user: User, bundle: LetterBundle) -> None:
     # Regrouping changes what a route is decided on, so it takes the right to decide that letter.
-    if not access.can_decide(user, access.LetterState(proposal=bundle.proposal, decision=bundle.decision)):
+    if not access.can_decide(user, access.letter_state(bundle)):
         raise Forbidden(
             f"{role_name(user.role)}不能拆分或合并 {bundle.letter.case_number}，"
             "请交负责确认该件分流的人员办理"
@@ -247,7 +249,7 @@ def split_letter(
     bundle = open_letter(session, user, case_number, purpose="split")
     _may_regroup(user, bundle)
     letter = bundle.letter
-    confidential = access.LetterState(proposal=bundle.proposal, decision=bundle.decision).confidential
+    confidential = access.letter_state(bundle).confidential
     first, second = regroup.split_texts(letter.text, payload.at)
     # Route outside any transaction (see register_letter); the version check below catches a change
     # made meanwhile.
@@ -286,9 +288,7 @@ def merge_letters(
     other = open_letter(session, user, payload.other_case_number, purpose="merge")
     _may_regroup(user, keep)
     _may_regroup(user, other)
-    confidential = any(
-        access.LetterState(proposal=b.proposal, decision=b.decision).confidential for b in (keep, other)
-    )
+    confidential = any(access.letter_state(b).confidential for b in (keep, other))
     text = regroup.merged_text(keep.letter.text, other.letter.text)
     received_on = min(keep.letter.received_on, other.letter.received_on)
     session.commit()

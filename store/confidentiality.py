@@ -11,23 +11,27 @@ decision is what can make a proposed accusation ordinary again, and what can mak
 proposal confidential.
 
 A reader's *scope* says which letters they may open: confidential ones, ordinary ones, or both, and
-whether ordinary ones only when decided for their own department. Which role has which scope is
+whether only the cases their own body handles. A case is a body's once the office has carried its
+route out, 转送 or 交办 to that body (the ``cases`` row's ``handling_body``): a route merely
+decided for the body is still the office's to correct, and a case the body returned (异议退回) is
+no longer the body's, whatever the office routes it to next. Which role has which scope is
 :func:`service.access.queue_scope`; this module only says what a scope admits.
 
 The Python forms judge one letter in hand (a letter page, the files of a batch); the SQL forms
 filter and count in the database (the queue, exports), over a select that joins each letter to its
 newest proposal and newest decision (``store.queries_api.scoped_select``). Both read exactly those
-two rows. ``tests/api/test_confidentiality_table.py`` runs both forms over every case and role.
+two rows and the case's handling body. ``tests/api/test_confidentiality_table.py`` runs both forms
+over every case and role.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, true
+from sqlalchemy import and_, or_, select, true
 
 from routing.codes import Category, Channel
-from store.models import Decision, Proposal
+from store.models import CaseRecord, Decision, Proposal
 
 #: A decision or proposal with one of these is confidential.
 CONFIDENTIAL_CATEGORIES: tuple[str, ...] = (Category.accusation.value,)
@@ -94,18 +98,23 @@ def admits(
     *,
     confidential: bool | None,
     routed_department: str | None,
+    handling_body: str | None = None,
 ) -> bool:
     """Does the scope admit this letter?
 
     Args:
         confidential: ``True`` only confidential letters, ``False`` only ordinary ones, None both.
-        routed_department: only letters whose newest decision sends them to this department.
+        routed_department: only cases transferred or assigned (转送/交办) to this department and
+            not returned since.
+        handling_body: the body the letter's case is transferred or assigned to now (the ``cases``
+            row's ``handling_body``; None before the 转送/交办 and after a return). Left out, a
+            scope naming a department admits nothing.
     """
     secret = is_confidential(proposal, decision)
     if confidential is not None and secret != confidential:
         return False
     if routed_department is not None:
-        return decision is not None and decision.department == routed_department
+        return handling_body is not None and handling_body == routed_department
     return True
 
 
@@ -116,7 +125,11 @@ def admits_clause(
     proposal: Any = Proposal,
     decision: Any = Decision,
 ) -> Any:
-    """The same scope as a SQL condition over the newest proposal and decision joined to a letter."""
+    """The same scope as a SQL condition over the newest proposal and decision joined to a letter.
+
+    The handling body is looked up by the decision rather than joined, so the condition fits any
+    select that joins those two rows (a case is transferred only after a decision).
+    """
     conditions = []
     secret = confidential_clause(proposal, decision)
     if confidential is True:
@@ -124,8 +137,25 @@ def admits_clause(
     elif confidential is False:
         conditions.append(~secret)
     if routed_department is not None:
-        conditions.append(and_(decision.id.is_not(None), decision.department == routed_department))
+        # The body's rows by the (handling_body, state) index, then the newest decisions they account for.
+        handled = select(CaseRecord.decision_id).where(CaseRecord.handling_body == routed_department)
+        conditions.append(and_(decision.id.is_not(None), decision.id.in_(handled)))
     return and_(true(), *conditions) if conditions else true()
+
+
+def handling_body_column(decision: Any = Decision) -> Any:
+    """The body a letter's case is transferred or assigned to now, as a column over its newest
+    decision joined: what the Python form of :func:`admits` takes as ``handling_body``.
+
+    The ``cases`` row's body counts only while the row accounts for that decision (its
+    ``decision_id``), as in :func:`admits_clause`: a route decided anew after a return is not the
+    old body's, nor anyone's until it is carried out.
+    """
+    return (
+        select(CaseRecord.handling_body)
+        .where(CaseRecord.letter_id == decision.letter_id, CaseRecord.decision_id == decision.id)
+        .scalar_subquery()
+    )
 
 
 # -- what stands in for what a reader may not see -----------------------------------------------
@@ -154,6 +184,7 @@ __all__ = [
     "admits",
     "admits_clause",
     "confidential_clause",
+    "handling_body_column",
     "is_confidential",
     "withheld_file_name",
     "withheld_title",

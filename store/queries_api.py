@@ -18,7 +18,7 @@ from sqlalchemy import Select, case, false, func, select, true
 from sqlalchemy.orm import Session
 
 from routing.codes import Category
-from store.confidentiality import admits_clause, confidential_clause, withheld_title
+from store.confidentiality import admits_clause, confidential_clause, handling_body_column, withheld_title
 from store.errors import InvalidValueError
 from store.letters import (
     QueuePage,
@@ -244,19 +244,26 @@ def _titles_withheld(session: Session, letter_ids: list[int], scope: Any) -> dic
     return {letter_id: file_id for letter_id, file_id in rows if file_id is not None and file_id in hidden}
 
 
+#: A letter's newest proposal and decision and its case's handling body: what
+#: ``store.confidentiality.admits`` reads.
+ScopeRows = tuple[Proposal | None, Decision | None, str | None]
+
+
 @dataclass(frozen=True)
 class LetterBundle:
     """A letter with its newest proposal and all its decisions, oldest first.
 
-    ``file_letters``: for a letter read from an uploaded file, the newest proposal and decision of
-    every letter read from that file, itself included (whether its reader may see the file's name
-    depends on them all); empty otherwise.
+    ``handling_body``: the body its case is transferred or assigned to now
+    (``store.confidentiality.handling_body_column``). ``file_letters``: for a letter read from an
+    uploaded file, the scope rows of every letter read from that file, itself included (whether its
+    reader may see the file's name depends on them all); empty otherwise.
     """
 
     letter: Letter
     proposal: Proposal | None
     decisions: list[Decision]
-    file_letters: list[tuple[Proposal | None, Decision | None]] = field(default_factory=list)
+    file_letters: list[ScopeRows] = field(default_factory=list)
+    handling_body: str | None = None
 
     @property
     def decision(self) -> Decision | None:
@@ -275,17 +282,26 @@ def letter_bundle(session: Session, case_number: str) -> LetterBundle:
     decisions = list(
         session.scalars(select(Decision).where(Decision.letter_id == letter.id).order_by(Decision.id))
     )
-    file_letters: list[tuple[Proposal | None, Decision | None]] = []
+    file_letters: list[ScopeRows] = []
     if letter.source_file_id is not None:
         rows = session.execute(
-            scoped_select([Proposal, Decision]).where(Letter.source_file_id == letter.source_file_id)
+            scoped_select([Proposal, Decision, handling_body_column()]).where(
+                Letter.source_file_id == letter.source_file_id
+            )
         )
-        file_letters = [(p, d) for p, d in rows]
+        file_letters = [(p, d, body) for p, d, body in rows]
+    newest = decisions[-1] if decisions else None
+    body = (
+        session.scalar(select(handling_body_column()).where(Decision.id == newest.id))
+        if newest is not None
+        else None
+    )
     return LetterBundle(
         letter=letter,
         proposal=latest_proposal(session, letter.id),
         decisions=decisions,
         file_letters=file_letters,
+        handling_body=body,
     )
 
 

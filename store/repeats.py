@@ -40,7 +40,7 @@ from classifier.similarity import (
     vector_score,
 )
 from store.audit import append_event, lock_audit_head
-from store.confidentiality import admits_clause, is_confidential
+from store.confidentiality import admits_clause, handling_body_column, is_confidential
 from store.errors import InvalidStateError, InvalidValueError, NotFoundError
 from store.models import (
     CaseRecord,
@@ -510,17 +510,20 @@ def _count_chunk(
 
 def file_letter_states(
     session: Session, file_ids: Iterable[int]
-) -> dict[int, list[tuple[Proposal | None, Decision | None]]]:
-    """The newest proposal and decision of every letter read from each file: whether a reader may
-    see a file's name, and a title taken from it, depends on them all (``service.access``)."""
+) -> dict[int, list[tuple[Proposal | None, Decision | None, str | None]]]:
+    """The newest proposal and decision and the case's handling body of every letter read from each
+    file: whether a reader may see a file's name, and a title taken from it, depends on them all
+    (``service.access``)."""
     ids = sorted(set(file_ids))
     if not ids:
         return {}
-    out: dict[int, list[tuple[Proposal | None, Decision | None]]] = {i: [] for i in ids}
-    for file_id, proposal, decision in session.execute(
-        _scoped([Letter.source_file_id, Proposal, Decision]).where(Letter.source_file_id.in_(ids))
+    out: dict[int, list[tuple[Proposal | None, Decision | None, str | None]]] = {i: [] for i in ids}
+    for file_id, proposal, decision, body in session.execute(
+        _scoped([Letter.source_file_id, Proposal, Decision, handling_body_column()]).where(
+            Letter.source_file_id.in_(ids)
+        )
     ):
-        out[int(file_id)].append((proposal, decision))
+        out[int(file_id)].append((proposal, decision, body))
     return out
 
 

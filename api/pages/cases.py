@@ -129,7 +129,12 @@ def take_step(
             raise
         given = CaseInput(open_step=code.value, values={code.value: {k: v for k, v in form.items() if v}})
         return _refused(request, session, user, case_number, catalogue, exc, given)
-    return _done(request, case_number, f"已{STEP_NAMES[code]}。")
+    notice = f"已{STEP_NAMES[code]}。"
+    if not cases.still_opens(session, user, case_number):
+        # Returned to the office (异议退回): no longer the body's, so back to the handler's queue.
+        request.session["queue_notice"] = f"{case_number} {notice.removesuffix('。')}，已回到信访部门。"
+        return RedirectResponse("/", status_code=303)
+    return _done(request, case_number, notice)
 
 
 # ---------------------------------------------------------------------------------- documents

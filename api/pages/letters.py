@@ -78,7 +78,7 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
         "form": q.get("form") or None,
         "category": q.get("category") or None,
         "department": q.get("department") or None,
-        # A handler's letters are the ones already routed (decided) to their department.
+        # A handler's letters are decided ones (transferred or assigned to their department).
         "status": q.get("status") or ("decided" if user.role == access.HANDLER else "pending"),
         # 仅超期: the date next due has passed (the case's once it has taken a step).
         "overdue": q.get("overdue") == "true",
@@ -102,6 +102,7 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
     public = QueuePublic(
         data=[views.queue_item(i, catalogue) for i in page.items], count=page.count, counts=page.counts
     )
+    notice = request.session.pop("queue_notice", None)
     return render(
         request,
         "queue.html",
@@ -111,6 +112,7 @@ def queue(request: Request, session: SessionDep, user: PageUser, catalogue: Cata
             "filters": filters,
             "departments": catalogue.departments,
             "orders": QUEUE_ORDERS,
+            "notice": notice if isinstance(notice, str) else None,
         },
     )
 

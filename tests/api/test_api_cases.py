@@ -415,6 +415,99 @@ def test_a_handler_of_another_body_gets_404(client: TestClient, token_for: Any, 
     assert _case(client, token_for("department_handler"), case)["handling_body"] == "housing"
 
 
+def _seen_by(client: TestClient, h: Headers, case: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a reader gets of a case: its place in the queue, and the status and body of every
+    endpoint that opens it (the letter, its decisions, its case, earlier letters, its documents)."""
+    queue = client.get("/api/v1/letters?status=all&limit=500", headers=h).json()
+    paths = [
+        f"/api/v1/letters/{case}",
+        f"/api/v1/letters/{case}/decisions",
+        f"/api/v1/letters/{case}/case",
+        f"/api/v1/letters/{case}/earlier",
+        *(d["url"] for d in documents),
+        *(d["docx_url"] for d in documents),
+    ]
+    answers = {}
+    for path in paths:
+        r = client.get(path, headers=h)
+        answers[path] = (r.status_code, r.json() if r.status_code == 404 else None)
+    return {
+        "listed": case in {i["case_number"] for i in queue["data"]},
+        "count": queue["count"],
+        "answers": answers,
+    }
+
+
+def _hidden_like_nothing(client: TestClient, h: Headers, case: str, seen: dict[str, Any]) -> None:
+    """Every endpoint answers 404 exactly as for a case number or document that does not exist."""
+    assert not seen["listed"]
+    missing_case, missing_document = "XF-2000-999999", 999_999_999
+    for path, (status, body) in seen["answers"].items():
+        assert status == 404, path
+        if "/documents/" in path:
+            found = re.search(r"/documents/(\d+)", path)
+            assert found is not None
+            ghost = f"{path[: found.start(1)]}{missing_document}{path[found.end(1) :]}"
+            expected = client.get(ghost, headers=h).json()
+            error = expected["error"].replace(str(missing_document), found.group(1))
+            assert body == {**expected, "error": error}, path
+        else:
+            expected = client.get(path.replace(case, missing_case), headers=h).json()
+            assert body == {**expected, "error": expected["error"].replace(missing_case, case)}, path
+
+
+def test_a_handler_sees_a_case_from_its_transfer_until_its_body_returns_it(
+    client: TestClient, token_for: Any, settings: Any
+) -> None:
+    officer, handler = token_for("intake_officer"), token_for("department_handler")
+    _add_handler(settings.database_url, "education.handler", "education")
+    education = _token(client, "education.handler")
+    case = _register(client, officer)
+    _decide(client, officer, case)
+    assert client.get(f"/api/v1/letters/{case}", headers=officer).json()["decisions"][-1]["department"] == (
+        "housing"
+    )
+    to_housing = _issue(client, officer, case, "transfer_letter")
+    before = client.get("/api/v1/letters?status=all&limit=500", headers=handler).json()["count"]
+
+    # Decided for the handler's body, its 转送函 already issued, but not transferred: not theirs yet.
+    seen = _seen_by(client, handler, case, [to_housing])
+    _hidden_like_nothing(client, handler, case, seen)
+
+    # Transferred: the letter, its case and its documents are the handler's.
+    assert _step(client, officer, case, "transfer", document_no=to_housing["number"]).status_code == 201
+    seen = _seen_by(client, handler, case, [to_housing])
+    assert seen["listed"] and seen["count"] == before + 1
+    assert {status for status, _ in seen["answers"].values()} == {200}
+    assert _case(client, handler, case)["handling_body"] == "housing"
+
+    # Returned by the body and routed again to the education bureau: the housing handler loses it
+    # at the return, and does not get it back when the office sends it elsewhere.
+    assert _step(client, handler, case, "receive").status_code == 201
+    assert _step(client, handler, case, "object", reason="该事项属教育部门职责").status_code == 201
+    _hidden_like_nothing(client, handler, case, _seen_by(client, handler, case, [to_housing]))
+    r = _step(
+        client,
+        officer,
+        case,
+        "decide",
+        channel="ordinary",
+        disposition="accept",
+        body="education",
+        reason="改由教育局办理",
+    )
+    assert r.status_code == 201, r.text
+    _hidden_like_nothing(client, education, case, _seen_by(client, education, case, [to_housing]))
+    to_education = _issue(client, officer, case, "transfer_letter")
+    assert _step(client, officer, case, "transfer", document_no=to_education["number"]).status_code == 201
+    documents = [to_housing, to_education]
+    seen = _seen_by(client, handler, case, documents)
+    _hidden_like_nothing(client, handler, case, seen)
+    assert seen["count"] == before
+    seen = _seen_by(client, education, case, documents)
+    assert seen["listed"] and {status for status, _ in seen["answers"].values()} == {200}
+
+
 def test_supervision_lists_what_is_due_and_overdue_by_body(client: TestClient, token_for: Any) -> None:
     supervisor = token_for("supervisor")
     # decided long ago and never forwarded: its 15 days (第二十二条) are over

@@ -3,7 +3,11 @@
 The letters in play:
 
 - ``pending``: an ordinary letter (物业 → housing), not yet decided;
-- ``decided``: an ordinary letter decided for housing, the department handler's own department;
+- ``decided``: an ordinary letter decided for housing, the department handler's own department, but
+  not transferred there yet: still the office's, so not the handler's;
+- ``transferred``: an ordinary letter decided for housing and transferred (转送) there: the handler's;
+- ``returned``: a letter transferred to housing, returned by its handler (异议退回), routed again to
+  the education bureau and transferred there: no longer the housing handler's;
 - ``accusation``: an accusation about an official of the housing bureau, proposed (by the real
   ``propose``) for the discipline channel and 纪委监委, never for the bureau it accuses (confidential);
 - ``accusation_decided``: the same, confirmed by a discipline inspector.
@@ -62,7 +66,19 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "GET",
         "/api/v1/letters/{decided}",
         None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{transferred}",
+        None,
         expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/letters/{returned}",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
     ),
     (
         "GET",
@@ -80,7 +96,7 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "GET",
         "/api/v1/letters/{decided}/decisions",
         None,
-        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
     ),
     (
         "GET",
@@ -123,7 +139,7 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "GET",
         "/api/v1/letters/{decided}/pages/1",
         None,
-        expect(200, discipline_inspector=404, administrator=403, anonymous=401),
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
     ),
     (
         "GET",
@@ -262,6 +278,13 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
     ),
     (
         "GET",
+        "/api/v1/letters/{returned}/case",
+        None,
+        # returned by housing and transferred to education: no longer the housing handler's
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
         "/api/v1/letters/{accusation_transferred}/case",
         None,
         expect(404, supervisor=200, discipline_inspector=200, administrator=403, anonymous=401),
@@ -329,6 +352,20 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         "/api/v1/documents/{doc_transferred}",
         None,
         expect(200, analyst=403, discipline_inspector=404, administrator=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/documents/{doc_returned}",
+        None,
+        # the 转送函 that once sent it to housing
+        expect(
+            200,
+            analyst=403,
+            department_handler=404,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=401,
+        ),
     ),
     (
         "GET",
@@ -454,7 +491,19 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         "GET",
         "/letters/{decided}",
         None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{transferred}",
+        None,
         expect(200, discipline_inspector=404, administrator=403, anonymous=303),
+    ),
+    (
+        "GET",
+        "/letters/{returned}",
+        None,
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=303),
     ),
     (
         "GET",
@@ -502,7 +551,7 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
         "GET",
         "/letters/{decided}/pages/1",
         None,
-        expect(200, discipline_inspector=404, administrator=403, anonymous=303),
+        expect(200, department_handler=404, discipline_inspector=404, administrator=403, anonymous=303),
     ),
     (
         "GET",
@@ -631,6 +680,19 @@ PAGES: list[tuple[str, str, str | None, dict[str, int]]] = [
     ),
     (
         "GET",
+        "/documents/{doc_returned}",
+        None,
+        expect(
+            200,
+            analyst=403,
+            department_handler=404,
+            discipline_inspector=404,
+            administrator=403,
+            anonymous=303,
+        ),
+    ),
+    (
+        "GET",
         "/documents/{doc_accusation}",
         None,
         expect(404, supervisor=200, discipline_inspector=200, analyst=403, administrator=403, anonymous=303),
@@ -753,6 +815,8 @@ def _template(path: str) -> str:
         .replace("{transferred}", "{case_number}")
         .replace("{doc_transferred}", "{document_id}")
         .replace("{doc_accusation}", "{document_id}")
+        .replace("{doc_returned}", "{document_id}")
+        .replace("{returned}", "{case_number}")
         .replace("/steps/escalate", "/steps/{step}")
         .replace("{pending}", "{case_number}")
         .replace("{decided}", "{case_number}")
@@ -887,13 +951,52 @@ def world(actors: dict[str, Actor]) -> dict[str, dict[str, Any]]:
     _give_each_a_page_image(actors[SU].client.app, built)
     transferred, doc_transferred = _transferred(actors, SU)
     accusation_transferred, doc_accusation = _transferred(actors, DI, ACCUSATION_TEXT)
+    returned, doc_returned = _returned(actors)
     built.update(
         transferred=transferred,
         accusation_transferred=accusation_transferred,
         doc_transferred=doc_transferred,
         doc_accusation=doc_accusation,
+        returned=returned,
+        doc_returned=doc_returned,
     )
     return built
+
+
+def _step(actor: Actor, case: str, step: str, fields: dict[str, Any]) -> None:
+    version = actor.client.get(f"/api/v1/letters/{case}/case", headers=actor.headers).json()["version"]
+    r = actor.client.post(
+        f"/api/v1/letters/{case}/steps",
+        headers=actor.headers,
+        json={"step": step, "fields": fields, "version": version},
+    )
+    assert r.status_code == 201, r.text
+
+
+def _issue_transfer_letter(actor: Actor, case: str) -> dict[str, Any]:
+    draft = actor.client.post(
+        f"/api/v1/letters/{case}/documents/draft", headers=actor.headers, json={"kind": "transfer_letter"}
+    ).json()
+    r = actor.client.post(
+        f"/api/v1/letters/{case}/documents",
+        headers=actor.headers,
+        json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": draft["paragraphs"]},
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _returned(actors: dict[str, Actor]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A letter transferred to housing, returned by its handler, routed to education and transferred
+    there; the letter as it is then, and the 转送函 that had sent it to housing."""
+    letter, to_housing = _transferred(actors, SU)
+    case, sup, handler = letter["case_number"], actors[SU], actors[HA]
+    _step(handler, case, "receive", {})
+    _step(handler, case, "object", {"reason": "该事项属教育部门职责，不属本单位职责范围"})
+    fields = {"channel": "ordinary", "disposition": "accept", "body": "education", "reason": "改由教育局办理"}
+    _step(sup, case, "decide", fields)
+    _step(sup, case, "transfer", {"document_no": _issue_transfer_letter(sup, case)["number"]})
+    return dict(sup.client.get(f"/api/v1/letters/{case}", headers=sup.headers).json()), to_housing
 
 
 def _transferred(
@@ -903,23 +1006,8 @@ def _transferred(
     the 转送函."""
     letter = _new_letter(actors, text, decide_as=office)
     case, who = letter["case_number"], actors[office]
-    draft = who.client.post(
-        f"/api/v1/letters/{case}/documents/draft", headers=who.headers, json={"kind": "transfer_letter"}
-    ).json()
-    r = who.client.post(
-        f"/api/v1/letters/{case}/documents",
-        headers=who.headers,
-        json={"kind": "transfer_letter", "title": draft["title"], "paragraphs": draft["paragraphs"]},
-    )
-    assert r.status_code == 201, r.text
-    document = dict(r.json())
-    version = who.client.get(f"/api/v1/letters/{case}/case", headers=who.headers).json()["version"]
-    r = who.client.post(
-        f"/api/v1/letters/{case}/steps",
-        headers=who.headers,
-        json={"step": "transfer", "fields": {"document_no": document["number"]}, "version": version},
-    )
-    assert r.status_code == 201, r.text
+    document = _issue_transfer_letter(who, case)
+    _step(who, case, "transfer", {"document_no": document["number"]})
     sup = actors[SU]
     return dict(sup.client.get(f"/api/v1/letters/{case}", headers=sup.headers).json()), document
 
@@ -1070,12 +1158,13 @@ def _cases(table: list[tuple[str, str, str | None, dict[str, int]]]) -> list[Any
 def _resolve(
     path: str, body: str | None, world: dict[str, dict[str, Any]], actors: dict[str, Actor]
 ) -> tuple[str, dict[str, Any] | None]:
-    for key in ("doc_transferred", "doc_accusation"):
+    for key in ("doc_transferred", "doc_accusation", "doc_returned"):
         if "{" + key + "}" in path:
             return path.replace("{" + key + "}", str(world[key]["id"])), None
     for key in (
         "accusation_transferred",
         "transferred",
+        "returned",
         "accusation_decided",
         "accusation",
         "decided",

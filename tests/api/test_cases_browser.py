@@ -359,9 +359,18 @@ def test_return_by_the_receiving_body_and_a_new_route(base: str, page: Any, othe
     do(other, "receive")
     message = do(other, "object", expect_error=True, reason=" ")
     assert "理由" in message
-    assert "已异议退回" in do(other, "object", reason="违规收费由市场监管部门查处，不属于本局职权范围")
-    assert other.locator("#case").count() == 0  # back with the office: nothing more for the body to do
-    chinese(other, "the returned letter, as its handler sees it")
+    # Back with the office: no longer the body's case, so its handler lands on their queue, which
+    # says so, and the letter answers as one that is not theirs.
+    other.eval_on_selector("#step-object", "d => { d.open = true }")
+    other.fill("#s-object-reason", "违规收费由市场监管部门查处，不属于本局职权范围")
+    with other.expect_navigation():
+        other.click("#do-object")
+    other.wait_for_url(f"{base}/")
+    assert "已异议退回" in other.inner_text("#queue-notice") and case in other.inner_text("#queue-notice")
+    assert case not in other.inner_text("main").replace(other.inner_text("#queue-notice"), "")
+    chinese(other, "the queue after the return, as its handler sees it")
+    response = other.goto(f"{base}/letters/{case}")
+    assert response is not None and response.status == 404
 
     open_case(page, base, case)
     assert state(page) == "已退回"

@@ -12,7 +12,9 @@ decisions it names:
    a role that may open every letter read from that file.
 
 The table is the statute's reading (条例 第三十条第三款, 第四十六条(五)), written out here rather
-than computed, so that a change of either form that the other does not follow fails.
+than computed, so that a change of either form that the other does not follow fails. A department
+handler's part of it: only a case the office has transferred (转送) to the handler's body, by its
+newest route and not returned since; a route merely decided for the body is not the body's yet.
 """
 
 from __future__ import annotations
@@ -32,15 +34,16 @@ from standin_router import StandInRouter
 from web_factories import ACCUSATION_TEXT, ORDINARY_TEXT, PASSWORD, make_settings
 
 from api.app import create_app
+from casework.cases import case_of, take_step
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES
 from routing.schemas import Letter as RoutedLetter
 from routing.schemas import RouteProposal
 from service import access
 from store.confidentiality import confidential_clause
 from store.db import make_engine, make_session_factory, session_scope
-from store.letters import add_proposal, create_letter, decide, latest_decision, latest_proposal
+from store.letters import add_proposal, create_letter, decide
 from store.models import Letter
-from store.queries_api import list_queue_for, scoped_select
+from store.queries_api import letter_bundle, list_queue_for, scoped_select
 
 both = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -97,18 +100,33 @@ ORDINARY_EDUCATION = ("appeal", "ordinary", "education")
 ACCUSATION_DECIDED = ("accusation", "discipline", "discipline_inspection")
 ACCUSATION_KEPT_ORDINARY = ("accusation", "ordinary", "housing")
 DISCIPLINE_CHANNEL = ("appeal", "discipline", "discipline_inspection")
+# Steps of the case after its route: the office transfers it to the body its decision names; the
+# body signs for it and returns it (异议退回), after which the office routes it again.
+TRANSFER = "transfer"
+RETURN = "return"
+
+Step = RouteProposal | tuple[str, str, str] | str
 
 
 @dataclass(frozen=True)
 class Case:
     key: str
-    steps: tuple[RouteProposal | tuple[str, str, str], ...]  # a proposal, or a decision
+    steps: tuple[Step, ...]  # a proposal, a decision, or a step of the case
     confidential: bool  # the table: what the statute makes of it
 
     @property
-    def decided_for(self) -> str | None:
-        decisions = [s for s in self.steps if isinstance(s, tuple)]
-        return decisions[-1][2] if decisions else None
+    def sent_to(self) -> str | None:
+        """The body the case is transferred to now: by its newest decision, until returned."""
+        decided: str | None = None
+        sent: str | None = None
+        for step in self.steps:
+            if isinstance(step, tuple):
+                decided, sent = step[2], None
+            elif step == TRANSFER:
+                sent = decided
+            elif step == RETURN:
+                sent = None
+        return sent
 
 
 CASES = (
@@ -140,6 +158,29 @@ CASES = (
     ),
     Case("a newer ordinary proposal after a confidential one", (THRESHOLD_ONLY, ORDINARY), False),
     Case("a newer confidential proposal after an ordinary one", (ORDINARY, THRESHOLD_ONLY), True),
+    Case("transferred to the handler's body", (ORDINARY, ORDINARY_HOUSING, TRANSFER), False),
+    Case("transferred to another body", (ORDINARY, ORDINARY_EDUCATION, TRANSFER), False),
+    Case("returned by the handler's body", (ORDINARY, ORDINARY_HOUSING, TRANSFER, RETURN), False),
+    Case(
+        "returned by the handler's body, routed to it again, not transferred yet",
+        (ORDINARY, ORDINARY_HOUSING, TRANSFER, RETURN, ORDINARY_HOUSING),
+        False,
+    ),
+    Case(
+        "returned by the handler's body, re-routed and transferred elsewhere",
+        (ORDINARY, ORDINARY_HOUSING, TRANSFER, RETURN, ORDINARY_EDUCATION, TRANSFER),
+        False,
+    ),
+    Case(
+        "returned by another body, re-routed and transferred to the handler's",
+        (ORDINARY, ORDINARY_EDUCATION, TRANSFER, RETURN, ORDINARY_HOUSING, TRANSFER),
+        False,
+    ),
+    Case(
+        "an accusation transferred to the handler's body",
+        (ORDINARY, ACCUSATION_KEPT_ORDINARY, TRANSFER),
+        True,
+    ),
 )
 
 
@@ -153,7 +194,7 @@ def may_open(role: str, case: Case) -> bool:
     if role in (IN, AN):
         return not case.confidential
     if role == HA:
-        return not case.confidential and case.decided_for == HANDLER_DEPARTMENT
+        return not case.confidential and case.sent_to == HANDLER_DEPARTMENT
     return False  # the administrator reads no letter, nor a handler of no department
 
 
@@ -189,10 +230,21 @@ class World:
     mixed: dict[str, str] = field(default_factory=dict)  # "ordinary"/"accusation" -> case number
 
 
-def _apply(session: Any, letter: Letter, step: RouteProposal | tuple[str, str, str]) -> None:
+def _apply(session: Any, letter: Letter, step: Step) -> None:
     if isinstance(step, RouteProposal):
         add_proposal(session, letter.id, step)
         return
+    if step == TRANSFER:  # with a 转送函 sent on paper, which any 文号 stands for
+        take_step(
+            session, "supervisor", letter.id, "transfer", {"document_no": f"X信转〔2026〕{letter.id}号"}
+        )
+        return
+    if step == RETURN:  # signed for and returned by a handler of the body it went to
+        handler = _handler_of(session, case_of(session, letter.id).handling_body)
+        take_step(session, handler, letter.id, "receive", {})
+        take_step(session, handler, letter.id, "object", {"reason": "不属于本单位职责范围"})
+        return
+    assert isinstance(step, tuple)
     category, channel, department = step
     session.refresh(letter)
     decide(
@@ -207,6 +259,21 @@ def _apply(session: Any, letter: Letter, step: RouteProposal | tuple[str, str, s
         disposition="accept",
         reason="按本案情况确认",
     )
+
+
+def _handler_of(session: Any, body: str | None) -> str:
+    """A handler of ``body``: the test accounts' own for housing, else one made for it."""
+    from store.users import create_user, username_taken
+
+    assert body is not None, "only a transferred case is returned"
+    if body == HANDLER_DEPARTMENT:
+        return "department.handler"
+    username = f"handler.{body}"
+    if not username_taken(session, username):
+        create_user(
+            session, username=username, password=PASSWORD, role=HA, display_name="另一单位", department=body
+        )
+    return username
 
 
 def build_case(session: Any, case: Case, **letter_fields: Any) -> Built:
@@ -248,10 +315,7 @@ def test_both_forms_agree_on_every_case_and_role(database_url: str) -> None:
                 session.scalars(scoped_select([Letter.id]).where(Letter.id.in_(ids), confidential_clause()))
             )
             for b in built:
-                state = access.LetterState(
-                    proposal=latest_proposal(session, b.letter_id),
-                    decision=latest_decision(session, b.letter_id),
-                )
+                state = access.letter_state(letter_bundle(session, b.case_number))
                 assert state.confidential == b.case.confidential, f"Python form: {b.case.key}"
                 assert (b.letter_id in in_sql) == b.case.confidential, f"SQL form: {b.case.key}"
             for role, user in [(role, reader(role)) for role in ROLES] + [("nobody", Reader("h2", HA))]:
@@ -264,10 +328,7 @@ def test_both_forms_agree_on_every_case_and_role(database_url: str) -> None:
                     for i in list_queue_for(session, **access.queue_scope(user), status=None, limit=500).items  # type: ignore[arg-type]
                 }
                 for b in built:
-                    state = access.LetterState(
-                        proposal=latest_proposal(session, b.letter_id),
-                        decision=latest_decision(session, b.letter_id),
-                    )
+                    state = access.letter_state(letter_bundle(session, b.case_number))
                     want = may_open(role, b.case)
                     assert access.can_read(user, state) == want, f"Python: {role} on {b.case.key}"
                     assert (b.letter_id in listed) == want, f"SQL: {role} on {b.case.key}"
@@ -425,12 +486,13 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
             first = {b.case_number: b.letter_id for b in world.letters}
             before = {c: {o for o in allowed if first[o] < first[c]} for c in everyone}
 
-            # One letter at a time: the letter, its decisions, its page.
+            # One letter at a time: the letter, its decisions, its case, its page.
             for b in world.letters:
                 want = 403 if role == AD else 200 if b.case_number in allowed else 404
                 for path in (
                     f"/api/v1/letters/{b.case_number}",
                     f"/api/v1/letters/{b.case_number}/decisions",
+                    f"/api/v1/letters/{b.case_number}/case",
                 ):
                     assert s.get(path).status_code == want, f"{who} {path} ({b.case.key})"
                 assert s.view(f"/letters/{b.case_number}").status_code == want, f"{who} page {b.case.key}"
@@ -546,7 +608,7 @@ def test_every_endpoint_shows_each_role_what_the_rule_allows(
                 assert [r.status_code for r in hot] == [403, 403], who
 
             # The audit log names files and letters of every kind: supervisors only.
-            audit = [s.get("/api/v1/audit"), s.view("/audit")]
+            audit = [s.get("/api/v1/audit?limit=1000"), s.view("/audit")]
             if role == SU:
                 assert [r.status_code for r in audit] == [200, 200]
                 assert REFUSED_FILE in _text(audit[0])

@@ -12,7 +12,14 @@ from store_factories import AGREE, make_letter, make_proposal, make_user
 
 from classifier.similarity import SAME_MATTER_THRESHOLD
 from store.audit import verify_chain
-from store.db import current_revision, make_engine, make_session_factory, schema_differences, session_scope
+from store.db import (
+    current_revision,
+    head_revision,
+    make_engine,
+    make_session_factory,
+    schema_differences,
+    session_scope,
+)
 from store.errors import InvalidStateError, InvalidValueError
 from store.letters import decide
 from store.models import AuditEvent, CaseRecord, Letter, MatterBand, PetitionerKey, UnrelatedMark
@@ -123,7 +130,7 @@ def test_earlier_letters_by_petitioner_and_by_matter_newest_first(session: Sessi
 
 def test_state_decision_and_scope(session: Session, officer: str) -> None:
     ordinary = _letter(session, PARKING, D(2026, 9, 1), id_number=ID18)
-    decide(session, ordinary.id, expected_version=2, decided_by=officer, now=NOW, **AGREE)
+    decided = decide(session, ordinary.id, expected_version=2, decided_by=officer, now=NOW, **AGREE)
     accusation = _letter(
         session,
         PARKING,
@@ -131,7 +138,15 @@ def test_state_decision_and_scope(session: Session, officer: str) -> None:
         id_number=ID18,
         proposal=make_proposal(category="accusation", channel="discipline", confidential=True),
     )
-    session.add(CaseRecord(letter_id=ordinary.id, state="handling", handling_body="housing", updated_at=NOW))
+    session.add(
+        CaseRecord(
+            letter_id=ordinary.id,
+            state="handling",
+            handling_body="housing",
+            decision_id=decided.id,
+            updated_at=NOW,
+        )
+    )
     session.flush()
     letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2), id_number=ID18)
 
@@ -151,7 +166,7 @@ def test_state_decision_and_scope(session: Session, officer: str) -> None:
     ordinary_only = earlier_letters(session, letter, confidential=False, routed_department=None)
     assert [e.case_number for e in ordinary_only] == [ordinary.case_number]
     assert letters_with_earlier(session, [letter], confidential=False) == {letter.id: 1}
-    # A handler of another department sees nothing; of housing, the letter decided for it.
+    # A handler of another department sees nothing; of housing, the letter its body is handling.
     assert earlier_letters(session, letter, confidential=False, routed_department="education") == []
     housing = earlier_letters(session, letter, confidential=False, routed_department="housing")
     assert [e.case_number for e in housing] == [ordinary.case_number]
@@ -258,7 +273,7 @@ def test_the_upgrade_from_0007_keeps_letters_and_reindex_fills_the_index(db_url:
                 {"t1": PARKING[0], "x1": PARKING[1], "t2": PARKING_AGAIN[0], "x2": PARKING_AGAIN[1]},
             )
         upgrade(db_url)
-        assert current_revision(db_url) == "0008"
+        assert current_revision(db_url) == head_revision()
         assert schema_differences(db_url) == []
         factory = make_session_factory(engine)
         with session_scope(factory) as session:

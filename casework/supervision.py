@@ -12,22 +12,30 @@ now, or was met or ended after its last day; a case that ran late twice or more 
 
 Everything is listed whoever asks: the caller shows each reader what their role may open (each
 item says whether its letter is confidential and which body handles it).
+
+督办 itself is one act (:func:`supervise`): the 督办单 is issued under its 文号 and the 督办 step,
+with its reason and new last day, cites it, in one savepoint of the caller's transaction. A step the
+case refuses takes the sheet (and its number) back with it, so no sheet exists without its step nor
+a step without its sheet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from casework.cases import History, load_histories
+from casework.cases import CaseView, History, aware, letter_row, load_histories, take_step
 from casework.clocks import Clock, ClockStatus, case_clocks
+from casework.documents import STEP_DOCUMENTS, Draft, Template
+from casework.issuing import issue_document
 from casework.periods import FORWARD_DAYS
 from casework.states import CaseEvent, CaseState, Step
 from store.errors import InvalidValueError
-from store.models import CaseRecord, Decision, Letter
+from store.models import CaseDocument, CaseRecord, Decision, Letter, User
 
 #: How many days ahead the supervisor's view looks by default.
 DEFAULT_WITHIN_DAYS = 7
@@ -183,6 +191,64 @@ def supervision(session: Session, today: dt.date, within_days: int = DEFAULT_WIT
     )
 
 
+#: The document a 督办 is issued with.
+SUPERVISION_SHEET = STEP_DOCUMENTS[Step.supervise]
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """A 督办 done: the case after its step, and the 督办单 the step cites."""
+
+    case: CaseView
+    document: CaseDocument
+
+
+def supervise(
+    session: Session,
+    user: User | str,
+    letter: Letter | int | str,
+    sheet: Draft,
+    *,
+    reason: str,
+    due_on: dt.date,
+    office: str,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+    department_codes: Collection[str] | None = None,
+    templates: Mapping[str, Template] | None = None,
+) -> Supervised:
+    """``user`` supervises the case (第四十条): issues the reviewed 督办单 ``sheet`` under the next
+    文号 of ``office`` and records the 督办 step with ``reason`` and the new last day ``due_on``,
+    citing that 文号, at ``now``. Each is audited as it would be alone (``document_issued``,
+    ``case_step``), in the caller's transaction.
+
+    Raises:
+        InvalidValueError: ``sheet`` is not a 督办单, or the step's fields are refused (no reason,
+            a day not after today).
+        NotAllowedError: the user may not supervise this case.
+        CaseStepRefused: the case's state does not take a 督办.
+        CaseChangedError: ``expected_version`` is given and the case moved on since.
+        NotFoundError, InvalidStateError: as :func:`casework.cases.take_step`.
+    """
+    if sheet.kind != SUPERVISION_SHEET:
+        raise InvalidValueError(f"督办应出具督办单，收到的是「{sheet.kind}」")
+    now = aware(now)
+    row = letter_row(session, letter)
+    with session.begin_nested():  # a refused step gives the sheet's number back
+        document = issue_document(session, user, row, sheet, office=office, now=now, templates=templates)
+        view = take_step(
+            session,
+            user,
+            row,
+            Step.supervise,
+            {"reason": reason, "due_on": due_on, "document_no": document.number},
+            expected_version=expected_version,
+            now=now,
+            department_codes=department_codes,
+        )
+    return Supervised(case=view, document=document)
+
+
 @dataclass(frozen=True)
 class OpenEscalation:
     """A case with 重大紧急 reports (第二十五条) that is still open: who was told, when, what was done."""
@@ -230,9 +296,12 @@ def open_escalations(session: Session) -> tuple[OpenEscalation, ...]:
 
 __all__ = [
     "DEFAULT_WITHIN_DAYS",
+    "SUPERVISION_SHEET",
     "OpenEscalation",
+    "Supervised",
     "SupervisedCase",
     "Supervision",
     "open_escalations",
+    "supervise",
     "supervision",
 ]

@@ -29,6 +29,7 @@ from casework import issuing
 from casework import supervision as store_supervision
 from casework.cases import CaseLink, CaseView
 from casework.documents import DOCUMENT_KINDS, Draft, Template, load_templates
+from casework.periods import cn_date
 from casework.states import STEP_NAMES, Step
 from routing.catalogue import Catalogue
 from service import access
@@ -169,6 +170,11 @@ def take_step(
         casework.cases.CaseStepRefused: the state or a statutory period does not allow it.
         casework.cases.CaseChangedError: the case changed since ``expected_version``.
     """
+    if step == Step.supervise.value:
+        raise InvalidInput(
+            f"督办与督办单一并办理：请在督办页面或 {case_number} 的办理过程中填写督办事由和办结期限，"
+            f"出具督办单并督办（POST /api/v1/letters/{case_number}/supervise）"
+        )
     opened = _open(session, user, case_number, "step")
     codes = {d.code: d.name for d in catalogue.departments} if catalogue is not None else None
     after = store_cases.take_step(
@@ -332,6 +338,11 @@ def issue(
         store.errors.NotAllowedError: the role, or the handler's body, may not issue the kind.
         store.errors.InvalidValueError: an empty title or body, a day sent before the issue or after today.
     """
+    if kind == store_supervision.SUPERVISION_SHEET:
+        raise InvalidInput(
+            f"督办单与督办一并出具：请在督办页面或 {case_number} 的办理过程中填写督办事由和办结期限，"
+            f"出具督办单并督办（POST /api/v1/letters/{case_number}/supervise）"
+        )
     _may_handle_documents(user)
     opened = _open(session, user, case_number, "issue")
     table = templates if templates is not None else load_templates()
@@ -487,6 +498,79 @@ def supervision_view(
     )
 
 
+def supervise(
+    session: Session,
+    user: User,
+    case_number: str,
+    *,
+    reason: str,
+    due_on: dt.date | None,
+    settings: Settings,
+    catalogue: Catalogue | None = None,
+    situation: str | None = None,
+    expected_version: int | None = None,
+    templates: Mapping[str, Template] | None = None,
+) -> store_supervision.Supervised:
+    """督办 in one act (第四十条): draft the 督办单 from the case with ``reason``, the new last day
+    ``due_on`` and the ``situation`` (default: the case's state), issue it under the office's next
+    文号 and record the 督办 step citing it, in one transaction; both are audited.
+
+    ``expected_version``, when given, refuses a case that moved on since the caller read it.
+
+    Raises:
+        NotFound: as :func:`case_page`.
+        Forbidden: a role that handles no documents.
+        InvalidInput: no reason or no date.
+        store.errors.NotAllowedError: the role may not supervise (督办 is the 科室负责人's).
+        store.errors.InvalidValueError: a date not after today.
+        casework.cases.CaseStepRefused: the case is not open to 督办 (closed, refused, final).
+        casework.cases.CaseChangedError: the case changed since ``expected_version``.
+    """
+    reason = reason.strip()
+    missing = [name for name, given in (("督办事由", reason), ("办结期限", due_on)) if not given]
+    if missing:
+        raise InvalidInput(f"督办须填写{'和'.join(missing)}")
+    assert due_on is not None
+    _may_handle_documents(user)
+    opened = _open(session, user, case_number, "supervise")
+    view = store_cases.case_of(session, opened.letter, user=user.username, today=china_today())
+    # Said in the officer's words here; who may not supervise, or a case closed to it, is refused
+    # below as the step is (403, 409).
+    if Step.supervise in view.allowed and due_on <= view.today:
+        raise InvalidInput(f"办结期限须晚于今天（{cn_date(view.today)}）")
+    values: dict[str, object] = {
+        "reason": reason,
+        "new_due": due_on,
+        "situation": (situation or "").strip() or f"目前处于「{view.state_name}」",
+    }
+    if not any(e.step in (Step.transfer, Step.assign) for e in view.events):
+        values["transferred_on"] = "尚未转送、交办"
+    table = templates if templates is not None else load_templates()
+    sheet = _draft_for(
+        session,
+        opened,
+        store_supervision.SUPERVISION_SHEET,
+        values,
+        settings=settings,
+        catalogue=catalogue,
+        templates=table,
+    )
+    done = store_supervision.supervise(
+        session,
+        user.username,
+        opened.letter,
+        sheet,
+        reason=reason,
+        due_on=due_on,
+        office=settings.office_abbreviation,
+        expected_version=expected_version,
+        department_codes=_department_names(catalogue) or None,
+        templates=table,
+    )
+    session.commit()
+    return done
+
+
 @dataclass(frozen=True)
 class EscalationsView:
     """The open 重大紧急 reports ``user`` may open, and how many others there are."""
@@ -542,6 +626,7 @@ __all__ = [
     "sees_particulars",
     "step_name",
     "still_opens",
+    "supervise",
     "supervision_view",
     "take_step",
     "unfilled_marks",

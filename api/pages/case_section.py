@@ -47,6 +47,8 @@ from store.models import Letter, User
 
 #: Steps that have a form of their own elsewhere: 确定去向 is the decision form; 登记 is the letter.
 OWN_FORMS = frozenset({Step.register, Step.decide})
+#: Steps whose document is issued by the step's own form, never drafted and issued beforehand.
+ISSUED_WITH_STEP = frozenset({Step.supervise})
 #: The order particulars are asked for on a step's form (dates and numbers before free text).
 FIELD_ORDER = (
     "body",
@@ -96,6 +98,7 @@ STEP_LABELS: dict[tuple[Step, str], str] = {
 }
 #: What the submit button of a step's form says, when the step's name alone would not.
 STEP_BUTTONS: dict[Step, str] = {
+    Step.supervise: "出具督办单并督办",
     Step.receive: "签收",
     Step.object: "异议退回",
     Step.accept: "受理",
@@ -319,11 +322,15 @@ def step_forms(
             continue
         spec = STEP_SPECS[step]
         wanted = document_kind_for(step, channel)
+        # A 督办 issues its 督办单 itself (service.cases.supervise): its form asks for no 文号.
+        issued_with_step = step in ISSUED_WITH_STEP
         issued = [d.number for d in documents if d.kind == wanted]
         given = (values or {}).get(step.value, {})
         fields = []
         for name in FIELD_ORDER:
             if name not in spec.required and name not in spec.optional:
+                continue
+            if name == "document_no" and issued_with_step:
                 continue
             widget = _widget(name)
             choices: tuple[Choice, ...] = ()
@@ -378,7 +385,11 @@ def step_forms(
                 name=STEP_NAMES[step],
                 button=STEP_BUTTONS.get(step, STEP_NAMES[step]),
                 fields=tuple(fields),
-                document=DOCUMENT_KINDS[wanted] if wanted and "document_no" in spec.required else "",
+                document=(
+                    DOCUMENT_KINDS[wanted]
+                    if wanted and "document_no" in spec.required and not issued_with_step
+                    else ""
+                ),
             )
         )
     return forms
@@ -582,7 +593,9 @@ def case_section(
     )
     kinds = [
         kind
-        for kind in dict.fromkeys(document_kind_for(s, case.channel) for s in view.allowed)
+        for kind in dict.fromkeys(
+            document_kind_for(s, case.channel) for s in view.allowed if s not in ISSUED_WITH_STEP
+        )
         if kind is not None and handles_documents
     ]
     draft = given.draft

@@ -63,6 +63,16 @@ def _refused(
     return letters.render_letter(request, session, user, case_number, catalogue, given, status_of(exc))
 
 
+def _date_of(text: str) -> dt.date | None:
+    """A date typed on a form (YYYY-MM-DD), or None when left blank."""
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"办结期限“{text}”不是日期，请写成 2026-12-01 的形式") from None
+
+
 def _done(request: Request, case_number: str, notice: str, anchor: str = "case") -> Response:
     request.session["case_notice"] = notice
     return RedirectResponse(f"/letters/{case_number}#{anchor}", status_code=303)
@@ -78,6 +88,7 @@ def take_step(
     request: Request,
     session: SessionDep,
     user: PageUser,
+    settings: SettingsDep,
     catalogue: CatalogueDep,
     version: Annotated[int, Form(ge=0)],
     reason: Annotated[str, Form(max_length=_TEXT)] = "",
@@ -115,21 +126,34 @@ def take_step(
         "measures": measures,
     }
     try:
-        cases.take_step(
-            session,
-            user,
-            case_number,
-            code.value,
-            read_step_form(code, form),
-            expected_version=version,
-            catalogue=catalogue,
-        )
+        if code == Step.supervise:  # the 督办单 is issued with the step, under the 文号 it cites
+            done = cases.supervise(
+                session,
+                user,
+                case_number,
+                reason=reason,
+                due_on=_date_of(due_on),
+                expected_version=version,
+                settings=settings,
+                catalogue=catalogue,
+            )
+            notice = f"已督办，督办单文号 {done.document.number}。"
+        else:
+            cases.take_step(
+                session,
+                user,
+                case_number,
+                code.value,
+                read_step_form(code, form),
+                expected_version=version,
+                catalogue=catalogue,
+            )
+            notice = f"已{STEP_NAMES[code]}。"
     except (ServiceError, StoreError) as exc:
         if isinstance(exc, ServiceError) and status_of(exc) == 404:
             raise
         given = CaseInput(open_step=code.value, values={code.value: {k: v for k, v in form.items() if v}})
         return _refused(request, session, user, case_number, catalogue, exc, given)
-    notice = f"已{STEP_NAMES[code]}。"
     if not cases.still_opens(session, user, case_number):
         # Returned to the office (异议退回): no longer the body's, so back to the handler's queue.
         request.session["queue_notice"] = f"{case_number} {notice.removesuffix('。')}，已回到信访部门。"
@@ -372,56 +396,17 @@ def supervise(
     situation: Annotated[str, Form(max_length=_TEXT)] = "",
     within: Annotated[int, Form(ge=0, le=366)] = 7,
 ) -> Response:
-    """Issue a 督办单 (reason, new date) and record the 督办 step citing its 文号, in one go."""
+    """Issue a 督办单 (reason, new date) and record the 督办 step citing its 文号, in one act."""
     _may_open_supervision(user)
     try:
-        if not reason.strip() or not due_on:
-            raise InvalidInput("督办须填写督办事由和办结期限")
-        try:
-            new_due = dt.date.fromisoformat(due_on)
-        except ValueError:
-            raise InvalidInput(f"办结期限“{due_on}”不是日期，请写成 2026-12-01 的形式") from None
-        view = cases.case_page(session, user, case_number)
-        values: dict[str, object] = {
-            "reason": reason.strip(),
-            "new_due": new_due,
-            "situation": situation.strip() or f"目前处于「{view.state_name}」",
-        }
-        if not any(e.step in (Step.transfer, Step.assign) for e in view.events):
-            values["transferred_on"] = "尚未转送、交办"
-        drafted = cases.draft(
+        done = cases.supervise(
             session,
             user,
             case_number,
-            "supervision_sheet",
+            reason=reason,
+            due_on=_date_of(due_on),
+            situation=situation,
             settings=settings,
-            catalogue=catalogue,
-            values=values,
-        )
-        # The 督办单 is checked as the step would be before it takes a number: a date not after
-        # today, or a case the step does not apply to, must not leave an issued sheet behind.
-        if new_due <= view.today:
-            raise InvalidInput(f"办结期限须晚于今天（{cn_date(view.today)}）")
-        if Step.supervise not in view.allowed:
-            raise InvalidInput(f"{case_number} 处于「{view.state_name}」，不能督办")
-        document = cases.issue(
-            session,
-            user,
-            case_number,
-            "supervision_sheet",
-            drafted.title,
-            list(drafted.paragraphs),
-            settings=settings,
-            catalogue=catalogue,
-            salutation=drafted.salutation,
-        )
-        cases.take_step(
-            session,
-            user,
-            case_number,
-            Step.supervise.value,
-            {"reason": reason.strip(), "due_on": new_due.isoformat(), "document_no": document.number},
-            expected_version=cases.case_page(session, user, case_number).version,
             catalogue=catalogue,
         )
     except (ServiceError, StoreError) as exc:
@@ -437,5 +422,6 @@ def supervise(
             error=f"{case_number}：{message_of(exc)}",
             status_code=status_of(exc),
         )
+    document = done.document
     request.session["supervision_notice"] = f"已对 {case_number} 督办，督办单文号 {document.number}。"
     return RedirectResponse(f"/supervision?within={within}", status_code=303)

@@ -247,6 +247,24 @@ class SentCreate(_In):
     sent_on: dt.date
 
 
+class SupervisionCreate(_In):
+    reason: str = Field(min_length=1, max_length=5000, description="督办事由")
+    due_on: dt.date = Field(description="the new last day the body must finish by (办结期限), after today")
+    situation: str | None = Field(
+        default=None, max_length=5000, description="目前办理情况 for the 督办单; default: the case's state"
+    )
+    version: int | None = Field(
+        default=None, ge=0, description="the case's version as read; a stale one answers 409"
+    )
+
+
+class SupervisionDone(_Out):
+    """A 督办 done: the case after its step, and the 督办单 the step cites."""
+
+    case: CasePublic
+    document: DocumentPublic
+
+
 class LinkCreate(_In):
     earlier_case_number: str | None = Field(max_length=40, description="None removes the link")
     reason: str | None = Field(default=None, max_length=2000)
@@ -568,6 +586,41 @@ def record_sent(
 ) -> DocumentPublic:
     """Record the day the document went out (once; 409 when already recorded)."""
     return document_public(cases.record_sent(session, user, document_id, payload.sent_on))
+
+
+@router.post(
+    "/letters/{case_number}/supervise",
+    response_model=SupervisionDone,
+    status_code=201,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def supervise(
+    case_number: str,
+    payload: SupervisionCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> SupervisionDone:
+    """督办 (第四十条) in one act: the 督办单 is issued under the office's next 文号 and the 督办 step,
+    with its reason and new last day, cites it; neither is recorded without the other. 科室负责人 only."""
+    done = cases.supervise(
+        session,
+        user,
+        case_number,
+        reason=payload.reason,
+        due_on=payload.due_on,
+        situation=payload.situation,
+        expected_version=payload.version,
+        settings=settings,
+        catalogue=catalogue,
+    )
+    masked = not cases.sees_particulars(user, done.case)
+    documents = cases.case_documents(session, done.case)
+    return SupervisionDone(
+        case=case_public(done.case, documents, catalogue, masked=masked),
+        document=document_public(done.document),
+    )
 
 
 @router.get("/supervision", response_model=SupervisionPublic, responses=error_responses(401, 403, 422))

@@ -526,16 +526,19 @@ def test_supervision_lists_what_is_due_and_overdue_by_body(client: TestClient, t
     assert office[late]["due"][0]["code"] == "forward" and office[late]["due"][0]["status_name"] == "已超期"
     assert sent in {c["case_number"] for c in by_body["housing"]["cases"]}
     assert by_body["housing"]["body_name"] != "housing"
-    # 督办: a supervision sheet and its step, shown to the body in the case's events
+    # 督办 in one act: the supervision sheet and its step, shown to the body in the case's events
     due_on = (china_today() + dt.timedelta(days=5)).isoformat()
-    sheet = _issue(client, supervisor, sent, "supervision_sheet", {"new_due": due_on})
-    r = _step(
-        client, supervisor, sent, "supervise", reason="临近期限", due_on=due_on, document_no=sheet["number"]
+    r = client.post(
+        f"/api/v1/letters/{sent}/supervise", headers=supervisor, json={"reason": "临近期限", "due_on": due_on}
     )
     assert r.status_code == 201, r.text
+    sheet = r.json()["document"]
+    assert sheet["kind"] == "supervision_sheet" and r.json()["case"]["events"][-1]["step"] == "supervise"
     shown = _case(client, token_for("department_handler"), sent)
     assert shown["events"][-1]["step_name"] == "督办"
+    assert shown["events"][-1]["particulars"] == {"due_on": due_on, "document_no": sheet["number"]}
     assert any(c["code"] == "supervision" and c["due"] == due_on for c in shown["clocks"])
+    assert sheet["number"] in {d["number"] for d in shown["documents"]}
     # the inspector reads only the confidential cases: these two are counted, not listed
     inspector = client.get(
         "/api/v1/supervision", params={"within": 30}, headers=token_for("discipline_inspector")
@@ -543,6 +546,62 @@ def test_supervision_lists_what_is_due_and_overdue_by_body(client: TestClient, t
     assert inspector["bodies"] == [] and inspector["withheld"] >= 2
     assert client.get("/api/v1/supervision", params={"within": 400}, headers=supervisor).status_code == 422
     assert client.get("/api/v1/supervision", headers=token_for("intake_officer")).status_code == 403
+
+
+def test_supervision_issues_its_sheet_and_takes_its_step_in_one_act(
+    client: TestClient, token_for: Any
+) -> None:
+    supervisor, officer = token_for("supervisor"), token_for("intake_officer")
+    case = _transferred(client, token_for)
+    due_on = (china_today() + dt.timedelta(days=10)).isoformat()
+    version = _case(client, supervisor, case)["version"]
+
+    def supervise(**body: Any) -> Any:
+        return client.post(f"/api/v1/letters/{case}/supervise", headers=supervisor, json=body)
+
+    # Refused after the sheet would have been numbered: neither the sheet nor its number is kept.
+    r = supervise(reason="临近期限", due_on=due_on, version=version - 1)
+    assert r.status_code == 409, r.text
+    yesterday = (china_today() - dt.timedelta(days=1)).isoformat()
+    r = supervise(reason="临近期限", due_on=yesterday)
+    assert r.status_code == 422 and "办结期限须晚于今天" in r.json()["error"], r.text
+    assert supervise(reason=" ", due_on=due_on).status_code == 422
+    assert [d["kind"] for d in _case(client, supervisor, case)["documents"]] == ["transfer_letter"]
+
+    r = supervise(reason="临近期限，请加快办理", due_on=due_on, situation="已签收，尚未受理", version=version)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    sheet, after = done["document"], done["case"]
+    assert re.fullmatch(r"\S+〔\d{4}〕1号", sheet["number"]), sheet  # the first sheet: no number lost
+    assert after["version"] == version + 1
+    step = after["events"][-1]
+    assert (step["step"], step["reason"]) == ("supervise", "临近期限，请加快办理")
+    assert step["particulars"] == {"due_on": due_on, "document_no": sheet["number"]}
+    page = client.get(sheet["url"], headers=supervisor).text
+    assert "临近期限，请加快办理" in page and "已签收，尚未受理" in page
+    # audited once each: the sheet issued, the step taken
+    audit = client.get(f"/api/v1/audit?case_number={case}&limit=100", headers=supervisor).json()["data"]
+    issued = [
+        e for e in audit if e["action"] == "document_issued" and e["details"]["kind"] == "supervision_sheet"
+    ]
+    steps = [e for e in audit if e["action"] == "case_step" and e["details"]["step"] == "supervise"]
+    assert len(issued) == 1 and len(steps) == 1
+    assert steps[0]["details"]["document_no"] == issued[0]["details"]["number"] == sheet["number"]
+
+    # There is no other way to either half: the step alone, or the sheet alone, is refused.
+    r = _step(client, supervisor, case, "supervise", reason="临近期限", due_on=due_on, document_no="X")
+    assert r.status_code == 422 and "/supervise" in r.json()["error"], r.text
+    r = client.post(
+        f"/api/v1/letters/{case}/documents",
+        headers=supervisor,
+        json={"kind": "supervision_sheet", "title": "督办单", "paragraphs": ["请加快办理。"]},
+    )
+    assert r.status_code == 422 and "/supervise" in r.json()["error"], r.text
+    # 督办 is the head's (第四十条): the office's intake officer may not issue it.
+    r = client.post(
+        f"/api/v1/letters/{case}/supervise", headers=officer, json={"reason": "临近期限", "due_on": due_on}
+    )
+    assert r.status_code == 403, r.text
 
 
 def test_escalation_opens_and_closes_with_the_case(client: TestClient, token_for: Any) -> None:

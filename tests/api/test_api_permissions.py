@@ -411,6 +411,27 @@ API: list[tuple[str, str, str | None, dict[str, int]]] = [
         None,
         expect(403, supervisor=200, discipline_inspector=200, anonymous=401),
     ),
+    # 督办 with a date in the past: refused (422) once the role may supervise the case at all. The
+    # housing handler opens the transferred case but issues no 督办单 (403).
+    (
+        "POST",
+        "/api/v1/letters/{transferred}/supervise",
+        "supervise",
+        expect(403, supervisor=422, discipline_inspector=404, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/letters/{accusation_transferred}/supervise",
+        "supervise",
+        expect(
+            404,
+            supervisor=422,
+            discipline_inspector=403,
+            analyst=403,
+            administrator=403,
+            anonymous=401,
+        ),
+    ),
     ("GET", "/api/v1/escalations", None, expect(200, analyst=403, administrator=403, anonymous=401)),
     ("GET", "/api/v1/statistics", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
     ("GET", "/api/v1/statistics/report", None, expect(403, supervisor=200, analyst=200, anonymous=401)),
@@ -1138,6 +1159,8 @@ def _call(
             kwargs["json"] = {"earlier_case_number": letter["case_number"], "reason": "另一事项"}
         else:
             kwargs["data"] = {"csrf_token": csrf, "earlier": letter["case_number"], "reason": "另一事项"}
+    elif body == "supervise":
+        kwargs["json"] = {"reason": "逾期未办结", "due_on": "2000-01-03"}
     elif body == "page_supervise":
         kwargs["data"] = {"csrf_token": csrf}
     elif body == "model_promote":

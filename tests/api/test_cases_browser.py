@@ -433,18 +433,37 @@ def test_overdue_case_is_supervised(base: str, page: Any) -> None:
     row = page.locator("table.supervised tr", has_text=case)
     assert "已超期" in row.inner_text()
     chinese(page, "the supervision page")
+    new_due = china_today() + dt.timedelta(days=3)
+    new_due_name = f"{new_due.year}年{new_due.month}月{new_due.day}日"
     row.locator("textarea[name=reason]").fill("已超过第二十二条规定的15日转送期限，请即转送并反馈")
-    row.locator("input[name=due_on]").fill((china_today() + dt.timedelta(days=3)).isoformat())
+    row.locator("input[name=due_on]").fill(new_due.isoformat())
     shot(page, "20-supervision")
+    # One click: the 督办单 is issued and the 督办 step cites it.
     with page.expect_navigation():
         row.locator("button").click()
-    assert "督办单文号" in page.inner_text("#supervision-notice")
+    number = re.search(r"督办单文号 (\S+〔\d{4}〕\d+号)", page.inner_text("#supervision-notice"))
+    assert number, page.inner_text("#supervision-notice")
     open_case(page, base, case)
     events = page.inner_text("#case-events")
     assert "督办" in events and "已超过第二十二条规定的15日转送期限" in events
+    assert number.group(1) in events and new_due_name in events  # the step cites the sheet's 文号
     assert "按督办要求办理并反馈结果" in page.inner_text("#case-clocks")
-    assert "督办单" in page.inner_text("#case-documents")
+    sheets = page.locator("#case-documents tr", has_text="督办单")
+    assert sheets.count() == 1 and number.group(1) in sheets.inner_text()
     chinese(page, "the supervised case")
+
+    # The office forwards it as told; the housing bureau's handler then reads the 督办单 and its date.
+    sign_in(page, base, "intake.officer")
+    open_case(page, base, case)
+    do(page, "transfer", document_no=issue(page, "transfer_letter"))
+    sign_in(page, base, "department.handler")
+    open_case(page, base, case)
+    events = page.inner_text("#case-events")
+    assert "督办" in events and new_due_name in events and number.group(1) in events
+    assert number.group(1) in page.inner_text("#case-documents")
+    supervision = page.locator('tr[data-clock="supervision"]').inner_text()
+    assert new_due.isoformat() in supervision, supervision  # the clock's last day is the new date
+    chinese(page, "the supervised case, as the handler reads it")
 
 
 def test_review_then_recheck_then_a_new_letter_is_proposed_no_longer_accepted(

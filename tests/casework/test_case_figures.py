@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from casework.cases import link_same_matter, sync_case
 from casework.figures import EMPTY, figures_of, id_range, refill
+from service.statistics import compute, parse_period
 from store.db import make_engine, make_session_factory, schema_differences, session_scope, upgrade
 from store.letters import add_proposal
 from store.models import CaseEventRecord, CaseRecord, Letter
@@ -265,6 +266,9 @@ def test_each_step_keeps_the_figures_the_statistics_derived_from_the_steps(sessi
     assert kept[ids["decided"]] == EMPTY and kept[ids["supervised"]] == EMPTY
     assert kept[ids["second"]]["accepted_on"] == D(2026, 3, 27)
     assert kept[ids["linked"]]["forwarded_on"] == D(2026, 3, 29)
+    # the statistics count the period's letters once: the merged one only in the letter it went into
+    march = compute(session, parse_period("2026-03"), today=D(2026, 6, 30))
+    assert march.total == 10 and sum(c.count for c in march.by_county) == 10
     # the Python form over the rows in hand agrees too
     rows = session.scalars(select(CaseEventRecord).where(CaseEventRecord.letter_id == ids["full"])).all()
     assert figures_of(rows) == full

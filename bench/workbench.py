@@ -25,8 +25,13 @@ letters registered, with distinct case numbers; the cached ``cases`` rows the le
 stored steps and the issued documents (with distinct 文号) what the officers were told they took
 and issued, or the run reports them as lost or duplicated.
 
+The servers also report, for every transaction that took the audit head's row lock (the lock every
+write of the office queues on), how long it waited for it and held it, by request kind (each
+request names its kind in a header).
+
 It prints a table and replaces the ``## Workbench`` section of BENCHMARKS.md (other sections are
-left as they are). Only loopback is used, and every loop is bounded in count and in time.
+left as they are, and so is its ``### Profile`` subsection, written by hand). Only loopback is used,
+and every loop is bounded in count and in time.
 
     python bench/workbench.py --officers 20 --letters 15 --backend both
 """
@@ -92,7 +97,83 @@ def letters_from(data_dir: Path, count: int) -> list[tuple[str, str]]:
 # --- the server process -------------------------------------------------------------------------
 
 
-def serve(database_url: str, sock_fd: int, router_kind: str, secret_file: Path) -> None:
+#: The request header the officers name each request's kind in, for the server's lock figures.
+KIND_HEADER = "x-bench-kind"
+
+
+def watch_audit_lock(app: Any, out: Path) -> Any:
+    """Wrap ``app`` so that every transaction holding the audit head's row lock writes a line
+    ``request kind, ms waited for the lock, ms held until commit or rollback`` to ``out`` (at once:
+    uvicorn ends the process by re-raising the signal that stopped it, so nothing runs after).
+
+    Writes go one at a time through that lock, so the time each one holds it bounds how many
+    writes a second the whole office gets, whatever the number of server processes. Measured with
+    SQLAlchemy's events from the statement that takes the lock (``SELECT … FROM audit_head … FOR
+    UPDATE``) to the end of its transaction; the request's kind comes from the officers' header.
+    """
+    import contextvars
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    # One mutable slot per request, shared by the threads its handler and its session's
+    # dependency run in (contextvars are copied into the thread pool, the dict is not).
+    current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+        "bench_kind", default=None
+    )
+    guard = threading.Lock()
+    sink = out.open("a", encoding="utf-8")
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        slot = current.get()
+        if (
+            slot is not None
+            and "asked" not in slot
+            and "audit_head" in statement
+            and "FOR UPDATE" in statement
+        ):
+            slot["asked"] = time.perf_counter()
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        slot = current.get()
+        if slot is not None and "asked" in slot and "held" not in slot:
+            slot["held"] = time.perf_counter()
+
+    def _ended(session: Session) -> None:
+        slot = current.get()
+        if slot is not None and "held" in slot:
+            end = time.perf_counter()
+            waited, held = (slot["held"] - slot["asked"]) * 1000, (end - slot["held"]) * 1000
+            with guard:
+                sink.write(f"{slot['kind']}\t{waited:.3f}\t{held:.3f}\n")
+                sink.flush()
+            slot.pop("asked")
+            slot.pop("held")
+
+    event.listen(Session, "after_commit", _ended)
+    event.listen(Session, "after_rollback", _ended)
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        kind = dict(scope["headers"]).get(KIND_HEADER.encode(), b"other").decode()
+        token = current.set({"kind": kind})
+        try:
+            await app(scope, receive, send)
+        finally:
+            current.reset(token)
+
+    return wrapped
+
+
+def serve(
+    database_url: str, sock_fd: int, router_kind: str, secret_file: Path, lock_file: Path | None
+) -> None:
     """Run the app on an inherited listening socket (the parent picked the free port)."""
     import uvicorn
 
@@ -119,10 +200,11 @@ def serve(database_url: str, sock_fd: int, router_kind: str, secret_file: Path) 
 
         router = train_tiny_router(Path(tempfile.mkdtemp(prefix="xinfang-bench-model-")) / "tiny")
     app = create_app(settings, router=router)
+    served = watch_audit_lock(app, lock_file) if lock_file is not None else app
     sock = socket.socket(fileno=sock_fd)
     # Keep idle connections longer than an officer pauses, so that the client never sends on a
     # connection the server is closing (a transport error that is no fault of the app).
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=120)
+    config = uvicorn.Config(served, log_level="warning", access_log=False, timeout_keep_alive=120)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -183,7 +265,7 @@ async def officer(
         await pause()
         started = time.perf_counter()
         try:
-            r = await client.request(method, url, headers=headers, **kwargs)
+            r = await client.request(method, url, headers={**headers, KIND_HEADER: kind}, **kwargs)
         except Exception as exc:  # a transport failure counts as an error of this request
             stats.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
             return None
@@ -453,6 +535,7 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
     with tempfile.TemporaryDirectory(prefix="xinfang-bench-") as tmp:
         database_url, drop = fresh_database(backend, args.pg_url, Path(tmp))
         servers: list[subprocess.Popen[bytes]] = []
+        lock_files = [Path(tmp) / f"audit-lock-{i}.tsv" for i in range(args.workers)]
         try:
             usernames = prepare(database_url, args.officers)
             sock = socket.socket()
@@ -464,7 +547,7 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
             secret_file.write_text(secrets.token_urlsafe(32), encoding="utf-8")
             secret_file.chmod(0o600)
             # Pre-fork: every worker process accepts on the same listening socket.
-            for _ in range(args.workers):
+            for lock_file in lock_files:
                 servers.append(
                     subprocess.Popen(
                         [
@@ -478,6 +561,8 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
                             args.router,
                             "--secret-file",
                             str(secret_file),
+                            "--lock-file",
+                            str(lock_file),
                         ],
                         pass_fds=[sock.fileno()],
                         cwd=ROOT,
@@ -500,6 +585,7 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
                 except subprocess.TimeoutExpired:
                     server.kill()
             drop()
+        lock = read_lock_samples(lock_files)
     latencies = stats.all()
     requests = len(latencies)
     expected = stats.registered
@@ -531,10 +617,31 @@ def run_backend(backend: str, args: argparse.Namespace, letters: list[tuple[str,
         },
         "errors": len(stats.errors),
         "cpu_ms_per_request": server_cpu / requests * 1000 if requests else float("nan"),
+        "lock_by_kind": {
+            k: (pct([h for _, h in v], 50), pct([h for _, h in v], 99), pct([w for w, _ in v], 99), len(v))
+            for k, v in sorted(lock.items())
+        },
+        "lock_held": [h for v in lock.values() for _, h in v],
         "error_samples": stats.errors[:5],
         "counts": counts,
         "intact": intact,
     }
+
+
+def read_lock_samples(paths: Sequence[Path]) -> dict[str, list[tuple[float, float]]]:
+    """The servers' ``(waited, held)`` audit lock samples by request kind."""
+    by_kind: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for path in paths:
+        if not path.exists():
+            print(
+                f"warning: {path.name} was not written; its server's lock figures are missing",
+                file=sys.stderr,
+            )
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            kind, waited, held = line.split("\t")
+            by_kind[kind].append((float(waited), float(held)))
+    return by_kind
 
 
 def wait_until_up(base: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
@@ -595,6 +702,27 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             for k in kinds
         ]
         lines.append(f"| {r['backend']} | {r['think']:g} | " + " | ".join(cells) + " |")
+    lock_kinds = sorted({k for r in results for k in r["lock_by_kind"]})
+    if lock_kinds:
+        lines += [
+            "",
+            "The audit head's row lock, which every write takes and holds until it commits "
+            "(held p50 / p99 ms, from taking it to the end of the transaction; waited p99 ms for it):",
+            "",
+            "| backend | think s | all writes | " + " | ".join(lock_kinds) + " |",
+            "|---|---:|---:|" + "---:|" * len(lock_kinds),
+        ]
+        for r in results:
+            held = r["lock_held"]
+            by = r["lock_by_kind"]
+            cells = [
+                f"{by[k][0]:.1f} / {by[k][1]:.1f}; {by[k][2]:.0f}" if k in by else "–" for k in lock_kinds
+            ]
+            lines.append(
+                f"| {r['backend']} | {r['think']:g} | {pct(held, 50):.1f} / {pct(held, 99):.1f} | "
+                + " | ".join(cells)
+                + " |"
+            )
     lines.append("")
     for r in results:
         if r["backend"] == "postgresql":
@@ -604,15 +732,15 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"{'met' if met else 'not met'} (p99 {r['p99']:.0f} ms, {r['errors']} errors)."
             )
     lines += [
-        "- Reading the numbers: one uvicorn worker runs Python on one core at a time, so in a tight loop the "
+        "- Reading the numbers: a uvicorn worker runs Python on one core at a time, so in a tight loop the "
         "server's CPU per request sets the pace (requests/s ≈ available core share ÷ CPU per request) and "
-        "latency is the queue in front of it (≈ officers ÷ requests/s). On the register → decide mix "
-        "alone, PostgreSQL was not the limit: sampling `pg_stat_activity` showed at most three of the "
-        "pool's connections busy and none waiting on a lock. Registering, deciding, every step of a case "
-        "and every document issued write the hash-chained audit log, whose head row makes writes go one "
-        "at a time; with the case's life most requests are such writes (a step replays the case's history "
-        "under that lock, an issue also writes the DOCX), so the tail is writes queueing behind each other "
-        "whenever the shared cores are busy.",
+        "latency is the queue in front of it (≈ officers ÷ requests/s). Every write (registering, deciding, "
+        "each step, each document, a look at a confidential letter) appends to the hash-chained audit log, "
+        "whose head row lets one write through at a time: the lock table shows how long each held it. The "
+        "writes read the case, judge the step and write the DOCX before they take it, and a look at a "
+        "confidential letter is logged at commit, so the lock covers only a write's own rows. Within one "
+        "process a thread holding the lock still waits for the interpreter after each database round trip "
+        "while the other requests compute, so the time it is held grows with the load on the machine.",
     ]
     for r in results:
         if r["error_samples"]:
@@ -621,15 +749,22 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+#: A subsection of the written section that a run keeps: what a profile of the server showed and
+#: what was changed for it, written by hand, since the run does not profile.
+KEPT = "### Profile"
+
+
 def replace_section(path: Path, body: str) -> None:
-    """Replace the ``## Workbench`` section of ``path`` (up to the next ``## ``), or append it."""
+    """Replace the ``## Workbench`` section of ``path`` (up to the next ``## ``), or append it; its
+    ``### Profile`` subsection, if any, stays at its end."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{SECTION}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
+    found = pattern.search(text)
+    kept = ""
+    if found and f"\n{KEPT}\n" in found.group(0):
+        kept = "\n" + found.group(0)[found.group(0).index(f"\n{KEPT}\n") + 1 :].strip() + "\n"
+    block = f"{SECTION}\n\n{body.strip()}\n{kept}"
+    text = pattern.sub(lambda _: block + "\n", text, count=1) if found else f"{text.rstrip()}\n\n{block}"
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -662,9 +797,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     ap.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--secret-file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--lock-file", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.fd, args.router, args.secret_file)
+        serve(args.serve, args.fd, args.router, args.secret_file, args.lock_file)
         return 0
     if args.officers < 1 or args.letters < 1:
         ap.error("--officers and --letters must be at least 1")

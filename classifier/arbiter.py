@@ -17,6 +17,14 @@ rows (by group when groups are given), the offset that reaches the largest recal
 while its precision stays at or above ``offset_precision``. The review threshold is chosen after,
 on the shifted probabilities.
 
+Letters annotated from the public message board carry one convention for each route; routing
+cases written and checked against the law (``reviewed_rows``) carry the statute's, with the
+distinctions the board's letters rarely draw (a labour-contract dispute that goes to arbitration
+against plain wage arrears that labour inspection recovers; a sanction against the writer; a
+consultation that only names a court). They join the fit with a weight each, so a handful of them
+counts against the thousands of letters; the review threshold and the offsets are still measured on
+the letters alone, whose mix is the stream an office receives.
+
 It never invents a legal basis: the proposal (``routing.proposal``) cites the rule of the channel the
 arbiter chooses when one fired, and otherwise says the channel came from the model and, for a
 statutory channel, asks for review.
@@ -82,17 +90,32 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         return X
 
     def fit(
-        self, rows: Sequence[Features], y: Sequence[str], groups: Sequence[str] | None = None
+        self,
+        rows: Sequence[Features],
+        y: Sequence[str],
+        groups: Sequence[str] | None = None,
+        *,
+        reviewed_rows: Sequence[Features] = (),
+        reviewed_y: Sequence[str] = (),
+        reviewed_weight: float = 1.0,
     ) -> ChannelArbiter:
         """Fit on ``rows``; ``groups`` (near-duplicate letters share one) keep a group in one fold
-        of the cross-validation that sets the offsets and the review threshold."""
-        names = sorted({name for row in rows for name in row})
+        of the cross-validation that sets the offsets and the review threshold.
+
+        ``reviewed_rows`` (legally reviewed routing cases, labels ``reviewed_y``) join every fit,
+        each weighing ``reviewed_weight`` letters, but are never among the rows the threshold and
+        the offsets are measured on.
+        """
+        if len(reviewed_rows) != len(reviewed_y):
+            raise ValueError(f"{len(reviewed_rows)} reviewed rows but {len(reviewed_y)} labels")
+        names = sorted({name for row in (*rows, *reviewed_rows) for name in row})
         self.feature_index_: dict[str, int] = {name: j for j, name in enumerate(names)}
         X, labels = self._matrix(rows), np.array([str(v) for v in y])
-        self.model_ = self._model().fit(X, labels)
+        extra = (self._matrix(reviewed_rows), np.array([str(v) for v in reviewed_y]), float(reviewed_weight))
+        self.model_ = self._fit_with(X, labels, extra)
         self.classes_ = np.array([str(c) for c in self.model_.classes_])
         self.offsets_: dict[str, float] = {}
-        proba = self._cross_validated(X, labels, groups)
+        proba = self._cross_validated(X, labels, groups, extra)
         if proba is None:
             self.review_below_ = 0.5
             return self
@@ -104,24 +127,44 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
     def _model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
 
+    def _fit_with(
+        self, X: np.ndarray, y: np.ndarray, extra: tuple[np.ndarray, np.ndarray, float]
+    ) -> LogisticRegression:
+        """A fit on ``X, y`` plus the weighted reviewed rows of ``extra``."""
+        X_extra, y_extra, weight = extra
+        if not len(y_extra):
+            return self._model().fit(X, y)
+        weights = np.concatenate([np.ones(len(y)), np.full(len(y_extra), weight)])
+        return self._model().fit(np.vstack([X, X_extra]), np.concatenate([y, y_extra]), sample_weight=weights)
+
     def _cross_validated(
-        self, X: np.ndarray, y: np.ndarray, groups: Sequence[str] | None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: Sequence[str] | None,
+        extra: tuple[np.ndarray, np.ndarray, float],
     ) -> np.ndarray | None:
-        """Probabilities of the training rows, each from a fit that did not see it (None: too few)."""
-        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+        """Probabilities of the training rows, each from a fit that did not see it (None: too few).
+
+        Every fit also holds all the reviewed rows of ``extra``: they are not the letters measured.
+        """
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
         smallest = int(min(np.unique(y, return_counts=True)[1]))
         folds = min(self.cv, smallest)
         if folds < 2:
             return None
         if groups is not None and len(set(groups)) >= folds:
-            split = StratifiedGroupKFold(folds, shuffle=True, random_state=0)
-            proba: np.ndarray = cross_val_predict(
-                self._model(), X, y, cv=split, groups=np.asarray(groups), method="predict_proba"
-            )
-            return proba
-        rows = StratifiedKFold(folds, shuffle=True, random_state=0)
-        proba = cross_val_predict(self._model(), X, y, cv=rows, method="predict_proba")
+            splits = StratifiedGroupKFold(folds, shuffle=True, random_state=0).split(X, y, np.asarray(groups))
+        else:
+            splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)
+        classes = [str(c) for c in self.classes_]
+        proba = np.zeros((len(y), len(classes)))
+        for train, test in splits:
+            fitted = self._fit_with(X[train], y[train], extra)
+            # A fold's fit may lack a rare class: its column stays 0, as cross_val_predict does.
+            columns = [classes.index(str(c)) for c in fitted.classes_]
+            proba[np.ix_(test, columns)] = fitted.predict_proba(X[test])
         return proba
 
     def _shift(self, proba: np.ndarray) -> np.ndarray:

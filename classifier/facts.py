@@ -16,10 +16,11 @@ letter heads is not paid twice). A letter's evidence for a fact is its strongest
 letter as a whole; a per-fact logistic calibration over those two scores, fitted on out-of-fold
 scores (folds by group), turns them into the probability that the letter states the fact.
 
-Two letter-level heads ride along on the same features: ``urgent`` (an imminent serious risk,
-第二十五条) and ``multi`` (several unrelated matters, 第二十四条), learned from the annotators'
-letter labels; they have no quotes, so their span is the letter's strongest sentence for the
-closest fact (``self_harm_or_violence``, ``group_action``) when there is one.
+Three letter-level heads ride along on the same features: ``urgent`` (an imminent serious risk,
+第二十五条), ``multi`` (several unrelated matters, 第二十四条) and ``consultation`` (the letter
+mainly asks a question), learned from the annotators' letter labels; they have no quotes, so their
+span is the letter's strongest sentence for the closest fact (``self_harm_or_violence``,
+``group_action``) when there is one.
 """
 
 from __future__ import annotations
@@ -64,7 +65,14 @@ FACT_NAMES: dict[str, str] = {
 }
 FACT_TAGS: tuple[str, ...] = tuple(FACT_NAMES)
 #: Letter-level heads learned beside the facts, with the fact whose sentence shows them best.
-LETTER_HEADS: dict[str, str] = {"urgent": "self_harm_or_violence", "multi": "group_action"}
+#: ``consultation`` (the letter mainly asks a question, ANNOTATION.md §4) has no closest fact: a
+#: letter that only asks how arbitration or a court works names the statutory word in a role that
+#: must not change its route, and the arbiter weighs this head against the rules that fired.
+LETTER_HEADS: dict[str, str | None] = {
+    "urgent": "self_harm_or_violence",
+    "multi": "group_action",
+    "consultation": None,
+}
 
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;\n]*")
 _MIN_SENTENCE_CHARS = 2
@@ -186,7 +194,8 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
             facts: each letter's facts (tag -> exact quote); ``None`` for a letter not annotated for
                 facts, which then teaches only the letter-level heads.
             groups: each letter's near-duplicate group; calibration folds never split a group.
-            letter_labels: letter-level labels (``urgent``, ``multi``: 0/1, ``None`` unknown).
+            letter_labels: letter-level labels (``urgent``, ``multi``, ``consultation``: 0/1, ``None``
+                unknown).
         """
         letter_labels = letter_labels or {}
         units = [split_sentences(t, x) for t, x in letters]
@@ -398,7 +407,8 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
                 s = flat[j] if j >= 0 else none
                 found[tag] = FactFinding(tag, round(p_fact, 4), s.field, s.start, s.end, s.text)
             for head, p_head in zip(self.heads_, head_rows[i], strict=True):
-                near = found.get(LETTER_HEADS[head])
+                closest = LETTER_HEADS[head]
+                near = found.get(closest) if closest else None
                 p = round(p_head, 4)
                 found[head] = (
                     FactFinding(head, p, near.field, near.start, near.end, near.quote)

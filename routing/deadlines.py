@@ -77,6 +77,7 @@ KNOWN_FACTS: frozenset[str] = frozenset(
         "self_harm_or_violence",
         "urgent",
         "multi",
+        "consultation",
     }
 )
 _URGENT_FACTS = frozenset({"urgent", "self_harm_or_violence"})

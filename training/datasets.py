@@ -23,8 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from classifier.features import letter_text, preprocess
 from routing.catalogue import Catalogue
+from routing.codes import Channel
+from routing.schemas import Letter
 from training.errors import DataValidationError, TrainingError
 
 MESSAGES_FILE = "messages.csv"
@@ -33,6 +37,9 @@ ANNOTATIONS_FILE = "annotations.jsonl"
 CANDIDATES_FILE = "annotations_candidates.jsonl"  # more letters, rich in statutory matters, with facts
 FACTS_FILE = "facts.jsonl"  # legal facts (and a second annotator's labels) for annotations.jsonl
 UNLABELLED_FILE = "unlabeled_messages.csv"  # the text of the candidates' ``u…`` ids
+# Hand-written letters whose route was checked against the law: they teach the channel arbiter the
+# statute's distinctions (classifier/arbiter.py) and are never letters of the split.
+ROUTING_CASES_FILE = "routing_cases.jsonl"
 ANNOTATED_HEADS = ("category", "department", "channel")
 
 
@@ -50,6 +57,8 @@ class Example:
     channel: str | None = None
     urgent: int | None = None
     multi: int | None = None
+    # 1 where the letter mainly asks for information or an explanation (ANNOTATION.md §4).
+    consultation: int | None = None
     source: str = "annotation"  # "annotation" (shared data) or "decision" (an officer's final decision)
     # Legal facts the letter states: tag -> an exact quote of the title or text (FACTS.md). None when
     # the letter was not annotated for facts (an empty mapping: annotated, no fact stated).
@@ -104,7 +113,7 @@ def _read_jsonl(path: Path) -> dict[str, dict[str, Any]]:
 def data_files(data_dir: Path) -> list[Path]:
     """The files a training run reads from ``data_dir`` (the optional ones only where present)."""
     data_dir = Path(data_dir)
-    optional = [data_dir / n for n in (CANDIDATES_FILE, FACTS_FILE, UNLABELLED_FILE)]
+    optional = [data_dir / n for n in (CANDIDATES_FILE, FACTS_FILE, UNLABELLED_FILE, ROUTING_CASES_FILE)]
     return [data_dir / MESSAGES_FILE, data_dir / ANNOTATIONS_FILE, *(p for p in optional if p.exists())]
 
 
@@ -146,6 +155,7 @@ def load_examples(data_dir: Path) -> list[Example]:
             channel=ann.get("channel"),
             urgent=ann.get("urgent"),
             multi=ann.get("multi"),
+            consultation=ann.get("consultation"),
             facts=_facts(ann) if "facts" in ann else _facts(fact_record),
             second=fact_record.get("second"),
         )
@@ -184,6 +194,58 @@ def load_unlabelled_texts(data_dir: Path) -> list[str]:
         return []
     with path.open(encoding="utf-8", newline="") as f:
         return [letter_text(row["title"] or "", row["text"] or "") for row in csv.DictReader(f)]
+
+
+@dataclass(frozen=True)
+class RoutingCase:
+    """A hand-written letter with the route the law gives it (``routing_cases.jsonl``)."""
+
+    letter: Letter
+    channel: str
+    disposition: str
+    trap: bool  # a statutory word in a role that must not change the route
+    urgent: bool
+    confidential: bool
+
+
+def load_routing_cases(data_dir: Path) -> list[RoutingCase]:
+    """The routing cases of ``data_dir`` (none when the file is absent: they are optional).
+
+    Raises:
+        DataValidationError: a case without a known channel, or a letter field out of range.
+    """
+    path = Path(data_dir) / ROUTING_CASES_FILE
+    if not path.exists():
+        return []
+    known = {c.value for c in Channel}
+    cases = []
+    for case_id, record in _read_jsonl(path).items():
+        expect = record.get("expect") or {}
+        if expect.get("channel") not in known:
+            raise DataValidationError(f"{path.name}: case {case_id} has no known expect.channel")
+        received = record.get("received_on")
+        try:
+            letter = Letter(
+                id=case_id,
+                title=record.get("title") or "",
+                text=record.get("text") or "",
+                form=record.get("form") or "letter",
+                visitors=record.get("visitors"),
+                received_on=dt.date.fromisoformat(received) if received else None,
+            )
+        except (ValueError, ValidationError) as exc:
+            raise DataValidationError(f"{path.name}: case {case_id}: {exc}") from exc
+        cases.append(
+            RoutingCase(
+                letter=letter,
+                channel=str(expect["channel"]),
+                disposition=str(expect.get("disposition") or ""),
+                trap=bool(record.get("trap")),
+                urgent=bool(expect.get("urgent")),
+                confidential=bool(expect.get("confidential")),
+            )
+        )
+    return cases
 
 
 def in_test(group: str, test_size: float, seed: int) -> bool:

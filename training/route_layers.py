@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,11 @@ def fit_facts(examples: Sequence[Example], config: dict[str, Any]) -> FactDetect
         [(e.title, e.text) for e in examples],
         [e.facts for e in examples],
         [e.group for e in examples],
-        {"urgent": [e.urgent for e in examples], "multi": [e.multi for e in examples]},
+        {
+            "urgent": [e.urgent for e in examples],
+            "multi": [e.multi for e in examples],
+            "consultation": [e.consultation for e in examples],
+        },
     )
 
 
@@ -120,6 +125,33 @@ def out_of_fold_rows(
     )
 
 
+@dataclass(frozen=True)
+class ReviewedCases:
+    """Routing cases checked against the law, as the arbiter reads them.
+
+    ``rows`` are read by the model that ships (its heads and facts never see these letters), and
+    each case weighs ``weight`` letters in the arbiter's fit.
+    """
+
+    rows: list[dict[str, float]]
+    channels: list[str]
+    weight: float
+
+
+@dataclass(frozen=True)
+class ArbiterFit:
+    """The arbiter, and for each fold of the reviewed cases one fitted without that fold's cases."""
+
+    arbiter: ChannelArbiter | None
+    case_folds: list[tuple[list[int], ChannelArbiter]]
+
+
+def case_fold(index: int, folds: int, seed: int) -> int:
+    """The fold of the ``index``-th reviewed case (stable for a given seed)."""
+    digest = hashlib.sha256(f"case:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
 def fit_arbiter(
     examples: Sequence[Example],
     config: dict[str, Any],
@@ -127,36 +159,85 @@ def fit_arbiter(
     *,
     rulebook_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    reviewed: ReviewedCases | None = None,
 ) -> ChannelArbiter | None:
     """The channel arbiter fitted on out-of-fold readings (None when disabled or too few labels)."""
+    return fit_arbiter_with_case_folds(
+        examples, config, fit_heads_model, rulebook_dir=rulebook_dir, progress=progress, reviewed=reviewed
+    ).arbiter
+
+
+def fit_arbiter_with_case_folds(
+    examples: Sequence[Example],
+    config: dict[str, Any],
+    fit_heads_model: Callable[[Sequence[Example]], TriageModel],
+    *,
+    rulebook_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    reviewed: ReviewedCases | None = None,
+) -> ArbiterFit:
+    """:func:`fit_arbiter`, plus arbiters fitted without each fold of the reviewed cases.
+
+    The reviewed cases teach the arbiter, so the shipped one cannot be measured on them; each fold's
+    arbiter routes only the cases it never saw, which is the number to report.
+    """
     settings = config["arbiter"]
     if not settings["enabled"]:
-        return None
+        return ArbiterFit(None, [])
     rows, y, ids = out_of_fold_rows(
         examples, config, fit_heads_model, rulebook_dir=rulebook_dir, progress=progress
     )
     if len(set(y)) < 2:
-        return None
-    class_weight = settings["class_weight"] or None
-    target = float(settings["offset_precision"])
+        return ArbiterFit(None, [])
     group_of = {e.id: e.group for e in examples}
-    arbiter = ChannelArbiter(
-        C=settings["C"],
-        class_weight=class_weight,
-        target_accuracy=settings["target_accuracy"],
-        offset_classes=tuple(settings["offset_channels"]),
-        offset_precision=target if target > 0 else None,
-    ).fit(rows, y, [group_of[i] for i in ids])
+    groups = [group_of[i] for i in ids]
     urgent_of = {e.id: e.urgent for e in examples}
     labelled = [
         (row, bool(urgent_of[i])) for row, i in zip(rows, ids, strict=True) if urgent_of.get(i) is not None
     ]
-    return arbiter.fit_urgent_watch(
-        [row for row, _ in labelled],
-        [u for _, u in labelled],
-        settings["urgent_recall"],
-        settings["urgent_max_share"],
-    )
+
+    def fitted(keep: Sequence[int]) -> ChannelArbiter:
+        target = float(settings["offset_precision"])
+        arbiter = ChannelArbiter(
+            C=settings["C"],
+            class_weight=settings["class_weight"] or None,
+            target_accuracy=settings["target_accuracy"],
+            offset_classes=tuple(settings["offset_channels"]),
+            offset_precision=target if target > 0 else None,
+        ).fit(
+            rows,
+            y,
+            groups,
+            reviewed_rows=[reviewed.rows[i] for i in keep] if reviewed else (),
+            reviewed_y=[reviewed.channels[i] for i in keep] if reviewed else (),
+            reviewed_weight=reviewed.weight if reviewed else 1.0,
+        )
+        return arbiter.fit_urgent_watch(
+            [row for row, _ in labelled],
+            [u for _, u in labelled],
+            settings["urgent_recall"],
+            settings["urgent_max_share"],
+        )
+
+    n_cases = len(reviewed.rows) if reviewed else 0
+    arbiter = fitted(range(n_cases))
+    folds = int(settings["case_folds"])
+    case_folds = []
+    if n_cases and folds >= 2:
+        fold_of = [case_fold(i, folds, config["split"]["seed"]) for i in range(n_cases)]
+        for k in range(folds):
+            held = [i for i in range(n_cases) if fold_of[i] == k]
+            if held:
+                case_folds.append((held, fitted([i for i in range(n_cases) if fold_of[i] != k])))
+    return ArbiterFit(arbiter, case_folds)
 
 
-__all__ = ["fit_arbiter", "fit_facts", "out_of_fold_rows"]
+__all__ = [
+    "ArbiterFit",
+    "ReviewedCases",
+    "case_fold",
+    "fit_arbiter",
+    "fit_arbiter_with_case_folds",
+    "fit_facts",
+    "out_of_fold_rows",
+]

@@ -28,6 +28,7 @@ from classifier.persistence import save_model
 from classifier.segment import DEFAULT_USER_DICT, Segmenter
 from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from routing.codes import DOMAINS, Category, Channel
+from routing.router import Router
 from routing.rulebook import load_rulebook
 from routing.schemas import Letter
 from training.config import DEFAULT_CONFIG, dump_toml, load_config
@@ -36,6 +37,7 @@ from training.datasets import (
     Example,
     duty_examples,
     ids_hash,
+    load_routing_cases,
     load_training_data,
     read_decisions,
     validate_examples,
@@ -43,7 +45,8 @@ from training.datasets import (
 from training.errors import ConfigError, RuleCheckError, TrainingError
 from training.evaluate import evaluate_model
 from training.metrics import classification_metrics, top_k_accuracy
-from training.route_layers import fit_arbiter, fit_facts, fold_config
+from training.route_layers import ReviewedCases, fit_arbiter_with_case_folds, fit_facts, fold_config
+from training.routing_cases import case_results, cross_validated_proposals
 from training.rule_eval import LabelledLetter, check_rules, evaluate_rules, gold_facts
 
 FEATURE_KINDS = ("tfidf", "embeddings", "tfidf+embeddings")
@@ -357,13 +360,35 @@ def train(
     model.facts = fit_facts(data.train, config)
     timings["fit_facts_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    model.arbiter = fit_arbiter(
+    cases = load_routing_cases(data_dir) if float(config["arbiter"]["routing_case_weight"]) > 0 else []
+    reviewed = None
+    if cases:
+        # Read by the model that ships, as a letter will be: its heads and facts never see a case.
+        reader = Router(model=model, rulebook=load_rulebook(rulebook_dir), catalogue=catalogue)
+        reviewed = ReviewedCases(
+            rows=reader.arbiter_rows([c.letter for c in cases]),
+            channels=[c.channel for c in cases],
+            weight=float(config["arbiter"]["routing_case_weight"]),
+        )
+    fitted_arbiter = fit_arbiter_with_case_folds(
         data.train,
         config,
         lambda letters: fit_model(letters, fold_config(config), version=version, cache=cache),
         rulebook_dir=rulebook_dir,
         progress=fold_said,
+        reviewed=reviewed,
     )
+    model.arbiter = fitted_arbiter.arbiter
+    routing_cases: dict[str, Any] = {"cases": len(cases)}
+    if fitted_arbiter.case_folds:
+        proposals = cross_validated_proposals(
+            model, fitted_arbiter.case_folds, cases, rulebook_dir=rulebook_dir
+        )
+        routing_cases = {
+            **case_results(cases, proposals),
+            "weight": reviewed.weight if reviewed else 0.0,
+            "folds": len(fitted_arbiter.case_folds),
+        }
     timings["fit_arbiter_s"] = time.perf_counter() - t
     done = 3 + folds  # a fold without letters to read is skipped without a word
     step("评估分类器并保存模型")
@@ -395,6 +420,8 @@ def train(
         },
         "metrics": metrics,
         "rule_check": rule_summary,
+        # Each hand-written case routed by an arbiter fitted without it (the shipped one saw them all).
+        "routing_cases_cross_validated": routing_cases,
         "warnings": warnings,
     }
     t = time.perf_counter()

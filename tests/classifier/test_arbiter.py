@@ -155,3 +155,51 @@ def test_an_arbiter_saved_before_offsets_predicts_as_it_did() -> None:
     before = arbiter.model_.predict_proba(arbiter._matrix(rows[:20]))
     del arbiter.offsets_  # a model file written before offsets existed has no such attribute
     assert np.allclose(arbiter.predict_proba(rows[:20]), before)
+
+
+def test_reviewed_cases_shift_the_choice_their_weight_allows() -> None:
+    # The letters say a fired arbitration rule is usually a duty request; the reviewed cases, read
+    # against the law, say it is arbitration. Their weight decides how far they count.
+    rng = random.Random(3)
+    rows, labels = [], []
+    for _ in range(400):
+        label = rng.choice(["duty_request", "ordinary"])
+        row = {f"channel:{label}": 0.5 + 0.3 * rng.random()}
+        if label == "duty_request" and rng.random() < 0.3:
+            row["rule:arbitration"] = 1.0
+        rows.append(row)
+        labels.append(label)
+    rows.append({"rule:arbitration": 1.0, "channel:arbitration": 0.9})
+    labels.append("arbitration")
+    reviewed = [{"rule:arbitration": 1.0, "channel:duty_request": 0.5}] * 20
+    letter = [{"rule:arbitration": 1.0, "channel:duty_request": 0.5}]
+
+    def p_arbitration(weight: float) -> float:
+        arbiter = ChannelArbiter().fit(
+            rows, labels, reviewed_rows=reviewed, reviewed_y=["arbitration"] * 20, reviewed_weight=weight
+        )
+        return float(arbiter.predict_proba(letter)[0][list(arbiter.classes_).index("arbitration")])
+
+    alone = ChannelArbiter().fit(rows, labels)
+    assert alone.classes_[alone.predict_proba(letter)[0].argmax()] == "duty_request"
+    assert p_arbitration(0.1) < p_arbitration(1.0) < p_arbitration(10.0)
+    assert p_arbitration(10.0) > 0.5
+
+
+def test_reviewed_cases_do_not_move_the_review_threshold_measured_on_letters() -> None:
+    rows, labels = _rows(600, seed=4)
+    # Cases the letters' own evidence cannot tell apart: were they measured, the threshold would
+    # rise towards 1; they only join the fits.
+    confusing = [{"channel:ordinary": 0.5}] * 30
+    mixed = ["litigation", "discipline", "ordinary"] * 10
+    plain = ChannelArbiter(target_accuracy=0.9).fit(rows, labels)
+    with_cases = ChannelArbiter(target_accuracy=0.9).fit(
+        rows, labels, reviewed_rows=confusing, reviewed_y=mixed, reviewed_weight=0.01
+    )
+    assert abs(with_cases.review_below_ - plain.review_below_) < 0.05
+
+
+def test_reviewed_rows_and_labels_must_pair_up() -> None:
+    rows, labels = _rows(60)
+    with pytest.raises(ValueError, match="2 reviewed rows but 1 labels"):
+        ChannelArbiter().fit(rows, labels, reviewed_rows=[{}, {}], reviewed_y=["ordinary"])

@@ -98,3 +98,27 @@ def test_probabilities_are_deterministic(detector: FactDetector) -> None:
 def test_unfitted_detector_says_so() -> None:
     with pytest.raises(NotFittedError, match="fit"):
         FactDetector().detect([("t", "x")])
+
+
+def test_a_consultation_head_is_learned_and_has_no_span_of_its_own() -> None:
+    rng = random.Random(5)
+    questions = [
+        "请问劳动仲裁的时效是多久？",
+        "想咨询一下申请仲裁要带什么材料？",
+        "请问法院立案需要哪些手续？",
+    ]
+    letters, facts, groups, asks = [], [], [], []
+    for i in range(90):
+        asking = i % 3 == 0
+        sentences = rng.sample(FILLER, 2) + ([rng.choice(questions)] if asking else [])
+        letters.append((f"来信{i}", "。".join(sentences) + "。"))
+        facts.append({})
+        groups.append(f"g{i}")
+        asks.append(int(asking))
+    detector = FactDetector(min_positive=5, min_df=1).fit(letters, facts, groups, {"consultation": asks})
+    assert "consultation" in detector.labels
+    asked, told = detector.detect(
+        [("咨询", "请问劳动仲裁的时效是多久？"), ("来信", "。".join(FILLER[:2]) + "。")]
+    )
+    assert asked["consultation"].p > 0.5 > told["consultation"].p
+    assert (asked["consultation"].start, asked["consultation"].end, asked["consultation"].quote) == (0, 0, "")

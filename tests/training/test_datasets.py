@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,46 @@ def test_an_annotation_of_a_missing_candidate_letter_is_refused(tmp_path: Path) 
     )
     with pytest.raises(DataValidationError, match="u9"):
         load_examples(folder)
+
+
+def test_routing_cases_are_optional_and_read_with_their_letter_fields(tmp_path: Path) -> None:
+    from training.datasets import load_routing_cases
+
+    assert load_routing_cases(tmp_path) == []
+    record = {
+        "id": "D1",
+        "title": "来访",
+        "text": "六人来访反映征地补偿。",
+        "form": "visit",
+        "visitors": 6,
+        "received_on": "2024-03-01",
+        "expect": {"channel": "ordinary", "disposition": "accept", "confidential": False, "urgent": True},
+        "trap": True,
+    }
+    (tmp_path / "routing_cases.jsonl").write_text(
+        json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (case,) = load_routing_cases(tmp_path)
+    assert case.letter.form == "visit" and case.letter.visitors == 6
+    assert case.letter.received_on == dt.date(2024, 3, 1)
+    assert (case.channel, case.disposition, case.trap, case.urgent) == ("ordinary", "accept", True, True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"expect": {"channel": "court"}}, "case D1 has no known expect.channel"),
+        ({"received_on": "2024-13-01"}, "case D1"),
+        ({"form": "fax"}, "case D1"),
+    ],
+)
+def test_a_bad_routing_case_is_named(tmp_path: Path, change: dict[str, object], message: str) -> None:
+    from training.datasets import load_routing_cases
+
+    record = {"id": "D1", "text": "反映问题。", "expect": {"channel": "ordinary", "disposition": "accept"}}
+    record.update(change)
+    (tmp_path / "routing_cases.jsonl").write_text(
+        json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(DataValidationError, match=message):
+        load_routing_cases(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,9 +90,11 @@ def test_the_arbiter_takes_its_offsets_and_groups_from_the_config(
     seen: dict[str, object] = {}
     fit = route_layers.ChannelArbiter.fit
 
-    def spy(self: route_layers.ChannelArbiter, *args: object) -> route_layers.ChannelArbiter:
+    def spy(
+        self: route_layers.ChannelArbiter, *args: object, **kwargs: object
+    ) -> route_layers.ChannelArbiter:
         seen["groups"] = args[2]
-        return fit(self, *args)  # type: ignore[arg-type]
+        return fit(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(route_layers.ChannelArbiter, "fit", spy)
     off = load_config(overrides=[*TINY_OVERRIDES, "arbiter.offset_precision=0.0"])
@@ -102,3 +105,89 @@ def test_the_arbiter_takes_its_offsets_and_groups_from_the_config(
     arbiter = fit_arbiter(tiny, on, lambda letters: fit_model(letters, on))
     assert arbiter is not None and arbiter.offset_precision == 0.5
     assert "discipline" in arbiter.offset_classes and "ordinary" not in arbiter.offset_classes
+
+
+def _write_cases(folder: Path, cases: Sequence[tuple[str, str, str, bool]]) -> None:
+    with (folder / "routing_cases.jsonl").open("w", encoding="utf-8") as f:
+        for n, (text, channel, disposition, trap) in enumerate(cases):
+            expect = {
+                "channel": channel,
+                "disposition": disposition,
+                "confidential": channel == "discipline",
+                "urgent": False,
+            }
+            record = {
+                "id": f"C{n:03d}",
+                "title": "",
+                "text": text,
+                "form": "letter",
+                "expect": expect,
+                "trap": trap,
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def test_routing_cases_teach_the_arbiter_and_are_measured_held_out(tmp_path: Path) -> None:
+    data = write_tiny_data(tmp_path / "data")
+    cases = [
+        ("单位辞退我不给经济补偿，我要申请劳动仲裁。", "arbitration", "redirect", False),
+        ("公司三个月不发工资，也不签劳动合同。", "arbitration", "redirect", False),
+        ("举报镇干部收受红包，违规审批低保。", "discipline", "accept", False),
+        ("检举街道主任挪用公款。", "discipline", "accept", False),
+        ("建议在路口增设红绿灯，保障行人安全。", "suggestion", "accept", False),
+        ("物业费上涨不合理，物业公司也不公示账目。", "ordinary", "accept", True),
+    ]
+    _write_cases(data, cases)
+    result = train(
+        tmp_path / "model", data_dir=data, version="t2", report=False, decisions=[], overrides=TINY_OVERRIDES
+    )
+    measured = load_model(result.model_dir).meta["routing_cases_cross_validated"]
+    assert measured["cases"] == len(cases) and measured["weight"] == 10.0
+    assert 2 <= measured["folds"] <= 5
+    assert 0 <= measured["right"] <= len(cases)
+    assert measured["right"] + len(measured["wrong"]) == len(cases)
+    assert measured["traps"][1] == 1 and measured["accusations_confidential"][1] == 2
+
+    # Without the cases (weight 0) nothing is read from the file and nothing is measured.
+    off = train(
+        tmp_path / "model-off",
+        data_dir=data,
+        version="t3",
+        report=False,
+        decisions=[],
+        overrides=[*TINY_OVERRIDES, "arbiter.routing_case_weight=0"],
+    )
+    assert load_model(off.model_dir).meta["routing_cases_cross_validated"] == {"cases": 0}
+
+
+def test_every_case_is_routed_by_an_arbiter_fitted_without_it(
+    tiny: list[Example], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.route_layers as route_layers
+
+    config = load_config(overrides=TINY_OVERRIDES)
+    letters = [e for e in tiny if e.channel is not None]
+    rows = [{f"channel:{e.channel}": 1.0} for e in letters]
+    readings = (rows, [str(e.channel) for e in letters], [e.id for e in letters])
+    monkeypatch.setattr(route_layers, "out_of_fold_rows", lambda *args, **kwargs: readings)
+    fitted_with: list[list[dict[str, float]]] = []
+    fit = route_layers.ChannelArbiter.fit
+
+    def spy(
+        self: route_layers.ChannelArbiter, *args: object, **kwargs: object
+    ) -> route_layers.ChannelArbiter:
+        fitted_with.append(list(kwargs["reviewed_rows"]))  # type: ignore[call-overload]
+        return fit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(route_layers.ChannelArbiter, "fit", spy)
+    case_rows = [{"case": float(i)} for i in range(12)]
+    reviewed = route_layers.ReviewedCases(rows=case_rows, channels=["ordinary"] * 12, weight=5.0)
+    result = route_layers.fit_arbiter_with_case_folds(
+        tiny, config, lambda ls: fit_model(ls, config), reviewed=reviewed
+    )
+    assert fitted_with[0] == case_rows  # the shipped arbiter saw every case
+    held = sorted(i for indices, _ in result.case_folds for i in indices)
+    assert held == list(range(12))  # each case held out exactly once
+    for (indices, _), seen in zip(result.case_folds, fitted_with[1:], strict=True):
+        assert not any(case_rows[i] in seen for i in indices)
+        assert len(seen) == 12 - len(indices)

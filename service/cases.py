@@ -27,17 +27,41 @@ from sqlalchemy.orm import Session
 from casework import cases as store_cases
 from casework import issuing
 from casework import supervision as store_supervision
-from casework.cases import CaseLink, CaseView
-from casework.documents import DOCUMENT_KINDS, Draft, Template, load_templates
-from casework.periods import cn_date
-from casework.states import STEP_NAMES, Step
+
+# casework's names, enums and the shapes of its answers, as the shells read them: api/ imports
+# none of casework (tests/test_layers.py), so the shells meet the case's law only through here.
+from casework.cases import CaseLink, CaseView, EarlierRuling
+from casework.clocks import Clock, ClockStatus
+from casework.documents import (
+    DOCUMENT_KINDS,
+    STEP_DOCUMENTS,
+    Draft,
+    Template,
+    document_kind_for,
+    load_templates,
+)
+from casework.periods import MAX_EXTENSION_DAYS, cn_date
+from casework.states import (
+    CHINA_TZ,
+    FIELD_NAMES,
+    PENDING_REPEAT_BASIS,
+    RATING_NAMES,
+    STATE_NAMES,
+    STEP_NAMES,
+    STEP_SPECS,
+    TRANSITIONS,
+    CaseEvent,
+    CaseState,
+    Step,
+)
+from casework.supervision import OpenEscalation, SupervisedCase
 from routing.catalogue import Catalogue
 from service import access
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.settings import Settings
 from service.views import department_name
 from service.workflows import open_letter, role_name
-from store.errors import NotFoundError
+from store.errors import InvalidStateError, NotFoundError
 from store.letters import china_today
 from store.models import CaseDocument, CaseRecord, Letter, User
 from store.queries_api import letter_bundle
@@ -144,6 +168,37 @@ def case_page(session: Session, user: User, case_number: str, *, today: dt.date 
         NotFound: no such letter, or one the user may not open (a handler: not their body's case).
     """
     return _case_for(session, user, case_number, today, "case")
+
+
+def opened_case(session: Session, user: User, letter: Letter) -> CaseView | None:
+    """The case of a letter ``user`` has opened already (``service.workflows.open_letter``, which
+    audited a look at a confidential one), as :func:`case_page` reads it, for the letter page; None
+    for a merged letter, or for a handler whose body does not handle the case."""
+    try:
+        view = store_cases.case_of(session, letter, user=user.username, today=china_today())
+    except InvalidStateError:
+        return None
+    if user.role == access.HANDLER and (view.handling_body is None or view.handling_body != user.department):
+        return None
+    return view
+
+
+def earlier_ruling(session: Session, view: CaseView) -> EarlierRuling | None:
+    """What the earlier case this letter is linked to as the same matter proposes for it (不再受理
+    after a 复核, 不予受理 while that case is handled within its time limit), while the case is
+    still open: once refused, the proposal has been acted on."""
+    if view.linked_to is None or not view.case.is_open:
+        return None
+    return store_cases.earlier_ruling_case(session, view.letter_id)
+
+
+def issuing_roles(kind: str) -> frozenset[str]:
+    """Who may issue, and record the sending of, a document of ``kind``: whoever takes a step that
+    sends it, as ``casework.issuing`` checks it."""
+    steps = {step for step, sent in STEP_DOCUMENTS.items() if sent == kind}
+    if kind in ("handling_opinion", "complaint_outcome_notice"):
+        steps.add(Step.answer)
+    return frozenset(r for t in TRANSITIONS if t.step in steps for r in t.roles)
 
 
 def case_documents(session: Session, view: CaseView) -> list[CaseDocument]:
@@ -605,6 +660,28 @@ def step_name(step: Step | str) -> str:
 
 
 __all__ = [
+    "CHINA_TZ",
+    "DOCUMENT_KINDS",
+    "FIELD_NAMES",
+    "MAX_EXTENSION_DAYS",
+    "PENDING_REPEAT_BASIS",
+    "RATING_NAMES",
+    "STATE_NAMES",
+    "STEP_NAMES",
+    "STEP_SPECS",
+    "CaseEvent",
+    "CaseLink",
+    "CaseState",
+    "CaseView",
+    "Clock",
+    "ClockStatus",
+    "Draft",
+    "EarlierRuling",
+    "OpenEscalation",
+    "Step",
+    "SupervisedCase",
+    "cn_date",
+    "document_kind_for",
     "DOCUMENT_ROLES",
     "READ_ESCALATIONS",
     "SUPERVISE",
@@ -618,10 +695,13 @@ __all__ = [
     "document_of",
     "document_page",
     "draft",
+    "earlier_ruling",
     "escalations",
     "issue",
+    "issuing_roles",
     "link",
     "may_open_case",
+    "opened_case",
     "record_sent",
     "sees_particulars",
     "step_name",

@@ -1,10 +1,10 @@
 """The case's life on the letter page (办理过程), as officers read it: events, clocks, step forms,
 documents and the link to an earlier case, in Chinese with names rather than codes.
 
-:func:`case_section` reads the case through ``service.cases`` and shapes it for
-``letter/_case.html``. Each step the signed-in user may take now becomes a form whose fields are the
-step's particulars (``casework.states.STEP_SPECS``), labelled in Chinese, with choices by name; a
-posted form is read back into the plain values ``take_step`` expects (:func:`read_step_form`).
+:func:`case_section` reads the case through ``service.cases`` (never ``casework`` itself) and shapes
+it for ``letter/_case.html``. Each step the signed-in user may take now becomes a form whose fields
+are the step's particulars (``service.cases.STEP_SPECS``), labelled in Chinese, with choices by
+name; a posted form is read back into the plain values ``take_step`` expects (:func:`read_step_form`).
 The letter page (``api.pages.letters``) includes the section; the forms post to ``api.pages.cases``.
 """
 
@@ -18,31 +18,32 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from casework.cases import EarlierRuling, case_of, earlier_ruling_case
-from casework.clocks import Clock, ClockStatus
-from casework.documents import DOCUMENT_KINDS, STEP_DOCUMENTS, document_kind_for
-from casework.periods import MAX_EXTENSION_DAYS, cn_date
-from casework.states import (
+from routing.catalogue import Catalogue
+from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES
+from service import cases
+from service.access import ROLE_NAMES
+from service.cases import (
     CHINA_TZ,
+    DOCUMENT_KINDS,
     FIELD_NAMES,
+    MAX_EXTENSION_DAYS,
     PENDING_REPEAT_BASIS,
     RATING_NAMES,
     STEP_NAMES,
     STEP_SPECS,
-    TRANSITIONS,
     CaseEvent,
     CaseState,
+    Clock,
+    ClockStatus,
+    EarlierRuling,
     Step,
+    cn_date,
+    document_kind_for,
 )
-from routing.catalogue import Catalogue
-from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES
-from service import cases
-from service.access import HANDLER, ROLE_NAMES
 from service.errors import ServiceError
 from service.settings import Settings
 from store import masking
-from store.errors import InvalidStateError, StoreError
-from store.letters import china_today
+from store.errors import StoreError
 from store.models import Letter, User
 
 #: Steps that have a form of their own elsewhere: 确定去向 is the decision form; 登记 is the letter.
@@ -528,15 +529,6 @@ def draft_view(
     )
 
 
-def _issuing_roles(kind: str) -> frozenset[str]:
-    """Who may issue (and record the sending of) a document of ``kind``: whoever takes a step that
-    sends it, as ``casework.issuing`` checks it."""
-    steps = {step for step, sent in STEP_DOCUMENTS.items() if sent == kind}
-    if kind in ("handling_opinion", "complaint_outcome_notice"):
-        steps.add(Step.answer)
-    return frozenset(r for t in TRANSITIONS if t.step in steps for r in t.roles)
-
-
 #: Who links a later letter to an earlier case as the same matter (those who decide routes).
 LINKERS = frozenset({"intake_officer", "supervisor", "discipline_inspector"})
 
@@ -560,12 +552,9 @@ def case_section(
     given = given or CaseInput()
     # The letter is open already (and a look at a confidential one audited once, by the caller):
     # the case is read as service.cases.case_page reads it after opening the letter.
-    try:
-        view = case_of(session, letter, user=user.username, today=china_today())
-    except InvalidStateError:
+    view = cases.opened_case(session, user, letter)
+    if view is None:
         return None
-    if user.role == HANDLER and (view.handling_body is None or view.handling_body != user.department):
-        return None  # not yet sent to their body: they read the letter, the case is not theirs
     case = view.case
     body_names = {d.code: d.name for d in catalogue.departments}
 
@@ -611,8 +600,7 @@ def case_section(
             draft = draft_view(
                 drafted.kind, drafted.title, drafted.salutation, drafted.paragraphs, drafted.signature
             )
-    # While the matter is still open: once refused (不再受理) the proposal has been acted on.
-    earlier = earlier_ruling_case(session, view.letter_id) if view.linked_to and case.is_open else None
+    earlier = cases.earlier_ruling(session, view)
     readonly = None
     if not forms:
         if view.confidential and user.role not in ("supervisor", "discipline_inspector"):
@@ -650,7 +638,7 @@ def case_section(
                 issued_on=d.issued_on,
                 issued_by=issued_by.get(d.issued_by, d.issued_by),
                 sent_on=d.sent_on,
-                may_record_sent=d.sent_on is None and user.role in _issuing_roles(d.kind),
+                may_record_sent=d.sent_on is None and user.role in cases.issuing_roles(d.kind),
             )
             for d in documents
         ],

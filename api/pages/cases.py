@@ -24,11 +24,9 @@ from api.pages import letters
 from api.pages.case_section import CaseInput, draft_view, read_step_form, step_of
 from api.pages.csrf import CsrfChecked
 from api.pages.render import render
-from casework.documents import DOCUMENT_KINDS
-from casework.periods import cn_date
-from casework.states import STATE_NAMES, STEP_NAMES, CaseState, Step
 from routing.catalogue import Catalogue
 from service import access, cases
+from service.cases import DOCUMENT_KINDS, STATE_NAMES, STEP_NAMES, CaseState, Step, cn_date
 from service.errors import Forbidden, InvalidInput, ServiceError
 from store.errors import ConflictError, StoreError
 from store.models import Letter

@@ -18,14 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CatalogueDep, CurrentUser, SessionDep, SettingsDep
 from api.errors import error_responses
-from casework.cases import CaseLink, CaseView
-from casework.clocks import Clock
-from casework.documents import DOCUMENT_KINDS, Draft
-from casework.states import FIELD_NAMES, ROLE_NAMES, STATE_NAMES, STEP_NAMES, CaseEvent, CaseState
-from casework.supervision import OpenEscalation, SupervisedCase
 from routing.catalogue import Catalogue
 from routing.codes import CHANNEL_NAMES, DISPOSITION_NAMES
 from service import cases
+from service.access import ROLE_NAMES
+from service.cases import (
+    DOCUMENT_KINDS,
+    FIELD_NAMES,
+    STATE_NAMES,
+    STEP_NAMES,
+    CaseEvent,
+    CaseLink,
+    CaseState,
+    CaseView,
+    Clock,
+    Draft,
+    OpenEscalation,
+    SupervisedCase,
+)
 from service.views import department_name
 from store import masking
 from store.models import CaseDocument

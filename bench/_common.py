@@ -17,18 +17,24 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def replace_section(path: Path, section: str, body: str) -> None:
+def replace_section(path: Path, section: str, body: str, *, keep: str | None = None) -> None:
     """Replace ``section`` (a ``## `` heading line) of ``path`` up to the next ``## ``, or append it.
 
     Args:
         path: the Markdown file; created with a ``# Benchmarks`` title when missing.
         section: the heading line, e.g. ``"## Core pipeline"``.
         body: the new text under the heading.
+        keep: a ``### `` heading line whose subsection, written by hand (a profile), stays at the
+            end of the section when the rest is rewritten.
     """
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{section}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
+    found = pattern.search(text)
+    kept = ""
+    if keep is not None and found is not None and f"\n{keep}\n" in found.group(0):
+        kept = "\n" + found.group(0)[found.group(0).index(f"\n{keep}\n") + 1 :].strip() + "\n"
+    block = f"{section}\n\n{body.strip()}\n{kept}"
+    if found is not None:
         text = pattern.sub(lambda _: block + "\n", text, count=1)
     else:
         text = text.rstrip("\n") + "\n\n" + block

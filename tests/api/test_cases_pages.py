@@ -269,6 +269,35 @@ def test_supervision_page_lists_what_is_overdue_and_issues_a_supervision_sheet(c
     assert "督办单" in text
 
 
+def test_the_supervision_form_of_a_case_issues_its_sheet_with_the_step(client: TestClient) -> None:
+    sign_in(client, "intake_officer")
+    case = register(client)
+    accept_route(client, case)
+    step(client, case, "transfer", document_no=issue(client, case, "transfer_letter"))
+    sign_in(client, "supervisor")
+    page = client.get(f"/letters/{case}").text
+    form = re.search(r'<details class="step-form" id="step-supervise".*?</details>', page, re.S)
+    assert form, visible_text(page)[-2000:]
+    # One form, no 文号 to copy from a sheet issued beforehand, and no 督办单 to draft on its own.
+    assert 'name="document_no"' not in form.group() and "出具督办单并督办" in form.group()
+    assert 'value="supervision_sheet"' not in page
+    yesterday = (china_today() - dt.timedelta(days=1)).isoformat()
+    r = step(client, case, "supervise", expect=422, reason="请加快办理", due_on=yesterday)
+    assert "办结期限须晚于今天" in visible_text(r.text)
+    documents = re.findall(r"<tr data-document=.*?</tr>", client.get(f"/letters/{case}").text, re.S)
+    assert len(documents) == 1 and "转送函" in documents[0]  # the refused 督办 left no sheet
+    due = (china_today() + dt.timedelta(days=7)).isoformat()
+    step(client, case, "supervise", reason="请于期限内办结并反馈", due_on=due)
+    text = section(client, case)
+    number = re.search(r"已督办，督办单文号 (\S+〔\d{4}〕\d+号)", text)
+    assert number, text[-2000:]
+    assert "督办 · 王科长（科室负责人）" in text and "请于期限内办结并反馈" in text
+    assert text.count(number.group(1)) >= 3  # the notice, the step's 文号 and the document listed
+    documents = re.findall(r"<tr data-document=.*?</tr>", client.get(f"/letters/{case}").text, re.S)
+    assert [number.group(1) in d for d in documents] == [False, True]
+    assert_chinese(client.get(f"/letters/{case}").text, "the supervised case")
+
+
 @pytest.mark.parametrize("role", ["analyst", "department_handler", "intake_officer"])
 def test_only_supervisors_and_inspectors_open_the_supervision_page(client: TestClient, role: str) -> None:
     sign_in(client, role)

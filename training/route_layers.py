@@ -146,8 +146,8 @@ class ArbiterFit:
     case_folds: list[tuple[list[int], ChannelArbiter]]
 
 
-def case_fold(index: int, folds: int, seed: int) -> int:
-    """The fold of the ``index``-th reviewed case (stable for a given seed)."""
+def _case_fold(index: int, folds: int, seed: int) -> int:
+    # Salted apart from the letters' folds (_fold); the shipped model's meta.json was measured on it.
     digest = hashlib.sha256(f"case:{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % folds
 
@@ -160,23 +160,9 @@ def fit_arbiter(
     rulebook_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     reviewed: ReviewedCases | None = None,
-) -> ChannelArbiter | None:
-    """The channel arbiter fitted on out-of-fold readings (None when disabled or too few labels)."""
-    return fit_arbiter_with_case_folds(
-        examples, config, fit_heads_model, rulebook_dir=rulebook_dir, progress=progress, reviewed=reviewed
-    ).arbiter
-
-
-def fit_arbiter_with_case_folds(
-    examples: Sequence[Example],
-    config: dict[str, Any],
-    fit_heads_model: Callable[[Sequence[Example]], TriageModel],
-    *,
-    rulebook_dir: Path | None = None,
-    progress: Callable[[str], None] | None = None,
-    reviewed: ReviewedCases | None = None,
 ) -> ArbiterFit:
-    """:func:`fit_arbiter`, plus arbiters fitted without each fold of the reviewed cases.
+    """The channel arbiter fitted on out-of-fold readings (None when disabled or too few labels),
+    and arbiters fitted without each fold of the reviewed cases.
 
     The reviewed cases teach the arbiter, so the shipped one cannot be measured on them; each fold's
     arbiter routes only the cases it never saw, which is the number to report.
@@ -224,7 +210,7 @@ def fit_arbiter_with_case_folds(
     folds = int(settings["case_folds"])
     case_folds = []
     if n_cases and folds >= 2:
-        fold_of = [case_fold(i, folds, config["split"]["seed"]) for i in range(n_cases)]
+        fold_of = [_case_fold(i, folds, config["split"]["seed"]) for i in range(n_cases)]
         for k in range(folds):
             held = [i for i in range(n_cases) if fold_of[i] == k]
             if held:
@@ -235,9 +221,7 @@ def fit_arbiter_with_case_folds(
 __all__ = [
     "ArbiterFit",
     "ReviewedCases",
-    "case_fold",
     "fit_arbiter",
-    "fit_arbiter_with_case_folds",
     "fit_facts",
     "out_of_fold_rows",
 ]

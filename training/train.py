@@ -45,7 +45,7 @@ from training.datasets import (
 from training.errors import ConfigError, RuleCheckError, TrainingError
 from training.evaluate import evaluate_model
 from training.metrics import classification_metrics, top_k_accuracy
-from training.route_layers import ReviewedCases, fit_arbiter_with_case_folds, fit_facts, fold_config
+from training.route_layers import ReviewedCases, fit_arbiter, fit_facts, fold_config
 from training.routing_cases import case_results, cross_validated_proposals
 from training.rule_eval import LabelledLetter, check_rules, evaluate_rules, gold_facts
 
@@ -370,7 +370,7 @@ def train(
             channels=[c.channel for c in cases],
             weight=float(config["arbiter"]["routing_case_weight"]),
         )
-    fitted_arbiter = fit_arbiter_with_case_folds(
+    fitted_arbiter = fit_arbiter(
         data.train,
         config,
         lambda letters: fit_model(letters, fold_config(config), version=version, cache=cache),

@@ -55,7 +55,7 @@ def test_a_class_too_small_for_a_fold_is_left_out_of_that_fold_only(tiny: list[E
 def test_layers_can_be_switched_off(tiny: list[Example]) -> None:
     config = load_config(overrides=[*TINY_OVERRIDES, "facts.enabled=false", "arbiter.enabled=false"])
     assert fit_facts(tiny, config) is None
-    assert fit_arbiter(tiny, config, lambda letters: fit_model(letters, config)) is None
+    assert fit_arbiter(tiny, config, lambda letters: fit_model(letters, config)).arbiter is None
 
 
 def test_a_trained_model_ships_its_arbiter_and_routes_through_it(tmp_path: Path) -> None:
@@ -98,11 +98,11 @@ def test_the_arbiter_takes_its_offsets_and_groups_from_the_config(
 
     monkeypatch.setattr(route_layers.ChannelArbiter, "fit", spy)
     off = load_config(overrides=[*TINY_OVERRIDES, "arbiter.offset_precision=0.0"])
-    arbiter = fit_arbiter(tiny, off, lambda letters: fit_model(letters, off))
+    arbiter = fit_arbiter(tiny, off, lambda letters: fit_model(letters, off)).arbiter
     assert arbiter is not None and arbiter.offset_precision is None and arbiter.offsets_ == {}
     assert seen["groups"] == [e.group for e in letters]
     on = load_config(overrides=[*TINY_OVERRIDES, "arbiter.offset_precision=0.5"])
-    arbiter = fit_arbiter(tiny, on, lambda letters: fit_model(letters, on))
+    arbiter = fit_arbiter(tiny, on, lambda letters: fit_model(letters, on)).arbiter
     assert arbiter is not None and arbiter.offset_precision == 0.5
     assert "discipline" in arbiter.offset_classes and "ordinary" not in arbiter.offset_classes
 
@@ -182,9 +182,7 @@ def test_every_case_is_routed_by_an_arbiter_fitted_without_it(
     monkeypatch.setattr(route_layers.ChannelArbiter, "fit", spy)
     case_rows = [{"case": float(i)} for i in range(12)]
     reviewed = route_layers.ReviewedCases(rows=case_rows, channels=["ordinary"] * 12, weight=5.0)
-    result = route_layers.fit_arbiter_with_case_folds(
-        tiny, config, lambda ls: fit_model(ls, config), reviewed=reviewed
-    )
+    result = route_layers.fit_arbiter(tiny, config, lambda ls: fit_model(ls, config), reviewed=reviewed)
     assert fitted_with[0] == case_rows  # the shipped arbiter saw every case
     held = sorted(i for indices, _ in result.case_folds for i in indices)
     assert held == list(range(12))  # each case held out exactly once

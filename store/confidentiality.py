@@ -114,7 +114,11 @@ def admits(
     if confidential is not None and secret != confidential:
         return False
     if routed_department is not None:
-        return handling_body is not None and handling_body == routed_department
+        return (
+            decision is not None
+            and decision.department == routed_department
+            and handling_body == routed_department
+        )
     return True
 
 
@@ -137,9 +141,19 @@ def admits_clause(
     elif confidential is False:
         conditions.append(~secret)
     if routed_department is not None:
-        # The body's rows by the (handling_body, state) index, then the newest decisions they account for.
+        # The body's rows by the (handling_body, state) index, then the newest decisions they account
+        # for. A case goes only to the body its route decided (casework refuses another), so the
+        # decided department adds nothing to the rule, but it lets the planner reach the body's
+        # letters as it did before (a handler's queue among a million letters on PostgreSQL: as
+        # fast as the decided department alone; by the cases rows alone, a fifth slower).
         handled = select(CaseRecord.decision_id).where(CaseRecord.handling_body == routed_department)
-        conditions.append(and_(decision.id.is_not(None), decision.id.in_(handled)))
+        conditions.append(
+            and_(
+                decision.id.is_not(None),
+                decision.department == routed_department,
+                decision.id.in_(handled),
+            )
+        )
     return and_(true(), *conditions) if conditions else true()
 
 

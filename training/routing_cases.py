@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from classifier.arbiter import ChannelArbiter
-from classifier.model import TriageModel
-from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from routing.router import Router
-from routing.rulebook import load_rulebook
 from routing.schemas import RouteProposal
 from training.datasets import RoutingCase
 
@@ -65,23 +61,17 @@ def case_results(cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal
 
 
 def cross_validated_proposals(
-    model: TriageModel,
+    router: Router,
     case_folds: Sequence[tuple[Sequence[int], ChannelArbiter]],
     cases: Sequence[RoutingCase],
-    *,
-    rulebook_dir: Path | None = None,
 ) -> list[RouteProposal]:
-    """Each case routed by ``model`` with the arbiter of the fold that left the case out."""
-    rulebook = load_rulebook(rulebook_dir)
-    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    """Each case routed by ``router`` with the arbiter of the fold that left the case out."""
     out: dict[int, RouteProposal] = {}
     for held, arbiter in case_folds:
-        router = Router(
-            model=dataclasses.replace(model, arbiter=arbiter), rulebook=rulebook, catalogue=catalogue
-        )
-        for i, proposal in zip(held, router.propose_many([cases[i].letter for i in held]), strict=True):
+        without = dataclasses.replace(router, model=dataclasses.replace(router.model, arbiter=arbiter))
+        for i, proposal in zip(held, without.propose_many([cases[i].letter for i in held]), strict=True):
             out[i] = proposal
-    if sorted(out) != list(range(len(cases))):
+    if sorted(out) != list(range(len(cases))) or sum(len(held) for held, _ in case_folds) != len(cases):
         raise ValueError("the case folds do not cover every case exactly once")
     return [out[i] for i in range(len(cases))]
 

@@ -362,9 +362,9 @@ def train(
     t = time.perf_counter()
     cases = load_routing_cases(data_dir) if float(config["arbiter"]["routing_case_weight"]) > 0 else []
     reviewed = None
+    # Read by the model that ships, as a letter will be: its heads and facts never see a case.
+    reader = Router(model=model, rulebook=load_rulebook(rulebook_dir), catalogue=catalogue)
     if cases:
-        # Read by the model that ships, as a letter will be: its heads and facts never see a case.
-        reader = Router(model=model, rulebook=load_rulebook(rulebook_dir), catalogue=catalogue)
         reviewed = ReviewedCases(
             rows=reader.arbiter_rows([c.letter for c in cases]),
             channels=[c.channel for c in cases],
@@ -381,9 +381,7 @@ def train(
     model.arbiter = fitted_arbiter.arbiter
     routing_cases: dict[str, Any] = {"cases": len(cases)}
     if fitted_arbiter.case_folds:
-        proposals = cross_validated_proposals(
-            model, fitted_arbiter.case_folds, cases, rulebook_dir=rulebook_dir
-        )
+        proposals = cross_validated_proposals(reader, fitted_arbiter.case_folds, cases)
         routing_cases = {
             **case_results(cases, proposals),
             "weight": reviewed.weight if reviewed else 0.0,

@@ -14,7 +14,7 @@ from classifier.persistence import load_model
 from routing.router import Router
 from routing.schemas import Letter
 from training.config import load_config
-from training.datasets import Example, load_examples
+from training.datasets import Example, RoutingCase, load_examples
 from training.route_layers import fit_arbiter, fit_facts, fold_config, out_of_fold_rows, thin_rare_labels
 from training.train import fit_model, train
 
@@ -189,3 +189,20 @@ def test_every_case_is_routed_by_an_arbiter_fitted_without_it(
     for (indices, _), seen in zip(result.case_folds, fitted_with[1:], strict=True):
         assert not any(case_rows[i] in seen for i in indices)
         assert len(seen) == 12 - len(indices)
+
+
+def test_case_folds_that_miss_or_repeat_a_case_are_refused() -> None:
+    from training.routing_cases import cross_validated_proposals
+
+    router = Router.load(Path(__file__).resolve().parents[2] / "models" / "default")
+    assert router.model.arbiter is not None
+    cases = [
+        RoutingCase(Letter(id=f"c{i}", text="物业乱收费。"), "ordinary", "accept", False, False, False)
+        for i in range(3)
+    ]
+    arbiter = router.model.arbiter
+    assert len(cross_validated_proposals(router, [([0, 1], arbiter), ([2], arbiter)], cases)) == 3
+    with pytest.raises(ValueError, match="exactly once"):
+        cross_validated_proposals(router, [([0, 1], arbiter)], cases)
+    with pytest.raises(ValueError, match="exactly once"):
+        cross_validated_proposals(router, [([0, 1], arbiter), ([1, 2], arbiter)], cases)

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import BENCHMARKS, SHARED_DATA, machine, markdown_table, replace_section  # noqa: E402
 from classifier.features import LetterVectorizer, make_featurizer  # noqa: E402
-from classifier.model import HEADS, LetterClassifier  # noqa: E402
+from classifier.model import HEADS, LetterClassifier, NBLinearSVC  # noqa: E402
 from classifier.segment import DEFAULT_USER_DICT, Segmenter  # noqa: E402
 from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue  # noqa: E402
 from training.config import load_config  # noqa: E402
@@ -84,6 +84,7 @@ class Variant:
     candidates: bool = True  # the letters of annotations_candidates.jsonl
     self_train: float = 0.0  # add pseudo-labels with at least this probability (0: none)
     pseudo_weight: float = 0.5
+    weighting: str = "none"  # "nb": features scaled by each class's log-count ratio (NBLinearSVC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,9 +247,13 @@ def fit_variant(
 
 def fit_plain(X: sp.csr_matrix, y: list[str], w: np.ndarray, v: Variant, cv: int) -> Fitted:
     if v.calibration == "sigmoid":
-        head = LetterClassifier(C=v.C, class_weight=v.class_weight, calibration_cv=cv)
+        head = LetterClassifier(C=v.C, class_weight=v.class_weight, calibration_cv=cv, weighting=v.weighting)
         return Fitted(head.fit(X, y, sample_weight=w), True)
-    svm = LinearSVC(C=v.C, class_weight=v.class_weight, max_iter=5000, dual="auto", random_state=0)
+    svm: LinearSVC | NBLinearSVC = (
+        NBLinearSVC(C=v.C, class_weight=v.class_weight)
+        if v.weighting == "nb"
+        else LinearSVC(C=v.C, class_weight=v.class_weight, max_iter=5000, dual="auto", random_state=0)
+    )
     if v.calibration == "none":
         return Fitted(svm.fit(X, y, sample_weight=w), False)
     model = CalibratedClassifierCV(svm, method=v.calibration, cv=cv, ensemble=False)
@@ -297,7 +302,7 @@ _CORPUS: Corpus | None = None  # set before forking the fold workers
 
 def project_variant(config: dict[str, Any], head: str) -> Variant:
     h = config["heads"][head]
-    return Variant(name="config", C=float(h["C"]), class_weight=h["class_weight"])
+    return Variant(name="config", C=float(h["C"]), class_weight=h["class_weight"], weighting=h["weighting"])
 
 
 def variants_for(config: dict[str, Any], head: str) -> list[Variant]:
@@ -308,6 +313,8 @@ def variants_for(config: dict[str, Any], head: str) -> list[Variant]:
     for C, cw in ((1.0, "balanced"), (0.25, "balanced"), (0.5, None), (1.0, None)):
         if (C, cw) != (base.C, base.class_weight):
             out.append(replace(base, name=f"C={C:g} {cw or 'unweighted'}", C=C, class_weight=cw))
+    other = "none" if base.weighting == "nb" else "nb"
+    out.append(replace(base, name=f"weighting {other}", weighting=other))
     if head != "department":
         out.append(replace(base, name="uncalibrated argmax", calibration="none"))
     out.append(replace(base, name="unlabelled vocabulary", features="unl"))

@@ -34,6 +34,7 @@ TRUSTED_TYPES = frozenset(
         "classifier.segment.Segmenter",
         "classifier.features.LetterVectorizer",
         "classifier.model.LetterClassifier",
+        "classifier.model.NBLinearSVC",
         "classifier.facts.FactDetector",
         "classifier.arbiter.ChannelArbiter",
         # the fact layer keeps its weights as sparse rows (most are zero): data, no code

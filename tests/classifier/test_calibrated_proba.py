@@ -23,9 +23,10 @@ def _letters_like(n_classes: int, dtype: type, seed: int = 0) -> tuple[sp.csr_ma
 
 @pytest.mark.parametrize("n_classes", [2, 3, 8])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_probabilities_are_scikit_learns_exactly(n_classes: int, dtype: type) -> None:
+@pytest.mark.parametrize("weighting", ["none", "nb"])
+def test_probabilities_are_scikit_learns_exactly(n_classes: int, dtype: type, weighting: str) -> None:
     X, y = _letters_like(n_classes, dtype)
-    head = LetterClassifier(calibration_cv=3).fit(X, y)
+    head = LetterClassifier(calibration_cv=3, weighting=weighting).fit(X, y)
     expected = head.calibrated_.predict_proba(X)
     assert model_module._sigmoid_proba(head.calibrated_, X) is not None  # the fast path is taken
     assert np.array_equal(head.predict_proba(X), expected)

@@ -10,6 +10,7 @@ import pytest
 from factories import save_tiny_model
 
 from classifier.errors import IncompatibleModelError, ModelLoadError, UntrustedModelError
+from classifier.model import NBLinearSVC
 from classifier.persistence import META_FILE, MODEL_FILE, load_model
 
 
@@ -37,6 +38,10 @@ def test_round_trip(folder: Path) -> None:
     model = load_model(folder)
     assert model.version == "tiny-test"
     assert set(model.heads) == {"category", "domain", "department", "channel"}
+    # the shipped config weighs the domain head's features (NBLinearSVC): a trusted type that loads
+    domain = model.heads["domain"]
+    assert domain.weighting == "nb"
+    assert type(domain.calibrated_.calibrated_classifiers_[0].estimator) is NBLinearSVC
 
 
 def _copy(folder: Path, dest: Path) -> Path:

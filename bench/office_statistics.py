@@ -30,8 +30,9 @@ What is seeded (every figure of the page has rows to read):
   after today are not recorded; a ``cases`` row per decided letter, 3% linked to an earlier letter,
   with the case's figures (``casework.figures``) aggregated from those steps in the same statement.
 
-A database seeded before the figures and the named places were kept is brought up by migrations
-0009 and 0010 when reused, which fill them from ``case_events`` and the letters' titles and texts.
+A database seeded before the figures, the named places and the letters' routes were kept is brought
+up by migrations 0009, 0010 and 0012 when reused, which fill them from ``case_events``, the letters'
+titles and texts, and their newest proposals and decisions.
 
 It then times :func:`service.statistics.compute` (one SQL statement and the Python that reads its
 grouped rows) for a month, a quarter and a year of 2025, ``--repeat`` times each after one warm-up
@@ -118,9 +119,14 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           10 + (g * 7) % 75 AS answer_lag, g % 20 = 3 AS extended, 10 + g % 21 AS ext_days
         FROM generate_series(1, {n}) AS g""",
         # named_county / named_city: the places the title (g % 20 < 16) or else the text
-        # (16 … 18) names, as store.letters.named_places reads them at registration
+        # (16 … 18) names, as store.letters.named_places reads them at registration; the route the
+        # letter keeps (store.routes): the decision's where there is one, else the proposal's, which
+        # agree here; confidential by either's category or channel (the proposal's flag is set for
+        # accusations only)
         """INSERT INTO letters (id, case_number, title, text, form, received_on, created_by, created_at,
-          status, version, source, named_county, named_city)
+          status, version, source, named_county, named_city, route_category, route_channel,
+          route_disposition, route_domain, route_department, route_confidential, route_decision_id,
+          proposed_due)
         SELECT g, 'XF-B-' || lpad(g::text, 8, '0'),
           CASE WHEN g % 20 < 16
                THEN '反映' || city || '市' || city || county_no || county_kind || '小区物业问题'
@@ -132,7 +138,9 @@ def seed_sql(n: int, today: dt.date) -> list[str]:
           received_on::timestamp AT TIME ZONE 'Asia/Shanghai' + interval '9 hours',
           CASE WHEN decided THEN 'decided' ELSE 'pending' END, 1, 'manual',
           CASE WHEN g % 20 < 19 THEN city || county_no || county_kind END,
-          CASE WHEN g % 20 < 19 THEN city || '市' END
+          CASE WHEN g % 20 < 19 THEN city || '市' END,
+          category, channel, disposition, domain, department,
+          category = 'accusation' OR channel = 'discipline', CASE WHEN decided THEN g END, received_on + 15
         FROM bench_plan""",
         """INSERT INTO proposals (id, letter_id, proposal, model_version, rulebook_version, created_at,
           category, domain, department, channel, disposition, confidential, needs_review, urgent,

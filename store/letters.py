@@ -51,6 +51,7 @@ from store.models import (
     User,
 )
 from store.repeats import index_letter
+from store.routes import KEPT_COLUMNS, after_proposal, route_of
 
 # China Standard Time has had no daylight saving since 1991: a fixed offset is exact and needs no tzdata.
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="CST")
@@ -430,11 +431,11 @@ def add_proposal(
     session.execute(
         update(Letter)
         .where(Letter.id == letter.id)
-        .values(version=Letter.version + 1)
+        .values(version=Letter.version + 1, **after_proposal(row))
         .execution_options(synchronize_session=False)
     )
     session.flush()
-    session.expire(letter, ["version"])
+    session.expire(letter, ["version", *KEPT_COLUMNS])
     return row
 
 
@@ -584,10 +585,17 @@ def decide(
         )
         session.add(decision)
         session.flush()
-    # The UPDATE bypassed the ORM; a Letter already loaded in this session must not show the old version.
+        # the decision's id is known only now, so the route it keeps is a second write of the row
+        session.execute(
+            update(Letter)
+            .where(Letter.id == letter_id)
+            .values(**route_of(newest, decision))
+            .execution_options(synchronize_session=False)
+        )
+    # The UPDATEs bypassed the ORM; a Letter already loaded in this session must not show old values.
     loaded = session.identity_map.get(identity_key(Letter, letter_id))
     if loaded is not None:
-        session.expire(loaded, ["version", "status"])
+        session.expire(loaded, ["version", "status", *KEPT_COLUMNS])
     append_event(
         session,
         actor=decided_by,

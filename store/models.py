@@ -124,6 +124,10 @@ class CaseCounter(Base):
     last_number: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+# ``text`` is a column's name inside ``Letter``
+_TRUE = text("true")
+
+
 class Letter(Base):
     """One registered 信访事项 with its 一事一码 case number and the particulars of 条例 第十九条."""
 
@@ -169,6 +173,23 @@ class Letter(Base):
     #: statistics group a year's letters by region without running a regular expression on each.
     named_county: Mapped[str | None] = mapped_column(String(32))
     named_city: Mapped[str | None] = mapped_column(String(32))
+    #: The letter's route as the statistics read it, written in the transaction that stores a
+    #: proposal or a decision (``store.routes``), so a year's figures need not look for every
+    #: letter's newest proposal and newest decision: the newest decision's fields, else the newest
+    #: proposal's (NULL before any proposal); whether ``store.confidentiality`` holds the letter
+    #: confidential (true without a proposal, the most sensitive kind); the newest decision's id
+    #: (NULL while undecided; no foreign key, since a second path between letters and decisions
+    #: would make the ORM's joins between them ambiguous); the newest proposal's earliest deadline.
+    route_category: Mapped[str | None] = mapped_column(String(32))
+    route_channel: Mapped[str | None] = mapped_column(String(32))
+    route_disposition: Mapped[str | None] = mapped_column(String(32))
+    route_domain: Mapped[str | None] = mapped_column(String(32))
+    route_department: Mapped[str | None] = mapped_column(String(64))
+    route_confidential: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=_TRUE
+    )
+    route_decision_id: Mapped[int | None] = mapped_column(Integer)
+    proposed_due: Mapped[dt.date | None] = mapped_column(Date)
 
     proposals: Mapped[list[Proposal]] = relationship(
         back_populates="letter", order_by="Proposal.id", viewonly=True

@@ -1,13 +1,19 @@
-"""``xinfang cases refill-figures``: recompute the office's figures kept on each ``cases`` row.
+"""``xinfang cases refill-figures``: recompute what the statistics read kept on each ``cases`` row
+and each letter.
 
-Each step writes its case's figures (``casework.figures``) in its own transaction, and migration
-0009 filled them for the steps stored before it, so a database kept by the workbench needs nothing
-here. The command recomputes them from the stored steps and reports how many rows held other
-figures: run it after restoring ``case_events`` by hand, or after an upgrade whose notes ask for it.
-It commits a range of letters at a time, so it can run while the workbench serves.
+Each step writes its case's figures (``casework.figures``) in its own transaction, and each proposal
+or decision the route its letter keeps (``store.routes``); migrations 0009 and 0012 filled them for
+the rows stored before, so a database kept by the workbench needs nothing here. The command
+recomputes them from the stored steps, proposals and decisions and reports how many rows held other
+values: run it after restoring ``case_events``, ``proposals`` or ``decisions`` by hand, or after an
+upgrade whose notes ask for it. It commits a range of letters at a time, so it can run while the
+workbench serves.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -29,21 +35,35 @@ def cases() -> None:
 )
 @_database_url_option
 def cases_refill_figures(batch_size: int, database_url: str | None) -> None:
-    """Recompute every case's figures from its steps and say how many differed."""
+    """Recompute every case's figures from its steps, and every letter's route from its newest
+    proposal and decision, and say how many differed."""
     from sqlalchemy import func, select
 
-    from casework.figures import id_range, refill
-    from cli.commands.progress import Progress
-    from store.models import CaseRecord
+    from casework import figures
+    from store import routes
+    from store.models import CaseRecord, Letter
 
     with _session(database_url) as session:
-        first, last = id_range(session)
-        progress = Progress("核对", "个编号", max(0, last - first + 1))
-        corrected = 0
-        for start in range(first, last + 1, batch_size):
-            corrected += refill(session, start, min(start + batch_size - 1, last))
-            session.commit()  # a range at a time: steps taken meanwhile wait for no more than one
-            progress.update(min(start + batch_size, last + 1) - first)
-        progress.close()
+        corrected = _in_ranges(session, "核对案件", figures.id_range(session), figures.refill, batch_size)
         total = session.scalar(select(func.count()).select_from(CaseRecord))
+        rerouted = _in_ranges(session, "核对来信", routes.id_range(session), routes.refill, batch_size)
+        letters = session.scalar(select(func.count()).select_from(Letter))
     click.echo(f"已核对 {total} 件案件的统计数据：{corrected} 件与办理记录不符，已按办理记录更正")
+    click.echo(f"已核对 {letters} 件来信的分流数据：{rerouted} 件与最新办理建议、确认结果不符，已按其更正")
+
+
+def _in_ranges(
+    session: Any, what: str, ids: tuple[int, int], refill: Callable[[Any, int, int], int], batch_size: int
+) -> int:
+    """``refill`` over the id range ``ids``, a batch at a time; how many rows it corrected."""
+    from cli.commands.progress import Progress
+
+    first, last = ids
+    progress = Progress(what, "个编号", max(0, last - first + 1))
+    corrected = 0
+    for start in range(first, last + 1, batch_size):
+        corrected += refill(session, start, min(start + batch_size - 1, last))
+        session.commit()  # a range at a time: writers meanwhile wait for no more than one
+        progress.update(min(start + batch_size, last + 1) - first)
+    progress.close()
+    return corrected

@@ -1,14 +1,18 @@
 """The office's figures for a period: counts, series and the rates it is judged by (条例 第四十一条).
 
 Every figure is computed in the database (:func:`compute`): one small query finds the band of
-letter ids the period's letters hold, then **one statement** builds a materialised
-``base`` of the period's letters (each with its newest proposal and newest decision and its
-``cases`` row, which carries the case's figures: the days of its first 转送/交办 or refusal, 受理
-and 处理意见, its extension, 复查/复核 and ratings, written by each step as it is taken,
-``casework.figures``), and a ``UNION ALL`` of ``GROUP BY`` queries over it. No step is replayed
-here: a year's statistics read one row per letter, not every step of every letter. Python
-receives grouped rows only (at most a few thousand for a year), never the letters themselves, so
-the page answers the same way at a million letters (``bench/office_statistics.py``).
+letter ids the period's letters hold, then **one statement** reads the period's letters, each with
+the route it keeps (``letters.route_*``, written with each proposal and decision, ``store.routes``)
+and its ``cases`` row, which carries the case's figures (the days of its first 转送/交办 or refusal,
+受理 and 处理意见, its extension, 复查/复核 and ratings, written by each step as it is taken,
+``casework.figures``), and counts them. No step is replayed and no letter's proposals or decisions
+are searched here: a year's statistics read one row per letter and its case's row. On PostgreSQL
+every count is one ``GROUPING SETS`` pass over those rows as they are read, the sums included (each
+letter's flags and ratings are one more grouped key) and so are the overdue cases to list (a group
+each, of which the first few are kept), so the letters are never written aside and read again;
+SQLite groups by one set at a time over a materialised ``base``. Python receives grouped rows only
+(about ten thousand for a year at a million letters), never the letters themselves, so the page
+answers the same way at a million letters (``bench/office_statistics.py``).
 
 **Which letters.** A period is a range of days of receipt (``letters.received_on``, the day the
 office received the matter, 第十七条/第十九条), both ends included; merged letters are left out (they
@@ -17,7 +21,9 @@ that department: the newest decision's department, else the newest proposal's, a
 it. Rates are over the letters *received* in the period (a cohort), judged as on ``today``.
 
 **Route fields** (category, channel, disposition, domain, department) are the newest decision's,
-else the newest proposal's: what the office decided, or until then what it was proposed.
+else the newest proposal's: what the office decided, or until then what it was proposed. Each
+letter keeps them, with its confidentiality, its newest decision's id and its newest proposal's
+earliest deadline, in the transaction that stores the proposal or decision (``store.routes``).
 
 **Region.** The letters' place names are anonymised (A市, A3区, A7县 …). :func:`region_of` reads
 them from the letter: the county-level unit (区县) is the first ``[A-Z]<digits>区`` or ``…县`` in the
@@ -83,7 +89,6 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from casework.figures import RATING_COLUMNS
@@ -93,9 +98,10 @@ from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES, Chan
 from routing.deadlines import period_end
 from service import access
 from service.errors import Forbidden, InvalidInput
-from store.confidentiality import admits_clause, confidential_clause
 from store.letters import china_today, named_places
-from store.models import FORM_NAMES, CaseRecord, Decision, Letter, Proposal
+from store.models import FORM_NAMES, CaseRecord, Letter
+from store.routes import ROUTE_COLUMNS
+from store.routes import admits_clause as kept_admits_clause
 
 #: Who reads the office's figures: the heads who answer for them and the analysts who study them.
 STATISTICS_READERS: frozenset[str] = frozenset({access.SUPERVISOR, access.ANALYST})
@@ -111,6 +117,19 @@ UNNAMED_REGION = "未注明"
 #: Between the route's fields in one grouped key (the unit separator: in no code or name).
 _JOIN = "\x1f"
 _COMBINED_FIELDS = ("category", "channel", "disposition", "domain", "department", "form", "state")
+#: What bit i of a letter's grouped ``flags`` says of it (the sums over the period's letters).
+_FLAGS = (
+    "confidential",
+    "linked",
+    "overdue",
+    "withheld",
+    "accepted",
+    "extended",
+    "answered",
+    "reviewed",
+    "review_answered",
+    "rechecked",
+)
 OFFICE_ITSELF = "本机关（尚未转送、交办）"
 
 RATING_NAMES: dict[str, str] = {
@@ -432,28 +451,22 @@ def _statement(
     def in_band(column: Any) -> Any:
         return column.between(ids_from, ids_to)
 
-    def newest(model: Any, name: str, *columns: Any) -> Any:
-        """Each letter's newest row of ``model`` (its largest id) in the band, with ``columns``."""
-        wanted = (model.id, model.letter_id, *columns)
-        if d.pg:
-            # read in letter order and kept first per letter: one pass over the band's rows, not a
-            # lookup by id for every letter
-            return (
-                select(*wanted)
-                .where(in_band(model.letter_id))
-                .order_by(model.letter_id, model.id.desc())
-                .ext(distinct_on(model.letter_id))
-                .subquery(name)
-            )
-        largest = select(func.max(model.id)).where(in_band(model.letter_id)).group_by(model.letter_id)
-        return select(*wanted).where(model.id.in_(largest)).subquery(name)
+    route_department = Letter.route_department
+    next_due = case((CaseRecord.letter_id.is_(None), Letter.proposed_due), else_=CaseRecord.next_due)
 
-    route = ("category", "channel", "disposition", "domain", "department")
-    proposed = (*route, "confidential", "earliest_due")
-    newest_p = newest(Proposal, "p", *(getattr(Proposal, c) for c in proposed))
-    newest_d = newest(Decision, "d", *(getattr(Decision, c) for c in route))
-    p, dd = newest_p.c, newest_d.c
-    ids = (
+    def flag(column: Any) -> Any:
+        return case((column, 1), else_=0)
+
+    state = func.coalesce(
+        CaseRecord.state,
+        case(
+            (Letter.route_decision_id.is_not(None), CaseState.decided.value),
+            else_=CaseState.registered.value,
+        ),
+    )
+    # The route, its confidentiality and the newest decision are kept on the letter (``store.routes``):
+    # one row per letter, where each letter's newest proposal and newest decision had to be found.
+    base_query = (
         select(
             Letter.id.label("letter_id"),
             Letter.case_number,
@@ -461,48 +474,16 @@ def _statement(
             Letter.form,
             Letter.named_county.label("county_match"),
             Letter.named_city.label("city_match"),
-        )
-        .where(
-            in_band(Letter.id),
-            Letter.received_on >= _START,
-            Letter.received_on <= _END,
-            Letter.status != "merged",
-        )
-        .cte("period_letters")
-    )
-    category = func.coalesce(dd.category, p.category)
-    channel = func.coalesce(dd.channel, p.channel)
-    route_department = func.coalesce(dd.department, p.department)
-    next_due = case((CaseRecord.letter_id.is_(None), p.earliest_due), else_=CaseRecord.next_due)
-
-    def flag(column: Any) -> Any:
-        return case((column, 1), else_=0)
-
-    state = func.coalesce(
-        CaseRecord.state,
-        case((dd.id.is_not(None), CaseState.decided.value), else_=CaseState.registered.value),
-    )
-    base_query = (
-        select(
-            ids.c.letter_id,
-            ids.c.case_number,
-            ids.c.received_on,
-            ids.c.form,
-            ids.c.county_match,
-            ids.c.city_match,
-            func.coalesce(category, "").label("category"),
-            func.coalesce(channel, "").label("channel"),
-            func.coalesce(dd.disposition, p.disposition, "").label("disposition"),
-            func.coalesce(dd.domain, p.domain, "").label("domain"),
-            func.coalesce(route_department, "").label("department"),
-            case((confidential_clause(p, dd), 1), else_=0).label("confidential"),
+            *(
+                func.coalesce(getattr(Letter, column), "").label(name)
+                for name, column in ROUTE_COLUMNS.items()
+            ),
+            flag(Letter.route_confidential).label("confidential"),
             case(
                 (
-                    admits_clause(
+                    kept_admits_clause(
                         confidential=reader_scope.confidential,
                         routed_department=reader_scope.routed_department,
-                        proposal=p,
-                        decision=dd,
                     ),
                     1,
                 ),
@@ -527,61 +508,47 @@ def _statement(
                 for grade, column in RATING_COLUMNS.items()
             ),
         )
-        .select_from(ids)
-        .outerjoin(newest_p, p.letter_id == ids.c.letter_id)
-        .outerjoin(newest_d, dd.letter_id == ids.c.letter_id)
-        .outerjoin(CaseRecord, and_(CaseRecord.letter_id == ids.c.letter_id, in_band(CaseRecord.letter_id)))
+        .select_from(Letter)
+        .outerjoin(CaseRecord, and_(CaseRecord.letter_id == Letter.id, in_band(CaseRecord.letter_id)))
+        .where(
+            in_band(Letter.id),
+            Letter.received_on >= _START,
+            Letter.received_on <= _END,
+            Letter.status != "merged",
+        )
     )
     if department is not None:
         base_query = base_query.where(route_department == department)
-    base = base_query.cte("base").prefix_with("MATERIALIZED")
+    if d.pg:
+        # Read once, by the one grouping pass below: kept as rows of its own, ``base`` cost as much
+        # again as reading the letters (writing a hundred thousand rows and reading them back).
+        base: Any = base_query.subquery("base")
+    else:
+        # SQLite groups by one set at a time, each reading ``base`` again
+        base = base_query.cte("base").prefix_with("MATERIALIZED")
     b = base.c
 
-    def row(kind: Any, k1: Any = None, k2: Any = None, k3: Any = None, n: Any = None) -> list[Any]:
-        return [
-            (literal(kind) if isinstance(kind, str) else kind).label("kind"),
-            cast(k1, String).label("k1") if k1 is not None else cast(literal(None), String).label("k1"),
-            cast(k2, String).label("k2") if k2 is not None else cast(literal(None), String).label("k2"),
-            cast(k3, Integer).label("k3") if k3 is not None else cast(literal(None), Integer).label("k3"),
-            cast(n if n is not None else func.count(), Integer).label("n"),
-        ]
-
-    # Every sum over the period's letters in one pass over ``base`` (one row), then one output row
-    # per kind read from it.
-    def total(column: Any) -> Any:
-        return func.coalesce(func.sum(column), 0)
-
+    # The sums over the period's letters are counts too: each letter's flags (bit i of ``flags``
+    # is ``_FLAGS[i]``) and its ratings are one more grouped key, whose few combinations Python
+    # adds up; every letter is in exactly one of them.
     accepted = and_(b.accept_day.is_not(None), b.channel == Channel.ordinary.value)
     ordinary = b.channel == Channel.ordinary.value
-    sums = (
-        select(
-            func.count().label("total"),
-            total(b.confidential).label("confidential"),
-            total(b.linked).label("linked"),
-            total(b.overdue).label("overdue"),
-            total(case((and_(b.admitted == 0, b.confidential == 1), b.overdue), else_=0)).label("withheld"),
-            total(case((accepted, 1), else_=0)).label("accepted"),
-            total(case((and_(accepted, b.ext_days > 0), 1), else_=0)).label("extended"),
-            total(case((and_(ordinary, b.answer_day.is_not(None)), 1), else_=0)).label("answered"),
-            total(case((and_(ordinary, b.reviewed == 1), 1), else_=0)).label("reviewed"),
-            total(b.review_answered).label("review_answered"),
-            total(b.rechecked).label("rechecked"),
-            *(total(b[f"rated_{grade}"]).label(f"rated_{grade}") for grade in RATING_NAMES),
-        )
-        .select_from(base)
-        .cte("sums")
-        .prefix_with("MATERIALIZED")
-    )
-    t = sums.c
-    parts: list[Any] = [
-        select(*row("totals", k3=t.confidential, n=t.total)),
-        select(*row("linked", n=t.linked)),
-        select(*row("overdue_total", n=t.overdue)),
-        select(*row("overdue_withheld", n=t.withheld)),
-        select(*row("ladder", k1=t.accepted, k2=t.extended, k3=t.answered, n=t.reviewed)),
-        select(*row("recheck", k3=t.review_answered, n=t.rechecked)),
-        *(select(*row("rating", k1=literal(grade), n=t[f"rated_{grade}"])) for grade in RATING_NAMES),
-    ]
+    flag_values = {
+        "confidential": b.confidential == 1,
+        "linked": b.linked == 1,
+        "overdue": b.overdue == 1,
+        "withheld": and_(b.overdue == 1, b.admitted == 0, b.confidential == 1),
+        "accepted": accepted,
+        "extended": and_(accepted, b.ext_days > 0),
+        "answered": and_(ordinary, b.answer_day.is_not(None)),
+        "reviewed": and_(ordinary, b.reviewed == 1),
+        "review_answered": b.review_answered == 1,
+        "rechecked": b.rechecked == 1,
+    }
+    flags: Any = literal(0)
+    for i, name in enumerate(_FLAGS):
+        flags = flags + case((flag_values[name], 1 << i), else_=0)
+    ratings = [b[f"rated_{grade}"] for grade in RATING_NAMES]
 
     # The grouped counts. Each is a set of ``keys`` columns; a letter that does not belong to a
     # set's figure has NULL in its first column there, and that group is not read.
@@ -603,6 +570,9 @@ def _statement(
         (answer_lag > limit + _HOLIDAY_BAND, literal("late")),
         else_=cast(answer_lag, String),
     )
+    # The overdue cases the reader may open, each a group of its own, of which the statement
+    # returns the first few (by the day they fell due, then case number).
+    listed = and_(b.overdue == 1, b.admitted == 1)
     keys = (
         select(
             b.category,
@@ -620,25 +590,54 @@ def _statement(
             case((accepted, b.accept_day)).label("conclude_day"),
             case((accepted, conclude_bucket)).label("conclude_bucket"),
             case((accepted, b.ext_days)).label("conclude_ext"),
+            flags.label("flags"),
+            *(rating.label(f"rated_{grade}") for grade, rating in zip(RATING_NAMES, ratings, strict=True)),
+            case((listed, b.case_number)).label("listed_case"),
+            case((listed, b.state.op("||")(literal("|")).op("||")(b.body))).label("listed_what"),
+            case((listed, b.next_due)).label("listed_due"),
         )
         .select_from(base)
         .subquery("keys")
     )
     k = keys.c
-    # kind -> (its grouping columns, the output's k1, k2, k3). The route's fields, the form and the
-    # state are grouped together, one key for all seven; Python adds up each one's counts from the
-    # combinations (a few thousand at most), as it adds up the days from the 及时受理 rows.
+    # kind -> (its grouping columns, the output's k1, k2, k3, due). The route's fields, the form
+    # and the state are grouped together, one key for all seven; Python adds up each one's counts
+    # from the combinations (a few thousand at most), as it adds up the days from the 及时受理 rows.
     combined = tuple(k[name] for name in _COMBINED_FIELDS)
     joined: Any = combined[0]
     for column in combined[1:]:
         joined = joined.op("||")(literal(_JOIN)).op("||")(column)
+    rated = tuple(k[f"rated_{grade}"] for grade in RATING_NAMES)
+    rated_joined: Any = cast(rated[0], String)
+    for column in rated[1:]:
+        rated_joined = rated_joined.op("||")(literal(",")).op("||")(cast(column, String))
+    none: Any = None
     sets: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
-        "fields": (combined, (joined,)),
-        "region": ((k.county_match, k.city_match), (k.county_match, k.city_match)),
-        "body_overdue": ((k.overdue_body,), (k.overdue_body,)),
-        "forward": ((k.received_on, k.forward_bucket), (k.received_on, k.forward_bucket)),
-        "conclude": ((k.conclude_day, k.conclude_bucket, k.conclude_ext),) * 2,
+        "fields": (combined, (joined, none, none, none)),
+        "region": ((k.county_match, k.city_match), (k.county_match, k.city_match, none, none)),
+        "body_overdue": ((k.overdue_body,), (k.overdue_body, none, none, none)),
+        "forward": ((k.received_on, k.forward_bucket), (k.received_on, k.forward_bucket, none, none)),
+        "conclude": (
+            (k.conclude_day, k.conclude_bucket, k.conclude_ext),
+            (k.conclude_day, k.conclude_bucket, k.conclude_ext, none),
+        ),
+        "flags": ((k.flags, *rated), (rated_joined, none, k.flags, none)),
+        "listed": (
+            (k.listed_case, k.listed_what, k.listed_due),
+            (k.listed_case, k.listed_what, none, k.listed_due),
+        ),
     }
+    # SQLite has no date type: a CAST to DATE would make the day a number
+    out_types: tuple[Any, ...] = (String, String, Integer, Date if d.pg else String)
+
+    def row(kind: Any, out: tuple[Any, ...], n: Any) -> list[Any]:
+        k1, k2, k3, due = (
+            cast(value if value is not None else literal(None), type_).label(name)
+            for name, value, type_ in zip(("k1", "k2", "k3", "due"), out, out_types, strict=True)
+        )
+        kind_column = literal(kind) if isinstance(kind, str) else kind
+        return [kind_column.label("kind"), k1, k2, k3, cast(n, Integer).label("n"), due]
+
     if d.pg:
         # One pass over the letters for every grouped count (GROUPING SETS), instead of one pass
         # per count; ``grouping()`` tells each output row's set by the columns it leaves out.
@@ -648,46 +647,49 @@ def _statement(
         def left_out(columns: tuple[Any, ...]) -> int:
             return sum(1 << (len(grouped) - 1 - i) for i, c in enumerate(grouped) if c not in columns)
 
-        def nth(i: int, kind_type: Any) -> Any:
-            whens = {left_out(cs): cast(out[i], kind_type) for cs, out in sets.values() if len(out) > i}
+        def nth(i: int) -> Any:
+            whens = {
+                left_out(cs): cast(out[i], out_types[i]) for cs, out in sets.values() if out[i] is not None
+            }
             return case(whens, value=mask)
 
-        parts.append(
+        counts = (
             select(
                 *row(
                     case({left_out(cs): literal(kind) for kind, (cs, _) in sets.items()}, value=mask),
-                    k1=nth(0, String),
-                    k2=nth(1, String),
-                    k3=nth(2, Integer),
+                    tuple(nth(i) for i in range(len(out_types))),
+                    func.count(),
                 )
             )
             .select_from(keys)
             .group_by(func.grouping_sets(*(tuple_(*cs) for cs, _ in sets.values())))
+            .cte("counts")
+            .prefix_with("MATERIALIZED")
         )
+        c = counts.c
+        first = (
+            select(c.kind, c.k1, c.k2, c.k3, c.n, c.due)
+            .where(c.kind == "listed", c.k1.is_not(None))
+            .order_by(c.due, c.k1)
+            .limit(OVERDUE_LISTED)
+            .subquery("first")
+        )
+        parts: list[Any] = [
+            select(c.kind, c.k1, c.k2, c.k3, c.n, c.due).where(c.kind != "listed"),
+            select(first.c.kind, first.c.k1, first.c.k2, first.c.k3, first.c.n, first.c.due),
+        ]
     else:
+        parts = []
         for kind, (columns, out) in sets.items():
-            parts.append(select(*row(kind, *out)).select_from(keys).group_by(*columns))
-    listed = (
-        select(b.case_number, b.state, b.body, b.next_due)
-        .where(b.overdue == 1, b.admitted == 1)
-        .order_by(b.next_due, b.case_number)
-        .limit(OVERDUE_LISTED)
-        .subquery("listed")
-    )
-    parts.append(
-        select(
-            literal("overdue_case").label("kind"),
-            cast(listed.c.case_number, String).label("k1"),
-            cast(listed.c.state.op("||")(literal("|")).op("||")(listed.c.body), String).label("k2"),
-            cast(literal(None), Integer).label("k3"),
-            cast(literal(0), Integer).label("n"),
-        ).add_columns(d.text(listed.c.next_due).label("due"))
-    )
-    # every other part carries an empty ``due`` so the union's columns line up
-    parts = [
-        part if i == len(parts) - 1 else part.add_columns(cast(literal(None), String).label("due"))
-        for i, part in enumerate(parts)
-    ]
+            part = select(*row(kind, out, func.count())).select_from(keys).group_by(*columns)
+            if kind == "listed":
+                part = select(
+                    part.where(k.listed_case.is_not(None))
+                    .order_by(k.listed_due, k.listed_case)
+                    .limit(OVERDUE_LISTED)
+                    .subquery()
+                )
+            parts.append(part)
     return union_all(*parts)
 
 
@@ -808,20 +810,20 @@ def compute(
     conclude: list[tuple[dt.date, str, int, int]] = []
     ratings: Counter[str] = Counter()
     listed: list[OverdueCase] = []
-    total = confidential = linked = overdue_total = withheld = 0
-    accepted = extended = answered = reviewed = review_answered = rechecked = 0
+    total = 0
+    sums: Counter[str] = Counter()
     for kind, k1, k2, k3, n, due in session.execute(statement, values):
         n = int(n or 0)
-        if kind in ("body_overdue", "conclude") and k1 is None:
+        if kind in ("body_overdue", "conclude", "listed") and k1 is None:
             continue  # the letters outside that figure (not overdue, not an accepted matter)
-        if kind == "totals":
-            total, confidential = n, int(k3 or 0)
-        elif kind == "linked":
-            linked = n
-        elif kind == "overdue_total":
-            overdue_total = n
-        elif kind == "overdue_withheld":
-            withheld = n
+        if kind == "flags":
+            total += n
+            for i, name in enumerate(_FLAGS):
+                if int(k3) >> i & 1:
+                    sums[name] += n
+            for grade, times in zip(RATING_NAMES, str(k1).split(","), strict=True):
+                if int(times):
+                    ratings[grade] += int(times) * n
         elif kind == "fields":
             for dim, code in zip(_COMBINED_FIELDS, str(k1).split(_JOIN), strict=True):
                 dims[dim][code] += n
@@ -831,18 +833,11 @@ def compute(
             forward.append((received, str(k2), 0, n))
         elif kind == "conclude":
             conclude.append((_date(k1), str(k2), int(k3 or 0), n))
-        elif kind == "ladder":
-            accepted, extended, answered, reviewed = int(k1 or 0), int(k2 or 0), int(k3 or 0), n
-        elif kind == "recheck":
-            review_answered, rechecked = int(k3 or 0), n
-        elif kind == "rating":
-            if n:
-                ratings[str(k1)] += n
         elif kind == "region":
             city, county = _region(k1, k2)
             dims["city"][city] += n
             dims["county"][county] += n
-        elif kind == "overdue_case":
+        elif kind == "listed":
             state, _, body = str(k2).partition("|")
             listed.append(
                 OverdueCase(
@@ -874,7 +869,7 @@ def compute(
         department_name=names.get(department, department) if department else None,
         today=today,
         total=total,
-        confidential=confidential,
+        confidential=sums["confidential"],
         by_category=_named(dims["category"], CATEGORY_NAMES),
         by_channel=_named(dims["channel"], CHANNEL_NAMES),
         by_disposition=_named(dims["disposition"], DISPOSITION_NAMES),
@@ -890,17 +885,17 @@ def compute(
         rates={
             "timely_acceptance": _judge(forward, FORWARD_DAYS, today),
             "on_time_conclusion": _judge(conclude, CONCLUDE_DAYS, today),
-            "extension": Rate(extended, accepted),
-            "review": Rate(reviewed, answered),
-            "recheck": Rate(rechecked, review_answered),
-            "repeat": Rate(linked, total),
+            "extension": Rate(sums["extended"], sums["accepted"]),
+            "review": Rate(sums["reviewed"], sums["answered"]),
+            "recheck": Rate(sums["rechecked"], sums["review_answered"]),
+            "repeat": Rate(sums["linked"], total),
         },
         satisfaction=satisfaction,
         top_bodies_letters=by_department[:TOP],
         top_bodies_overdue=_named(dims["body_overdue"], names, blank=OFFICE_ITSELF)[:TOP],
-        overdue_total=overdue_total,
+        overdue_total=sums["overdue"],
         overdue_cases=listed,
-        overdue_withheld=withheld,
+        overdue_withheld=sums["withheld"],
     )
 
 

@@ -8,6 +8,12 @@ supervised then merged, a letter split, a link to an earlier case), on SQLite an
 figures each step wrote must equal the definition the statistics statement used before: an
 aggregate of ``case_events`` per letter, written out again here as it was. Migration 0009 must fill
 the same figures into a database that had the steps but not the columns.
+
+The route each letter keeps (``store.routes``) is held the same way: after the story and a few
+more corrections (a decision corrected to an accusation, a proposal after a decision, a second
+proposal of a pending letter, a letter without any), it must equal its newest decision, else its
+newest proposal, as read from those rows here; the statistics' counts by route, state and
+confidentiality must be those the rows give; migration 0012 must fill the same columns.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import datetime as dt
 from typing import Any
 
 from casework_office import (
+    BODY,
     HANDLER,
     INTAKE,
     OTHER_BODY,
@@ -33,10 +40,14 @@ from sqlalchemy.orm import Session
 
 from casework.cases import link_same_matter, sync_case
 from casework.figures import EMPTY, figures_of, id_range, refill
+from routing.schemas import Deadline
+from service.access import Scope
 from service.statistics import compute, parse_period
+from store import routes
+from store.confidentiality import admits
 from store.db import make_engine, make_session_factory, schema_differences, session_scope, upgrade
-from store.letters import add_proposal
-from store.models import CaseEventRecord, CaseRecord, Letter
+from store.letters import add_proposal, create_letter, decide
+from store.models import CaseEventRecord, CaseRecord, Decision, Letter, Proposal
 from store.regroup import merge_letters, split_letter
 
 GRADES = ("satisfied", "basically_satisfied", "dissatisfied")
@@ -186,6 +197,7 @@ def office(session: Session) -> dict[str, int]:
         "kept": kept.id,
         "second": second.id,
         "linked": linked.id,
+        "whole": whole.id,
     }
 
 
@@ -344,9 +356,240 @@ def test_the_refill_command_reports_and_corrects_what_differs(migrated_url: str)
         )
         assert result.exit_code == 0, result.output
         assert "已核对 10 件案件的统计数据：1 件与办理记录不符，已按办理记录更正" in result.output
+        assert "已核对 11 件来信的分流数据：0 件与最新办理建议、确认结果不符" in result.output
         with session_scope(factory) as session:
             assert kept_figures(session) == expected(session)
+            session.execute(
+                update(Letter).where(Letter.id == ids["refused"]).values(route_disposition="accept")
+            )
         again = CliRunner().invoke(cases, ["refill-figures", "--database-url", migrated_url])
         assert "0 件与办理记录不符" in again.output
+        assert "已核对 11 件来信的分流数据：1 件与最新办理建议、确认结果不符，已按其更正" in again.output
+        with session_scope(factory) as session:
+            assert kept_routes(session) == route_by_definition(session)
     finally:
         engine.dispose()
+
+
+# ------------------------------------------------------------------------ the route a letter keeps
+
+
+def reroute(session: Session, ids: dict[str, int]) -> dict[str, int]:
+    """After the story: the corrections that change a kept route without a case step."""
+    # a decision corrected: the ordinary letter is an accusation after all (confidential now)
+    decided = session.get(Letter, ids["decided"])
+    assert decided is not None
+    decide(
+        session,
+        decided.id,
+        expected_version=decided.version,
+        decided_by=SUPERVISOR,
+        category="accusation",
+        domain="城乡建设",
+        department="discipline_inspection",
+        channel="discipline",
+        disposition="accept",
+        reason="反映公职人员违纪",
+        now=at(D(2026, 3, 17), 10),
+    )
+    # a proposal after the decision: the route stays the decision's, the date due is the proposal's
+    due = Deadline(
+        code="forward", label="转送", basis="第二十二条", days=15, unit="calendar_days", starts="收到"
+    )
+    later = proposal(category="accusation", channel="discipline", confidential=True)
+    add_proposal(
+        session,
+        ids["assigned"],
+        later.model_copy(update={"deadlines": (due.model_copy(update={"due": D(2026, 3, 19)}),)}),
+        now=at(D(2026, 3, 18)),
+    )
+    # the pending first part of the split letter is proposed for again, as an accusation
+    add_proposal(session, ids["whole"], proposal(category="accusation"), now=at(D(2026, 3, 24)))
+    # a letter registered and never proposed for: the most sensitive kind, no route
+    bare = create_letter(
+        session,
+        title="来信",
+        text="内容待补充。",
+        created_by=INTAKE,
+        received_on=D(2026, 3, 30),
+        now=at(D(2026, 3, 30)),
+    )
+    session.commit()
+    return {**ids, "bare": bare.id}
+
+
+def newest_rows(session: Session) -> dict[int, tuple[Proposal | None, Decision | None]]:
+    """Each letter's newest proposal and newest decision (the largest id), read row by row."""
+    session.expire_all()
+    out: dict[int, tuple[Proposal | None, Decision | None]] = {}
+    for letter in session.scalars(select(Letter)):
+        proposals = session.scalars(select(Proposal).where(Proposal.letter_id == letter.id)).all()
+        decisions = session.scalars(select(Decision).where(Decision.letter_id == letter.id)).all()
+        out[letter.id] = (
+            max(proposals, key=lambda r: r.id) if proposals else None,
+            max(decisions, key=lambda r: r.id) if decisions else None,
+        )
+    return out
+
+
+def route_by_definition(session: Session) -> dict[int, dict[str, Any]]:
+    """What each letter must keep, written out from the definition: the newest decision's route,
+    else the newest proposal's; confidential by the decision's category or channel, else by the
+    proposal's flag, category or channel, else (no proposal) confidential."""
+    fields = ("category", "channel", "disposition", "domain", "department")
+    out: dict[int, dict[str, Any]] = {}
+    for letter_id, (p, d) in newest_rows(session).items():
+        source = d if d is not None else p
+        if d is not None:
+            secret = d.category == "accusation" or d.channel == "discipline"
+        elif p is not None:
+            secret = p.confidential or p.category == "accusation" or p.channel == "discipline"
+        else:
+            secret = True
+        out[letter_id] = {
+            **{f"route_{f}": getattr(source, f) if source is not None else None for f in fields},
+            "route_confidential": secret,
+            "route_decision_id": d.id if d is not None else None,
+            "proposed_due": p.earliest_due if p is not None else None,
+        }
+    return out
+
+
+def kept_routes(session: Session) -> dict[int, dict[str, Any]]:
+    session.expire_all()
+    return {
+        letter.id: {name: getattr(letter, name) for name in routes.EMPTY}
+        for letter in session.scalars(select(Letter))
+    }
+
+
+def test_every_proposal_and_decision_keeps_the_route_of_the_newest_ones(session: Session) -> None:
+    ids = reroute(session, office(session))
+    kept = kept_routes(session)
+    assert kept == route_by_definition(session)
+    # the story reaches every way a route changes, so one written wrong anywhere cannot pass unseen
+    assert kept[ids["returned"]]["route_department"] == OTHER_BODY  # re-decided after the return
+    assert (
+        kept[ids["decided"]]["route_confidential"] and kept[ids["decided"]]["route_channel"] == "discipline"
+    )
+    assigned = kept[ids["assigned"]]
+    assert assigned["route_category"] == "appeal" and not assigned["route_confidential"]
+    assert assigned["proposed_due"] == D(2026, 3, 19)
+    assert (
+        kept[ids["whole"]]["route_category"] == "accusation"
+        and kept[ids["whole"]]["route_decision_id"] is None
+    )
+    assert kept[ids["second"]]["route_decision_id"] is not None  # split off, proposed for, decided
+    assert kept[ids["bare"]] == routes.EMPTY
+    # the Python form over the rows in hand agrees too
+    p, d = newest_rows(session)[ids["decided"]]
+    assert routes.route_of(p, d) == kept[ids["decided"]]
+
+
+def test_the_statistics_count_each_letter_by_its_newest_proposal_and_decision(session: Session) -> None:
+    reroute(session, office(session))
+    today = D(2026, 6, 30)
+    march = parse_period("2026-03")
+    rows = newest_rows(session)
+    cases = {r.letter_id: r for r in session.scalars(select(CaseRecord))}
+    letters = [
+        letter
+        for letter in session.scalars(select(Letter))
+        if march.start <= letter.received_on <= march.end and letter.status != "merged"
+    ]
+    fields = ("category", "channel", "disposition", "domain", "department")
+    expected: dict[str, dict[str, int]] = {name: {} for name in (*fields, "state")}
+    secret = 0
+    for letter in letters:
+        p, d = rows[letter.id]
+        source = d if d is not None else p
+        case_row = cases.get(letter.id)
+        state = case_row.state if case_row is not None else ("decided" if d is not None else "registered")
+        for name, value in (*((f, getattr(source, f) if source else "") for f in fields), ("state", state)):
+            expected[name][value] = expected[name].get(value, 0) + 1
+        if d is not None:
+            secret += d.category == "accusation" or d.channel == "discipline"
+        else:
+            secret += p is None or p.confidential or p.category == "accusation" or p.channel == "discipline"
+    stats = compute(session, march, today=today)
+    assert stats.total == len(letters) == 11
+    assert stats.confidential == secret == 3  # the corrected decision, the re-proposed part, the bare letter
+    for name in expected:
+        assert {c.code: c.count for c in getattr(stats, f"by_{name}")} == expected[name], name
+    housing = compute(session, march, department=BODY, today=today)
+    assert housing.total == expected["department"][BODY]
+    # a handler lists only what the office has carried out to their body, as the Python rule says
+    scope = Scope(confidential=False, routed_department=BODY)
+    theirs = compute(session, march, reader_scope=scope, today=today)
+    may_open = set()
+    for letter in letters:
+        p, d = rows[letter.id]
+        case_row = cases.get(letter.id)
+        handled = (
+            case_row.handling_body
+            if case_row is not None and d is not None and case_row.decision_id == d.id
+            else None
+        )
+        due = case_row.next_due if case_row is not None else (p.earliest_due if p else None)
+        if (
+            due is not None
+            and due < today
+            and admits(p, d, confidential=False, routed_department=BODY, handling_body=handled)
+        ):
+            may_open.add(letter.case_number)
+    assert {c.case_number for c in theirs.overdue_cases} == may_open
+    assert may_open  # the story leaves the body an overdue case to list
+
+
+def test_migration_0012_fills_the_routes_of_letters_stored_before_it(db_url: str) -> None:
+    from alembic import command
+
+    from store.db import alembic_config
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    tables = ("letters", "proposals", "decisions", "case_events", "cases", "audit_events")
+    try:
+        with session_scope(factory) as session:
+            reroute(session, office(session))
+        with session_scope(factory) as session:
+            kept = kept_routes(session)
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), "0011")
+        with engine.connect() as connection:
+            before = {t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
+        upgrade(db_url)
+        assert schema_differences(db_url) == []
+        with engine.connect() as connection:
+            for table, rows in before.items():
+                after = connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+                assert [tuple(r)[: len(rows[0])] for r in after] == [tuple(r) for r in rows], table
+        with session_scope(factory) as session:
+            assert kept_routes(session) == kept == route_by_definition(session)
+            first, last = routes.id_range(session)
+            assert routes.refill(session, first, last) == 0
+    finally:
+        engine.dispose()
+
+
+def test_refill_corrects_the_routes_that_differ_and_only_in_its_range(session: Session) -> None:
+    ids = reroute(session, office(session))
+    first, last = routes.id_range(session)
+    assert routes.refill(session, first, last) == 0
+    before = kept_routes(session)
+    session.execute(
+        update(Letter)
+        .where(Letter.id.in_([ids["decided"], ids["bare"]]))
+        .values(
+            route_category="suggestion",
+            route_confidential=False,
+            route_decision_id=None,
+            proposed_due=D(2000, 1, 1),
+        )
+    )
+    assert routes.refill(session, first, last) == 2
+    assert kept_routes(session) == before == route_by_definition(session)
+    session.execute(update(Letter).values(route_domain="商贸旅游"))
+    assert routes.refill(session, ids["full"], ids["full"]) == 1
+    assert kept_routes(session)[ids["returned"]]["route_domain"] == "商贸旅游"

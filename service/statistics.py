@@ -666,6 +666,8 @@ def _statement(
             .cte("counts")
             .prefix_with("MATERIALIZED")
         )
+        # the grouped rows, not the letters, are what is kept for the two reads below: the counts
+        # and the overdue cases, of which only the first few are returned
         c = counts.c
         first = (
             select(c.kind, c.k1, c.k2, c.k3, c.n, c.due)

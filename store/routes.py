@@ -3,16 +3,17 @@
 A letter's route is its newest decision's category, channel, disposition, domain and department,
 else its newest proposal's; whether it is confidential is ``store.confidentiality``'s rule over the
 same two rows. The statistics of a year read a hundred thousand letters, and finding each one's
-newest proposal and newest decision cost them more than everything else they read. So each letter
+newest proposal and newest decision was the largest part of their time. So each letter
 keeps, in ``letters.route_*`` and ``letters.proposed_due``, what the statistics read of the two rows:
 the route, the confidentiality, the newest decision's id (the state "decided" and a handler's scope
 need it) and the newest proposal's earliest deadline (the date due before any case step).
 
 Proposals and decisions are append-only and are stored only by ``store.letters.add_proposal`` and
 ``store.letters.decide``, which write these columns in the same transaction: a proposal changes the
-route only while the letter is undecided, a decision always. A return, a split, a merge or a link
-stores neither, so none of them can make the columns stale (a split's new letter gets its route with
-its first proposal; a merged letter, left out of every figure, keeps the route it had).
+route only while the letter is undecided, a decision always. A return or a link stores neither and
+leaves the route as it was; a split or a merge routes the new texts through ``add_proposal`` (the
+split's new letter gets its route with its first proposal; a merged letter, left out of every
+figure, keeps the route it had).
 
 :func:`route_of` computes the columns from two rows in hand, :func:`refill` in SQL over the stored
 rows (after migration 0012, or to check a database against its proposals and decisions).

@@ -10,7 +10,8 @@ newest proposal's earliest deadline). From now on they are written in the transa
 proposal or a decision.
 
 Every existing row is kept; the letters with a proposal or a decision get their columns filled here
-in one statement (a few minutes for a million letters on PostgreSQL); the others keep the defaults.
+in one statement (about a minute for a million letters on PostgreSQL); the others keep the
+defaults.
 ``xinfang cases refill-figures`` recomputes them and says how many differed.
 
 Revision ID: 0012

@@ -377,3 +377,63 @@ def test_a_matter_written_again_in_other_words_is_found_by_the_place_it_names(
     assert found[0].why == ("matter",) and found[0].shared_bands == 0
     assert found[0].score == pytest.approx(matter_score(*PLANT_OTHER_WRITER, *PLANT), abs=1e-4)
     assert letters_with_earlier(session, [later]) == {later.id: 1}
+
+
+# A road and the compound beside it, each named by many other letters on other matters.
+FLOODING = (
+    "金桂苑门前道路积水",
+    "金桂苑小区北门外的劳动东路每逢下雨便积水半米深，雨水倒灌进地下车库，业主车辆多次被淹。"
+    "请市政部门尽快疏通排水管网，彻底解决积水问题。",
+)
+FLOODING_AGAIN = ("劳动东路排水", "劳动东路在金桂苑北门一带下雨积水，业主车辆被淹，要求彻底解决积水。")
+
+
+def test_a_matter_is_found_by_the_places_it_shares_among_many_newer_letters_naming_one_of_them(
+    session: Session, officer: str
+) -> None:
+    from classifier.similarity import matter_bands, matter_places
+
+    first = _letter(session, FLOODING, D(2025, 6, 1))
+    for n in range(60):  # newer letters on other matters, each naming only the road or the compound
+        day = D(2025, 7, 1) + dt.timedelta(days=n)
+        _letter(
+            session,
+            (f"劳动东路公交站{n}", f"劳动东路第{n}个公交站台的顶棚破损，乘客淋雨，请公交公司维修。"),
+            day,
+        )
+        _letter(
+            session,
+            (f"金桂苑物业费{n}", f"金桂苑物业第{n}次上调物业费，未经业主大会表决，请住建部门核查。"),
+            day,
+        )
+    later = _letter(session, FLOODING_AGAIN, D(2026, 11, 2))
+    # no band in common: the two places are what the letters share
+    assert not set(matter_bands(*FLOODING)) & set(matter_bands(*FLOODING_AGAIN))
+    assert {"p1:劳动东路", "p1:金桂苑"} <= set(matter_places(*FLOODING)) & set(matter_places(*FLOODING_AGAIN))
+    found = earlier_letters(session, later)
+    assert [e.case_number for e in found] == [first.case_number]
+    assert found[0].why == ("matter",) and found[0].same_matter
+    assert letters_with_earlier(session, [later]) == {later.id: 1}
+
+
+def test_the_likeliest_letters_make_a_short_list_and_it_is_read_newest_first(
+    session: Session, officer: str
+) -> None:
+    phone = "13912345678"
+    first = _letter(session, PARKING, D(2025, 3, 1), contact_phone=phone)
+    # the same petitioner wrote 25 times since, on another matter
+    newer = [
+        _letter(session, NOISE, D(2025, 4, 1) + dt.timedelta(days=n), contact_phone=phone) for n in range(25)
+    ]
+    letter = _letter(session, PARKING_AGAIN, D(2026, 11, 2), contact_phone=phone)
+    found = earlier_letters(session, letter, limit=20)
+    assert len(found) == 20
+    assert first.case_number in {e.case_number for e in found}
+    assert [e.received_on for e in found] == sorted((e.received_on for e in found), reverse=True)
+    # the other 19 are the newest of the petitioner's other letters
+    assert {e.case_number for e in found if e.case_number != first.case_number} == {
+        n.case_number for n in newer[-19:]
+    }
+    assert found[-1].case_number == first.case_number and found[-1].same_matter
+    assert [e.case_number for e in earlier_letters(session, letter, limit=1)] == [first.case_number]
+    assert letters_with_earlier(session, [letter]) == {letter.id: 26}

@@ -5,6 +5,10 @@ Run from the project root::
     .venv/bin/python bench/repeats.py [--data-dir ../shared/data] [--no-write] [--skip-encoder]
         [--skip-speed] [--letters 1000000] [--scan-letters 100000] [--queries 300]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/xinfang_bench_repeats]
+        [--keep-db] [--reuse-db]
+
+``--keep-db`` keeps the seeded database after the run and ``--reuse-db`` times on it again without
+seeding (the new letters of a run are rolled back, so each run sees the same store).
 
 Three parts, each printed as a table; together they replace the ``## Repeat letters`` section of
 BENCHMARKS.md.
@@ -28,6 +32,7 @@ import argparse
 import csv
 import datetime as dt
 import itertools
+import json
 import multiprocessing
 import random
 import re
@@ -418,7 +423,13 @@ def seed(
     )
     _POOL.update(real=real, sentences=sentences, titles=[t for t, _ in real], first_synthetic=len(real) + 1)
     now = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
-    stats = {"real": float(len(real)), "sentences": float(len(sentences)), "bands": 0.0, "keys": 0.0}
+    stats = {
+        "real": float(len(real)),
+        "sentences": float(len(sentences)),
+        "bands": 0.0,
+        "keys": 0.0,
+        "letters": float(n),
+    }
     start = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
@@ -521,11 +532,13 @@ def run_speed(letters: Letters, args: argparse.Namespace) -> list[str]:
     db = url.database or BENCH_DB
     server = f"host={url.host or '127.0.0.1'} port={url.port or 5432} user={url.username or 'postgres'}"
     admin, dsn = f"{server} dbname=postgres", f"{server} dbname={db}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db}"')
+    reuse = args.reuse_db and _seeded_stats(admin, db, args.letters) is not None
+    if not reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db}"')
     try:
-        upgrade(url)
+        upgrade(url)  # a kept database may predate the newest migration
         pairs = load_pairs()
         rng = random.Random(20261206)
         # Half the new letters have a same-matter partner that stays in the store, half are random.
@@ -543,7 +556,14 @@ def run_speed(letters: Letters, args: argparse.Namespace) -> list[str]:
                 partner[p.b] = p.a
         others = sorted(set(letters) - kept - set(queries))
         queries += rng.sample(others, args.queries - len(queries))
-        stats, stored_id = seed(dsn, letters, set(queries), args.letters, workers=2)
+        if reuse:
+            stats = {**(_seeded_stats(admin, db, args.letters) or {}), "reused": 1.0}
+            real_ids = [i for i in sorted(letters) if i not in set(queries)]
+            stored_id = {letter_id: k + 1 for k, letter_id in enumerate(real_ids)}
+        else:
+            stats, stored_id = seed(dsn, letters, set(queries), args.letters, workers=2)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'COMMENT ON DATABASE "{db}" IS {_sql_string(json.dumps(stats))}')
         print(f"seeded: {stats}", flush=True)
         engine = make_engine(url)
         statements: list[tuple[str, Any]] = []
@@ -562,15 +582,18 @@ def run_speed(letters: Letters, args: argparse.Namespace) -> list[str]:
             stored = []
             for k, letter_id in enumerate(queries):
                 title, body = letters[letter_id]
+                name, phone, id_number = _petitioner(random.Random(-k - 1))
                 letter = create_letter(
                     session, title=title, text=body, created_by="bench", form="online",
-                    received_on=dt.date(2026, 7, 1), **dict(zip(("petitioner_name", "contact_phone",
-                    "id_number"), _petitioner(random.Random(-k - 1)), strict=True)),
+                    received_on=dt.date(2026, 7, 1), petitioner_name=name, contact_phone=phone,
+                    id_number=id_number,
                     now=dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC) + dt.timedelta(seconds=k),
                 )  # fmt: skip
                 index_letter(session, letter)
                 stored.append(letter)
-            session.commit()
+            # Flushed, never committed: the run's new letters go with the rollback, so a kept store
+            # is the same store for the next run.
+            session.flush()
             for letter in stored[:20]:  # warm the caches as a running server has them
                 earlier_letters(session, letter, limit=20)
             timings, found, shown = [], [], []
@@ -608,6 +631,25 @@ def run_speed(letters: Letters, args: argparse.Namespace) -> list[str]:
         if not args.keep_db:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _seeded_stats(admin: str, db: str, letters: int) -> dict[str, float] | None:
+    """What seeding a kept database recorded (on the database's comment), or None when there is no
+    such database or it holds another number of letters."""
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (db,)
+        ).fetchone()
+    if row is None or not row[0]:
+        return None
+    stats: dict[str, float] = json.loads(row[0])
+    return stats if stats.get("letters") == letters else None
 
 
 def explain(engine: Any, statements: Sequence[tuple[str, Any]]) -> tuple[list[str], list[float]]:
@@ -670,7 +712,10 @@ def speed_report(
     lines = [
         f"### Finding the earlier letters among {args.letters:,} stored letters (PostgreSQL)",
         "",
-        f"Database `{BENCH_DB}` on the local server, created for the run and dropped after it. Stored: the "
+        f"Database `{BENCH_DB}` on the local server, "
+        + ("seeded by an earlier run and kept for this one" if stats.get("reused") else "created for the run")
+        + (", kept after it. " if args.keep_db else ", dropped after it. ")
+        + "Stored: the "
         f"{stats['real']:,.0f} letters of the shared data (less the new letters below) and "
         f"{args.letters - stats['real']:,.0f} synthetic ones, each the title of one shared letter and 2–8 of "
         f"the {stats['sentences']:,.0f} sentences of the shared letters drawn at random; one in ten re-sends "
@@ -876,6 +921,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--database-url", default=None, help="the benchmark's own database (created, then dropped)"
     )
     ap.add_argument("--keep-db", action="store_true", help="keep the seeded database for a second run")
+    ap.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="time on the database a --keep-db run seeded with as many letters, without seeding again",
+    )
     args = ap.parse_args(argv)
     if not (args.data_dir / "messages.csv").exists():
         print(f"needs the letters of the shared data in {args.data_dir}", file=sys.stderr)

@@ -91,11 +91,19 @@ def _grams(s: str, sizes: Sequence[int]) -> Counter[str]:
 
 MatterVector = dict[str, float]
 
+# 1 + log(tf) of the counts an n-gram has in one letter, looked up instead of computed n-gram by
+# n-gram: the store builds a vector for each of up to a few hundred candidates of a new letter, and
+# the weighting was half of that work.
+_SUBLINEAR_TF = [0.0, *(1.0 + math.log(c) for c in range(1, 1025))]
+
 
 def matter_vector(title: str, text: str) -> MatterVector:
     """The weighted n-grams ``matter_score`` compares; build one once to score a letter against many."""
     # Sublinear TF (1 + log tf): a word a letter repeats counts, but does not swamp the rest.
-    return {g: 1.0 + math.log(c) for g, c in _grams(matter_text(title, text), SCORE_NGRAMS).items()}
+    counts = _grams(matter_text(title, text), SCORE_NGRAMS)
+    if counts and max(counts.values()) < len(_SUBLINEAR_TF):
+        return dict(zip(counts, map(_SUBLINEAR_TF.__getitem__, counts.values()), strict=True))
+    return {g: 1.0 + math.log(c) for g, c in counts.items()}
 
 
 def vector_score(a: MatterVector, b: MatterVector) -> float:

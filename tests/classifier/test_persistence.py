@@ -6,12 +6,15 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
-from factories import save_tiny_model
+from factories import TINY_LETTERS, TINY_OVERRIDES, save_tiny_model, tiny_examples
 
 from classifier.errors import IncompatibleModelError, ModelLoadError, UntrustedModelError
 from classifier.model import NBLinearSVC
 from classifier.persistence import META_FILE, MODEL_FILE, load_model
+from training.config import DEFAULT_CONFIG, load_config
+from training.train import fit_model
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +41,22 @@ def test_round_trip(folder: Path) -> None:
     model = load_model(folder)
     assert model.version == "tiny-test"
     assert set(model.heads) == {"category", "domain", "department", "channel"}
-    # the shipped config weighs the domain head's features (NBLinearSVC): a trusted type that loads
-    domain = model.heads["domain"]
+
+
+def test_a_head_over_nb_weighted_features_round_trips(tmp_path: Path) -> None:
+    # NBLinearSVC is a trusted type: a model whose config weighs a head's features loads, and
+    # gives the same probabilities it gave before it was saved
+    model = fit_model(
+        tiny_examples(TINY_LETTERS),
+        load_config(DEFAULT_CONFIG, (*TINY_OVERRIDES, 'heads.domain.weighting="nb"')),
+        version="tiny-nb",
+    )
+    loaded = load_model(save_tiny_model(tmp_path / "nb", model))
+    domain = loaded.heads["domain"]
     assert domain.weighting == "nb"
     assert type(domain.calibrated_.calibrated_classifiers_[0].estimator) is NBLinearSVC
+    X = loaded.transform(["小区物业乱收停车费，请住建局查处。"])
+    assert np.array_equal(domain.predict_proba(X), model.heads["domain"].predict_proba(X))
 
 
 def _copy(folder: Path, dest: Path) -> Path:

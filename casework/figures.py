@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, func, or_, select, update
+from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from casework.states import CHINA_TZ, Rating, Step
+from store._sql import write_where_different
 from store.audit import lock_audit_head
 from store.models import CaseEventRecord, CaseRecord
 
@@ -134,15 +135,7 @@ def refill(session: Session, first_id: int, last_id: int) -> int:
     figures = _aggregate(dialect, first_id, last_id)
     # the flags are aggregated as 0/1 (SQLite has no boolean max) and stored as booleans
     values = {name: figures.c[name] == 1 if EMPTY[name] is False else figures.c[name] for name in EMPTY}
-    differs = or_(*(getattr(CaseRecord, name).is_distinct_from(v) for name, v in values.items()))
-    result = session.execute(
-        update(CaseRecord)
-        .where(CaseRecord.letter_id == figures.c.letter_id, differs)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return write_where_different(session, CaseRecord, CaseRecord.letter_id, figures.c.letter_id, values)
 
 
 def id_range(session: Session) -> tuple[int, int]:

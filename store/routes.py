@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, true, update
+from sqlalchemy import and_, case, func, literal, select, true
 from sqlalchemy.orm import Session, aliased
 
+from store._sql import write_where_different
 from store.audit import lock_audit_head
 from store.confidentiality import confidential_clause, is_confidential
 from store.models import CaseRecord, Decision, Letter, Proposal
@@ -126,15 +127,7 @@ def refill(session: Session, first_id: int, last_id: int) -> int:
     lock_audit_head(session)
     computed = _computed(first_id, last_id)
     values = {name: computed.c[name] for name in EMPTY}
-    differs = or_(*(getattr(Letter, name).is_distinct_from(value) for name, value in values.items()))
-    result = session.execute(
-        update(Letter)
-        .where(Letter.id == computed.c.letter_id, differs)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return write_where_different(session, Letter, Letter.id, computed.c.letter_id, values)
 
 
 def id_range(session: Session) -> tuple[int, int]:

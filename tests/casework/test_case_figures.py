@@ -304,11 +304,28 @@ def test_refill_finds_nothing_to_correct_and_corrects_what_differs(session: Sess
     assert kept_figures(session)[ids["returned"]]["extension_days"] == 99
 
 
-def test_migration_0009_fills_the_figures_of_a_database_with_steps_and_keeps_every_row(db_url: str) -> None:
+def _downgrade_and_upgrade_keeping_every_row(
+    db_url: str, engine: Any, revision: str, tables: tuple[str, ...]
+) -> None:
+    """Take the database down to ``revision``, read ``tables``, upgrade it again and check that every
+    row is as it was, in the columns it had (later revisions add columns to some tables)."""
     from alembic import command
 
     from store.db import alembic_config
 
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), revision)
+    with engine.connect() as connection:
+        before = {t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
+    upgrade(db_url)
+    assert schema_differences(db_url) == []
+    with engine.connect() as connection:
+        for table, rows in before.items():
+            after = connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+            assert [tuple(r)[: len(rows[0])] for r in after] == [tuple(r) for r in rows], table
+
+
+def test_migration_0009_fills_the_figures_of_a_database_with_steps_and_keeps_every_row(db_url: str) -> None:
     upgrade(db_url)
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
@@ -319,17 +336,7 @@ def test_migration_0009_fills_the_figures_of_a_database_with_steps_and_keeps_eve
         with session_scope(factory) as session:
             figures = kept_figures(session)
         # as a database of 0008 has them: the steps and the cases rows, without the figures
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection=connection), "0008")
-        with engine.connect() as connection:
-            before = {t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
-        upgrade(db_url)
-        assert schema_differences(db_url) == []
-        with engine.connect() as connection:
-            # every row as it was, in the columns it had (later revisions add columns to some tables)
-            for table, rows in before.items():
-                after = connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
-                assert [tuple(r)[: len(rows[0])] for r in after] == [tuple(r) for r in rows], table
+        _downgrade_and_upgrade_keeping_every_row(db_url, engine, "0008", tables)
         with session_scope(factory) as session:
             assert kept_figures(session) == figures == expected(session)
             first, last = id_range(session)
@@ -542,10 +549,6 @@ def test_the_statistics_count_each_letter_by_its_newest_proposal_and_decision(se
 
 
 def test_migration_0012_fills_the_routes_of_letters_stored_before_it(db_url: str) -> None:
-    from alembic import command
-
-    from store.db import alembic_config
-
     upgrade(db_url)
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
@@ -555,16 +558,7 @@ def test_migration_0012_fills_the_routes_of_letters_stored_before_it(db_url: str
             reroute(session, office(session))
         with session_scope(factory) as session:
             kept = kept_routes(session)
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection=connection), "0011")
-        with engine.connect() as connection:
-            before = {t: connection.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
-        upgrade(db_url)
-        assert schema_differences(db_url) == []
-        with engine.connect() as connection:
-            for table, rows in before.items():
-                after = connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
-                assert [tuple(r)[: len(rows[0])] for r in after] == [tuple(r) for r in rows], table
+        _downgrade_and_upgrade_keeping_every_row(db_url, engine, "0011", tables)
         with session_scope(factory) as session:
             assert kept_routes(session) == kept == route_by_definition(session)
             first, last = routes.id_range(session)

@@ -500,9 +500,16 @@ def report(
         "run, whose counts may come from the cache) and fit times are CPU seconds (`time.process_time`) "
         "per fold. `vs baseline, paired` is the mean "
         "fold-by-fold difference and its t (mean over its standard error, 4 degrees of freedom). A "
-        f"variant replaces `config` only when it beats it by t ≥ {ADOPT_T:g} on the folds; the "
-        "held-out column shows the baseline, `config` and the best of the rest on the fold mean.",
+        f"variant replaces `config` only when it beats it by t ≥ {ADOPT_T:g} on the folds and the "
+        "held-out letters confirm it (not worse than `config` there); the held-out column shows the "
+        "baseline, `config` and the best of the rest on the fold mean.",
     ]
+    # the held-out letters confirm a fold winner only when it is not worse than config there
+    confirmed = {
+        h: adopted[h].name == "config"
+        or held[f"{h}|{adopted[h].name}"][MEASURE[h]] >= held[f"{h}|config"][MEASURE[h]]
+        for h in heads
+    }
     for h in heads:
         measure = MEASURE[h]
         rows = []
@@ -515,6 +522,10 @@ def report(
             mark = ""
             if v.name == adopted[h].name:
                 mark = " **(kept)**" if v.name == "config" else " **(adopted)**"
+                if v.name != "config" and not confirmed[h]:
+                    mark = " (wins on the folds; worse held out, not adopted)"
+            elif v.name == "config" and not confirmed[h]:
+                mark = " **(kept)**"
             if v.name == best_of(h, variants[h], cv).name and not mark:
                 mark = " (best of the rest; not adopted)"
             rows.append(

@@ -49,7 +49,12 @@ def test_a_partial_config_file_keeps_the_other_defaults(tmp_path: Path) -> None:
     path = tmp_path / "office.toml"
     path.write_text("[heads.domain]\nC = 2.0\n", encoding="utf-8")
     config = load_config(path)
-    assert config["heads"]["domain"] == {"C": 2.0, "class_weight": "balanced", "calibration_cv": 3, "weighting": "none"}
+    assert config["heads"]["domain"] == {
+        "C": 2.0,
+        "class_weight": "balanced",
+        "calibration_cv": 3,
+        "weighting": "none",
+    }
     assert config["split"] == load_config()["split"]
 
 

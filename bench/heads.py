@@ -450,16 +450,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         cv = cross_validate(corpus, config, variants, args.folds, args.workers)
         with CV_CACHE.open("wb") as f:
             pickle.dump({"folds": args.folds, "cv": cv}, f)
-    adopted = {h: adopt(h, variants[h], cv) for h in heads}
-    print("adopted:", {h: v.name for h, v in adopted.items()}, flush=True)
+    winners = {h: adopt(h, variants[h], cv) for h in heads}
 
     # once on the shipped held-out split, fitted on the whole tuning side
     final: dict[str, list[Variant]] = {}
     for h in heads:
         final[h] = [variants[h][0], variants[h][1], best_of(h, variants[h], cv)]
     held = evaluate(corpus, config, corpus.dev, corpus.held, final)
+    # a fold winner replaces config only when the held-out letters do not rate it below config
+    refuted = {
+        h: v.name
+        for h, v in winners.items()
+        if v.name != "config" and held[f"{h}|{v.name}"][MEASURE[h]] < held[f"{h}|config"][MEASURE[h]]
+    }
+    adopted = {h: variants[h][1] if h in refuted else v for h, v in winners.items()}
+    print("adopted:", {h: v.name for h, v in adopted.items()}, flush=True)
 
-    lines = report(corpus, config, heads, variants, cv, held, adopted, args.folds, seg_cpu)
+    lines = report(corpus, config, heads, variants, cv, held, adopted, refuted, args.folds, seg_cpu)
     text = "\n".join(lines)
     print(text)
     print(f"\n{time.perf_counter() - started:.0f} s wall")
@@ -477,6 +484,7 @@ def report(
     cv: dict[str, list[dict[str, Any]]],
     held: dict[str, dict[str, Any]],
     adopted: dict[str, Variant],
+    refuted: dict[str, str],
     folds: int,
     seg_cpu: float,
 ) -> list[str]:
@@ -504,12 +512,6 @@ def report(
         "held-out letters confirm it (not worse than `config` there); the held-out column shows the "
         "baseline, `config` and the best of the rest on the fold mean.",
     ]
-    # the held-out letters confirm a fold winner only when it is not worse than config there
-    confirmed = {
-        h: adopted[h].name == "config"
-        or held[f"{h}|{adopted[h].name}"][MEASURE[h]] >= held[f"{h}|config"][MEASURE[h]]
-        for h in heads
-    }
     for h in heads:
         measure = MEASURE[h]
         rows = []
@@ -522,10 +524,8 @@ def report(
             mark = ""
             if v.name == adopted[h].name:
                 mark = " **(kept)**" if v.name == "config" else " **(adopted)**"
-                if v.name != "config" and not confirmed[h]:
-                    mark = " (wins on the folds; worse held out, not adopted)"
-            elif v.name == "config" and not confirmed[h]:
-                mark = " **(kept)**"
+            elif v.name == refuted.get(h):
+                mark = " (wins on the folds; worse held out, not adopted)"
             if v.name == best_of(h, variants[h], cv).name and not mark:
                 mark = " (best of the rest; not adopted)"
             rows.append(

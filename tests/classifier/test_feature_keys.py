@@ -19,3 +19,17 @@ def test_a_term_holding_nul_is_keyed_one_by_one() -> None:
     # Read as fixed-width text the NUL would look like padding and the key would drop it.
     terms = np.array(["物\x00业", "税"], dtype=str)
     assert _keys_of(terms).tolist() == [_key("物\x00业"), _key("税")]
+
+
+def test_keys_of_a_batch_are_each_texts_own_keys() -> None:
+    from classifier.features import _gram_keys, _gram_keys_many
+
+    # Empty and one-character texts between longer ones: an n-gram must never join two texts.
+    texts = ["", "税", "物业乱收费", "", "ab", "𠮷𡃁字", "x", "", "小区 停车费。"]
+    for n_min, n_max in ((1, 3), (2, 3), (3, 3), (1, 1)):
+        batch = _gram_keys_many(texts, n_min, n_max)
+        assert len(batch) == len(texts)
+        for text, keys in zip(texts, batch, strict=True):
+            assert sorted(keys.tolist()) == sorted(_gram_keys(text, n_min, n_max).tolist()), (text, n_min)
+    assert _gram_keys_many([], 1, 3) == []
+    assert [k.tolist() for k in _gram_keys_many(["", ""], 1, 3)] == [[], []]

@@ -21,8 +21,8 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench._common import SHARED_DATA, machine, markdown_table, replace_section  # noqa: E402
 from bench.core import held_out  # noqa: E402
 from classifier.facts import LETTER_HEADS  # noqa: E402
+from classifier.features import letter_text  # noqa: E402
 from classifier.persistence import read_meta  # noqa: E402
 from routing.codes import Channel  # noqa: E402
 from routing.router import Router  # noqa: E402
@@ -42,22 +43,56 @@ STATUTORY = (Channel.litigation, Channel.arbitration, Channel.administrative_rev
 ROUTED_AWAY = (*STATUTORY, Channel.personnel_appeal)
 
 
-@dataclass
-class Measured:
-    name: str
-    proposals: list[RouteProposal]
-    seconds: float
-
-
-def route(router: Router, letters: Sequence[Letter], name: str) -> Measured:
-    # Once before the clock: the segmenter's dictionary (shared by every router in the process) and
-    # each model's own caches load on first use, which the router timed first would pay alone.
-    router.propose_many(letters[:8])
-    start = time.process_time()
+def route(router: Router, letters: Sequence[Letter]) -> list[RouteProposal]:
     out: list[RouteProposal] = []
     for i in range(0, len(letters), 256):
         out += router.propose_many(letters[i : i + 256])
-    return Measured(name, out, time.process_time() - start)
+    return out
+
+
+class PlainBaseline:
+    """The plain baseline the heads are held against, as a router: the same word and character
+    TF-IDF (the shipped model's fitted featurizer) and one uncalibrated ``LinearSVC`` per head,
+    fitted on the training side of the split. What it costs to route a letter with nothing but
+    features and four linear heads, measured beside the whole pipeline."""
+
+    def __init__(self, router: Router, train: Sequence[Example]) -> None:
+        from sklearn.svm import LinearSVC
+
+        self.featurizer = router.model.featurizer
+        self.heads: dict[str, Any] = {}
+        X = self.featurizer.transform([e.full_text for e in train])
+        for head in ("category", "domain", "department", "channel"):
+            labelled = [(i, e.label(head)) for i, e in enumerate(train) if e.label(head) is not None]
+            rows, y = [i for i, _ in labelled], [label for _, label in labelled]
+            self.heads[head] = LinearSVC(dual="auto", random_state=0).fit(X[rows], y)
+
+    def propose_many(self, letters: Sequence[Letter]) -> list[dict[str, str]]:
+        X = self.featurizer.transform([letter_text(x.title, x.text) for x in letters])
+        picked = {h: m.classes_[m.decision_function(X).argmax(axis=1)] for h, m in self.heads.items()}
+        return [{h: str(v[i]) for h, v in picked.items()} for i in range(len(letters))]
+
+
+def cpu_seconds(router: Router | PlainBaseline, letters: Sequence[Letter]) -> float:
+    start = time.process_time()
+    for i in range(0, len(letters), 256):
+        router.propose_many(letters[i : i + 256])
+    return time.process_time() - start
+
+
+def speed(
+    routers: dict[str, Router | PlainBaseline], letters: Sequence[Letter], passes: int = 3
+) -> dict[str, float]:
+    """Letters per CPU-second of each router, the best of alternating passes (the machine is shared)."""
+    # Once before the clock: the segmenter's dictionary (shared by every router in the process) and
+    # each model's own caches load on first use, which the router timed first would pay alone.
+    for r in routers.values():
+        r.propose_many(letters[:8])
+    best = {name: float("inf") for name in routers}
+    for _ in range(passes):
+        for name, r in routers.items():
+            best[name] = min(best[name], cpu_seconds(r, letters))
+    return {name: len(letters) / seconds for name, seconds in best.items()}
 
 
 def pr(gold: Sequence[str], pred: Sequence[str], label: str) -> tuple[float, float, int]:
@@ -143,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     meta = read_meta(args.model)
     examples = load_examples(args.data_dir)
-    _, test, method = held_out(examples, meta["split"])
+    train, test, method = held_out(examples, meta["split"])
     test = [e for e in test if e.channel is not None]
     cases = load_routing_cases(args.data_dir)
 
@@ -153,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         routers["baseline"] = Router.load(args.baseline_model, rulebook_dir=rulebook)
     letters = [letter_of(e) for e in test]
     gold = [str(e.channel) for e in test]
-    measured = {name: route(r, letters, name) for name, r in routers.items()}
+    measured = {name: route(r, letters) for name, r in routers.items()}
     on_cases = {
         name: case_results(cases, r.propose_many([c.letter for c in cases])) for name, r in routers.items()
     }
@@ -181,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["channel", "letters"] + [f"{n} P" for n in names] + [f"{n} R" for n in names]
     rows = []
     for channel in [c.value for c in Channel]:
-        scores = [pr(gold, [p.channel for p in measured[n].proposals], channel) for n in names]
+        scores = [pr(gold, [p.channel for p in measured[n]], channel) for n in names]
         rows.append(
             [channel + (" *" if channel in STATUTORY else ""), scores[0][2]]
             + [f"{s[0]:.2f}" for s in scores]
@@ -189,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     lines += markdown_table(header, rows, "lr" + "r" * (2 * len(names)))
     lines += ["", "`*` = goal recall ≥ 0.90 and precision ≥ 0.80.", "", "### The review flag", ""]
-    safety = {n: review_safety(gold, measured[n].proposals) for n in names}
+    safety = {n: review_safety(gold, measured[n]) for n in names}
     lines += markdown_table(
         ["measure", *names],
         [
@@ -293,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for level, signal in (("flag", _flagged_urgent), ("flag or 可能紧急", put_before_officer)):
             pairs = [
                 (bool(e.urgent), signal(p))
-                for e, p in zip(test, measured[n].proposals, strict=True)
+                for e, p in zip(test, measured[n], strict=True)
                 if e.urgent is not None
             ]
             tp = sum(g and p for g, p in pairs)
@@ -323,11 +358,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lrrrr",
         )
     lines += ["", "### Speed", ""]
+    timed: dict[str, Router | PlainBaseline] = {
+        **routers,
+        "plain baseline": PlainBaseline(routers["this model"], train),
+    }
+    rates = speed(timed, letters)
+    plain = rates["plain baseline"]
     lines += markdown_table(
-        ["router", "letters per CPU-second (whole pipeline, batches of 256)"],
-        [[n, f"{len(letters) / measured[n].seconds:.0f}"] for n in names],
-        "lr",
+        ["router", "letters per CPU-second", "× plain baseline"],
+        [[n, f"{rate:.0f}", f"{rate / plain:.2f}"] for n, rate in rates.items()],
+        "lrr",
     )
+    lines += [
+        "",
+        f"The whole pipeline (`Router.propose_many`, batches of 256, over the {len(letters)} held-out "
+        "letters), the best of three passes in CPU time, the routers taking turns. The plain baseline "
+        "is the same word and character TF-IDF (the shipped featurizer) with one uncalibrated "
+        "`LinearSVC` per head (category, domain, department, channel) fitted on the training side: "
+        "features and four linear heads, nothing else. Goal: at least 800 letters per CPU-second where "
+        "the plain baseline routes about 1,200, that is at least 0.67 × the plain baseline.",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.details:

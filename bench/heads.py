@@ -124,9 +124,9 @@ def new_vectorizer(config: dict[str, Any]) -> LetterVectorizer:
 
 
 def count_cached(vec: LetterVectorizer, texts: list[str], config: dict[str, Any]) -> Any:
-    key = hashlib.sha256(repr((config["segmenter"], config["features"], texts)).encode("utf-8")).hexdigest()[
-        :16
-    ]
+    key = hashlib.sha256(
+        repr(("grams-v2", config["segmenter"], config["features"], texts)).encode("utf-8")
+    ).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"xinfang-heads-grams-{key}.pkl"
     if path.exists():
         with path.open("rb") as f:
@@ -138,7 +138,7 @@ def count_cached(vec: LetterVectorizer, texts: list[str], config: dict[str, Any]
 
 
 def subset(grams: Any, rows: Sequence[int]) -> Any:
-    return type(grams)([grams.words[i] for i in rows], [grams.chars[i] for i in rows])
+    return grams.subset(rows)
 
 
 def load_corpus(data_dir: Path, config: dict[str, Any], folds: int) -> tuple[Corpus, float]:

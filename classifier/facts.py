@@ -377,7 +377,7 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
                 for label in self.labels:
                     out[i][label] = FactFinding(label, 0.0, "text", 0, 0, "")
             return out
-        S = self.vectorizer_.transform([s.text for s in flat]).tocsr()
+        S = self.vectorizer_.transform_normalized([s.text for s in flat]).tocsr()
         L = self._letter_rows(S, owner, n)
         sentence_w, letter_w, head_w = self._dense_weights()
         sent_scores = S @ sentence_w + self.sentence_intercept_

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifier.errors import NotFittedError
-from classifier.normalize import compact, normalize
+from classifier.normalize import compact_text, normalize
 from classifier.segment import Segmenter, read_stopwords
 
 
@@ -36,7 +36,16 @@ def letter_text(title: str, text: str) -> str:
 
 def preprocess(text: str) -> str:
     """Normalise and compact text before character n-grams."""
-    return compact(normalize(text))[0]
+    return compact_text(normalize(text))
+
+
+def _compact_normalized(texts: Sequence[str]) -> list[str]:
+    """``compact_text`` of each normalised text, in one regular-expression pass over the batch.
+
+    Normalised text holds no NUL (``normalize`` makes control characters spaces), so NUL joins the
+    texts without ever being white space or Chinese to the pattern: nothing is dropped across it.
+    """
+    return compact_text("\x00".join(texts)).split("\x00") if texts else []
 
 
 def get_default_config() -> dict[str, Any]:
@@ -136,18 +145,20 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._fit_grams(grams)
         return self._matrix(grams)
 
-    def _count(self, texts: Sequence[str]) -> _Grams:
+    def _count(self, texts: Sequence[str], normalized: bool = False) -> _Grams:
         if self.char_ngram_max > _MAX_KEY_CHARS or self.char_ngram_min < 1:
             raise ValueError(
                 f"char_ngram_min={self.char_ngram_min}, char_ngram_max={self.char_ngram_max}: character "
                 f"n-grams must be 1 to {_MAX_KEY_CHARS} characters long; change the features config"
             )
-        compacted = [preprocess(t) for t in texts]
+        compacted = _compact_normalized(texts) if normalized else [preprocess(t) for t in texts]
         # Without word features (the fact layer's sentences) nothing is segmented.
         no_words = self.word_max_features == 0
+        keys, owners = _gram_keys_many(compacted, self.char_ngram_min, self.char_ngram_max)
         return _Grams(
             [[] if no_words else self._words(t, c) for t, c in zip(texts, compacted, strict=True)],
-            _gram_keys_many(compacted, self.char_ngram_min, self.char_ngram_max),
+            keys,
+            owners,
         )
 
     def _fit_grams(self, grams: _Grams) -> None:
@@ -182,6 +193,15 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return self._matrix(self._count(_as_texts(X)))
 
+    def transform_normalized(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """:meth:`transform` of texts already passed through ``normalize``, which is not redone.
+
+        The fact layer cuts the normalised letter into sentences; normalising each sentence again
+        was a tenth of its time. ``normalize`` maps its own output to itself, so the matrix is the
+        same (tests/classifier/test_featurize_once.py).
+        """
+        return self._matrix(self._count(_as_texts(texts), normalized=True))
+
     def _matrix(self, grams: _Grams) -> sp.csr_matrix:
         word_index, char_keys = self._index()
         n_docs, n_words = len(grams.words), len(self.word_terms_)
@@ -191,13 +211,15 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ]
         # One lookup over every letter's keys at once: a lookup per letter cost more than the
         # lookup itself when the "letters" are the fact layer's sentences.
-        lengths = [len(k) for k in grams.chars]
-        every = np.concatenate(grams.chars) if grams.chars else np.zeros(0, dtype=np.int64)
-        pos = char_keys.lookup(every)
-        cols_all = np.where(pos >= 0, pos + n_words, -1)
-        char_cols = np.split(cols_all, np.cumsum(lengths)[:-1]) if lengths else []
+        pos = char_keys.lookup(grams.char_keys)
+        char_cols = np.where(pos >= 0, pos + n_words, -1)
         idf = np.concatenate([self.word_idf_, self.char_idf_]).astype(np.float64)
-        blocks = [_tfidf_block(word_cols, idf, n_docs), _tfidf_block(char_cols, idf, n_docs)]
+        word_docs = np.repeat(np.arange(n_docs, dtype=np.int64), [len(c) for c in word_cols])
+        every_word = np.concatenate(word_cols) if word_cols else np.zeros(0, dtype=np.int64)
+        blocks = [
+            _tfidf_block(word_docs, every_word, idf, n_docs),
+            _tfidf_block(grams.char_docs, char_cols, idf, n_docs),
+        ]
         docs = np.concatenate([b[0] for b in blocks])
         # Word columns come before character columns, so a stable sort by letter keeps each row sorted.
         order = np.argsort(docs, kind="stable")
@@ -231,10 +253,34 @@ _SLOT_MASK = (1 << _SLOT_BITS) - 1
 
 @dataclass
 class _Grams:
-    """The words (strings) and character n-gram keys of a batch of letters."""
+    """The words (strings) and character n-gram keys of a batch of letters.
+
+    The keys of every letter lie in one array, ``char_docs`` naming each key's letter, in no
+    particular order: splitting them letter by letter only to join them again for the matrix cost
+    more than the lookup on the fact layer's many short sentences.
+    """
 
     words: list[list[str]]
-    chars: list[np.ndarray]
+    char_keys: np.ndarray
+    char_docs: np.ndarray
+
+    @classmethod
+    def of(cls, words: list[list[str]], chars: Sequence[np.ndarray]) -> _Grams:
+        """From each letter's words and its own array of keys."""
+        lengths = [len(k) for k in chars]
+        keys = np.concatenate(chars) if len(chars) else np.zeros(0, dtype=np.int64)
+        return cls(words, keys.astype(np.int64), np.repeat(np.arange(len(chars), dtype=np.int64), lengths))
+
+    @property
+    def chars(self) -> list[np.ndarray]:
+        """Each letter's keys as an array of its own."""
+        order = np.argsort(self.char_docs, kind="stable")
+        bounds = np.cumsum(np.bincount(self.char_docs, minlength=len(self.words)))[:-1]
+        return np.split(self.char_keys[order], bounds)
+
+    def subset(self, rows: Sequence[int]) -> _Grams:
+        chars = self.chars
+        return _Grams.of([self.words[i] for i in rows], [chars[i] for i in rows])
 
 
 class _KeyTable:
@@ -299,18 +345,18 @@ def _gram_keys(s: str, n_min: int, n_max: int) -> np.ndarray:
     return np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
 
 
-def _gram_keys_many(texts: Sequence[str], n_min: int, n_max: int) -> list[np.ndarray]:
-    """:func:`_gram_keys` of every text, in one pass of array operations over the batch.
+def _gram_keys_many(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_gram_keys` of every text in one pass of array operations: (keys, text of each key).
 
     The fact layer reads a letter as a dozen sentences; a pass per sentence cost more in numpy's
     per-call overhead than in counting. The texts are read as one run of code points and an n-gram
-    is kept where its first and last characters belong to the same text. Each text's keys come out
-    in another order than :func:`_gram_keys` gives, and the matrix counts them regardless of order.
+    is kept where its first and last characters belong to the same text. The keys come grouped by
+    length, not by text; the matrix counts them regardless of order.
     """
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
     owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    keys, owners = [], []
+    keys, owners = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for n in range(n_min, n_max + 1):
         count = len(points) - n + 1
         if count <= 0:
@@ -321,12 +367,7 @@ def _gram_keys_many(texts: Sequence[str], n_min: int, n_max: int) -> list[np.nda
         whole = owner[:count] == owner[n - 1 : n - 1 + count]
         keys.append(key[whole])
         owners.append(owner[:count][whole])
-    if not keys:
-        return [np.zeros(0, dtype=np.int64) for _ in texts]
-    every, by = np.concatenate(keys), np.concatenate(owners)
-    order = np.argsort(by, kind="stable")
-    bounds = np.cumsum(np.bincount(by, minlength=len(texts)))[:-1]
-    return np.split(every[order], bounds)
+    return np.concatenate(keys), np.concatenate(owners)
 
 
 def _key(term: str) -> int:
@@ -363,11 +404,12 @@ def _decode_keys(keys: np.ndarray) -> np.ndarray:
     return np.array(terms, dtype=str)
 
 
-def _tfidf_block(cols: Sequence[np.ndarray], idf: np.ndarray, n_docs: int) -> tuple[np.ndarray, ...]:
-    """Sublinear tf × idf of one block, each letter's block L2-normalised: (letter, column, value)."""
-    lengths = np.array([len(c) for c in cols], dtype=np.int64)
-    docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    flat = np.concatenate(cols) if len(cols) else np.zeros(0, dtype=np.int64)
+def _tfidf_block(docs: np.ndarray, flat: np.ndarray, idf: np.ndarray, n_docs: int) -> tuple[np.ndarray, ...]:
+    """Sublinear tf × idf of one block, each letter's block L2-normalised: (letter, column, value).
+
+    ``docs[i]`` is the letter of the gram occurrence whose column is ``flat[i]`` (-1: not in the
+    vocabulary), in any order.
+    """
     known = flat >= 0
     width = len(idf) + 1
     pairs, counts = np.unique(docs[known] * width + flat[known], return_counts=True)

@@ -85,6 +85,11 @@ def compact(text: str) -> tuple[str, list[int]]:
     return "".join(kept), offsets
 
 
+def compact_text(text: str) -> str:
+    """``compact(text)[0]`` without the offsets, for the features, which never map back."""
+    return _SPACE_NEXT_TO_CJK.sub("", text)
+
+
 def han_count(text: str) -> int:
     """Number of Chinese characters, the unit letter-length checks are made in."""
     return len(_HAN.findall(text))

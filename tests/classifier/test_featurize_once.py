@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from classifier.features import LetterVectorizer, _Grams, preprocess
+from classifier.normalize import normalize
 from classifier.segment import Segmenter
 
 # White space around Chinese, full-width forms, masked digits, control characters, Latin runs.
@@ -41,7 +42,18 @@ def test_matrix_is_the_one_built_from_raw_text_twice(shared_data: Path) -> None:
     segmenter = vectorizer.segmenter
     assert segmenter is not None
     # the former path: each block normalises the raw text on its own
-    twice = _Grams([vectorizer._words(t) for t in texts], [vectorizer._char_keys(t) for t in texts])
+    twice = _Grams.of([vectorizer._words(t) for t in texts], [vectorizer._char_keys(t) for t in texts])
     assert [vectorizer._words(t, preprocess(t)) for t in texts] == twice.words
     assert (vectorizer.transform(texts) != vectorizer._matrix(twice)).nnz == 0
     assert all(segmenter.cut_compacted(preprocess(t)) == segmenter(t) for t in texts)
+
+
+@pytest.mark.shared_data
+def test_sentences_already_normalised_give_the_same_matrix(shared_data: Path) -> None:
+    from classifier.facts import split_sentences
+
+    letters = _letters(shared_data, 300) + TRICKY
+    sentences = [s.text for t in letters for s in split_sentences("", t)]
+    vectorizer = LetterVectorizer(segmenter=None, word_max_features=0, min_df=1).fit(sentences)
+    assert all(normalize(s) == s for s in sentences)
+    assert (vectorizer.transform(sentences) != vectorizer.transform_normalized(sentences)).nnz == 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.normalize import compact, han_count, normalize
+from classifier.normalize import compact, compact_text, han_count, normalize
 
 # fmt: off
 CASES = [
@@ -31,6 +31,18 @@ def test_compact_drops_space_next_to_chinese_only_and_maps_offsets() -> None:
     assert len(offsets) == len(out)
     start = out.index("村支书")
     assert text[offsets[start] : offsets[start + 2] + 1] == "村支书"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_normalize_maps_its_own_output_to_itself(raw: str, expected: str) -> None:
+    # The fact layer's sentences are cut from normalised text and not normalised again.
+    assert normalize(normalize(raw)) == normalize(raw)
+
+
+def test_compact_text_is_compact_without_offsets() -> None:
+    for raw in ["我要 投诉\n村支书 贪污 hello world", "", "   ", " 物业 ", "a b\u3000c 你 好 d"]:
+        text = normalize(raw)
+        assert compact_text(text) == compact(text)[0]
 
 
 def test_han_count() -> None:

@@ -448,6 +448,27 @@ def _fact_hit(cr: _CRule, t: _CTrigger, fields: dict[str, _Field], facts: FactSp
     return _hit(cr.rule, field, start, end, norm[start:end], used)
 
 
+def _around_fact_holds(t: _CTrigger, fields: dict[str, _Field], hit: RuleHit) -> bool:
+    """A fact trigger's ``context`` and ``exclude``, read around the sentence that shows the fact.
+
+    The fact says what the sentence states; the words around it may give the statement another
+    role (an agency's own enforcement step, the law quoted), which the rule reads as it reads them
+    around a pattern's match. A fact with no sentence to show satisfies no context and no exclude.
+    """
+    if hit.end <= hit.start:
+        return not t.context
+    f = fields[hit.field]
+    # The hit's span is in the normalised text; the contexts read the compacted one.
+    start = bisect.bisect_left(f.offsets, hit.start)
+    end = max(bisect.bisect_left(f.offsets, hit.end), start + 1)
+    # A sentence ends on its stop (。！？); read up to it, so the window stays in the sentence.
+    while end - start > 1 and f.comp[end - 1] in _SENTENCE_BREAKS:
+        end -= 1
+    if not all(_context_holds(f, ctx, start, end) for ctx in t.context):
+        return False
+    return not any(_context_holds(f, ctx, start, end) for ctx in t.exclude)
+
+
 def _match_one(c: _Compiled, letter: Letter, facts: FactSpans | None = None) -> list[RuleHit]:
     facts = facts or {}
     fact_p = {tag: v[0] for tag, v in facts.items()}
@@ -467,7 +488,10 @@ def _match_one(c: _Compiled, letter: Letter, facts: FactSpans | None = None) -> 
             if t.source.facts is not None and not t.source.facts.holds(fact_p):
                 continue
             if not t.patterns and t.source.facts is not None:
-                found = _fact_hit(cr, t, fields, facts)
+                hit = _fact_hit(cr, t, fields, facts)
+                if (t.context or t.exclude) and not _around_fact_holds(t, fields, hit):
+                    continue
+                found = hit
                 break
             if not t.patterns:
                 # Metadata-only trigger: nothing in the text to highlight.

@@ -176,7 +176,8 @@ class Trigger(_Frozen):
     ``hypothetical: block`` drops a match in a sentence that only supposes or asks (如果, 是否…).
     A trigger with only ``letter`` fires on the letter's metadata and highlights no text.
     ``facts`` requires legal facts (with a probability floor each); a trigger with ``facts`` and no
-    pattern highlights the sentence that shows the fact.
+    pattern highlights the sentence that shows the fact, and reads its ``context`` and ``exclude``
+    around that sentence.
     """
 
     keywords: tuple[str, ...] = ()

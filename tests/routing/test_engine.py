@@ -61,7 +61,8 @@ def _example_cases() -> list[Any]:
 def test_rule_examples(rule_id: str, should_fire: bool, example: str | ExampleLetter) -> None:
     """Each rule fires on every one of its ``match`` examples and on none of its ``no_match`` ones."""
     letter = example_letter(example)
-    facts = {tag: (p, "text", 0, 0) for tag, p in example_facts(example).items()}
+    # An example states its facts in its whole text: a fact trigger's context and exclude read it.
+    facts = {tag: (p, "text", 0, len(letter.text)) for tag, p in example_facts(example).items()}
     hits = [h for h in match_rules(RULEBOOK, letter, facts) if h.rule_id == rule_id]
     assert bool(hits) is should_fire, hits
 
@@ -344,3 +345,27 @@ def test_count_and_letter_conditions(tmp_path: Path) -> None:
 )
 def test_parse_count(text: str, n: int | None) -> None:
     assert parse_count(text) == n
+
+
+# ------------------------------------------------------------------- fact triggers in context
+
+AGENCY_STEP = "法院判决对方赔偿，至今没有执行。街道办已申请法院强制执行它的拆除决定。"
+
+
+@pytest.mark.parametrize(
+    ("span", "fires"),
+    [
+        ((0, AGENCY_STEP.index("。") + 1), True),  # the judgment's sentence: the writer's own case
+        ((AGENCY_STEP.index("。") + 1, len(AGENCY_STEP)), False),  # the body's enforcement step
+        ((0, 0), True),  # no sentence to read around: the exclude cannot apply
+    ],
+    ids=["own-judgment", "agency-step", "no-span"],
+)
+def test_a_fact_triggers_exclude_reads_the_sentence_that_shows_the_fact(
+    span: tuple[int, int], fires: bool
+) -> None:
+    facts = {"court_decided": (0.9, "text", *span)}
+    hits = [h for h in match_rules(RULEBOOK, Letter(text=AGENCY_STEP), facts) if h.rule_id == "R-SS-03"]
+    assert bool(hits) is fires
+    if fires and span[1] > span[0]:
+        assert hits[0].matched == AGENCY_STEP[span[0] : span[1]]

@@ -57,3 +57,19 @@ def test_shipped_model_routes_letters_through_the_api(served: TestClient) -> Non
     assert len(p["department"]["top"]) == 3 and p["evidence"]
     accusation = served.post("/api/v1/letters", json=letter_payload(text=ACCUSATION_TEXT), headers=h).json()
     assert accusation["confidential"] is True
+
+
+def test_the_loaded_model_is_frozen_while_serving_and_thawed_at_shutdown(
+    tmp_path: Any, sqlite_template: Any
+) -> None:
+    import gc
+    import shutil
+
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app(make_settings(f"sqlite:///{path}", preload_model=True, models_dir=MODELS))
+    gc.unfreeze()  # whatever an earlier test left frozen
+    with TestClient(app) as client:
+        assert client.get("/api/v1/health").json()["model_loaded"] is True
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

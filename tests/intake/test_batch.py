@@ -774,3 +774,25 @@ def test_export_csv_neutralises_formulas() -> None:
     buffer = io.BytesIO()
     write_rows([row], "csv", buffer)
     assert "'=HYPERLINK" in buffer.getvalue().decode("utf-8-sig")
+
+
+def _freeze_count_after_loading(model_dir: Path) -> tuple[int, int]:
+    import gc
+
+    before = gc.get_freeze_count()
+    RouterLoader(model_dir)()
+    return before, gc.get_freeze_count()
+
+
+def test_a_worker_process_freezes_what_it_loaded_and_the_calling_process_does_not(
+    tiny_model_dir: Path,
+) -> None:
+    import gc
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        before, after = pool.apply(_freeze_count_after_loading, (tiny_model_dir,))
+    assert before == 0 and after > 0
+    gc.unfreeze()
+    _freeze_count_after_loading(tiny_model_dir)
+    assert gc.get_freeze_count() == 0

@@ -88,16 +88,16 @@ class Sentence:
     text: str
 
 
-def split_sentences(title: str, text: str) -> list[Sentence]:
+def split_sentences(title: str, text: str, normalized: tuple[str, str] | None = None) -> list[Sentence]:
     """The title and the text's sentences, with offsets into the raw fields.
 
     ``normalize`` keeps the length, so offsets found in the normalised text hold in the officer's.
+    ``normalized``: the two fields already through ``normalize``, which is then not redone.
     """
     out: list[Sentence] = []
-    norm_title = normalize(title)
+    norm_title, norm_text = normalized if normalized is not None else (normalize(title), normalize(text))
     if len(norm_title.strip()) >= _MIN_SENTENCE_CHARS:
         out.append(Sentence("title", 0, len(norm_title), norm_title))
-    norm_text = normalize(text)
     for m in _SENTENCE.finditer(norm_text):
         s = m.group()
         if len(s.strip()) >= _MIN_SENTENCE_CHARS:
@@ -359,15 +359,20 @@ class FactDetector(BaseEstimator):  # type: ignore[misc]
         self._check()
         return (*self.tags_, *self.heads_)
 
-    def detect(self, letters: Sequence[tuple[str, str]]) -> list[dict[str, FactFinding]]:
+    def detect(
+        self, letters: Sequence[tuple[str, str]], normalized: Sequence[tuple[str, str]] | None = None
+    ) -> list[dict[str, FactFinding]]:
         """For each ``(title, text)``: every learned fact and letter head with its probability and span.
 
         Every label is reported (the rulebook applies its own floors); the span is the letter's
         strongest sentence for that fact. A letter with no sentence gets probability 0 and an
-        empty span.
+        empty span. ``normalized``: each letter's two fields already through ``normalize``.
         """
         self._check()
-        units = [split_sentences(t, x) for t, x in letters]
+        if normalized is None:
+            units = [split_sentences(t, x) for t, x in letters]
+        else:
+            units = [split_sentences(t, x, n) for (t, x), n in zip(letters, normalized, strict=True)]
         n = len(letters)
         owner = np.repeat(np.arange(n), [len(u) for u in units])
         flat = [s for u in units for s in u]

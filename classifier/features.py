@@ -34,6 +34,22 @@ def letter_text(title: str, text: str) -> str:
     return f"{title}。{text}" if title and text else title or text
 
 
+def normalized_letter_text(title: str, text: str, norm_title: str, norm_text: str) -> str:
+    """``normalize(letter_text(title, text))`` from the fields already normalised.
+
+    ``normalize`` keeps every character's place and its masks never take in white space or the
+    joining 。, so the normalised letter is the normalised fields, stripped where the raw ones are
+    and joined the same way (tests/classifier/test_featurize_once.py).
+    """
+
+    def stripped(raw: str, norm: str) -> str:
+        start = len(raw) - len(raw.lstrip())
+        return norm[start : len(raw.rstrip())] if start < len(raw) else ""
+
+    t, x = stripped(title, norm_title), stripped(text, norm_text)
+    return f"{t}。{x}" if t and x else t or x
+
+
 def preprocess(text: str) -> str:
     """Normalise and compact text before character n-grams."""
     return compact_text(normalize(text))

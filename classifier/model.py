@@ -303,6 +303,10 @@ class TriageModel:
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.featurizer.transform(list(texts))
 
+    def transform_normalized(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """:meth:`transform` of letter texts already through ``normalize`` (the router's own pass)."""
+        return self.featurizer.transform_normalized(list(texts))
+
     def predict_heads(self, X: sp.csr_matrix) -> dict[str, HeadOutput]:
         return {
             name: HeadOutput(tuple(str(c) for c in head.classes_), head.predict_proba(X))

@@ -324,9 +324,9 @@ class _Field:
 
     __slots__ = ("name", "norm", "comp", "offsets", "present", "_clauses", "_sentences")
 
-    def __init__(self, name: str, raw: str, compiled: _Compiled) -> None:
+    def __init__(self, name: str, raw: str, compiled: _Compiled, norm: str | None = None) -> None:
         self.name = name
-        self.norm = normalize(raw)
+        self.norm = normalize(raw) if norm is None else norm
         self.comp, self.offsets = compact(self.norm)
         self.present = compiled.scanner.present(self.comp)
         # Boundaries are only needed once a pattern matched; most fields never need them.
@@ -469,10 +469,13 @@ def _around_fact_holds(t: _CTrigger, fields: dict[str, _Field], hit: RuleHit) ->
     return not any(_context_holds(f, ctx, start, end) for ctx in t.exclude)
 
 
-def _match_one(c: _Compiled, letter: Letter, facts: FactSpans | None = None) -> list[RuleHit]:
+def _match_one(
+    c: _Compiled, letter: Letter, facts: FactSpans | None = None, normalized: tuple[str, str] | None = None
+) -> list[RuleHit]:
     facts = facts or {}
     fact_p = {tag: v[0] for tag, v in facts.items()}
-    fields = {"title": _Field("title", letter.title, c), "text": _Field("text", letter.text, c)}
+    title, text = normalized if normalized is not None else (None, None)
+    fields = {"title": _Field("title", letter.title, c, title), "text": _Field("text", letter.text, c, text)}
     candidates = set(c.always)
     for f in fields.values():
         for a in f.present:
@@ -530,13 +533,22 @@ def match_rules(rulebook: Rulebook, letter: Letter, facts: FactSpans | None = No
 
 
 def match_rules_many(
-    rulebook: Rulebook, letters: Sequence[Letter], facts: Sequence[FactSpans] | None = None
+    rulebook: Rulebook,
+    letters: Sequence[Letter],
+    facts: Sequence[FactSpans] | None = None,
+    normalized: Sequence[tuple[str, str]] | None = None,
 ) -> list[list[RuleHit]]:
-    """The batched form of :func:`match_rules`: one list of hits per letter, in order."""
+    """The batched form of :func:`match_rules`: one list of hits per letter, in order.
+
+    ``normalized``: each letter's title and text already through ``normalize`` (the router
+    normalises once for the features, the facts and the rules).
+    """
     c = _compile(rulebook)
-    if facts is None:
-        return [_match_one(c, letter) for letter in letters]
-    return [_match_one(c, letter, f) for letter, f in zip(letters, facts, strict=True)]
+    fact_rows: Sequence[FactSpans | None] = facts if facts is not None else [None] * len(letters)
+    norm_rows: Sequence[tuple[str, str] | None] = (
+        normalized if normalized is not None else [None] * len(letters)
+    )
+    return [_match_one(c, letter, f, n) for letter, f, n in zip(letters, fact_rows, norm_rows, strict=True)]
 
 
 def primary_channel_hit(hits: Sequence[RuleHit]) -> RuleHit | None:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from classifier.facts import FactFinding
-from classifier.features import letter_text
+from classifier.features import letter_text, normalized_letter_text
 from classifier.model import HeadOutput, TriageModel
-from classifier.normalize import han_count
+from classifier.normalize import code_points, han_count, normalize
 from classifier.persistence import load_model
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
@@ -41,10 +41,12 @@ def looks_garbled(text: str) -> bool:
     """
     if any(mark in text for mark in _MOJIBAKE_MARKS):
         return True
-    if text.count("\ufffd") > max(3, len(text) // 50):
+    # Lone surrogates are bytes no codec could read (surrogateescape), like U+FFFD.
+    if text.count("\ufffd") + len(_SURROGATE.findall(text)) > max(3, len(text) // 50):
         return True
     # The first few thousand characters tell; a whole 200,000-character letter need not be read.
-    han = "".join(_HAN.findall(text[:_GARBLE_SAMPLE]))
+    p = code_points(text[:_GARBLE_SAMPLE])
+    han = p[((p >= 0x3400) & (p <= 0x4DBF)) | ((p >= 0x4E00) & (p <= 0x9FFF))].tobytes().decode("utf-32-le")
     if len(han) < 8:
         return False
     # Encoding the whole run at once is cheap; only characters outside GB2312 are looked at one by
@@ -54,7 +56,7 @@ def looks_garbled(text: str) -> bool:
     return rare / len(han) > 0.15
 
 
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _GARBLE_SAMPLE = 4000
 
 
@@ -163,15 +165,19 @@ class Router:
     def read(self, letters: Sequence[Letter]) -> Reading:
         """Everything the proposal weighs, before the arbiter: head outputs, facts and rule hits."""
         clipped = self._clip(letters)
-        X = self.model.transform([letter_text(x.title, x.text) for x in clipped])
+        # Normalised once for the features, the facts and the rules: it was a tenth of the time.
+        norm = [(normalize(x.title), normalize(x.text)) for x in clipped]
+        X = self.model.transform_normalized(
+            [normalized_letter_text(x.title, x.text, *n) for x, n in zip(clipped, norm, strict=True)]
+        )
         outputs = self.model.predict_heads(X)
         facts = (
-            self.model.facts.detect([(x.title, x.text) for x in clipped])
+            self.model.facts.detect([(x.title, x.text) for x in clipped], norm)
             if self.model.facts is not None
             else [{} for _ in clipped]
         )
         spans = [{tag: (f.p, f.field, f.start, f.end) for tag, f in found.items()} for found in facts]
-        hits = match_rules_many(self.rulebook, clipped, spans)
+        hits = match_rules_many(self.rulebook, clipped, spans, norm)
         rows = {h: out.proba.tolist() for h, out in outputs.items()}
         probas = [
             {h: dict(zip(out.classes, rows[h][i], strict=True)) for h, out in outputs.items()}

@@ -57,3 +57,14 @@ def test_sentences_already_normalised_give_the_same_matrix(shared_data: Path) ->
     vectorizer = LetterVectorizer(segmenter=None, word_max_features=0, min_df=1).fit(sentences)
     assert all(normalize(s) == s for s in sentences)
     assert (vectorizer.transform(sentences) != vectorizer.transform_normalized(sentences)).nnz == 0
+
+
+@pytest.mark.shared_data
+def test_the_letter_normalised_from_its_normalised_fields_is_the_normalised_letter(shared_data: Path) -> None:
+    from classifier.features import letter_text, normalized_letter_text
+
+    pairs = [tuple(t.split("。", 1)) for t in _letters(shared_data, 300)]
+    tricky = [(a, b) for a in TRICKY for b in TRICKY] + [("\u200b标题 ", " \ufeff正文000"), ("xx ", " XX")]
+    for title, text in [*pairs, *tricky]:
+        expected = normalize(letter_text(title, text))
+        assert normalized_letter_text(title, text, normalize(title), normalize(text)) == expected

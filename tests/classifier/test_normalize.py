@@ -45,5 +45,20 @@ def test_compact_text_is_compact_without_offsets() -> None:
         assert compact_text(text) == compact(text)[0]
 
 
+def test_lone_surrogates_become_replacement_characters() -> None:
+    raw = "物业\ud800乱收\udfff费"
+    assert normalize(raw) == "物业\ufffd乱收\ufffd费"
+    assert han_count(raw) == 5
+
+
+@pytest.mark.parametrize(
+    "text", ["", "abc", "A3区村支书abc", "㐀䶿一鿿豈﫿", "\u33ff\u4dc0\u4dff\ua000\uf8ff\ufb00", "𠀋字"]
+)
+def test_han_count_counts_what_the_pattern_of_chinese_characters_matches(text: str) -> None:
+    import re
+
+    assert han_count(text) == len(re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", text))
+
+
 def test_han_count() -> None:
     assert han_count("A3区村支书abc") == 4

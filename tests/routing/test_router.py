@@ -84,6 +84,12 @@ BAD = [
         "garbled",
     ),
     ("broken-conversion", Letter(text="锟斤拷锟斤拷物业锟斤拷收费锟斤拷锟斤拷"), "garbled"),
+    # bytes decoded with surrogateescape, or a JSON line of "\\udc80" escapes
+    (
+        "lone-surrogates",
+        Letter(text="村支书\udc80\udcb1截留\udce5\udc9c扶贫资金\udcad\udcfe请纪委调查。"),
+        "garbled",
+    ),
 ]
 
 
@@ -118,3 +124,12 @@ def test_a_one_megabyte_letter_is_truncated_and_flagged(tiny_dir: Path) -> None:
     p = router.propose(huge)
     assert p.needs_review and "truncated" in {r.code for r in p.review_reasons}
     assert p.department.label == "housing"
+
+
+def test_a_stray_lone_surrogate_is_routed_like_the_letter_around_it(router: Router) -> None:
+    text = "小区物业乱收停车费，业主多次反映无果，请住建局查处。"
+    clean, stray = (
+        router.propose(Letter(text=text)),
+        router.propose(Letter(text=text[:6] + "\ud800" + text[7:])),
+    )
+    assert stray.channel == clean.channel and stray.routed

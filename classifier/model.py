@@ -24,7 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from classifier.arbiter import ChannelArbiter
 from classifier.errors import NotFittedError
 from classifier.facts import FactDetector
-from classifier.features import LetterVectorizer
+from classifier.features import LetterVectorizer, letter_text, normalized_letter_text
 
 HEADS = ("category", "domain", "department", "channel")
 #: How a head weighs the shared features before its SVM: "none", or "nb" (:class:`NBLinearSVC`).
@@ -303,9 +303,19 @@ class TriageModel:
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.featurizer.transform(list(texts))
 
-    def transform_normalized(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """:meth:`transform` of letter texts already through ``normalize`` (the router's own pass)."""
-        return self.featurizer.transform_normalized(list(texts))
+    def transform_letters(
+        self, letters: Sequence[tuple[str, str]], normalized: Sequence[tuple[str, str]]
+    ) -> sp.csr_matrix:
+        """:meth:`transform` of each ``(title, text)``, given both fields already through ``normalize``.
+
+        The TF-IDF featurizer reads the normalised fields instead of normalising the letter again;
+        a featurizer with sentence embeddings reads the letter as written (its cache is keyed by it).
+        """
+        if isinstance(self.featurizer, LetterVectorizer):
+            return self.featurizer.transform_normalized(
+                [normalized_letter_text(t, x, *n) for (t, x), n in zip(letters, normalized, strict=True)]
+            )
+        return self.transform([letter_text(t, x) for t, x in letters])
 
     def predict_heads(self, X: sp.csr_matrix) -> dict[str, HeadOutput]:
         return {

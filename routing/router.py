@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from classifier.facts import FactFinding
-from classifier.features import letter_text, normalized_letter_text
+from classifier.features import letter_text
 from classifier.model import HeadOutput, TriageModel
 from classifier.normalize import code_points, han_count, normalize
 from classifier.persistence import load_model
@@ -167,9 +167,7 @@ class Router:
         clipped = self._clip(letters)
         # Normalised once for the features, the facts and the rules: it was a tenth of the time.
         norm = [(normalize(x.title), normalize(x.text)) for x in clipped]
-        X = self.model.transform_normalized(
-            [normalized_letter_text(x.title, x.text, *n) for x, n in zip(clipped, norm, strict=True)]
-        )
+        X = self.model.transform_letters([(x.title, x.text) for x in clipped], norm)
         outputs = self.model.predict_heads(X)
         facts = (
             self.model.facts.detect([(x.title, x.text) for x in clipped], norm)

@@ -71,7 +71,18 @@ def get_default_config() -> dict[str, Any]:
         "char_ngram_min": 1,
         "char_ngram_max": 3,
         "min_df": 2,
+        "lead_weight": 0.0,
     }
+
+
+#: The lead is the letter up to its first 。 (the title, which ``letter_text`` puts first), at most
+#: this many characters: a letter without a title leads with its first sentence.
+LEAD_MAX_CHARS = 100
+
+
+def lead_of(text: str) -> str:
+    """The lead of a letter's text as ``letter_text`` gives it: its title, else its first sentence."""
+    return text.split("。", 1)[0][:LEAD_MAX_CHARS]
 
 
 class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -83,6 +94,9 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         char_max_features: same for character n-grams.
         char_ngram_min, char_ngram_max: lengths of the character n-grams.
         min_df: a term must occur in at least this many training letters.
+        lead_weight: when above 0, the lead (:func:`lead_of`: the title) gets a TF-IDF block of its
+            own, with its own vocabulary, scaled by this weight beside the letter's. The title
+            states the request; in the letter's block its words weigh no more than any others.
     """
 
     def __init__(
@@ -93,6 +107,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         char_ngram_min: int = 1,
         char_ngram_max: int = 3,
         min_df: int = 2,
+        lead_weight: float = 0.0,
     ) -> None:
         self.segmenter = segmenter
         self.word_max_features = word_max_features
@@ -100,6 +115,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.char_ngram_min = char_ngram_min
         self.char_ngram_max = char_ngram_max
         self.min_df = min_df
+        self.lead_weight = lead_weight
 
     # -- counting ---------------------------------------------------------------------------
     def _segmenter(self) -> Segmenter:
@@ -107,9 +123,11 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             self.segmenter = Segmenter()
         return self.segmenter
 
-    def _words(self, text: str, compacted: str | None = None) -> list[str]:
+    def _words(
+        self, text: str, compacted: str | None = None, segmenter: Segmenter | None = None
+    ) -> list[str]:
         stop = self._stop
-        segmenter = self._segmenter()
+        segmenter = segmenter or self._segmenter()
         # The segmenter normalises and compacts the text itself; given that form, it is not redone.
         cut = getattr(segmenter, "cut_compacted", None) if compacted is not None else None
         words = cut(compacted) if cut is not None else segmenter(text)
@@ -161,7 +179,9 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._fit_grams(grams)
         return self._matrix(grams)
 
-    def _count(self, texts: Sequence[str], normalized: bool = False) -> _Grams:
+    def _count(
+        self, texts: Sequence[str], normalized: bool = False, segmenter: Segmenter | None = None
+    ) -> _Grams:
         if self.char_ngram_max > _MAX_KEY_CHARS or self.char_ngram_min < 1:
             raise ValueError(
                 f"char_ngram_min={self.char_ngram_min}, char_ngram_max={self.char_ngram_max}: character "
@@ -170,11 +190,31 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         compacted = _compact_normalized(texts) if normalized else [preprocess(t) for t in texts]
         # Without word features (the fact layer's sentences) nothing is segmented.
         no_words = self.word_max_features == 0
+        segmenter = None if no_words else segmenter or self._segmenter()
         keys, owners = _gram_keys_many(compacted, self.char_ngram_min, self.char_ngram_max)
-        return _Grams(
-            [[] if no_words else self._words(t, c) for t, c in zip(texts, compacted, strict=True)],
+        grams = _Grams(
+            [[] if no_words else self._words(t, c, segmenter) for t, c in zip(texts, compacted, strict=True)],
             keys,
             owners,
+        )
+        if self.lead_weight > 0:
+            # The lead block is counted with this vectorizer's segmenter; its own vocabulary has none.
+            leads = [lead_of(t) for t in texts]
+            grams.lead = self._lead_block()._count(leads, normalized, segmenter)
+        return grams
+
+    def _lead_block(self) -> LetterVectorizer:
+        """The vectorizer of the lead block: fitted (``lead_``) or, before fitting, a blank one."""
+        fitted: LetterVectorizer | None = getattr(self, "lead_", None)
+        if fitted is not None:
+            return fitted
+        return LetterVectorizer(
+            segmenter=None,
+            word_max_features=self.word_max_features,
+            char_max_features=self.char_max_features,
+            char_ngram_min=self.char_ngram_min,
+            char_ngram_max=self.char_ngram_max,
+            min_df=self.min_df,
         )
 
     def _fit_grams(self, grams: _Grams) -> None:
@@ -187,6 +227,11 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         keys, df = np.unique(np.concatenate(per_doc), return_counts=True)
         self.char_terms_, self.char_idf_ = self._select_keys(keys, df, n, self.min_df, self.char_max_features)
         self._index_cache: tuple[dict[str, int], _KeyTable] | None = None
+        self.lead_: LetterVectorizer | None = None
+        if grams.lead is not None:
+            lead = self._lead_block()
+            lead._fit_grams(grams.lead)
+            self.lead_ = lead
 
     # -- transforming -----------------------------------------------------------------------
     def _index(self) -> tuple[dict[str, int], _KeyTable]:
@@ -204,7 +249,8 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     @property
     def n_features(self) -> int:
-        return len(self.word_terms_) + len(self.char_terms_)
+        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        return len(self.word_terms_) + len(self.char_terms_) + (lead.n_features if lead is not None else 0)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return self._matrix(self._count(_as_texts(X)))
@@ -219,6 +265,19 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self._matrix(self._count(_as_texts(texts), normalized=True))
 
     def _matrix(self, grams: _Grams) -> sp.csr_matrix:
+        own = self._own_matrix(grams)
+        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        if lead is None:
+            return own
+        if grams.lead is None:
+            raise ValueError("the lead block's grams are missing; count the texts with this vectorizer")
+        block = lead._own_matrix(grams.lead)
+        block.data *= np.float32(self.lead_weight)
+        out: sp.csr_matrix = sp.hstack([own, block], format="csr", dtype=np.float32)
+        return out
+
+    def _own_matrix(self, grams: _Grams) -> sp.csr_matrix:
+        """The letter's own two blocks (words, then character n-grams), without the lead's."""
         word_index, char_keys = self._index()
         n_docs, n_words = len(grams.words), len(self.word_terms_)
         # Columns of every gram occurrence, letter by letter; -1 for grams outside the vocabulary.
@@ -243,13 +302,23 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         data = np.concatenate([b[2] for b in blocks])[order]
         indptr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(np.bincount(docs, minlength=n_docs), out=indptr[1:])
+        own_width = len(self.word_terms_) + len(self.char_terms_)
         return sp.csr_matrix(
-            (data.astype(np.float32), cols.astype(np.int32), indptr), shape=(n_docs, self.n_features)
+            (data.astype(np.float32), cols.astype(np.int32), indptr), shape=(n_docs, own_width)
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         self._index()
-        return np.concatenate([np.char.add("词:", self.word_terms_), np.char.add("字:", self.char_terms_)])
+        names = np.concatenate([np.char.add("词:", self.word_terms_), np.char.add("字:", self.char_terms_)])
+        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        if lead is None:
+            return names
+        return np.concatenate([names, np.char.add("标题", lead.get_feature_names_out())])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models saved before the lead block had no such setting: they read the letter alone.
+        state.setdefault("lead_weight", 0.0)
+        super().__setstate__(state)
 
     # Caches are rebuilt after loading rather than saved.
     def __getstate__(self) -> dict[str, Any]:
@@ -279,6 +348,8 @@ class _Grams:
     words: list[list[str]]
     char_keys: np.ndarray
     char_docs: np.ndarray
+    #: The same of each letter's lead, when the vectorizer gives the lead a block of its own.
+    lead: _Grams | None = None
 
     @classmethod
     def of(cls, words: list[list[str]], chars: Sequence[np.ndarray]) -> _Grams:
@@ -296,7 +367,9 @@ class _Grams:
 
     def subset(self, rows: Sequence[int]) -> _Grams:
         chars = self.chars
-        return _Grams.of([self.words[i] for i in rows], [chars[i] for i in rows])
+        out = _Grams.of([self.words[i] for i in rows], [chars[i] for i in rows])
+        out.lead = self.lead.subset(rows) if self.lead is not None else None
+        return out
 
 
 class _KeyTable:

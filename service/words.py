@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 # The featurizer names its features by kind: "词:物业公司" (a word or word n-gram), "字:物业" (a
-# character n-gram). The officer sees only the text.
-FEATURE_PREFIXES = ("词:", "字:")
+# character n-gram), and the same of the title's own block as "标题词:…", "标题字:…". The officer
+# sees only the text.
+FEATURE_PREFIXES = ("标题词:", "标题字:", "词:", "字:")
 
 
 def feature_text(feature: str) -> str:

@@ -89,3 +89,15 @@ def test_strongest_words_leave_out_pronouns_and_function_words() -> None:
     }
     words = strongest_words(evidence)
     assert [(w.text, w.weight) for w in words] == [("物业", 0.6), ("他 拖欠", 0.4), ("税", 0.3)]
+
+
+def test_a_word_of_the_titles_own_block_is_shown_as_the_letters_word() -> None:
+    evidence = {
+        "domain": (
+            FeatureWeight(feature="标题词:停车费", weight=0.7),
+            FeatureWeight(feature="标题字:物业", weight=0.65),
+            FeatureWeight(feature="字:物业", weight=0.6),
+        )
+    }
+    words = strongest_words(evidence, head="domain")
+    assert [(w.text, w.weight) for w in words] == [("停车费", 0.7), ("物业", 0.65)]

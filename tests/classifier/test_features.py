@@ -104,3 +104,43 @@ def test_key_table_finds_exactly_what_a_sorted_search_finds(size: int) -> None:
     inside[inside] = keys[pos[inside]] == queries[inside]
     expected = np.where(inside, pos, -1)
     np.testing.assert_array_equal(_KeyTable(keys).lookup(queries), expected)
+
+
+def test_the_lead_gets_a_block_of_its_own_scaled_beside_the_letter() -> None:
+    from classifier.features import LEAD_MAX_CHARS, lead_of, letter_text
+
+    titled = [letter_text(t, x) for t, x in zip(LETTERS[:5], reversed(LETTERS[2:7]), strict=True)]
+    texts = [*titled, *LETTERS]
+    plain = LetterVectorizer(segmenter=SEGMENTER, min_df=1).fit(texts)
+    with_lead = LetterVectorizer(segmenter=SEGMENTER, min_df=1, lead_weight=0.5).fit(texts)
+    leads = LetterVectorizer(segmenter=SEGMENTER, min_df=1).fit([lead_of(t) for t in texts])
+    X = with_lead.transform(texts)
+    assert X.shape[1] == with_lead.n_features == plain.n_features + leads.n_features
+    assert X.dtype == np.float32 and X.has_sorted_indices
+    own = X[:, : plain.n_features].toarray()
+    np.testing.assert_allclose(own, plain.transform(texts).toarray(), rtol=1e-6)
+    lead_part = X[:, plain.n_features :].toarray()
+    np.testing.assert_allclose(
+        lead_part, 0.5 * leads.transform([lead_of(t) for t in texts]).toarray(), rtol=1e-6
+    )
+    names = with_lead.get_feature_names_out()
+    assert len(names) == X.shape[1] and names[plain.n_features].startswith("标题")
+    # the title is the lead; a letter without one leads with its first sentence, never a whole page
+    assert lead_of(letter_text("物业乱收费", "停车费太贵。请查处。")) == "物业乱收费"
+    assert lead_of("停车费太贵。请查处。") == "停车费太贵"
+    assert len(lead_of("长" * 1000)) == LEAD_MAX_CHARS
+    normalized = [preprocess(t) for t in texts]  # compact also keeps normalised text normalised
+    assert (with_lead.transform_normalized(normalized) != with_lead.transform(normalized)).nnz == 0
+
+
+def test_a_vectorizer_saved_before_the_lead_block_reads_the_letter_alone() -> None:
+    import pickle
+
+    vec = LetterVectorizer(segmenter=SEGMENTER, min_df=1).fit(LETTERS)
+    state = vec.__getstate__()
+    del state["lead_weight"]
+    old = LetterVectorizer.__new__(LetterVectorizer)
+    old.__setstate__(state)
+    assert old.lead_weight == 0.0 and "lead_weight=" not in repr(old)
+    again = pickle.loads(pickle.dumps(old))
+    assert (again.transform(LETTERS) != vec.transform(LETTERS)).nnz == 0

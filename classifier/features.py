@@ -421,17 +421,8 @@ class _KeyTable:
 
 
 def _gram_keys(s: str, n_min: int, n_max: int) -> np.ndarray:
-    points = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
-    keys = []
-    for n in range(n_min, n_max + 1):
-        count = len(points) - n + 1
-        if count <= 0:
-            continue
-        key = np.zeros(count, dtype=np.int64)
-        for k in range(n):
-            key |= points[k : k + count] << (_SLOT_BITS * (_MAX_KEY_CHARS - 1 - k))
-        keys.append(key)
-    return np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    """The character n-grams of one text as keys, the shorter n-grams first, each in text order."""
+    return _gram_keys_many([s], n_min, n_max)[0]
 
 
 def _gram_keys_many(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarray, np.ndarray]:

@@ -203,9 +203,15 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             grams.lead = self._lead_block()._count(leads, normalized, segmenter)
         return grams
 
+    @property
+    def _fitted_lead(self) -> LetterVectorizer | None:
+        # None before fitting, without a lead block, and in models saved before there was one.
+        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        return lead
+
     def _lead_block(self) -> LetterVectorizer:
         """The vectorizer of the lead block: fitted (``lead_``) or, before fitting, a blank one."""
-        fitted: LetterVectorizer | None = getattr(self, "lead_", None)
+        fitted = self._fitted_lead
         if fitted is not None:
             return fitted
         return LetterVectorizer(
@@ -249,7 +255,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     @property
     def n_features(self) -> int:
-        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        lead = self._fitted_lead
         return len(self.word_terms_) + len(self.char_terms_) + (lead.n_features if lead is not None else 0)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
@@ -266,7 +272,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def _matrix(self, grams: _Grams) -> sp.csr_matrix:
         own = self._own_matrix(grams)
-        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        lead = self._fitted_lead
         if lead is None:
             return own
         if grams.lead is None:
@@ -310,7 +316,7 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         self._index()
         names = np.concatenate([np.char.add("词:", self.word_terms_), np.char.add("字:", self.char_terms_)])
-        lead: LetterVectorizer | None = getattr(self, "lead_", None)
+        lead = self._fitted_lead
         if lead is None:
             return names
         return np.concatenate([names, np.char.add("标题", lead.get_feature_names_out())])

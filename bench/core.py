@@ -452,10 +452,12 @@ def processes(
 
 
 STAGES = (
-    ("segmentation", "jieba's words of the normalised letter (the shipped backend)"),
-    ("char n-grams", "normalise and compact the letter (once for both blocks), character n-grams"),
-    ("tf-idf matrix", "vocabulary look-up, sublinear tf × idf, CSR rows"),
+    ("normalise", "the title and text normalised once, for the features, the facts and the rules"),
+    ("segmentation", "jieba's words of the normalised letter and of its title (the shipped backend)"),
+    ("char n-grams", "compact the letter and its title, character n-grams"),
+    ("tf-idf matrix", "vocabulary look-up, sublinear tf × idf, CSR rows (the letter's and the title's)"),
     ("heads", "four calibrated linear heads (predict_proba)"),
+    ("facts", "the fact layer: sentences, their character n-grams, the detectors, the spans"),
     ("rules", "the rulebook over title and text"),
     ("evidence", "each head's strongest features for its choice"),
     ("proposal", "input checks and RouteProposal assembly"),
@@ -512,6 +514,10 @@ def _timers(router: Any, acc: dict[str, float], clock: Callable[[], float]) -> I
         setattr(owner, attr, timed(name, getattr(owner, attr)))
 
     patch(model, "transform", "_transform")
+    patch(model, "transform_letters", "_transform")
+    patch(router_module, "normalize", "normalise")
+    if model.facts is not None:
+        patch(model.facts, "detect", "facts")
     patch(featurizer, "_matrix", "tf-idf matrix")
     patch(model, "predict_heads", "heads")
     patch(model, "strongest_features", "evidence")
@@ -948,10 +954,19 @@ in the four heads. What cProfile and the stage timers showed, and what was done 
   alone, not worth a second index.
 
 Each change was checked by routing all 6,139 letters (held-out first) in batches of 256 and one by
-one before and after it: the proposals' JSON was byte-identical every time. What is left is spread
-out: pydantic objects of the proposal (about 45 per letter, roughly 0.2 ms), the Python side of the
-segmenter, the rulebook normalising title and text once more for its offsets, and the n-gram
-vocabulary look-up."""
+one before and after it: the proposals' JSON was byte-identical every time.
+
+**Later, with the fact layer.** The fact layer reads a letter as a dozen sentences, and numpy's
+per-call overhead on each of them cost more than the counting: a batch's character n-grams are now
+counted in one pass of array operations and kept in one array, and the sentences, cut from text
+already normalised, are neither normalised again nor compacted one by one. The router normalises
+each title and text once for the features, the facts and the rules (three passes became one), and
+the input checks count Chinese characters as a code-point array instead of a regular expression's
+list. On the same model, the code before and after these changes, in alternating runs on the
+statutory benchmark's 859 letters: 457 against 605 and 358 against 497 letters per CPU-second.
+The proposals of all 7,509 shared letters, in batches and one by one, were byte-identical. What is
+left is spread out: pydantic objects of the proposal, the fact detectors, the rulebook, the
+evidence and the n-gram vocabulary look-up."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

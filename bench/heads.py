@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if v.name != "config" and held[f"{h}|{v.name}"][MEASURE[h]] < held[f"{h}|config"][MEASURE[h]]
     }
     adopted = {h: variants[h][1] if h in refuted else v for h, v in winners.items()}
-    print("adopted:", {h: v.name for h, v in adopted.items()}, flush=True)
+    print("winners:", {h: v.name for h, v in adopted.items()}, flush=True)
 
     lines = report(corpus, config, heads, variants, cv, held, adopted, refuted, args.folds, seg_cpu)
     text = "\n".join(lines)
@@ -522,8 +522,9 @@ def report(
         "run, whose counts may come from the cache) and fit times are CPU seconds (`time.process_time`) "
         "per fold. `vs baseline, paired` is the mean "
         "fold-by-fold difference and its t (mean over its standard error, 4 degrees of freedom). A "
-        f"variant replaces `config` only when it beats it by t ≥ {ADOPT_T:g} on the folds and the "
-        "held-out letters confirm it (not worse than `config` there); the held-out column shows the "
+        f"variant wins only when it beats `config` by t ≥ {ADOPT_T:g} on the folds and the held-out "
+        "letters confirm it (not worse than `config` there); `training/configs/default.toml` says "
+        "which winners the shipped heads take and why. The held-out column shows the "
         "baseline, `config` and the best of the rest on the fold mean.",
     ]
     for h in heads:
@@ -537,7 +538,7 @@ def report(
             gain, t = paired(h, v.name, "baseline", cv)
             mark = ""
             if v.name == adopted[h].name:
-                mark = " **(kept)**" if v.name == "config" else " **(adopted)**"
+                mark = " **(kept)**" if v.name == "config" else " **(wins on the folds and held out)**"
             elif v.name == refuted.get(h):
                 mark = " (wins on the folds; worse held out, not adopted)"
             if v.name == best_of(h, variants[h], cv).name and not mark:

@@ -133,11 +133,6 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         words = cut(compacted) if cut is not None else segmenter(text)
         return [w for w in words if w not in stop]
 
-    def _char_keys(self, text: str, compacted: str | None = None) -> np.ndarray:
-        """The character n-grams of ``text`` as integer keys (see :func:`_gram_keys`)."""
-        s = preprocess(text) if compacted is None else compacted
-        return _gram_keys(s, self.char_ngram_min, self.char_ngram_max)
-
     @property
     def _stop(self) -> frozenset[str]:
         stop = getattr(self, "_stop_cache", None)

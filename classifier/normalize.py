@@ -100,11 +100,16 @@ def han_count(text: str) -> int:
     """Number of Chinese characters, the unit letter-length checks are made in."""
     # Code points compared as an array: a regular expression's list of every character cost more
     # than the rest of the input checks.
-    p = code_points(text)
-    extension_a = (p >= 0x3400) & (p <= 0x4DBF)
-    unified = (p >= 0x4E00) & (p <= 0x9FFF)
-    compatibility = (p >= 0xF900) & (p <= 0xFAFF)
-    return int(np.count_nonzero(extension_a | unified | compatibility))
+    return int(np.count_nonzero(is_han(code_points(text))))
+
+
+def is_han(points: np.ndarray, *, compatibility: bool = True) -> np.ndarray:
+    """Which code points are Chinese characters: CJK extension A and the unified ideographs, and
+    with ``compatibility`` the compatibility ideographs (which GB2312 and Big5 do not hold)."""
+    han = ((points >= 0x3400) & (points <= 0x4DBF)) | ((points >= 0x4E00) & (points <= 0x9FFF))
+    if compatibility:
+        han |= (points >= 0xF900) & (points <= 0xFAFF)
+    return han
 
 
 def code_points(text: str) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from classifier.facts import FactFinding
 from classifier.features import letter_text
 from classifier.model import HeadOutput, TriageModel
-from classifier.normalize import code_points, han_count, normalize
+from classifier.normalize import code_points, han_count, is_han, normalize
 from classifier.persistence import load_model
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
@@ -46,7 +46,7 @@ def looks_garbled(text: str) -> bool:
         return True
     # The first few thousand characters tell; a whole 200,000-character letter need not be read.
     p = code_points(text[:_GARBLE_SAMPLE])
-    han = p[((p >= 0x3400) & (p <= 0x4DBF)) | ((p >= 0x4E00) & (p <= 0x9FFF))].tobytes().decode("utf-32-le")
+    han = p[is_han(p, compatibility=False)].tobytes().decode("utf-32-le")
     if len(han) < 8:
         return False
     # Encoding the whole run at once is cheap; only characters outside GB2312 are looked at one by

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.features import LetterVectorizer, _Grams, preprocess
+from classifier.features import LetterVectorizer, _gram_keys, _Grams, preprocess
 from classifier.normalize import normalize
 from classifier.segment import Segmenter
 
@@ -42,7 +42,9 @@ def test_matrix_is_the_one_built_from_raw_text_twice(shared_data: Path) -> None:
     segmenter = vectorizer.segmenter
     assert segmenter is not None
     # the former path: each block normalises the raw text on its own
-    twice = _Grams.of([vectorizer._words(t) for t in texts], [vectorizer._char_keys(t) for t in texts])
+    sizes = (vectorizer.char_ngram_min, vectorizer.char_ngram_max)
+    keys = [_gram_keys(preprocess(t), *sizes) for t in texts]
+    twice = _Grams.of([vectorizer._words(t) for t in texts], keys)
     assert [vectorizer._words(t, preprocess(t)) for t in texts] == twice.words
     assert (vectorizer.transform(texts) != vectorizer._matrix(twice)).nnz == 0
     assert all(segmenter.cut_compacted(preprocess(t)) == segmenter(t) for t in texts)

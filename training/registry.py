@@ -14,6 +14,7 @@ and swaps its router between requests.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -435,6 +436,21 @@ def rollback(
 # -- the router a running server uses ---------------------------------------------------------
 
 
+def _refreeze() -> None:
+    """After a swap, in a process that froze what it had loaded (``gc.freeze()``: the API, the batch
+    workers), freeze again with the new model in and the old one out.
+
+    Frozen objects are never walked by the collector: the replaced model's reference cycles would
+    stay in memory for good, and the new model's objects would be walked on every full collection,
+    which is the sixth of routing's CPU time the freeze saved. One full collection per promotion.
+    """
+    if gc.get_freeze_count() == 0:
+        return
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class ModelHolder:
     """The router in service, swapped without dropping a request when a model is promoted.
 
@@ -443,7 +459,8 @@ class ModelHolder:
     time with those of the loaded router. When they changed, the new router is loaded in a
     background thread while requests keep getting the old one; then the reference is replaced in
     one assignment. A request that already holds the old router finishes with it. A model that
-    fails to load is not swapped in: the old one keeps serving and ``error`` says why.
+    fails to load is not swapped in: the old one keeps serving and ``error`` says why. In a process
+    that froze what it had loaded (``gc.freeze()``), a swap freezes again with the new model.
 
     Args:
         models_dir: the registry folder.
@@ -553,9 +570,12 @@ class ModelHolder:
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("model %s not loaded, still serving %s: %s", stamp[0], self.version, self.error)
             return
+        replaced = self._router is not None
         self._router, self._stamp, self.error = router, stamp, None
         self.swaps += 1
         log.info("serving model %s", stamp[0])
+        if replaced:
+            _refreeze()
 
     def refresh(self, timeout: float | None = 60.0) -> str | None:
         """Look at the registry now and wait for any load to finish; return the version served."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,29 @@ def test_a_router_from_the_holder_is_the_routers_own_code_path(models_dir: Path)
     direct = Router.load(models_dir / "good")
     letter = Letter(text="建议延长公交线路运营时间，增加夜班车。")
     assert holder.current_router().propose(letter) == direct.propose(letter)
+
+
+def test_a_swap_in_a_frozen_process_freezes_the_new_model_and_frees_the_old(
+    models_dir: Path, factory: sessionmaker[Session], tiny_data: Path
+) -> None:
+    (models_dir / "registry.json").write_text(
+        json.dumps({"in_service": "poor", "history": []}), encoding="utf-8"
+    )
+    holder = ModelHolder(models_dir, check_interval=0.0, background=False)
+    old = holder.current_router()
+    # A cycle through the old router: only the collector can free it, and it never walks frozen objects.
+    old.model.cycle = old  # type: ignore[attr-defined]
+    old_ref = weakref.ref(old)
+    del old
+    gc.collect()
+    gc.freeze()
+    try:
+        with session_scope(factory) as session:
+            promote(session, models_dir, "good", actor="wang.fang", data_dir=tiny_data)
+        new = holder.current_router()
+        assert new.model.version == "good"
+        assert old_ref() is None
+        assert gc.get_freeze_count() > 0
+        assert not any(new is o for generation in range(3) for o in gc.get_objects(generation))
+    finally:
+        gc.unfreeze()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -252,5 +253,32 @@ def test_a_swap_in_a_frozen_process_freezes_the_new_model_and_frees_the_old(
         assert old_ref() is None
         assert gc.get_freeze_count() > 0
         assert not any(new is o for generation in range(3) for o in gc.get_objects(generation))
+    finally:
+        gc.unfreeze()
+
+
+def test_a_background_swap_waits_for_requests_on_the_old_model_before_freezing(
+    models_dir: Path, factory: sessionmaker[Session], tiny_data: Path
+) -> None:
+    (models_dir / "registry.json").write_text(
+        json.dumps({"in_service": "poor", "history": []}), encoding="utf-8"
+    )
+    holder = ModelHolder(models_dir, check_interval=0.0, refreeze_after=1.0)
+    in_flight = holder.current_router()  # a request that began before the promotion
+    in_flight.model.cycle = in_flight  # type: ignore[attr-defined]
+    old_ref = weakref.ref(in_flight)
+    gc.collect()
+    gc.freeze()
+    try:
+        with session_scope(factory) as session:
+            promote(session, models_dir, "good", actor="wang.fang", data_dir=tiny_data)
+        assert holder.refresh() == "good"
+        del in_flight  # the request finishes within the grace period
+        deadline = time.monotonic() + 10
+        # the collector runs in the holder's own timer thread: wait until it has frozen again
+        while (old_ref() is not None or gc.get_freeze_count() == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert old_ref() is None
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()

@@ -209,14 +209,9 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         fitted = self._fitted_lead
         if fitted is not None:
             return fitted
-        return LetterVectorizer(
-            segmenter=None,
-            word_max_features=self.word_max_features,
-            char_max_features=self.char_max_features,
-            char_ngram_min=self.char_ngram_min,
-            char_ngram_max=self.char_ngram_max,
-            min_df=self.min_df,
-        )
+        # The letter's own settings, so a new one reaches the lead too; it has no lead of its own,
+        # and it segments with the segmenter its parent passes when counting.
+        return LetterVectorizer(**{**self.get_params(deep=False), "segmenter": None, "lead_weight": 0.0})
 
     def _fit_grams(self, grams: _Grams) -> None:
         word_df: Counter[str] = Counter()

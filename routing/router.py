@@ -166,13 +166,12 @@ class Router:
         """Everything the proposal weighs, before the arbiter: head outputs, facts and rule hits."""
         clipped = self._clip(letters)
         # Normalised once for the features, the facts and the rules: it was a tenth of the time.
-        norm = [(normalize(x.title), normalize(x.text)) for x in clipped]
-        X = self.model.transform_letters([(x.title, x.text) for x in clipped], norm)
+        fields = [(x.title, x.text) for x in clipped]
+        norm = [(normalize(title), normalize(text)) for title, text in fields]
+        X = self.model.transform_letters(fields, norm)
         outputs = self.model.predict_heads(X)
         facts = (
-            self.model.facts.detect([(x.title, x.text) for x in clipped], norm)
-            if self.model.facts is not None
-            else [{} for _ in clipped]
+            self.model.facts.detect(fields, norm) if self.model.facts is not None else [{} for _ in clipped]
         )
         spans = [{tag: (f.p, f.field, f.start, f.end) for tag, f in found.items()} for found in facts]
         hits = match_rules_many(self.rulebook, clipped, spans, norm)

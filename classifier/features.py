@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -277,8 +278,11 @@ class LetterVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         word_index, char_keys = self._index()
         n_docs, n_words = len(grams.words), len(self.word_terms_)
         # Columns of every gram occurrence, letter by letter; -1 for grams outside the vocabulary.
+        # map() over dict.get keeps the loop in C: the comprehension was 4 % of routing a letter.
+        column = word_index.get
         word_cols = [
-            np.array([word_index.get(w, -1) for w in words], dtype=np.int64) for words in grams.words
+            np.fromiter(map(column, words, repeat(-1)), dtype=np.int64, count=len(words))
+            for words in grams.words
         ]
         # One lookup over every letter's keys at once: a lookup per letter cost more than the
         # lookup itself when the "letters" are the fact layer's sentences.
@@ -480,6 +484,19 @@ def _decode_keys(keys: np.ndarray) -> np.ndarray:
     return np.array(terms, dtype=str)
 
 
+def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_counts=True)``, about twice as fast on a block's keys.
+
+    The keys arrive as a few runs already in order (letter by letter, one run per n-gram length),
+    which a stable sort merges instead of sorting from scratch as ``np.unique``'s quicksort does.
+    """
+    ordered = np.sort(keys, kind="stable")
+    if len(ordered) == 0:
+        return ordered, np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
 def _tfidf_block(docs: np.ndarray, flat: np.ndarray, idf: np.ndarray, n_docs: int) -> tuple[np.ndarray, ...]:
     """Sublinear tf × idf of one block, each letter's block L2-normalised: (letter, column, value).
 
@@ -488,7 +505,7 @@ def _tfidf_block(docs: np.ndarray, flat: np.ndarray, idf: np.ndarray, n_docs: in
     """
     known = flat >= 0
     width = len(idf) + 1
-    pairs, counts = np.unique(docs[known] * width + flat[known], return_counts=True)
+    pairs, counts = _unique_counts(docs[known] * width + flat[known])
     docs, cols_out = pairs // width, pairs % width
     values = (1.0 + np.log(counts)) * idf[cols_out]
     norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_docs))

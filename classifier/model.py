@@ -373,12 +373,19 @@ class TriageModel:
     def _strongest(
         self, indices: np.ndarray, data: np.ndarray, weights: np.ndarray, k: int
     ) -> list[tuple[str, float]]:
+        if k <= 0:
+            return []
         contributions = data * weights[indices]
-        order = np.argsort(-contributions)[:k]
-        names = self.feature_names
-        out = []
-        for i in order:
-            if contributions[i] <= 0:
-                break
-            out.append((str(names[indices[i]]), float(contributions[i])))
-        return out
+        # A letter has hundreds of features and k is a handful: keep those at least as large as the
+        # k-th largest before sorting, rather than sorting every contribution. Equal contributions
+        # (a character that only occurs inside one word, 圾 in 垃圾) are ordered by column, so the
+        # evidence shown is the same on every run and machine.
+        if len(contributions) > k:
+            kth = np.partition(contributions, len(contributions) - k)[len(contributions) - k]
+            candidates = np.flatnonzero(contributions >= kth)
+        else:
+            candidates = np.arange(len(contributions))
+        candidates = candidates[contributions[candidates] > 0]
+        top = candidates[np.lexsort((indices[candidates], -contributions[candidates]))][:k]
+        names = self.feature_names[indices[top]].tolist()
+        return list(zip(names, contributions[top].tolist(), strict=True))

@@ -25,3 +25,20 @@ def test_strongest_features_many_equals_one_letter_at_a_time() -> None:
             for head, chosen in labels.items():
                 assert per_head[head] == model.strongest_features(X[i], head, chosen[i], k)
     assert any(many[i]["department"] for i in range(len(texts)))  # real features came out
+
+
+def test_strongest_features_are_the_largest_positive_contributions_ties_by_column() -> None:
+    model = train_tiny_model()
+    names = model.feature_names
+    # Two pairs of equal contributions straddle the cut at k = 3, and one contribution is negative.
+    indices = np.array([4, 9, 2, 7, 5, 1])
+    data = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    weights = np.zeros(len(names))
+    weights[[4, 9, 2, 7, 5, 1]] = [0.5, 0.3, 0.5, 0.3, -0.2, 0.1]
+    top = model._strongest(indices, data, weights, 3)
+    assert top == [(str(names[2]), 0.5), (str(names[4]), 0.5), (str(names[7]), 0.3)]
+    # Fewer positive contributions than k: only the positive ones, largest first.
+    assert model._strongest(indices, data, weights, 10) == [
+        (str(names[c]), w) for c, w in [(2, 0.5), (4, 0.5), (7, 0.3), (9, 0.3), (1, 0.1)]
+    ]
+    assert model._strongest(indices, data, weights, 0) == []

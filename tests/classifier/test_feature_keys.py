@@ -34,3 +34,16 @@ def test_keys_of_a_batch_are_each_texts_own_keys() -> None:
     for none in ([], ["", ""]):
         keys, owners = _gram_keys_many(none, 1, 3)
         assert len(keys) == len(owners) == 0
+
+
+def test_unique_counts_equal_numpy_unique() -> None:
+    from classifier.features import _unique_counts
+
+    rng = np.random.default_rng(3)
+    # A few ascending runs as a block's keys arrive, one shuffled array, a single key and none.
+    runs = np.concatenate([np.sort(rng.integers(0, 50, size=n)) for n in (40, 7, 120)])
+    for keys in (runs, rng.integers(0, 9, size=200), np.array([5]), np.zeros(0, dtype=np.int64)):
+        expected = np.unique(keys, return_counts=True)
+        got = _unique_counts(keys)
+        assert got[0].tolist() == expected[0].tolist()
+        assert got[1].tolist() == expected[1].tolist()

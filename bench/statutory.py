@@ -37,7 +37,7 @@ from classifier.persistence import read_meta  # noqa: E402
 from routing.codes import Channel  # noqa: E402
 from routing.router import Router  # noqa: E402
 from routing.schemas import Letter, RouteProposal  # noqa: E402
-from training.datasets import Example, load_examples, load_routing_cases  # noqa: E402
+from training.datasets import Example, RoutingCase, load_examples, load_routing_cases  # noqa: E402
 from training.routing_cases import case_results, put_before_officer  # noqa: E402
 
 SECTION = "## Statutory routing"
@@ -130,6 +130,51 @@ def review_safety(gold: Sequence[str], proposals: Sequence[RouteProposal]) -> di
     }
 
 
+def case_readings(
+    cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal], wrong: Sequence[Sequence[str]]
+) -> list[str]:
+    """Why each case is still wrong: what the rules and the fact layer read in it, and where the
+    route was lost. Rules and facts never learned from the cases, so their reading is the one the
+    cross-validated route stood on; only the arbiter's choice differs between the two."""
+    by_id = {str(c.letter.id): (c, p) for c, p in zip(cases, proposals, strict=True)}
+    rows = []
+    for case_id, want, got in wrong:
+        case, proposal = by_id[case_id]
+        expected, proposed = want.split("/")[0], got.split("/")[0]
+        fired = [h for h in proposal.rule_hits if h.kind != "flag"]
+        of = {h.channel for h in fired if h.channel}
+        if expected == proposed:
+            where = "channel right, disposition not"
+        elif expected in of:
+            where = "a rule of the expected channel fired; the arbiter chose another"
+        elif proposed in of:
+            where = "a rule of the proposed channel fired on a word in another role"
+        elif expected in ROUTED_AWAY:
+            where = "no rule of the expected channel fired"
+        else:
+            where = "the heads and the arbiter chose it"
+        facts = [f"{f.tag} {f.p:.2f}" for f in proposal.facts if f.p >= 0.5]
+        rows.append(
+            [
+                case_id + (" (trap)" if case.trap else ""),
+                f"{want} → {got}",
+                ", ".join(f"{h.rule_id} ({h.channel or h.disposition})" for h in fired) or "–",
+                ", ".join(facts) or "–",
+                where,
+            ]
+        )
+    return [
+        "Each case still wrong, with what the rules and the fact layer read in it (facts at "
+        "probability ≥ 0.5) and where its route was lost:",
+        "",
+        *markdown_table(
+            ["case", "expected → proposed (cross-validated)", "rules fired", "facts", "where"],
+            rows,
+            "lllll",
+        ),
+    ]
+
+
 def letter_of(e: Example) -> Letter:
     return Letter(id=e.id, title=e.title, text=e.text)
 
@@ -203,9 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     letters = [letter_of(e) for e in test]
     gold = [str(e.channel) for e in test]
     measured = {name: route(r, letters) for name, r in routers.items()}
-    on_cases = {
-        name: case_results(cases, r.propose_many([c.letter for c in cases])) for name, r in routers.items()
-    }
+    case_proposals = {name: r.propose_many([c.letter for c in cases]) for name, r in routers.items()}
+    on_cases = {name: case_results(cases, proposals) for name, proposals in case_proposals.items()}
     # The shipped arbiter learned from the cases; training routed each with an arbiter without it.
     cross_validated = meta.get("routing_cases_cross_validated") or {}
 
@@ -330,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("; ".join(f"{k} ({v})" for k, v in by_kind.most_common()) or "none")
         + ".",
     ]
+    if wrong:
+        lines += ["", *case_readings(cases, case_proposals["this model"], wrong)]
     lines += ["", "### Urgent letters (held-out letters annotated for urgency)", ""]
     lines += [
         "Two levels: the 第二十五条 flag (an urgent rule fired) and, below it, the review prompt",

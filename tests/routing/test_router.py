@@ -117,6 +117,35 @@ def test_real_letters_in_simplified_or_traditional_characters_are_not_garbled() 
     assert not looks_garbled("Our community 小区 has no 路灯 for 3 months，请尽快修复路灯")
 
 
+def test_the_table_of_common_characters_agrees_with_the_gb2312_and_big5_encoders() -> None:
+    from routing.router import _HAN_FIRST, _common_han
+
+    def encodes(c: str, encoding: str) -> bool:
+        try:
+            c.encode(encoding)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    table = _common_han()
+    for i, common in enumerate(table.tolist()):
+        c = chr(_HAN_FIRST + i)
+        assert common == (encodes(c, "gb2312") or encodes(c, "big5")), c
+    # simplified-only, traditional-only and neither
+    assert [bool(table[ord(c) - _HAN_FIRST]) for c in "钱錢鏉"] == [True, True, False]
+
+
+def test_utf8_read_as_gbk_is_garbled_even_when_every_character_is_chinese() -> None:
+    from routing.router import looks_garbled
+
+    letter = "村支书王某截留村民的扶贫资金，还收受工程老板的好处费，请纪委调查。"
+    misread = letter.encode("utf-8").decode("gbk", "replace")
+    # its few replacement characters are under their own threshold: the rare characters decide
+    assert misread.count("\ufffd") <= 3
+    assert looks_garbled(misread)
+    assert not looks_garbled(letter)
+
+
 def test_a_one_megabyte_letter_is_truncated_and_flagged(tiny_dir: Path) -> None:
     router = Router.load(tiny_dir, max_chars=50_000)
     huge = make_letter("物业公司乱收费。" * 130_000)  # ~1 MB of UTF-8

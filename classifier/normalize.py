@@ -103,13 +103,29 @@ def han_count(text: str) -> int:
     return int(np.count_nonzero(is_han(code_points(text))))
 
 
+#: CJK extension A and the unified ideographs: the Chinese characters of letters, and every one that
+#: GB2312 or Big5 holds. The compatibility ideographs (which neither holds) come after.
+HAN_RANGES: tuple[tuple[int, int], ...] = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))
+COMPATIBILITY_HAN: tuple[int, int] = (0xF900, 0xFAFF)
+
+
 def is_han(points: np.ndarray, *, compatibility: bool = True) -> np.ndarray:
-    """Which code points are Chinese characters: CJK extension A and the unified ideographs, and
-    with ``compatibility`` the compatibility ideographs (which GB2312 and Big5 do not hold)."""
-    han = ((points >= 0x3400) & (points <= 0x4DBF)) | ((points >= 0x4E00) & (points <= 0x9FFF))
-    if compatibility:
-        han |= (points >= 0xF900) & (points <= 0xFAFF)
+    """Which code points are Chinese characters: :data:`HAN_RANGES`, and with ``compatibility`` the
+    compatibility ideographs."""
+    ranges = (*HAN_RANGES, COMPATIBILITY_HAN) if compatibility else HAN_RANGES
+    han = np.zeros(points.shape, dtype=bool)
+    for first, last in ranges:
+        han |= (points >= first) & (points <= last)
     return han
+
+
+_HAN_CHAR = re.compile("[" + "".join(f"{chr(first)}-{chr(last)}" for first, last in HAN_RANGES) + "]")
+
+
+def is_han_char(char: str) -> bool:
+    """Whether one character is in :data:`HAN_RANGES` (the compatibility ideographs are not)."""
+    # A character class runs in C: readers test every character of a decoded file with this.
+    return _HAN_CHAR.match(char) is not None
 
 
 def code_points(text: str) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifier.normalize import is_han_char
 from intake.errors import (
     CorruptArchiveError,
     CorruptDocxError,
@@ -674,7 +675,7 @@ def _utf16_without_bom(data: bytes) -> bool:
     zero bytes (only ASCII characters have one), so counting them is not enough."""
     for encoding in ("utf-16-le", "utf-16-be"):
         decoded = _strict(data, encoding)
-        if decoded and sum(map(_is_han, decoded)) >= 0.3 * len(decoded) and is_plausible_chinese(decoded):
+        if decoded and sum(map(is_han_char, decoded)) >= 0.3 * len(decoded) and is_plausible_chinese(decoded):
             return True
     return False
 
@@ -702,10 +703,6 @@ def _suggest_encoding(data: bytes) -> str:
     return f"; it may be {best.encoding} (a guess, not used)"
 
 
-def _is_han(c: str) -> bool:
-    return "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"
-
-
 def _is_cjk_punct(c: str) -> bool:
     return "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef" or c in "“”‘’…—·"
 
@@ -729,7 +726,7 @@ def is_plausible_chinese(text: str) -> bool:
     non_ascii = [c for c in text if ord(c) > 0x7F]
     if not non_ascii:
         return True
-    han = [c for c in non_ascii if _is_han(c)]
+    han = [c for c in non_ascii if is_han_char(c)]
     cjk_punct = sum(1 for c in non_ascii if _is_cjk_punct(c))
     if (len(han) + cjk_punct) / len(non_ascii) < 0.9:
         return False

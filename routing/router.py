@@ -18,7 +18,7 @@ import numpy as np
 from classifier.facts import FactFinding
 from classifier.features import letter_text
 from classifier.model import HeadOutput, TriageModel
-from classifier.normalize import code_points, han_count, is_han, normalize
+from classifier.normalize import HAN_RANGES, code_points, han_count, is_han, normalize
 from classifier.persistence import load_model
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
@@ -56,8 +56,8 @@ def looks_garbled(text: str) -> bool:
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GARBLE_SAMPLE = 4000
-# The unified ideographs and extension A, the code points ``is_han(compatibility=False)`` admits.
-_HAN_FIRST, _HAN_LAST = 0x3400, 0x9FFF
+# The table spans the code points ``is_han(compatibility=False)`` admits (and the few between).
+_HAN_FIRST, _HAN_LAST = HAN_RANGES[0][0], HAN_RANGES[-1][1]
 
 
 @cache

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.normalize import compact, compact_text, han_count, normalize
+from classifier.normalize import code_points, compact, compact_text, han_count, is_han, is_han_char, normalize
 
 # fmt: off
 CASES = [
@@ -62,3 +62,23 @@ def test_han_count_counts_what_the_pattern_of_chinese_characters_matches(text: s
 
 def test_han_count() -> None:
     assert han_count("A3区村支书abc") == 4
+
+
+@pytest.mark.parametrize(
+    ("char", "expected"),
+    [("㐀", True), ("䶿", True), ("一", True), ("鿿", True), ("中", True)]
+    + [
+        ("\u33ff", False),
+        ("\u4dc0", False),
+        ("\ua000", False),
+        ("\uf900", False),
+        ("a", False),
+        ("，", False),
+    ],
+)
+def test_one_character_is_chinese_as_the_array_test_without_compatibility_ideographs_says(
+    char: str, expected: bool
+) -> None:
+    # Readers test one character at a time, the input checks whole arrays: the two must agree.
+    assert is_han_char(char) is expected
+    assert bool(is_han(code_points(char), compatibility=False)[0]) is expected

@@ -8,7 +8,9 @@ import pytest
 from factories import make_hit, make_letter, make_scores
 
 from routing.catalogue import load_catalogue
+from routing.engine import match_rules
 from routing.proposal import ProposalConfig, propose
+from routing.rulebook import load_rulebook
 from routing.schemas import ReviewReason
 
 
@@ -100,6 +102,26 @@ def test_a_likely_accusation_is_confidential_even_when_not_top() -> None:
     assert "possible_accusation" in {r.code for r in p.review_reasons} and p.needs_review
     # never a self-contradiction: a 履职 request keeps the body that must act, not 纪委监委
     assert (p.channel, p.department.label) == ("duty_request", "housing")
+
+
+def test_an_office_offence_named_without_an_official_holds_the_letter_back_and_keeps_its_route() -> None:
+    # The model reads an appeal (P(accusation) 0.05) and no discipline rule fires, because no office
+    # holder is named beside the offence; the letter may still accuse one (第三十条第三款).
+    letter = make_letter(text="镇上的砂场夜夜开采，噪音扰民，谁在给他们当保护伞？请环保部门查处。")
+    hits = match_rules(load_rulebook(), letter)
+    assert "R-BM-01" in {h.rule_id for h in hits}
+    assert not any(h.channel == "discipline" for h in hits)
+    p = run(hits)
+    assert p.confidential and p.confidential_reason == "规则识别出检举控告内容"
+    assert "possible_accusation" in {r.code for r in p.review_reasons}
+    assert (p.channel, p.department.label) == ("duty_request", "housing")
+
+
+def test_an_office_offence_denied_leaves_the_letter_open() -> None:
+    letter = make_letter(text="我们村的干部从来没有贪污过，这次只是想问问修路的补助标准。")
+    hits = match_rules(load_rulebook(), letter)
+    assert "R-BM-01" not in {h.rule_id for h in hits}
+    assert not run(hits).confidential
 
 
 def test_only_a_discipline_route_goes_to_the_discipline_body() -> None:

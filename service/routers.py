@@ -39,6 +39,7 @@ def proposal_config(settings: Settings) -> ProposalConfig:
         fact_show_floor=settings.proposal_fact_show_floor,
         route_min_confidence=settings.proposal_route_min_confidence,
         fact_floor=settings.proposal_fact_floor,
+        statutory_fact_review_floor=settings.proposal_statutory_fact_review_floor,
     )
 
 

@@ -157,6 +157,13 @@ class Settings(BaseSettings):
         description="the arbiter's top channel below this probability goes to review; unset takes the "
         "arbiter's own threshold, chosen when the model was trained",
     )
+    proposal_statutory_fact_review_floor: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="a fact pointing to a statutory channel at or above this probability sends a "
+        "proposal that takes none to review",
+    )
     proposal_fact_floor: float = Field(
         default=0.5, ge=0, le=1, description="facts at or above this probability choose the route's clocks"
     )

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from factories import make_hit, make_letter, make_scores
 
+from classifier.facts import FactFinding
 from routing.catalogue import load_catalogue
 from routing.engine import match_rules
 from routing.proposal import ProposalConfig, propose
@@ -322,3 +323,57 @@ def test_an_urgent_rule_flags_without_a_second_prompt() -> None:
     )
     codes = [r.code for r in p.review_reasons]
     assert p.urgent and "urgent" in codes and "possibly_urgent" not in codes
+
+
+def _fact(tag: str, p: float) -> FactFinding:
+    return FactFinding(tag=tag, p=p, field="text", start=0, end=2, quote="法院")
+
+
+def test_a_statutory_fact_the_route_sets_aside_goes_to_review() -> None:
+    # The arbiter is sure of a 履职 request, but the letter states a judgment in force.
+    scores = make_scores().model_copy(
+        update={"route": {"duty_request": 0.95, "litigation": 0.05}, "route_floor": 0.8}
+    )
+    facts = {"court_decided": _fact("court_decided", 0.45), "labour_dispute": _fact("labour_dispute", 0.2)}
+    p = propose(
+        make_letter(received_on=dt.date(2026, 12, 1)),
+        [],
+        scores,
+        catalogue=load_catalogue(),
+        config=ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        facts=facts,
+    )
+    assert p.channel == "duty_request" and p.needs_review
+    (reason,) = [r for r in p.review_reasons if r.code == "statutory_fact"]
+    # the fact above the floor is named with the channel it points to; the one below is not
+    assert "0.45" in reason.message and "涉法涉诉" in reason.message
+    assert "劳动" not in reason.message
+
+
+@pytest.mark.parametrize(
+    ("route", "facts", "floor"),
+    [
+        ({"litigation": 0.95, "duty_request": 0.05}, {"court_decided": 0.9}, 0.3),  # the route takes it
+        ({"duty_request": 0.95, "litigation": 0.05}, {"court_decided": 0.25}, 0.3),  # below the floor
+        ({"duty_request": 0.95, "litigation": 0.05}, {"civil_dispute": 0.9}, 0.3),  # not a statutory pointer
+        ({"duty_request": 0.95, "litigation": 0.05}, {"court_decided": 0.45}, 0.5),  # the office's own floor
+    ],
+    ids=["route-takes-it", "below-floor", "civil-dispute", "higher-floor"],
+)
+def test_no_statutory_fact_review_where_the_route_or_the_floor_settles_it(
+    route: dict[str, float], facts: dict[str, float], floor: float
+) -> None:
+    scores = make_scores().model_copy(update={"route": route, "route_floor": 0.8})
+    p = propose(
+        make_letter(received_on=dt.date(2026, 12, 1)),
+        [],
+        scores,
+        catalogue=load_catalogue(),
+        config=ProposalConfig(statutory_fact_review_floor=floor),
+        model_version="m1",
+        rulebook_version="r1",
+        facts={t: _fact(t, v) for t, v in facts.items()},
+    )
+    assert "statutory_fact" not in {r.code for r in p.review_reasons}

@@ -172,13 +172,15 @@ def propose(
        ``duty_request`` from ``ordinary`` and catches redirect channels the rules miss.
 
     Whatever decides the channel, the letter is ``confidential`` when it goes to discipline, when a
-    discipline rule fired, or when P(accusation) ≥ ``confidential_threshold``; a confidential
-    letter's department is the discipline body, never the department it may accuse.
+    discipline rule fired, when a rule flags it (an offence only an office holder commits, named
+    without the official), or when P(accusation) ≥ ``confidential_threshold``; only a letter routed
+    to discipline goes to the discipline body, the others keep the department their route names.
 
     ``needs_review`` is set, with every reason, when a head is below ``min_confidence`` or
     ``min_margin``, when rules set conflicting channels, when the model and a rule disagree on the
-    category, when the letter is urgent, raises several matters, was read by OCR with low
-    confidence, or when the input itself is unusable (``input_problems``).
+    category, when the route sets aside a stated fact that points to a statutory channel, when the
+    letter is urgent, raises several matters, was read by OCR with low confidence, or when the input
+    itself is unusable (``input_problems``).
     """
     k = config.top_k
     category = _head(scores.proba["category"], CATEGORY_NAMES, k)

@@ -377,3 +377,24 @@ def test_no_statutory_fact_review_where_the_route_or_the_floor_settles_it(
         facts={t: _fact(t, v) for t, v in facts.items()},
     )
     assert "statutory_fact" not in {r.code for r in p.review_reasons}
+
+
+def test_every_statutory_fact_is_a_fact_the_layer_learns_and_points_to_a_statutory_channel() -> None:
+    # A misspelt tag would never be found in a letter's facts, and its review would silently stop.
+    from classifier.facts import FACT_TAGS
+    from routing.proposal import STATUTORY_CHANNELS, STATUTORY_FACT_CHANNELS
+
+    assert set(STATUTORY_FACT_CHANNELS) <= set(FACT_TAGS)
+    assert set(STATUTORY_FACT_CHANNELS.values()) <= set(STATUTORY_CHANNELS)
+    # the facts that point to no statutory channel, named so that a new fact is a decision
+    assert set(FACT_TAGS) - set(STATUTORY_FACT_CHANNELS) == {
+        "civil_dispute",
+        "third_party_violation",
+        "prior_complaint",
+        "answered_before",
+        "reviewed_before",
+        "higher_level_pending",
+        "group_action",
+        "info_request",
+        "self_harm_or_violence",
+    }

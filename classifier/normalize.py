@@ -128,6 +128,16 @@ def is_han_char(char: str) -> bool:
     return _HAN_CHAR.match(char) is not None
 
 
+def encodes(text: str, encoding: str) -> bool:
+    """Whether ``encoding`` can write every character of ``text`` (GB2312 holds the common
+    simplified characters, Big5 the traditional ones)."""
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def code_points(text: str) -> np.ndarray:
     """The code points of ``text`` (lone surrogates included) as an array."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)

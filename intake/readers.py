@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from classifier.normalize import is_han_char
+from classifier.normalize import encodes, is_han_char
 from intake.errors import (
     CorruptArchiveError,
     CorruptDocxError,
@@ -707,14 +707,6 @@ def _is_cjk_punct(c: str) -> bool:
     return "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef" or c in "“”‘’…—·"
 
 
-def _in_gb2312(c: str) -> bool:
-    try:
-        c.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def is_plausible_chinese(text: str) -> bool:
     """Whether non-ASCII text reads as ordinary Chinese.
 
@@ -730,7 +722,7 @@ def is_plausible_chinese(text: str) -> bool:
     cjk_punct = sum(1 for c in non_ascii if _is_cjk_punct(c))
     if (len(han) + cjk_punct) / len(non_ascii) < 0.9:
         return False
-    return not han or sum(1 for c in han if _in_gb2312(c)) / len(han) >= 0.9
+    return not han or sum(1 for c in han if encodes(c, "gb2312")) / len(han) >= 0.9
 
 
 def _plausible_share(text: str) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 from classifier.facts import FactFinding
 from classifier.features import letter_text
 from classifier.model import HeadOutput, TriageModel
-from classifier.normalize import HAN_RANGES, code_points, han_count, is_han, normalize
+from classifier.normalize import HAN_RANGES, code_points, encodes, han_count, is_han, normalize
 from classifier.persistence import load_model
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
@@ -70,16 +70,8 @@ def _common_han() -> np.ndarray:
     table = np.zeros(_HAN_LAST - _HAN_FIRST + 1, dtype=bool)
     for i in range(len(table)):
         c = chr(_HAN_FIRST + i)
-        table[i] = _encodes(c, "gb2312") or _encodes(c, "big5")
+        table[i] = encodes(c, "gb2312") or encodes(c, "big5")
     return table
-
-
-def _encodes(c: str, encoding: str) -> bool:
-    try:
-        c.encode(encoding)
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> list[ReviewReason]:

@@ -432,7 +432,7 @@ def propose(
     )
 
 
-_UNUSABLE = frozenset({"empty_text", "no_chinese", "garbled", "too_short"})
+_UNUSABLE = frozenset({"empty_text", "no_chinese", "garbled", "meaningless", "too_short"})
 _FLAG_NAMES = {
     "representatives_over_limit": "多人走访代表超过5人（第二十条第三款）",
     "skipped_levels": "越级走访",

@@ -6,20 +6,30 @@ the API, the batch triage and evaluation all run the same code path.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from classifier.facts import FactFinding
 from classifier.features import letter_text
 from classifier.model import HeadOutput, TriageModel
-from classifier.normalize import HAN_RANGES, code_points, encodes, han_count, is_han, normalize
+from classifier.normalize import (
+    HAN_RANGES,
+    code_points,
+    compact_text,
+    encodes,
+    han_count,
+    is_han,
+    normalize,
+)
 from classifier.persistence import load_model
+from classifier.segment import adjacent_pairs, dictionary_pairs
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
 from routing.proposal import ProposalConfig, Scores, arbiter_features, propose
@@ -61,17 +71,118 @@ _HAN_FIRST, _HAN_LAST = HAN_RANGES[0][0], HAN_RANGES[-1][1]
 
 
 @cache
-def _common_han() -> np.ndarray:
-    """For each code point from _HAN_FIRST to _HAN_LAST, whether GB2312 or Big5 holds it.
+def _han_sets() -> tuple[np.ndarray, np.ndarray]:
+    """For each code point from _HAN_FIRST to _HAN_LAST, whether GB2312 holds it (the common
+    simplified characters) and whether Big5 does (the traditional ones).
 
     Built once (about 27,000 characters, a few tens of milliseconds): encoding each letter's
     characters one by one to find the rare ones cost more than the rest of the input checks.
     """
-    table = np.zeros(_HAN_LAST - _HAN_FIRST + 1, dtype=bool)
-    for i in range(len(table)):
+    size = _HAN_LAST - _HAN_FIRST + 1
+    gb2312, big5 = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+    for i in range(size):
         c = chr(_HAN_FIRST + i)
-        table[i] = encodes(c, "gb2312") or encodes(c, "big5")
-    return table
+        gb2312[i], big5[i] = encodes(c, "gb2312"), encodes(c, "big5")
+    return gb2312, big5
+
+
+@cache
+def _common_han() -> np.ndarray:
+    """For each code point from _HAN_FIRST to _HAN_LAST, whether GB2312 or Big5 holds it."""
+    gb2312, big5 = _han_sets()
+    common: np.ndarray = gb2312 | big5
+    return common
+
+
+#: Neighbouring Chinese characters of real prose are mostly pairs found inside dictionary words.
+#: A text is noise when its share of such pairs lies more than MEANINGLESS_Z standard errors below
+#: WORD_PAIR_SHARE (a one-sided binomial test, normal approximation). Whole letters of the 2020
+#: board (its 15,844 labelled and unlabelled messages) and the 160 hand-written cases never came
+#: below -2.3, and none of them is refused; characters drawn at random from GB2312 fall below -4
+#: in 87 % of 20-character texts and in every longer one; a real letter's own characters,
+#: shuffled, in 63 % of 80-character texts, 90 % of 120 and 96-99 % of 200 to 1,000.
+WORD_PAIR_SHARE = 0.5
+MEANINGLESS_Z = -4.0
+#: A text below that is still a letter when some PROSE_WINDOW neighbouring pairs of it lie PROSE_Z
+#: standard errors above the share (32 of 60): a scan whose smudges were read as characters before
+#: or after the letter itself. Random characters before or after 600 real letters of 100 Chinese
+#: characters or more: none refused (at 2.0, 3 %); shuffled characters still caught as often.
+PROSE_WINDOW = 60
+PROSE_Z = 0.5
+#: Fewer Chinese characters than this are too few to judge either way.
+_MEANINGLESS_MIN_HAN = 20
+_MEANINGLESS_HEAD = 120
+_MEANINGLESS_SAMPLE = 4000
+
+
+def looks_meaningless(text: str, min_han_chars: int) -> str | None:
+    """Why a text with Chinese characters enough still states nothing: ``"repeated"`` for the same
+    few characters over and over, so that once the repeats are dropped fewer than ``min_han_chars``
+    remain (你好你好…, a short phrase pasted a hundred times: as short as a letter too short to
+    route), ``"no_words"`` for characters that do not form words (random strings, a scan read as
+    noise), None for prose. A letter pasted twice, or a long complaint repeated, is still read.
+
+    Traditional characters are pairs the (simplified) dictionary does not hold, so a text mostly in
+    them is judged on repetition alone. Words shuffled into nonsense are not caught: each is a word.
+    """
+    # Prose shows in its first hundred-odd characters: a head that plainly reads as prose settles
+    # it, and only a text whose head does not is read further (up to the sample), so a letter that
+    # opens with a scan's smudges and goes on in words is routed. The dictionary's pairs are a table
+    # of 2.4 MB: looking up every pair of a long letter cost a tenth of routing it.
+    if len(text) > _MEANINGLESS_HEAD and _read_as(text[:_MEANINGLESS_HEAD], min_han_chars, 0.0) == "prose":
+        return None
+    verdict = _read_as(text[:_MEANINGLESS_SAMPLE], min_han_chars, MEANINGLESS_Z)
+    return None if verdict in (None, "prose") else verdict
+
+
+def _read_as(
+    text: str, min_han_chars: int, noise_below: float
+) -> Literal["prose", "repeated", "no_words"] | None:
+    """What :func:`looks_meaningless` reads in ``text``; None when it holds too few Chinese
+    characters to tell. ``noise_below``: the z under which the pairs do not read as prose."""
+    points = code_points(compact_text(text)).astype(np.int64)
+    han = is_han(points, compatibility=False)
+    chars = points[han]
+    if len(chars) < _MEANINGLESS_MIN_HAN:
+        return None
+    # Each distinct run of three characters stands for about one character of what is said.
+    runs = (chars[:-2] << 42) | (chars[1:-1] << 21) | chars[2:]
+    # A set of a hundred-odd Python ints is built faster than np.unique sorts or hashes them.
+    if len(set(runs.tolist())) < min_han_chars:
+        return "repeated"
+    simplified = np.count_nonzero(_han_sets()[0][chars - _HAN_FIRST])
+    if simplified < 0.9 * len(chars):
+        return "prose"
+    pairs = adjacent_pairs(points, han)
+    if len(pairs) < _MEANINGLESS_MIN_HAN - 1:
+        return None
+    table = dictionary_pairs()
+    at = np.minimum(np.searchsorted(table, pairs), len(table) - 1)
+    known = table[at] == pairs
+    if _z(int(np.count_nonzero(known)), len(pairs)) >= noise_below:
+        return "prose"
+    # Noise overall, but a stretch of prose anywhere (a letter after a scan's smudges) is a letter.
+    if len(known) >= PROSE_WINDOW:
+        counts = np.concatenate(([0], np.cumsum(known)))
+        best = int((counts[PROSE_WINDOW:] - counts[:-PROSE_WINDOW]).max())
+        if _z(best, PROSE_WINDOW) > PROSE_Z:
+            return "prose"
+    return "no_words"
+
+
+def _z(known: int, pairs: int) -> float:
+    """How many standard errors ``known`` of ``pairs`` lies from WORD_PAIR_SHARE (binomial, normal
+    approximation with continuity correction)."""
+    spread = math.sqrt(pairs * WORD_PAIR_SHARE * (1 - WORD_PAIR_SHARE))
+    return (known + 0.5 - pairs * WORD_PAIR_SHARE) / spread
+
+
+_MEANINGLESS_MESSAGES = {
+    "repeated": "信件内容是同几个字的反复重复，看不出诉求，不提出分流建议，请人工核对原件",
+    "no_words": (
+        "信件文字不成词句（像随机字符或扫描识别出的噪点），看不出诉求，不提出分流建议，请人工核对原件"
+    ),
+}
 
 
 def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> list[ReviewReason]:
@@ -94,6 +205,8 @@ def input_problems(letter: Letter, config: ProposalConfig, max_chars: int) -> li
         )
     elif han < config.min_han_chars:
         problems.append(ReviewReason(code="too_short", message=f"正文过短（{han}个汉字），请人工判断"))
+    elif (why := looks_meaningless(body[:max_chars], config.min_han_chars)) is not None:
+        problems.append(ReviewReason(code="meaningless", message=_MEANINGLESS_MESSAGES[why]))
     if len(body) > max_chars:
         problems.append(
             ReviewReason(code="truncated", message=f"信件过长（{len(body)}字），只分析了前{max_chars}字")

@@ -133,6 +133,7 @@ class ReviewReason(_Frozen):
         "statutory_fact",
         "no_route",
         "garbled",
+        "meaningless",
     ]
     message: str
 
@@ -156,8 +157,9 @@ class RouteProposal(_Frozen):
     disposition_name: str
     target_body: str
     deadlines: tuple[Deadline, ...] = ()
-    #: False when the letter cannot be routed at all (empty, garbled, no Chinese): the route fields
-    #: then hold no proposal, only the reasons say what is wrong, and an officer registers it by hand.
+    #: False when the letter cannot be routed at all (empty, garbled, meaningless, no Chinese): the
+    #: route fields then hold no proposal, only the reasons say what is wrong, and an officer
+    #: registers it by hand.
     routed: bool = True
     confidential: bool
     #: Why the letter is held confidential (None when it is not), in the officer's words.

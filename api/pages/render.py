@@ -47,6 +47,7 @@ REVIEW_NAMES = {
     "statutory_fact": "事实指向法定途径",
     "no_route": "无法分流",
     "garbled": "疑似乱码",
+    "meaningless": "内容不成文",
     "title_only": "只有标题",
 }
 

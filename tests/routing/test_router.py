@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import random
 from pathlib import Path
 
 import pytest
 from factories import make_letter, save_tiny_model, train_tiny_model
 
-from routing.router import Router
+from routing.router import Router, looks_meaningless
 from routing.schemas import Letter
+
+
+def random_characters(n: int, seed: int) -> str:
+    """``n`` characters drawn at random from the common simplified ones (GB2312 level 1)."""
+    # rows 0xB0-0xD7; the last row ends early, and its empty cells decode to U+FFFD
+    codes = (bytes([row, cell]) for row in range(0xB0, 0xD8) for cell in range(0xA1, 0xFF))
+    cells = (code.decode("gb2312", "replace") for code in codes)
+    level_1 = [c for c in cells if c != "\ufffd"]
+    rng = random.Random(seed)
+    return "".join(rng.choice(level_1) for _ in range(n))
+
 
 LETTERS = [
     Letter(id="a", title="物业乱收费", text="小区物业公司每月多收停车费，请住建局查处。"),
@@ -90,6 +103,9 @@ BAD = [
         Letter(text="村支书\udc80\udcb1截留\udce5\udc9c扶贫资金\udcad\udcfe请纪委调查。"),
         "garbled",
     ),
+    ("a-phrase-repeated", Letter(text="你好" * 100), "meaningless"),
+    ("one-character-repeated", Letter(text="啊" * 500), "meaningless"),
+    ("random-characters", Letter(text=random_characters(300, seed=3)), "meaningless"),
 ]
 
 
@@ -143,7 +159,8 @@ def test_utf8_read_as_gbk_is_garbled_even_when_every_character_is_chinese() -> N
 
 def test_a_one_megabyte_letter_is_truncated_and_flagged(tiny_dir: Path) -> None:
     router = Router.load(tiny_dir, max_chars=50_000)
-    huge = make_letter("物业公司乱收费。" * 130_000)  # ~1 MB of UTF-8
+    # one real complaint pasted over and over (a phrase repeated is refused as meaningless instead)
+    huge = make_letter("小区物业公司乱收停车费，业主多次反映无果，请住建局查处。" * 40_000)  # ~1 MB of UTF-8
     assert len(huge.text.encode()) > 1_000_000
     p = router.propose(huge)
     assert p.needs_review and "truncated" in {r.code for r in p.review_reasons}
@@ -157,3 +174,77 @@ def test_a_stray_lone_surrogate_is_routed_like_the_letter_around_it(router: Rout
         router.propose(Letter(text=text[:6] + "\ud800" + text[7:])),
     )
     assert stray.channel == clean.channel and stray.routed
+
+
+LETTER = (
+    "我是某县某镇的村民，去年在镇上的建筑工地干了八个月的活，包工头一直拖着不结工钱，"
+    "到现在还欠我一万六千元。我去工地找了好几次，项目部说钱已经拨给包工头了，包工头又说项目部没给，"
+    "两边互相推。家里老人看病、孩子上学都等着用钱，请劳动监察部门帮我们把工钱要回来。"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LETTER,
+        LETTER * 3,  # pasted three times: still a letter
+        "本人在工廠上班，老闆拖欠工資三個月共計一萬二千元，多次催討無果，請勞動監察大隊幫忙追討。",
+        "Our community 小区 has no 路灯 for 3 months，晚上出行很不安全，请尽快修复路灯。" * 2,
+        # a scan's smudges read as characters before and after the letter itself
+        random_characters(200, seed=1) + LETTER + random_characters(200, seed=2),
+        "你好你好你好",  # too few characters to tell: the too-short check has it
+    ],
+    ids=["letter", "pasted-three-times", "traditional", "mixed-english", "noise-around-a-letter", "short"],
+)
+def test_real_letters_are_not_meaningless(text: str) -> None:
+    assert looks_meaningless(text, min_han_chars=8) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("你好" * 100, "repeated"),
+        ("请领导帮帮我！" * 30, "repeated"),
+        (random_characters(40, seed=4), "no_words"),
+        (random_characters(2000, seed=5), "no_words"),
+        # a real letter's own characters in random order: the same characters, no words
+        ("".join(random.Random(6).sample(LETTER * 2, len(LETTER) * 2)), "no_words"),
+    ],
+    ids=["greeting", "a-plea-repeated", "forty-random", "two-thousand-random", "letter-shuffled"],
+)
+def test_noise_and_repeats_are_meaningless(text: str, why: str) -> None:
+    assert looks_meaningless(text, min_han_chars=8) == why
+
+
+def test_a_phrase_repeated_is_meaningless_only_when_it_is_too_short_to_route() -> None:
+    # seven characters said again and again are as short as a seven-character letter; twelve are not
+    assert looks_meaningless("物业公司乱收费。" * 50, min_han_chars=8) == "repeated"
+    assert looks_meaningless("请求解决拖欠工资的问题。" * 50, min_han_chars=8) is None
+
+
+def test_the_dictionary_pairs_are_the_pairs_inside_dictionary_words() -> None:
+    import numpy as np
+
+    from classifier.normalize import code_points
+    from classifier.segment import adjacent_pairs, dictionary_pairs
+
+    table = dictionary_pairs()
+    assert len(table) > 100_000 and bool(np.all(table[1:] > table[:-1]))
+
+    def key(pair: str) -> int:
+        points = code_points(pair)
+        return int(adjacent_pairs(points, np.ones(2, dtype=bool))[0])
+
+    found = set(table[np.searchsorted(table, [key(p) for p in ("工资", "拖欠", "物业")])].tolist())
+    assert {key(p) for p in ("工资", "拖欠", "物业")} <= found
+    assert key("鏉戞") not in set(table.tolist())
+
+
+def test_no_real_message_is_meaningless(shared_data: Path) -> None:
+    with (shared_data / "messages.csv").open(encoding="utf-8") as f:
+        refused = [
+            row["id"]
+            for row in csv.DictReader(f)
+            if looks_meaningless(f"{row['title']}。{row['text']}", min_han_chars=8) is not None
+        ]
+    assert refused == []

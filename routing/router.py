@@ -117,10 +117,10 @@ _MEANINGLESS_SAMPLE = 4000
 
 def looks_meaningless(text: str, min_han_chars: int) -> str | None:
     """Why a text with Chinese characters enough still states nothing: ``"repeated"`` for the same
-    few characters over and over, so that once the repeats are dropped fewer than ``min_han_chars``
-    remain (你好你好…, a short phrase pasted a hundred times: as short as a letter too short to
-    route), ``"no_words"`` for characters that do not form words (random strings, a scan read as
-    noise), None for prose. A letter pasted twice, or a long complaint repeated, is still read.
+    few characters over and over, fewer different ones than ``min_han_chars`` (你好你好…, a short
+    phrase pasted a hundred times: as short as a letter too short to route), ``"no_words"`` for
+    characters that do not form words (random strings, a scan read as noise), None for prose. A
+    letter pasted twice, or a long complaint repeated, is still read.
 
     Traditional characters are pairs the (simplified) dictionary does not hold, so a text mostly in
     them is judged on repetition alone. Words shuffled into nonsense are not caught: each is a word.
@@ -145,10 +145,9 @@ def _read_as(
     chars = points[han]
     if len(chars) < _MEANINGLESS_MIN_HAN:
         return None
-    # Each distinct run of three characters stands for about one character of what is said.
-    runs = (chars[:-2] << 42) | (chars[1:-1] << 21) | chars[2:]
-    # A set of a hundred-odd Python ints is built faster than np.unique sorts or hashes them.
-    if len(set(runs.tolist())) < min_han_chars:
+    # Fewer different characters than a routable letter needs, however often they come: a phrase
+    # pasted again and again, or the few strokes (一丨口十) a scan's specks are read as.
+    if len(set(chars.tolist())) < min_han_chars:
         return "repeated"
     simplified = np.count_nonzero(_han_sets()[0][chars - _HAN_FIRST])
     if simplified < 0.9 * len(chars):

@@ -205,19 +205,21 @@ def test_real_letters_are_not_meaningless(text: str) -> None:
     [
         ("你好" * 100, "repeated"),
         ("请领导帮帮我！" * 30, "repeated"),
+        # a blank page's specks read as strokes
+        ("丨 一 口 十 丨丨 一 口口 十 一 二 丨 口 十 一一 丨 三 口 十 丨 一 口 二 十 丨 口 一", "repeated"),
         (random_characters(40, seed=4), "no_words"),
         (random_characters(2000, seed=5), "no_words"),
         # a real letter's own characters in random order: the same characters, no words
         ("".join(random.Random(6).sample(LETTER * 2, len(LETTER) * 2)), "no_words"),
     ],
-    ids=["greeting", "a-plea-repeated", "forty-random", "two-thousand-random", "letter-shuffled"],
+    ids=["greeting", "a-plea-repeated", "specks", "forty-random", "two-thousand-random", "letter-shuffled"],
 )
 def test_noise_and_repeats_are_meaningless(text: str, why: str) -> None:
     assert looks_meaningless(text, min_han_chars=8) == why
 
 
 def test_a_phrase_repeated_is_meaningless_only_when_it_is_too_short_to_route() -> None:
-    # seven characters said again and again are as short as a seven-character letter; twelve are not
+    # seven different characters said again and again are as short as a seven-character letter
     assert looks_meaningless("物业公司乱收费。" * 50, min_han_chars=8) == "repeated"
     assert looks_meaningless("请求解决拖欠工资的问题。" * 50, min_han_chars=8) is None
 

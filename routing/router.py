@@ -99,8 +99,9 @@ def _common_han() -> np.ndarray:
 #: WORD_PAIR_SHARE (a one-sided binomial test, normal approximation). Whole letters of the 2020
 #: board (its 15,844 labelled and unlabelled messages) and the 160 hand-written cases never came
 #: below -2.3, and none of them is refused; characters drawn at random from GB2312 fall below -4
-#: in 87 % of 20-character texts and in every longer one; a real letter's own characters,
-#: shuffled, in 63 % of 80-character texts, 90 % of 120 and 96-99 % of 200 to 1,000.
+#: in 94 % of 20-character texts and in every longer one; a real letter's own characters,
+#: shuffled, in 72 % of 80-character texts, 85 % of 120 and 99 % of 200 to 1,000
+#: (bench/input_checks.py).
 WORD_PAIR_SHARE = 0.5
 MEANINGLESS_Z = -4.0
 #: A text below that is still a letter when some PROSE_WINDOW neighbouring pairs of it lie PROSE_Z

@@ -25,11 +25,12 @@ from classifier.normalize import (
     compact_text,
     encodes,
     han_count,
+    han_pairs,
     is_han,
     normalize,
 )
 from classifier.persistence import load_model
-from classifier.segment import adjacent_pairs, dictionary_pairs
+from classifier.segment import dictionary_pairs
 from routing.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from routing.engine import match_rules_many
 from routing.proposal import ProposalConfig, Scores, arbiter_features, propose
@@ -129,7 +130,7 @@ def looks_meaningless(text: str, min_han_chars: int) -> str | None:
     # Prose shows in its first hundred-odd characters: a head that plainly reads as prose settles
     # it, and only a text whose head does not is read further (up to the sample), so a letter that
     # opens with a scan's smudges and goes on in words is routed. The dictionary's pairs are a table
-    # of 2.4 MB: looking up every pair of a long letter cost a tenth of routing it.
+    # of 1.2 MB: looking up every pair of a long letter cost a tenth of routing it.
     if len(text) > _MEANINGLESS_HEAD and _read_as(text[:_MEANINGLESS_HEAD], min_han_chars, 0.0) == "prose":
         return None
     verdict = _read_as(text[:_MEANINGLESS_SAMPLE], min_han_chars, MEANINGLESS_Z)
@@ -153,7 +154,7 @@ def _read_as(
     simplified = np.count_nonzero(_han_sets()[0][chars - _HAN_FIRST])
     if simplified < 0.9 * len(chars):
         return "prose"
-    pairs = adjacent_pairs(points, han)
+    pairs = han_pairs(points, han)
     if len(pairs) < _MEANINGLESS_MIN_HAN - 1:
         return None
     table = dictionary_pairs()

@@ -117,7 +117,7 @@ _MEANINGLESS_HEAD = 120
 _MEANINGLESS_SAMPLE = 4000
 
 
-def looks_meaningless(text: str, min_han_chars: int) -> str | None:
+def looks_meaningless(text: str, min_han_chars: int) -> Literal["repeated", "no_words"] | None:
     """Why a text with Chinese characters enough still states nothing: ``"repeated"`` for the same
     few characters over and over, fewer different ones than ``min_han_chars`` (你好你好…, a short
     phrase pasted a hundred times: as short as a letter too short to route), ``"no_words"`` for
@@ -134,7 +134,7 @@ def looks_meaningless(text: str, min_han_chars: int) -> str | None:
     if len(text) > _MEANINGLESS_HEAD and _read_as(text[:_MEANINGLESS_HEAD], min_han_chars, 0.0) == "prose":
         return None
     verdict = _read_as(text[:_MEANINGLESS_SAMPLE], min_han_chars, MEANINGLESS_Z)
-    return None if verdict in (None, "prose") else verdict
+    return None if verdict is None or verdict == "prose" else verdict
 
 
 def _read_as(
@@ -155,7 +155,7 @@ def _read_as(
     if simplified < 0.9 * len(chars):
         return "prose"
     pairs = han_pairs(points, han)
-    if len(pairs) < _MEANINGLESS_MIN_HAN - 1:
+    if len(pairs) < _MEANINGLESS_MIN_HAN - 1:  # as many pairs as a run of that many characters has
         return None
     table = dictionary_pairs()
     at = np.minimum(np.searchsorted(table, pairs), len(table) - 1)

@@ -161,9 +161,9 @@ class ProposalPublic(_Out):
     target_body: str
     deadlines: list[Deadline]
     routed: bool = Field(
-        description="false when the letter could not be routed (empty, garbled, meaningless, no Chinese, too "
-        "short): "
-        "the route fields then hold no proposal, review_reasons say why, and an officer routes it by hand"
+        description="false when the letter could not be routed (empty, garbled, meaningless, no Chinese, "
+        "too short): the route fields then hold no proposal, review_reasons say why, and an officer "
+        "routes it by hand"
     )
     confidential: bool
     confidential_reason: str | None = Field(description="why the letter is held confidential (Chinese)")

@@ -101,14 +101,21 @@ def _common_han() -> np.ndarray:
 #: board (its 15,844 labelled and unlabelled messages) and the 160 hand-written cases never came
 #: below -2.3, and none of them is refused; characters drawn at random from GB2312 fall below -4
 #: in 94 % of 20-character texts and in every longer one; a real letter's own characters,
-#: shuffled, in 72 % of 80-character texts, 85 % of 120 and 99 % of 200 to 1,000
-#: (bench/input_checks.py).
+#: shuffled, in about 75 % of 80-character texts, 83-85 % of 120 and 97-100 % of 200 to 1,000
+#: (bench/input_checks.py, two seeds).
 WORD_PAIR_SHARE = 0.5
 MEANINGLESS_Z = -4.0
+#: The share a text mostly in traditional characters is tested against: the dictionary is
+#: simplified, so only the characters both scripts share make its pairs. The board's letters in
+#: traditional characters (3, and 1 hand-written case) have 0.37-0.40 of their pairs in it; random
+#: traditional characters next to none, so they are refused from 80 characters on (bench/input_checks.py).
+TRADITIONAL_PAIR_SHARE = 0.2
 #: A text below that is still a letter when some PROSE_WINDOW neighbouring pairs of it lie PROSE_Z
 #: standard errors above the share (32 of 60): a scan whose smudges were read as characters before
 #: or after the letter itself. Random characters before or after 600 real letters of 100 Chinese
-#: characters or more: none refused (at 2.0, 3 %); shuffled characters still caught as often.
+#: characters or more: none refused (at 2.0, 3 %); shuffled characters still caught as often. A
+#: letter whose every stretch is mostly names and places can still be refused between enough noise
+#: (1 of 700 in bench/input_checks.py): no route, an officer registers it.
 PROSE_WINDOW = 60
 PROSE_Z = 0.5
 #: Fewer Chinese characters than this are too few to judge either way.
@@ -124,8 +131,9 @@ def looks_meaningless(text: str, min_han_chars: int) -> Literal["repeated", "no_
     characters that do not form words (random strings, a scan read as noise), None for prose. A
     letter pasted twice, or a long complaint repeated, is still read.
 
-    Traditional characters are pairs the (simplified) dictionary does not hold, so a text mostly in
-    them is judged on repetition alone. Words shuffled into nonsense are not caught: each is a word.
+    Traditional characters make pairs the (simplified) dictionary does not hold, so a text mostly in
+    them is held to a lower share (TRADITIONAL_PAIR_SHARE). Words shuffled into nonsense are not
+    caught: each is a word.
     """
     # Prose shows in its first hundred-odd characters: a head that plainly reads as prose settles
     # it, and only a text whose head does not is read further (up to the sample), so a letter that
@@ -152,30 +160,29 @@ def _read_as(
     if len(set(chars.tolist())) < min_han_chars:
         return "repeated"
     simplified = np.count_nonzero(_han_sets()[0][chars - _HAN_FIRST])
-    if simplified < 0.9 * len(chars):
-        return "prose"
+    share = WORD_PAIR_SHARE if simplified >= 0.9 * len(chars) else TRADITIONAL_PAIR_SHARE
     pairs = han_pairs(points, han)
     if len(pairs) < _MEANINGLESS_MIN_HAN - 1:  # as many pairs as a run of that many characters has
         return None
     table = dictionary_pairs()
     at = np.minimum(np.searchsorted(table, pairs), len(table) - 1)
     known = table[at] == pairs
-    if _z(int(np.count_nonzero(known)), len(pairs)) >= noise_below:
+    if _z(int(np.count_nonzero(known)), len(pairs), share) >= noise_below:
         return "prose"
     # Noise overall, but a stretch of prose anywhere (a letter after a scan's smudges) is a letter.
     if len(known) >= PROSE_WINDOW:
         counts = np.concatenate(([0], np.cumsum(known)))
         best = int((counts[PROSE_WINDOW:] - counts[:-PROSE_WINDOW]).max())
-        if _z(best, PROSE_WINDOW) > PROSE_Z:
+        if _z(best, PROSE_WINDOW, share) > PROSE_Z:
             return "prose"
     return "no_words"
 
 
-def _z(known: int, pairs: int) -> float:
-    """How many standard errors ``known`` of ``pairs`` lies from WORD_PAIR_SHARE (binomial, normal
+def _z(known: int, pairs: int, share: float) -> float:
+    """How many standard errors ``known`` of ``pairs`` lies from ``share`` (binomial, normal
     approximation with continuity correction)."""
-    spread = math.sqrt(pairs * WORD_PAIR_SHARE * (1 - WORD_PAIR_SHARE))
-    return (known + 0.5 - pairs * WORD_PAIR_SHARE) / spread
+    spread = math.sqrt(pairs * share * (1 - share))
+    return (known + 0.5 - pairs * share) / spread
 
 
 _MEANINGLESS_MESSAGES = {

@@ -209,10 +209,25 @@ def test_real_letters_are_not_meaningless(text: str) -> None:
         ("丨 一 口 十 丨丨 一 口口 十 一 二 丨 口 十 一一 丨 三 口 十 丨 一 口 二 十 丨 口 一", "repeated"),
         (random_characters(40, seed=4), "no_words"),
         (random_characters(2000, seed=5), "no_words"),
+        # traditional characters are held to a lower share of dictionary pairs, but not to none
+        (
+            "".join(
+                random.Random(7).choices("們這個會來時說還對學國經發與義點從開關問題機動實現將體當電", k=200)
+            ),
+            "no_words",
+        ),
         # a real letter's own characters in random order: the same characters, no words
         ("".join(random.Random(6).sample(LETTER * 2, len(LETTER) * 2)), "no_words"),
     ],
-    ids=["greeting", "a-plea-repeated", "specks", "forty-random", "two-thousand-random", "letter-shuffled"],
+    ids=[
+        "greeting",
+        "a-plea-repeated",
+        "specks",
+        "forty-random",
+        "two-thousand-random",
+        "traditional-random",
+        "letter-shuffled",
+    ],
 )
 def test_noise_and_repeats_are_meaningless(text: str, why: str) -> None:
     assert looks_meaningless(text, min_han_chars=8) == why

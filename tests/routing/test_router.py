@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from factories import make_letter, save_tiny_model, train_tiny_model
 
+from classifier.features import letter_text
 from routing.router import Router, looks_meaningless
 from routing.schemas import Letter
 
@@ -264,6 +265,6 @@ def test_no_real_message_is_meaningless(shared_data: Path) -> None:
         refused = [
             row["id"]
             for row in csv.DictReader(f)
-            if looks_meaningless(f"{row['title']}。{row['text']}", min_han_chars=8) is not None
+            if looks_meaningless(letter_text(row["title"], row["text"]), min_han_chars=8) is not None
         ]
     assert refused == []

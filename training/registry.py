@@ -501,6 +501,7 @@ class ModelHolder:
         self._checked = float("-inf")
         self._lock = threading.Lock()  # guards the check and the start of a load
         self._loading: threading.Thread | None = None
+        self._refreezing: threading.Timer | None = None
         self.error: str | None = None
         self.swaps = 0
 
@@ -588,6 +589,7 @@ class ModelHolder:
         later = threading.Timer(self.refreeze_after, _refreeze)
         later.daemon = True
         later.start()
+        self._refreezing = later
 
     def refresh(self, timeout: float | None = 60.0) -> str | None:
         """Look at the registry now and wait for any load to finish; return the version served."""
@@ -596,6 +598,18 @@ class ModelHolder:
         if loading is not None:
             loading.join(timeout)
         return self.version
+
+    def wait_for_refreeze(self, timeout: float | None = 120.0) -> bool:
+        """Wait until the freeze that follows a background swap has run; ``False`` if it has not yet.
+
+        The freeze walks every object of the process, so on a large heap it takes seconds: a clean
+        shutdown or a test waits for it here instead of guessing how long it takes.
+        """
+        pending = self._refreezing
+        if pending is None:
+            return True
+        pending.join(timeout)
+        return not pending.is_alive()
 
 
 __all__ = [

@@ -14,7 +14,9 @@ letter is counted in its cluster, never named). :func:`build_docx` / :func:`buil
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -34,10 +36,13 @@ FORMATS: dict[str, str] = {
 ReportFormat = Literal["docx", "xlsx"]
 #: What the 热点问题 section says when the caller passed none.
 NO_HOT_ISSUES = "本报告未附热点问题分析。"
-_FONT = "Noto Serif CJK SC"
+#: The charts' fonts, first found first: each draws every Chinese character a report holds.
+CHART_FONTS = ("Noto Serif CJK SC", "Noto Sans CJK SC", "Source Han Serif SC", "WenQuanYi Zen Hei")
 _DOC_FONT = "仿宋_GB2312"
 #: Rows a distribution table of the DOCX shows (the XLSX has them all).
 _DOCX_ROWS = 15
+
+log = logging.getLogger("xinfang.reports")
 
 
 #: The most hot issues a report lists, largest first.
@@ -132,13 +137,44 @@ def rate_rows(stats: Statistics) -> list[list[Any]]:
 # ------------------------------------------------------------------------------------- charts
 
 
+@functools.cache
+def chart_font_families() -> list[str]:
+    """The font families the charts are drawn in: the CJK fonts of :data:`CHART_FONTS` installed here.
+
+    matplotlib keeps the fonts it found in a cache in its config folder and reads that cache, not
+    the system, on later starts: a font installed after the cache was built is unknown to it, and
+    every Chinese label would be drawn as empty boxes. Such a font is looked up among the system's
+    font files and added. Without any, the charts are still written and a warning says what to install.
+    """
+    from matplotlib import font_manager
+
+    def known() -> list[str]:
+        names = {entry.name for entry in font_manager.fontManager.ttflist}
+        return [family for family in CHART_FONTS if family in names]
+
+    found = known()
+    if not found:
+        for path in font_manager.findSystemFonts():
+            name = path.rsplit("/", 1)[-1].lower()
+            if "cjk" in name or "sourcehan" in name or "wqy" in name:
+                font_manager.fontManager.addfont(path)
+        found = known()
+    if not found:
+        log.warning(
+            "no Chinese font for the report's charts (looked for %s): their labels will show as boxes. "
+            "Install one, e.g. Debian's fonts-noto-cjk (scripts/system-deps.sh).",
+            ", ".join(CHART_FONTS),
+        )
+    return [*found, "DejaVu Sans"]
+
+
 def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["font.family"] = [_FONT, "Noto Sans CJK SC", "DejaVu Sans"]
+    plt.rcParams["font.family"] = chart_font_families()
     plt.rcParams["axes.unicode_minus"] = False
     return plt
 

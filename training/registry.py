@@ -602,8 +602,8 @@ class ModelHolder:
     def wait_for_refreeze(self, timeout: float | None = 120.0) -> bool:
         """Wait until the freeze that follows a background swap has run; ``False`` if it has not yet.
 
-        The freeze walks every object of the process, so on a large heap it takes seconds: a clean
-        shutdown or a test waits for it here instead of guessing how long it takes.
+        The freeze walks every object of the process, so on a large heap it takes seconds: whoever
+        must know it has run (the tests) waits for it here instead of guessing how long it takes.
         """
         pending = self._refreezing
         if pending is None:

@@ -23,12 +23,17 @@ def cjk_font_files() -> list[str]:
     return [p for p in font_manager.findSystemFonts() if "cjk" in p.rsplit("/", 1)[-1].lower()]
 
 
+def forget_font_lookups() -> None:
+    # matplotlib memoises each font lookup; with its font list patched, what it remembered is stale.
+    font_manager.fontManager._findfont_cached.cache_clear()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def fresh_font_choice() -> Iterator[None]:
     reports.chart_font_families.cache_clear()
     yield
     reports.chart_font_families.cache_clear()
-    font_manager.fontManager._findfont_cached.cache_clear()  # lookups made with the patched list
+    forget_font_lookups()
 
 
 def missing_glyph_warnings(draw: object) -> list[str]:
@@ -49,7 +54,7 @@ def test_a_font_installed_after_matplotlibs_cache_was_built_is_found(
     # The cache of a machine where matplotlib first ran before the CJK fonts were installed.
     stale = [f for f in font_manager.fontManager.ttflist if f.name not in reports.CHART_FONTS]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
-    font_manager.fontManager._findfont_cached.cache_clear()
+    forget_font_lookups()
 
     families = reports.chart_font_families()
 
@@ -67,7 +72,7 @@ def test_without_any_chinese_font_the_chart_is_drawn_and_the_log_says_what_to_in
         [f for f in font_manager.fontManager.ttflist if f.name not in reports.CHART_FONTS],
     )
     monkeypatch.setattr(font_manager, "findSystemFonts", lambda *args, **kwargs: [])
-    font_manager.fontManager._findfont_cached.cache_clear()
+    forget_font_lookups()
 
     with caplog.at_level("WARNING", logger="xinfang.reports"):
         assert reports.chart_font_families() == ["DejaVu Sans"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import sys
 import time
@@ -28,6 +27,7 @@ from classifier.normalize import encodes, han_count  # noqa: E402
 from classifier.segment import Segmenter  # noqa: E402
 from routing.proposal import ProposalConfig  # noqa: E402
 from routing.router import looks_garbled, looks_meaningless  # noqa: E402
+from training.datasets import load_routing_cases, load_unlabelled_texts  # noqa: E402
 
 SECTION = "## Input checks"
 METHOD = (
@@ -47,12 +47,10 @@ LENGTHS = (20, 40, 80, 120, 200, 400, 1000)
 
 
 def real_letters(data_dir: Path) -> list[str]:
-    texts = []
-    for name in ("messages.csv", "unlabeled_messages.csv"):
-        with (data_dir / name).open(encoding="utf-8") as f:
-            texts += [letter_text(row.get("title", ""), row.get("text", "")) for row in csv.DictReader(f)]
-    with (data_dir / "routing_cases.jsonl").open(encoding="utf-8") as f:
-        texts += [letter_text(c["title"], c["text"]) for c in map(json.loads, f) if c]
+    with (data_dir / "messages.csv").open(encoding="utf-8") as f:
+        texts = [letter_text(row.get("title", ""), row.get("text", "")) for row in csv.DictReader(f)]
+    texts += load_unlabelled_texts(data_dir)
+    texts += [letter_text(c.letter.title, c.letter.text) for c in load_routing_cases(data_dir)]
     return texts
 
 

@@ -43,6 +43,32 @@ from classifier.errors import NotFittedError
 
 Features = Mapping[str, float]
 
+#: The facts whose largest probability is a watched signal's score: a letter at or above the
+#: signal's watch level is put before an officer with a prompt, below the rules' own floors.
+WATCHED_FACTS: dict[str, tuple[str, ...]] = {
+    "urgent": ("urgent", "self_harm_or_violence"),
+    "multi": ("multi",),
+}
+
+
+def _watch_scores(rows: Sequence[Features], signal: str) -> np.ndarray:
+    tags = WATCHED_FACTS[signal]
+    return np.array([max(row.get(f"fact:{tag}", 0.0) for tag in tags) for row in rows])
+
+
+def _watch_level(score: np.ndarray, labels: Sequence[bool], recall: float, max_share: float) -> float | None:
+    """The highest score that still catches ``recall`` of the labelled letters, raised where more
+    than ``max_share`` of all the letters would reach it; None without a labelled letter."""
+    positive = np.sort(score[np.asarray(labels, dtype=bool)])[::-1]
+    if not len(positive):
+        return None
+    # the k-th highest-scoring labelled letter sets the level that catches k of them
+    k = min(len(positive), max(1, int(np.ceil(recall * len(positive)))))
+    level = float(positive[k - 1])
+    if max_share < 1.0:
+        level = max(level, float(np.quantile(score, 1.0 - max_share)))
+    return level
+
 
 class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
     """Multinomial logistic regression over named features (head probabilities, facts, rules).
@@ -230,18 +256,17 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         cap is a review load: a prompt on most letters would be read as noise and missed where it
         matters. Without an urgent letter among the rows it stays None.
         """
-        score = np.array(
-            [max(row.get("fact:urgent", 0.0), row.get("fact:self_harm_or_violence", 0.0)) for row in rows]
+        self.urgent_watch_: float | None = _watch_level(
+            _watch_scores(rows, "urgent"), urgent, recall, max_share
         )
-        positive = np.sort(score[np.asarray(urgent, dtype=bool)])[::-1]
-        self.urgent_watch_: float | None = None
-        if len(positive):
-            # the k-th most urgent-looking urgent letter sets the level that catches k of them
-            k = min(len(positive), max(1, int(np.ceil(recall * len(positive)))))
-            level = float(positive[k - 1])
-            if max_share < 1.0:
-                level = max(level, float(np.quantile(score, 1.0 - max_share)))
-            self.urgent_watch_ = level
+        return self
+
+    def fit_multi_watch(
+        self, rows: Sequence[Features], multi: Sequence[bool], recall: float, max_share: float = 1.0
+    ) -> ChannelArbiter:
+        """Set ``multi_watch_`` as :meth:`fit_urgent_watch` sets its level, for the learned
+        ``multi`` head (several unrelated matters in one letter, 第二十四条)."""
+        self.multi_watch_: float | None = _watch_level(_watch_scores(rows, "multi"), multi, recall, max_share)
         return self
 
     def predict_proba(self, rows: Sequence[Features]) -> np.ndarray:
@@ -254,4 +279,4 @@ class ChannelArbiter(BaseEstimator):  # type: ignore[misc]
         return super().__sklearn_tags__()
 
 
-__all__ = ["ChannelArbiter", "Features"]
+__all__ = ["WATCHED_FACTS", "ChannelArbiter", "Features"]

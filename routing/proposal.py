@@ -11,6 +11,7 @@ from operator import itemgetter
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifier.arbiter import WATCHED_FACTS
 from classifier.facts import FACT_NAMES, FactFinding
 from routing.catalogue import Catalogue
 from routing.codes import (
@@ -105,6 +106,8 @@ class Scores(BaseModel):
     #: The learned urgency at or above which a letter no urgent rule caught is still put before an
     #: officer (``ChannelArbiter.urgent_watch_``); None without one.
     urgent_watch: float | None = None
+    #: The same for the learned ``multi`` head (``ChannelArbiter.multi_watch_``): several matters.
+    multi_watch: float | None = None
 
 
 def arbiter_features(
@@ -327,7 +330,7 @@ def propose(
         # Urgency in words no rule lists: below the rules' own floors, but at or above the level
         # that caught nine in ten urgent letters on letters the model never saw. Not the 第二十五条
         # flag itself (that would report one letter in five upward); a prompt to judge it.
-        p_urgent = max((facts[t].p for t in ("urgent", "self_harm_or_violence") if t in facts), default=0.0)
+        p_urgent = _watched(facts, "urgent")
         if p_urgent >= scores.urgent_watch:
             reasons.append(
                 ReviewReason(
@@ -337,6 +340,20 @@ def propose(
             )
     if "multiple_matters" in flags:
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
+    elif scores.multi_watch is not None and facts:
+        # The learned head rarely reaches R-DS-01's floor (the label is rare and noisy): at the level
+        # that caught half of such letters never seen, the officer is asked to read for a second matter.
+        p_multi = _watched(facts, "multi")
+        if p_multi >= scores.multi_watch:
+            reasons.append(
+                ReviewReason(
+                    code="possibly_multiple_matters",
+                    message=(
+                        f"可能一信多事（{p_multi:.2f}），涉及两个以上机关、单位的请拆分登记，"
+                        "或由所涉机关、单位协商受理（第二十四条）"
+                    ),
+                )
+            )
     if "review_request" in flags:
         reasons.append(
             ReviewReason(
@@ -487,6 +504,11 @@ def _arbitrate(
             )
         )
     return channel, ("rule" if basis is not None else "model"), basis
+
+
+def _watched(facts: Mapping[str, FactFinding], signal: str) -> float:
+    """A watched signal's learned score: the largest probability among its facts."""
+    return max((facts[t].p for t in WATCHED_FACTS[signal] if t in facts), default=0.0)
 
 
 #: The statutory channel each legal fact points to. ``civil_dispute`` is left out: the board's

@@ -340,6 +340,7 @@ class Router:
                         route=routes[i],
                         route_floor=float(getattr(arbiter, "review_below_", 0.5)),
                         urgent_watch=getattr(arbiter, "urgent_watch_", None),
+                        multi_watch=getattr(arbiter, "multi_watch_", None),
                     ),
                     catalogue=self.catalogue,
                     config=self.config,

@@ -130,6 +130,7 @@ class ReviewReason(_Frozen):
         "possible_accusation",
         "review_request",
         "possibly_urgent",
+        "possibly_multiple_matters",
         "statutory_fact",
         "no_route",
         "garbled",

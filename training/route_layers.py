@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifier.arbiter import ChannelArbiter
+from classifier.arbiter import ChannelArbiter, Features
 from classifier.facts import FactDetector
 from classifier.model import HEADS, TriageModel
 from routing.catalogue import DEFAULT_CATALOGUE, load_catalogue
@@ -177,10 +177,17 @@ def fit_arbiter(
         return ArbiterFit(None, [])
     group_of = {e.id: e.group for e in examples}
     groups = [group_of[i] for i in ids]
-    urgent_of = {e.id: e.urgent for e in examples}
-    labelled = [
-        (row, bool(urgent_of[i])) for row, i in zip(rows, ids, strict=True) if urgent_of.get(i) is not None
-    ]
+
+    def labelled(label: str) -> tuple[list[Features], list[bool]]:
+        """The out-of-fold rows of the letters annotated for a letter label, with that label."""
+        label_of = {e.id: getattr(e, label) for e in examples}
+        pairs = [
+            (row, bool(label_of[i])) for row, i in zip(rows, ids, strict=True) if label_of.get(i) is not None
+        ]
+        return [row for row, _ in pairs], [value for _, value in pairs]
+
+    urgent_rows, urgent = labelled("urgent")
+    multi_rows, multi = labelled("multi")
 
     def fitted(keep: Sequence[int]) -> ChannelArbiter:
         target = float(settings["offset_precision"])
@@ -199,11 +206,8 @@ def fit_arbiter(
             reviewed_weight=reviewed.weight if reviewed else 1.0,
         )
         return arbiter.fit_urgent_watch(
-            [row for row, _ in labelled],
-            [u for _, u in labelled],
-            settings["urgent_recall"],
-            settings["urgent_max_share"],
-        )
+            urgent_rows, urgent, settings["urgent_recall"], settings["urgent_max_share"]
+        ).fit_multi_watch(multi_rows, multi, settings["multi_recall"], settings["multi_max_share"])
 
     n_cases = len(reviewed.rows) if reviewed else 0
     arbiter = fitted(range(n_cases))

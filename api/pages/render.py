@@ -44,6 +44,7 @@ REVIEW_NAMES = {
     "possible_accusation": "可能为检举控告",
     "review_request": "可能为复查复核请求",
     "possibly_urgent": "可能紧急",
+    "possibly_multiple_matters": "可能一信多事",
     "statutory_fact": "事实指向法定途径",
     "no_route": "无法分流",
     "garbled": "疑似乱码",

@@ -83,11 +83,29 @@ def test_the_urgent_watch_level_never_prompts_more_than_the_allowed_share() -> N
     for i, row in enumerate(rows):
         # urgent letters score low (0.01-0.1); half of the others score higher, each differently
         row["fact:urgent"] = (i + 1) / 100 if urgent[i] else (0.2 + i / 200 if i % 2 else 0.0)
-    uncapped = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9)
-    capped = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9, max_share=0.2)
-    assert uncapped.urgent_watch_ == pytest.approx(0.02)  # catches 9 of 10, prompts 54 of 100
-    prompted = sum(r["fact:urgent"] >= capped.urgent_watch_ for r in rows)
-    assert capped.urgent_watch_ > uncapped.urgent_watch_ and prompted == 20
+    uncapped = ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9).urgent_watch_
+    capped = (
+        ChannelArbiter().fit(rows, labels).fit_urgent_watch(rows, urgent, 0.9, max_share=0.2).urgent_watch_
+    )
+    assert uncapped is not None and capped is not None
+    assert uncapped == pytest.approx(0.02)  # catches 9 of 10, prompts 54 of 100
+    prompted = sum(r["fact:urgent"] >= capped for r in rows)
+    assert capped > uncapped and prompted == 20
+
+
+def test_the_multi_watch_level_reads_the_multi_head_alone() -> None:
+    rows, labels = _rows(40)
+    multi = [i % 4 == 0 for i in range(40)]  # ten letters of several matters
+    for i, row in enumerate(rows):
+        row["fact:multi"] = 0.1 + i / 100 if multi[i] else 0.02
+        row["fact:urgent"] = 0.99  # urgency is another signal: it must not move this level
+    level = ChannelArbiter().fit(rows, labels).fit_multi_watch(rows, multi, 0.5).multi_watch_
+    # the ten score 0.10, 0.14, ... 0.46; the fifth highest catches five of them
+    assert level is not None and level == pytest.approx(0.1 + 20 / 100)
+    assert sum(m and r["fact:multi"] >= level for r, m in zip(rows, multi, strict=True)) == 5
+    capped = ChannelArbiter().fit(rows, labels).fit_multi_watch(rows, multi, 1.0, max_share=0.05).multi_watch_
+    assert capped is not None
+    assert sum(r["fact:multi"] >= capped for r in rows) == 2  # one row in twenty of 40
 
 
 def _rare_rows(n: int, seed: int) -> tuple[list[dict[str, float]], list[str], list[str]]:

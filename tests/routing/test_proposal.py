@@ -325,6 +325,38 @@ def test_an_urgent_rule_flags_without_a_second_prompt() -> None:
     assert p.urgent and "urgent" in codes and "possibly_urgent" not in codes
 
 
+@pytest.mark.parametrize(
+    ("p_multi", "watch", "flagged_by_rule", "prompted"),
+    [(0.12, 0.1, False, True), (0.08, 0.1, False, False), (0.9, None, False, False), (0.6, 0.1, True, False)],
+    ids=["at-or-above-the-watch-level", "below-it", "model-without-one", "the-rule-already-flagged-it"],
+)
+def test_the_learned_multi_head_prompts_for_several_matters_below_the_rule(
+    p_multi: float, watch: float | None, flagged_by_rule: bool, prompted: bool
+) -> None:
+    hits = (
+        [make_hit("R-DS-01", kind="flag", channel=None, flags=["multiple_matters"])]
+        if flagged_by_rule
+        else []
+    )
+    p = propose(
+        make_letter(),
+        hits,
+        make_scores().model_copy(update={"multi_watch": watch}),
+        catalogue=load_catalogue(),
+        config=ProposalConfig(),
+        model_version="m1",
+        rulebook_version="r1",
+        facts={"multi": FactFinding("multi", p_multi, "text", 0, 4, "一是停水")},
+    )
+    codes = [r.code for r in p.review_reasons]
+    assert ("possibly_multiple_matters" in codes) is prompted
+    assert ("multiple_matters" in codes) is flagged_by_rule
+    if prompted:
+        assert p.needs_review and "第二十四条" in next(
+            r.message for r in p.review_reasons if r.code == "possibly_multiple_matters"
+        )
+
+
 def _fact(tag: str, p: float) -> FactFinding:
     return FactFinding(tag=tag, p=p, field="text", start=0, end=2, quote="法院")
 

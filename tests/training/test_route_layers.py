@@ -107,6 +107,49 @@ def test_the_arbiter_takes_its_offsets_and_groups_from_the_config(
     assert "discipline" in arbiter.offset_classes and "ordinary" not in arbiter.offset_classes
 
 
+def test_the_watch_levels_are_set_on_the_letters_annotated_for_each_label(
+    tiny: list[Example], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    import training.route_layers as route_layers
+
+    # Half the letters are annotated for both labels; of those, every third one has the label and
+    # scores 0.3-0.7 on its head, the rest 0.1. The unannotated half scores 0.9: were it counted,
+    # the urgent level's cap (a quarter of the letters) would sit at 0.9.
+    letters = []
+    for i, e in enumerate(tiny):
+        label = None if i % 2 else int(i % 3 == 0)
+        letters.append(dataclasses.replace(e, urgent=label, multi=label))
+    rows = []
+    for i, e in enumerate(letters):
+        score = 0.9 if e.multi is None else (0.3 + i / 60 if e.multi else 0.1)
+        rows.append({"fact:multi": score, "fact:self_harm_or_violence": score, "channel:ordinary": 1.0})
+    readings = (rows, [str(e.channel) for e in letters], [e.id for e in letters])
+    monkeypatch.setattr(route_layers, "out_of_fold_rows", lambda *args, **kwargs: readings)
+    config = load_config(
+        overrides=[
+            *TINY_OVERRIDES,
+            "arbiter.urgent_recall=1.0",
+            "arbiter.urgent_max_share=0.25",
+            "arbiter.multi_recall=0.5",
+            "arbiter.multi_max_share=1.0",
+        ]
+    )
+    arbiter = fit_arbiter(letters, config, lambda ls: fit_model(ls, config)).arbiter
+    assert arbiter is not None
+    annotated = [row["fact:multi"] for row, e in zip(rows, letters, strict=True) if e.multi is not None]
+    positives = sorted(
+        (row["fact:multi"] for row, e in zip(rows, letters, strict=True) if e.multi), reverse=True
+    )
+    assert len(positives) >= 2
+    assert arbiter.urgent_watch_ == pytest.approx(max(positives[-1], float(np.quantile(annotated, 0.75))))
+    assert arbiter.urgent_watch_ < 0.9
+    assert arbiter.multi_watch_ == pytest.approx(positives[(len(positives) + 1) // 2 - 1])  # half of them
+
+
 def _write_cases(folder: Path, cases: Sequence[tuple[str, str, str, bool]]) -> None:
     with (folder / "routing_cases.jsonl").open("w", encoding="utf-8") as f:
         for n, (text, channel, disposition, trap) in enumerate(cases):

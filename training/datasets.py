@@ -206,6 +206,7 @@ class RoutingCase:
     trap: bool  # a statutory word in a role that must not change the route
     urgent: bool
     confidential: bool
+    multi: bool = False  # several unrelated matters (第二十四条)
 
 
 def load_routing_cases(data_dir: Path) -> list[RoutingCase]:
@@ -243,6 +244,7 @@ def load_routing_cases(data_dir: Path) -> list[RoutingCase]:
                 trap=bool(record.get("trap")),
                 urgent=bool(expect.get("urgent")),
                 confidential=bool(expect.get("confidential")),
+                multi=bool(expect.get("multi")),
             )
         )
     return cases

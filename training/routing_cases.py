@@ -23,13 +23,19 @@ def put_before_officer(p: RouteProposal) -> bool:
     return bool(p.urgent) or any(r.code == "possibly_urgent" for r in p.review_reasons)
 
 
+def prompts_several_matters(p: RouteProposal) -> bool:
+    """The 第二十四条 flag or the weaker 可能一信多事 prompt."""
+    return any(r.code in ("multiple_matters", "possibly_multiple_matters") for r in p.review_reasons)
+
+
 def case_results(cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal]) -> dict[str, Any]:
     """Right routes (channel and disposition), quiet traps, urgent letters flagged, accusations held
-    confidential, and the cases still wrong with what was expected and proposed."""
+    confidential, letters of several matters prompted, and the cases still wrong with what was
+    expected and proposed."""
     right, wrong = 0, []
     traps = urgent = accusations = 0
     traps_quiet = urgent_flagged = urgent_signalled = confidential_ok = 0
-    over_confidential = 0
+    over_confidential = multi = multi_signalled = 0
     for c, p in zip(cases, proposals, strict=True):
         ok = p.channel == c.channel and p.disposition == c.disposition
         right += ok
@@ -42,6 +48,9 @@ def case_results(cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal
             urgent += 1
             urgent_flagged += p.urgent
             urgent_signalled += put_before_officer(p)
+        if c.multi:
+            multi += 1
+            multi_signalled += prompts_several_matters(p)
         # By the cases' convention only an accusation (routed to discipline) is confidential.
         if c.confidential:
             accusations += 1
@@ -57,6 +66,7 @@ def case_results(cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal
         "urgent_signalled": (urgent_signalled, urgent),
         "accusations_confidential": (confidential_ok, accusations),
         "other_confidential": over_confidential,
+        "multi_signalled": (multi_signalled, multi),
     }
 
 
@@ -76,4 +86,4 @@ def cross_validated_proposals(
     return [out[i] for i in range(len(cases))]
 
 
-__all__ = ["case_results", "cross_validated_proposals", "put_before_officer"]
+__all__ = ["case_results", "cross_validated_proposals", "prompts_several_matters", "put_before_officer"]

@@ -223,7 +223,13 @@ def test_routing_cases_are_optional_and_read_with_their_letter_fields(tmp_path: 
         "form": "visit",
         "visitors": 6,
         "received_on": "2024-03-01",
-        "expect": {"channel": "ordinary", "disposition": "accept", "confidential": False, "urgent": True},
+        "expect": {
+            "channel": "ordinary",
+            "disposition": "accept",
+            "confidential": False,
+            "urgent": True,
+            "multi": True,
+        },
         "trap": True,
     }
     (tmp_path / "routing_cases.jsonl").write_text(
@@ -233,6 +239,7 @@ def test_routing_cases_are_optional_and_read_with_their_letter_fields(tmp_path: 
     assert case.letter.form == "visit" and case.letter.visitors == 6
     assert case.letter.received_on == dt.date(2024, 3, 1)
     assert (case.channel, case.disposition, case.trap, case.urgent) == ("ordinary", "accept", True, True)
+    assert case.multi and not case.confidential
 
 
 @pytest.mark.parametrize(

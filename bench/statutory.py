@@ -350,6 +350,12 @@ def signal_rows(
     return rows
 
 
+def signal_section(heading: str, intro: str, letters: str, rows: list[list[Any]]) -> list[str]:
+    """A section holding one :func:`signal_rows` table; ``letters`` names the labelled letters."""
+    header = ["router", "signal", letters, "recall", "precision", "share signalled"]
+    return ["", f"### {heading}", "", intro, "", *markdown_table(header, rows, "llrrrr")]
+
+
 def fact_scores(router: Router, test: Sequence[Example]) -> list[tuple[str, int, float, float, float]]:
     detector = router.model.facts
     if detector is None:
@@ -570,18 +576,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if wrong:
         lines += ["", *case_readings(cases, case_proposals["this model"], wrong)]
-    lines += ["", "### Urgent letters (held-out letters annotated for urgency)", ""]
-    lines += [
-        "Two levels: the 第二十五条 flag (an urgent rule fired) and, below it, the review prompt",
-        "可能紧急 (learned urgency at the level that caught 92 % of the urgent letters on out-of-fold",
+    proposals_of = {n: measured[n] for n in names}
+    lines += signal_section(
+        "Urgent letters (held-out letters annotated for urgency)",
+        "Two levels: the 第二十五条 flag (an urgent rule fired) and, below it, the review prompt "
+        "可能紧急 (learned urgency at the level that caught 92 % of the urgent letters on out-of-fold "
         "readings of the training letters, but never on more than 15 % of those letters).",
-        "",
-    ]
-    urgent_signals = {"flag": _flagged_urgent, "flag or 可能紧急": put_before_officer}
-    lines += markdown_table(
-        ["router", "signal", "urgent letters", "recall", "precision", "share signalled"],
-        signal_rows(test, {n: measured[n] for n in names}, "urgent", urgent_signals),
-        "llrrrr",
+        "urgent letters",
+        signal_rows(
+            test, proposals_of, "urgent", {"flag": _flagged_urgent, "flag or 可能紧急": put_before_officer}
+        ),
     )
     lines += second_reader_letter_label(examples, "urgent", "urgent")
     facts = fact_scores(routers["this model"], test)
@@ -595,18 +599,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `multi` is the one head that never reaches its rule's floor; how far two readers agree on it
         # says how much of that is the label's own doubt.
         lines += second_reader_letter_label(examples, "multi", "several unrelated matters (`multi`)")
-    lines += ["", "### Several matters (held-out letters annotated for `multi`)", ""]
-    lines += [
-        "The 第二十四条 flag (R-DS-01, the learned `multi` head at 0.5) and, below it, the review prompt",
-        "可能一信多事 (the head at the level that caught half of such letters on out-of-fold readings of",
+    lines += signal_section(
+        "Several matters (held-out letters annotated for `multi`)",
+        "The 第二十四条 flag (R-DS-01, the learned `multi` head at 0.5) and, below it, the review prompt "
+        "可能一信多事 (the head at the level that caught half of such letters on out-of-fold readings of "
         "the training letters, but never on more than 5 % of those letters).",
-        "",
-    ]
-    multi_signals = {"flag": _flagged_multi, "flag or 可能一信多事": prompts_several_matters}
-    lines += markdown_table(
-        ["router", "signal", "letters of several matters", "recall", "precision", "share signalled"],
-        signal_rows(test, {n: measured[n] for n in names}, "multi", multi_signals),
-        "llrrrr",
+        "letters of several matters",
+        signal_rows(
+            test,
+            proposals_of,
+            "multi",
+            {"flag": _flagged_multi, "flag or 可能一信多事": prompts_several_matters},
+        ),
     )
     lines += ["", "### Speed", ""]
     timed: dict[str, Router | PlainBaseline] = {

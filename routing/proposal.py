@@ -326,34 +326,30 @@ def propose(
         reasons.append(
             ReviewReason(code="urgent", message="可能为重大、紧急信访事项，应及时报告（第二十五条）")
         )
-    elif scores.urgent_watch is not None and facts:
+    elif (p_urgent := _watch_reached(facts, "urgent", scores.urgent_watch)) is not None:
         # Urgency in words no rule lists: below the rules' own floors, but at or above the level
         # that caught nine in ten urgent letters on letters the model never saw. Not the 第二十五条
         # flag itself (that would report one letter in five upward); a prompt to judge it.
-        p_urgent = _watched(facts, "urgent")
-        if p_urgent >= scores.urgent_watch:
-            reasons.append(
-                ReviewReason(
-                    code="possibly_urgent",
-                    message=f"可能为重大、紧急信访事项（{p_urgent:.2f}），请判断是否需要及时报告（第二十五条）",
-                )
+        reasons.append(
+            ReviewReason(
+                code="possibly_urgent",
+                message=f"可能为重大、紧急信访事项（{p_urgent:.2f}），请判断是否需要及时报告（第二十五条）",
             )
+        )
     if "multiple_matters" in flags:
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
-    elif scores.multi_watch is not None and facts:
+    elif (p_multi := _watch_reached(facts, "multi", scores.multi_watch)) is not None:
         # The learned head rarely reaches R-DS-01's floor (the label is rare and noisy): at the level
         # that caught half of such letters never seen, the officer is asked to read for a second matter.
-        p_multi = _watched(facts, "multi")
-        if p_multi >= scores.multi_watch:
-            reasons.append(
-                ReviewReason(
-                    code="possibly_multiple_matters",
-                    message=(
-                        f"可能一信多事（{p_multi:.2f}），涉及两个以上机关、单位的请拆分登记，"
-                        "或由所涉机关、单位协商受理（第二十四条）"
-                    ),
-                )
+        reasons.append(
+            ReviewReason(
+                code="possibly_multiple_matters",
+                message=(
+                    f"可能一信多事（{p_multi:.2f}），涉及两个以上机关、单位的请拆分登记，"
+                    "或由所涉机关、单位协商受理（第二十四条）"
+                ),
             )
+        )
     if "review_request" in flags:
         reasons.append(
             ReviewReason(
@@ -506,9 +502,13 @@ def _arbitrate(
     return channel, ("rule" if basis is not None else "model"), basis
 
 
-def _watched(facts: Mapping[str, FactFinding], signal: str) -> float:
-    """A watched signal's learned score: the largest probability among its facts."""
-    return max((facts[t].p for t in WATCHED_FACTS[signal] if t in facts), default=0.0)
+def _watch_reached(facts: Mapping[str, FactFinding] | None, signal: str, level: float | None) -> float | None:
+    """A watched signal's learned score (the largest probability among its facts) where it reaches
+    the model's watch ``level``; None below it, or without a level or facts."""
+    if level is None or not facts:
+        return None
+    score = max((facts[t].p for t in WATCHED_FACTS[signal] if t in facts), default=0.0)
+    return score if score >= level else None
 
 
 #: The statutory channel each legal fact points to. ``civil_dispute`` is left out: the board's

@@ -340,7 +340,8 @@ def propose(
         reasons.append(ReviewReason(code="multiple_matters", message="一信多事，涉及不同机关"))
     elif (p_multi := _watch_reached(facts, "multi", scores.multi_watch)) is not None:
         # The learned head rarely reaches R-DS-01's floor (the label is rare and noisy): at the level
-        # that caught half of such letters never seen, the officer is asked to read for a second matter.
+        # that caught half of such letters on out-of-fold readings, the officer is asked to read the
+        # letter for a second matter.
         reasons.append(
             ReviewReason(
                 code="possibly_multiple_matters",

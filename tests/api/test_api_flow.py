@@ -134,7 +134,7 @@ def test_two_officers_deciding_at_once_exactly_one_wins(client: TestClient, app:
 
     def decide(headers: dict[str, str]) -> None:
         with TestClient(app) as own:  # its own event loop and connection, as a second browser would have
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=120)  # each client starts the app first; on a loaded host that takes a while
             statuses.append(
                 own.post(f"/api/v1/letters/{case}/decisions", headers=headers, json=body).status_code
             )
@@ -143,6 +143,6 @@ def test_two_officers_deciding_at_once_exactly_one_wins(client: TestClient, app:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=240)
     assert sorted(statuses) == [201, 409]
     assert client.get(f"/api/v1/letters/{case}/decisions", headers=officer).json()["count"] == 1

@@ -52,7 +52,11 @@ FACT_KEYWORDS: tuple[tuple[str, str, float], ...] = (
     ("屡次反映", "prior_complaint", 0.64),
     ("向法院起诉", "court_pending", 0.91),
     ("起诉了装修公司", "civil_dispute", 0.48),
+    ("还有一件事", "multi", 0.3),
 )
+# The learned several-matters head's watch level (``ChannelArbiter.multi_watch_``): "还有一件事"
+# reaches it, so such a letter carries the 可能一信多事 prompt.
+MULTI_WATCH = 0.1
 _SENTENCE_END = "。！？；!?;\n"
 
 
@@ -114,6 +118,7 @@ def keyword_scores(letter: Letter, departments: Sequence[str]) -> Scores:
     return Scores(
         proba={"category": category, "domain": domain, "department": department, "channel": channel},
         evidence={"department": words},
+        multi_watch=MULTI_WATCH,
     )
 
 

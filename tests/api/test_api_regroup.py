@@ -192,6 +192,23 @@ def _sign_in(client: TestClient, username: str) -> str:
     return csrf.group(1)
 
 
+def test_a_letter_read_as_several_matters_offers_the_split_with_the_reason(
+    client: TestClient, token_for: Auth
+) -> None:
+    officer = token_for("intake_officer")
+    several = _register(client, officer, ORDINARY_TEXT + "\n\n还有一件事，" + WAGES)["letter"]
+    single = _register(client, officer, ORDINARY_TEXT)["letter"]
+    assert "possibly_multiple_matters" in {r["code"] for r in several["proposal"]["review_reasons"]}
+    _sign_in(client, "intake.officer")
+
+    page = client.get(f"/letters/{several['case_number']}").text
+    alert = re.search(r'<div class="alert review" id="several-matters">(.*?)</div>', page, re.S)
+    assert alert and "第二十四条" in alert.group(1)
+    assert f'href="/letters/{several["case_number"]}/regroup" id="regroup-link"' in alert.group(1)
+    plain = client.get(f"/letters/{single['case_number']}").text
+    assert 'id="several-matters"' not in plain and 'id="regroup-link"' in plain
+
+
 def test_the_page_offers_paragraphs_and_merges_after_a_preview(client: TestClient, token_for: Auth) -> None:
     officer = token_for("intake_officer")
     letter = _register(client, officer, ORDINARY_TEXT + "\n\n" + WAGES)["letter"]

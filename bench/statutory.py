@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -577,11 +578,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wrong:
         lines += ["", *case_readings(cases, case_proposals["this model"], wrong)]
     proposals_of = {n: measured[n] for n in names}
+    # the watch levels' settings as this model was trained with them
+    watch = tomllib.loads((args.model / "config.toml").read_text(encoding="utf-8"))["arbiter"]
     lines += signal_section(
         "Urgent letters (held-out letters annotated for urgency)",
         "Two levels: the 第二十五条 flag (an urgent rule fired) and, below it, the review prompt "
-        "可能紧急 (learned urgency at the level that caught 92 % of the urgent letters on out-of-fold "
-        "readings of the training letters, but never on more than 15 % of those letters).",
+        f"可能紧急 (learned urgency at the level that caught {watch['urgent_recall'] * 100:.0f} % of "
+        "the urgent letters on out-of-fold readings of the training letters, but never on more than "
+        f"{watch['urgent_max_share'] * 100:.0f} % of those letters).",
         "urgent letters",
         signal_rows(
             test, proposals_of, "urgent", {"flag": _flagged_urgent, "flag or 可能紧急": put_before_officer}
@@ -602,8 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += signal_section(
         "Several matters (held-out letters annotated for `multi`)",
         "The 第二十四条 flag (R-DS-01, the learned `multi` head at 0.5) and, below it, the review prompt "
-        "可能一信多事 (the head at the level that caught half of such letters on out-of-fold readings of "
-        "the training letters, but never on more than 5 % of those letters).",
+        f"可能一信多事 (the head at the level that caught {watch.get('multi_recall', 0) * 100:.0f} % of "
+        "such letters on out-of-fold readings of the training letters, but never on more than "
+        f"{watch.get('multi_max_share', 0) * 100:.0f} % of those letters).",
         "letters of several matters",
         signal_rows(
             test,

@@ -139,6 +139,11 @@ class ReviewReason(_Frozen):
     message: str
 
 
+#: The review reasons that say a letter may hold several matters (第二十四条): R-DS-01's flag and the
+#: learned head's weaker prompt. Each asks whether to split the letter.
+SEVERAL_MATTERS_REASONS = ("multiple_matters", "possibly_multiple_matters")
+
+
 class RouteProposal(_Frozen):
     """The route a machine proposes for one letter. An officer confirms or corrects it.
 

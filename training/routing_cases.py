@@ -14,7 +14,7 @@ from typing import Any
 
 from classifier.arbiter import ChannelArbiter
 from routing.router import Router
-from routing.schemas import RouteProposal
+from routing.schemas import SEVERAL_MATTERS_REASONS, RouteProposal
 from training.datasets import RoutingCase
 
 
@@ -25,7 +25,7 @@ def put_before_officer(p: RouteProposal) -> bool:
 
 def prompts_several_matters(p: RouteProposal) -> bool:
     """The 第二十四条 flag or the weaker 可能一信多事 prompt."""
-    return any(r.code in ("multiple_matters", "possibly_multiple_matters") for r in p.review_reasons)
+    return any(r.code in SEVERAL_MATTERS_REASONS for r in p.review_reasons)
 
 
 def case_results(cases: Sequence[RoutingCase], proposals: Sequence[RouteProposal]) -> dict[str, Any]:

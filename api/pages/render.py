@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from api.presenters import UNIT_NAMES
 from classifier.facts import FACT_NAMES as _FACT_NAMES
 from routing.codes import CATEGORY_NAMES, CHANNEL_NAMES, DISPOSITION_NAMES
+from routing.schemas import SEVERAL_MATTERS_REASONS
 from service.access import ROLE_NAMES
 from service.security import new_csrf_token
 from store.models import FORM_NAMES
@@ -87,6 +88,7 @@ def configure_templates(templates: Jinja2Templates) -> Jinja2Templates:
         ROLE_NAMES=ROLE_NAMES,
         FIELD_NAMES=FIELD_NAMES,
         REVIEW_NAMES=REVIEW_NAMES,
+        SEVERAL_MATTERS_REASONS=SEVERAL_MATTERS_REASONS,
         FACT_NAMES=FACT_NAMES,
         UNIT_NAMES=UNIT_NAMES,
     )

@@ -577,7 +577,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if wrong:
         lines += ["", *case_readings(cases, case_proposals["this model"], wrong)]
-    proposals_of = {n: measured[n] for n in names}
     # the watch levels' settings as this model was trained with them
     watch = tomllib.loads((args.model / "config.toml").read_text(encoding="utf-8"))["arbiter"]
     lines += signal_section(
@@ -588,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{watch['urgent_max_share'] * 100:.0f} % of those letters).",
         "urgent letters",
         signal_rows(
-            test, proposals_of, "urgent", {"flag": _flagged_urgent, "flag or 可能紧急": put_before_officer}
+            test, measured, "urgent", {"flag": _flagged_urgent, "flag or 可能紧急": put_before_officer}
         ),
     )
     lines += second_reader_letter_label(examples, "urgent", "urgent")
@@ -612,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "letters of several matters",
         signal_rows(
             test,
-            proposals_of,
+            measured,
             "multi",
             {"flag": _flagged_multi, "flag or 可能一信多事": prompts_several_matters},
         ),

@@ -185,7 +185,8 @@ def test_routing_cases_teach_the_arbiter_and_are_measured_held_out(tmp_path: Pat
         tmp_path / "model", data_dir=data, version="t2", report=False, decisions=[], overrides=TINY_OVERRIDES
     )
     measured = load_model(result.model_dir).meta["routing_cases_cross_validated"]
-    assert measured["cases"] == len(cases) and measured["weight"] == 10.0
+    configured = float(load_config(overrides=TINY_OVERRIDES)["arbiter"]["routing_case_weight"])
+    assert configured > 0 and measured["cases"] == len(cases) and measured["weight"] == configured
     assert 2 <= measured["folds"] <= 5
     assert 0 <= measured["right"] <= len(cases)
     assert measured["right"] + len(measured["wrong"]) == len(cases)
